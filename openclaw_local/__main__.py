@@ -1,0 +1,3 @@
+from openclaw_local.cli import main
+
+raise SystemExit(main())

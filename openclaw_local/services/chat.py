@@ -1,0 +1,153 @@
+"""A chat session: turns a user's message into a stored, streamed, resumable reply.
+
+Every step is written to SQLite as it happens: the user's message before
+generation starts, the assistant row as soon as generation starts (marked
+interrupted until it finishes), and its text every fraction of a second while it
+streams. Killing the process at any moment loses nothing already on screen.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable
+
+from openclaw_local.config import Settings
+from openclaw_local.engine import Engine
+from openclaw_local.services.events import ReplyDelta, ReplyFinished, ReplyStarted
+from openclaw_local.store import Store
+from openclaw_local.store.models import Conversation, Message
+
+EventSink = Callable[[object], None]
+FLUSH_EVERY_S = 0.25
+
+
+class ChatService:
+    def __init__(
+        self,
+        store: Store,
+        engine: Engine,
+        settings: Settings,
+        *,
+        adapter_version: Callable[[], int | None] = lambda: None,
+        on_next_state: Callable[[int], None] | None = None,
+    ):
+        self.store = store
+        self.engine = engine
+        self.settings = settings
+        self.adapter_version = adapter_version
+        # Called with an assistant message id whenever that reply gets a next state
+        # (a following user message, a rating, a correction): the learner's hook.
+        self.on_next_state = on_next_state or (lambda message_id: None)
+
+    # ------------------------------------------------------------------ reading
+    def new_conversation(self) -> Conversation:
+        return self.store.create_conversation(system_prompt=self.settings.system_prompt)
+
+    def conversations(self, search: str | None = None) -> list[Conversation]:
+        return self.store.list_conversations(search=search)
+
+    def messages(self, conversation_id: int) -> list[Message]:
+        return self.store.messages(conversation_id)
+
+    def context_for(self, conversation_id: int, *, upto: int | None = None) -> list[dict[str, str]]:
+        """Messages as the model sees them: system prompt, then the thread, corrections applied."""
+        conv = self.store.get_conversation(conversation_id)
+        ctx = [{"role": "system", "content": conv.system_prompt or self.settings.system_prompt}]
+        for m in self.store.messages(conversation_id):
+            if upto is not None and m.id >= upto:
+                break
+            if m.role in ("user", "assistant") and (m.shown_text or m.role == "user"):
+                ctx.append({"role": m.role, "content": m.shown_text})
+        return ctx
+
+    # ------------------------------------------------------------------ writing
+    def send(self, conversation_id: int, text: str, emit: EventSink, cancel: threading.Event | None = None) -> Message | None:
+        """Store the user's message and stream a reply. Blocking: call from a worker thread.
+
+        An empty or whitespace-only message is ignored (returns None).
+        """
+        if not text.strip():
+            return None
+        previous = [m for m in self.store.messages(conversation_id) if m.role == "assistant"]
+        self.store.add_message(conversation_id, "user", text)
+        if previous:
+            self.on_next_state(previous[-1].id)
+        return self._reply(conversation_id, emit, cancel)
+
+    def regenerate(self, message_id: int, emit: EventSink, cancel: threading.Event | None = None) -> Message:
+        """Replace an assistant reply with a fresh one; the old one is kept, marked superseded."""
+        old = self.store.get_message(message_id)
+        if old.role != "assistant":
+            raise ValueError("only assistant replies can be regenerated")
+        later = [m for m in self.store.messages(old.conversation_id) if m.id > old.id]
+        for m in [old, *later]:
+            self.store.update_message(m.id, superseded=True)
+        return self._reply(old.conversation_id, emit, cancel)
+
+    def rate(self, message_id: int, value: int) -> None:
+        self.store.rate(message_id, value)
+        self.on_next_state(message_id)
+
+    def correct(self, message_id: int, text: str) -> None:
+        if not text.strip():
+            raise ValueError("a correction cannot be empty")
+        self.store.correct(message_id, text)
+        self.on_next_state(message_id)
+
+    def _reply(self, conversation_id: int, emit: EventSink, cancel: threading.Event | None) -> Message:
+        s = self.settings
+        context = self.context_for(conversation_id)
+        gen_settings = {"temperature": s.temperature, "top_p": s.top_p, "max_tokens": s.max_tokens, "thinking": s.thinking}
+        gen = self.engine.generate(
+            context,
+            max_tokens=s.max_tokens,
+            temperature=s.temperature,
+            top_p=s.top_p,
+            seed=s.seed,
+            thinking=s.thinking,
+            cancel=cancel,
+        )
+        # interrupted=True until the reply completes, so a crash mid-stream is recorded as such
+        msg = self.store.add_message(
+            conversation_id,
+            "assistant",
+            "",
+            model=self.engine.model_name,
+            adapter_version=self.adapter_version(),
+            settings=gen_settings,
+            interrupted=True,
+        )
+        started = False
+        last_flush = time.monotonic()
+        for _ in gen:
+            if not started:
+                emit(ReplyStarted(msg, notice=_fit_notice(gen.stats.dropped_turns, gen.stats.cut_chars)))
+                started = True
+            emit(ReplyDelta(msg.id, gen.reply, gen.thinking))
+            if time.monotonic() - last_flush >= FLUSH_EVERY_S:
+                self.store.update_message(msg.id, content=gen.reply, thinking=gen.thinking)
+                last_flush = time.monotonic()
+        if not started:
+            emit(ReplyStarted(msg, notice=_fit_notice(gen.stats.dropped_turns, gen.stats.cut_chars)))
+        stats = gen.stats
+        self.store.update_message(
+            msg.id,
+            content=gen.reply,
+            thinking=gen.thinking,
+            interrupted=stats.finish_reason == "cancelled",
+            n_tokens=stats.completion_tokens,
+            tokens_per_s=round(stats.tokens_per_s, 2),
+        )
+        final = self.store.get_message(msg.id)
+        emit(ReplyFinished(final, tokens_per_s=stats.tokens_per_s, finish_reason=stats.finish_reason))
+        return final
+
+
+def _fit_notice(dropped: int, cut_chars: int) -> str | None:
+    parts = []
+    if dropped:
+        parts.append(f"{dropped} oldest message{'s' if dropped != 1 else ''} left out to fit the context window")
+    if cut_chars:
+        parts.append(f"your message was cut by {cut_chars:,} characters to fit the context window")
+    return "; ".join(parts) if parts else None

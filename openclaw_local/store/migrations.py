@@ -1,0 +1,102 @@
+"""Append-only, numbered schema migrations, applied every time the database opens.
+
+Never edit or reorder a migration once released: add a new one. The schema
+version of a database is the number of migrations applied to it; a database that
+has migrations this build does not know was written by a newer version and is
+refused rather than altered.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("openclaw")
+
+
+@migrations(name="m001_chat")
+def m001_chat(db: Database) -> None:
+    db["conversations"].create(
+        {"id": int, "title": str, "system_prompt": str, "created_at": str, "updated_at": str},
+        pk="id",
+    )
+    db["messages"].create(
+        {
+            "id": int,
+            "conversation_id": int,
+            "role": str,  # system | user | assistant
+            "content": str,  # the text fed back as context (thinking excluded)
+            "thinking": str,  # Qwen3 <think> block, shown dimmed, never fed back
+            "created_at": str,
+            "model": str,  # file name of the model that produced an assistant message
+            "adapter_version": int,  # adapter version that produced it (NULL = base)
+            "settings": str,  # JSON of generation settings
+            "interrupted": int,
+            "superseded": int,  # 1 when regenerated: kept, but not part of the thread
+            "n_tokens": int,
+            "tokens_per_s": float,
+        },
+        pk="id",
+        foreign_keys=[("conversation_id", "conversations", "id")],
+        defaults={"interrupted": 0, "superseded": 0, "content": "", "thinking": ""},
+        not_null={"conversation_id", "role", "created_at"},
+    )
+    db["messages"].create_index(["conversation_id", "id"])
+    db["feedback"].create(
+        {
+            "id": int,
+            "message_id": int,
+            "kind": str,  # rating | correction
+            "value": int,  # +1 / -1 for ratings
+            "text": str,  # corrected text
+            "original": str,  # the reply as it was when corrected
+            "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("message_id", "messages", "id")],
+    )
+    db["feedback"].create_index(["message_id"])
+    db["messages"].enable_fts(["content"], create_triggers=True, tokenize="porter")
+
+
+@migrations(name="m002_learning")
+def m002_learning(db: Database) -> None:
+    db["samples"].create(
+        {
+            "message_id": int,  # the assistant reply this sample trains
+            "status": str,  # waiting | judged | trained | skipped
+            "reason": str,  # why skipped
+            "next_state": str,  # the user's following message, if any
+            "reward": int,  # final evaluative score: +1, -1, 0
+            "reward_source": str,  # rating | correction | judge
+            "votes": str,  # JSON list of judge votes
+            "hint": str,  # directive signal (judge hint or correction text)
+            "hint_votes": str,  # JSON list of hint-judge outputs
+            "correction": str,  # corrected text, a known-good reply for the prompt
+            "created_at": str,
+            "judged_at": str,
+            "trained_version": int,
+        },
+        pk="message_id",
+        foreign_keys=[("message_id", "messages", "id")],
+        defaults={"status": "waiting"},
+    )
+    db["samples"].create_index(["status"])
+    db["adapter_versions"].create(
+        {
+            "id": int,
+            "parent_id": int,
+            "created_at": str,
+            "path": str,  # directory with the PEFT adapter, optimizer state and GGUF
+            "status": str,  # candidate | active | rejected | retired | broken
+            "reason": str,
+            "sample_ids": str,  # JSON list of message ids trained on
+            "loss": float,
+            "mean_reward": float,
+            "n_samples": int,
+            "n_tokens": int,
+            "train_seconds": float,
+            "gate": str,  # JSON gate results
+        },
+        pk="id",
+    )

@@ -1,0 +1,69 @@
+"""Plain records returned by the store. No SQLite, no UI."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Conversation:
+    id: int
+    title: str
+    created_at: str
+    updated_at: str
+    system_prompt: str | None = None
+
+
+@dataclass
+class Feedback:
+    id: int
+    message_id: int
+    kind: str  # rating | correction
+    value: int | None
+    text: str | None
+    original: str | None
+    created_at: str
+
+
+@dataclass
+class Message:
+    id: int
+    conversation_id: int
+    role: str
+    content: str
+    created_at: str
+    thinking: str = ""
+    model: str | None = None
+    adapter_version: int | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    interrupted: bool = False
+    superseded: bool = False
+    n_tokens: int | None = None
+    tokens_per_s: float | None = None
+    rating: int | None = None  # latest rating, if any
+    correction: str | None = None  # latest corrected text, if any
+
+    @property
+    def shown_text(self) -> str:
+        """What the user sees (and what is fed back as context): the correction wins."""
+        return self.correction if self.correction is not None else self.content
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> "Message":
+        return cls(
+            id=row["id"],
+            conversation_id=row["conversation_id"],
+            role=row["role"],
+            content=row["content"] or "",
+            created_at=row["created_at"],
+            thinking=row.get("thinking") or "",
+            model=row.get("model"),
+            adapter_version=row.get("adapter_version"),
+            settings=json.loads(row["settings"]) if row.get("settings") else {},
+            interrupted=bool(row.get("interrupted")),
+            superseded=bool(row.get("superseded")),
+            n_tokens=row.get("n_tokens"),
+            tokens_per_s=row.get("tokens_per_s"),
+        )
