@@ -1,0 +1,139 @@
+"""Loss math for learning from next-state signals (see /work/shared/DESIGN.md, "Two learning signals").
+
+Pure functions on tensors shaped ``(batch, T)``: one row per reply, one column per
+token position. ``mask`` is 1 on the reply's tokens and 0 on prompt tokens and
+padding, so prompt tokens never contribute. Notation (as in DESIGN.md and trl):
+
+- ``logp``      log π(y_t | x, y_<t) under the policy being trained (with grad)
+- ``old_logp``  log π_old(y_t | x, y_<t), recomputed before the update (no grad)
+- ``teacher_logp`` log π_teacher(y_t | x + hint, y_<t) (no grad)
+- ``A_t``       token advantage
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "masked_mean_per_reply",
+    "clipped_surrogate_loss",
+    "binary_rl_advantages",
+    "opd_advantages",
+    "combined_advantages",
+    "kl_to_base",
+    "clip_fraction",
+]
+
+
+def masked_mean_per_reply(values: Tensor, mask: Tensor) -> Tensor:
+    r"""Mean of ``values`` over each reply's tokens, then over replies.
+
+    .. math::
+        \bar{v} = \frac{1}{B} \sum_{i=1}^{B} \frac{1}{|y^i|} \sum_{t \in y^i} v_{i,t}
+
+    Every reply weighs the same regardless of its length (DESIGN.md: "averaged over
+    the reply's tokens, then over replies"). Rows with no reply token count as zero.
+    """
+    mask = mask.to(values.dtype)
+    per_reply = (values * mask).sum(-1) / mask.sum(-1).clamp(min=1.0)
+    return per_reply.mean()
+
+
+def clipped_surrogate_loss(
+    logp: Tensor,
+    old_logp: Tensor,
+    advantages: Tensor,
+    mask: Tensor,
+    clip_low: float = 0.2,
+    clip_high: float = 0.28,
+) -> Tensor:
+    r"""PPO clipped surrogate with an asymmetric clip (DESIGN.md, "Binary RL").
+
+    .. math::
+        \rho_t = \exp(\log\pi(y_t) - \log\pi_{old}(y_t))
+
+        \ell_t = -\min\big(\rho_t A_t,\; \mathrm{clip}(\rho_t, 1-\epsilon_{low}, 1+\epsilon_{high}) A_t\big)
+
+        \mathcal{L} = \frac{1}{B}\sum_i \frac{1}{|y^i|}\sum_{t\in y^i} \ell_{i,t}
+
+    with :math:`\epsilon_{low}=0.2`, :math:`\epsilon_{high}=0.28`. Where the clipped
+    branch is the minimum (ρ beyond the clip in the advantage's direction) the token
+    gets no gradient. ``old_logp`` and ``advantages`` are treated as constants.
+    """
+    ratio = torch.exp(logp - old_logp.detach())
+    adv = advantages.detach()
+    unclipped = ratio * adv
+    clipped = torch.clamp(ratio, 1.0 - clip_low, 1.0 + clip_high) * adv
+    per_token = -torch.minimum(unclipped, clipped)
+    return masked_mean_per_reply(per_token, mask)
+
+
+def clip_fraction(logp: Tensor, old_logp: Tensor, advantages: Tensor, mask: Tensor,
+                  clip_low: float = 0.2, clip_high: float = 0.28) -> float:
+    """Share of reply tokens whose gradient the clip removes (a diagnostic)."""
+    ratio = torch.exp(logp.detach() - old_logp.detach())
+    clipped = ((ratio > 1 + clip_high) & (advantages > 0)) | ((ratio < 1 - clip_low) & (advantages < 0))
+    m = mask.bool()
+    return float(clipped[m].float().mean()) if m.any() else 0.0
+
+
+def binary_rl_advantages(rewards: Tensor, mask: Tensor) -> Tensor:
+    r"""Binary-RL advantage: the reply's scalar reward on every reply token.
+
+    .. math::
+        A_{i,t} = r_i \quad (t \in y^i), \qquad A_{i,t} = 0 \text{ elsewhere}
+
+    ``rewards`` has shape ``(batch,)`` with values in {+1, -1} (0 = no reward).
+    """
+    return rewards.to(mask.dtype if mask.is_floating_point() else torch.float32)[:, None] * mask
+
+
+def opd_advantages(teacher_logp: Tensor, old_logp: Tensor, mask: Tensor) -> Tensor:
+    r"""Hindsight on-policy distillation advantage (DESIGN.md, "OPD").
+
+    .. math::
+        A_{i,t} = \log\pi_{teacher}(y_t \mid x + \text{hint}, y_{<t}) - \log\pi_{old}(y_t \mid x, y_{<t})
+
+    on reply tokens, 0 elsewhere: tokens the hint makes more likely are pushed up,
+    tokens it makes less likely are pushed down.
+    """
+    return (teacher_logp.detach() - old_logp.detach()) * mask
+
+
+def combined_advantages(
+    rewards: Tensor,
+    teacher_logp: Tensor,
+    old_logp: Tensor,
+    mask: Tensor,
+    has_hint: Tensor,
+    w_rl: float = 1.0,
+    w_opd: float = 1.0,
+) -> Tensor:
+    r"""Combined advantage (DESIGN.md, "Combined").
+
+    .. math::
+        A_{i,t} = w_{rl}\, r_i + w_{opd}\, \mathbb{1}[\text{hint}_i]\,(\log\pi_{teacher}(y_t) - \log\pi_{old}(y_t))
+
+    A reply with only a reward (``rewards[i]`` = ±1, no hint) gets the RL term, one
+    with only a hint (``rewards[i]`` = 0) the OPD term, one with both the sum.
+    ``teacher_logp`` is ignored on rows where ``has_hint`` is false.
+    """
+    rl = binary_rl_advantages(rewards, mask)
+    hint = has_hint.to(rl.dtype)[:, None]
+    opd = torch.where(hint.bool(), opd_advantages(teacher_logp, old_logp, mask), torch.zeros_like(rl))
+    return w_rl * rl + w_opd * opd
+
+
+def kl_to_base(logp: Tensor, base_logp: Tensor, mask: Tensor) -> Tensor:
+    r"""KL(π ‖ π_base) estimate on the sampled reply tokens (Schulman's k3 estimator).
+
+    .. math::
+        \delta_t = \log\pi_{base}(y_t) - \log\pi(y_t), \qquad
+        k3_t = e^{\delta_t} - \delta_t - 1 \;\ge 0
+
+    averaged over reply tokens then replies. Unbiased for KL when y is sampled from
+    π and always non-negative. Its weight defaults to 0 (DESIGN.md: KL term off).
+    """
+    delta = base_logp.detach() - logp
+    return masked_mean_per_reply(torch.exp(delta) - delta - 1.0, mask)
