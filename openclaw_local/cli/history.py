@@ -1,0 +1,87 @@
+"""``history`` and ``export-chats``: read the stored conversations without opening the chat."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from openclaw_local.cli.common import home_dir, open_store
+from openclaw_local.errors import UserError
+from openclaw_local.store import Store
+
+
+def register(sub) -> None:
+    p = sub.add_parser("history", help="list conversations (or search messages)")
+    p.add_argument("--search", metavar="Q", help="full-text search over messages")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=run_history)
+    e = sub.add_parser("export-chats", help="write every conversation as JSONL (OpenAI-style messages)")
+    e.add_argument("--out", required=True, metavar="FILE.jsonl", help="output file ('-' for stdout)")
+    e.set_defaults(func=run_export)
+
+
+def run_history(args: argparse.Namespace) -> int:
+    store = open_store(home_dir())
+    if args.search:
+        hits = store.search_messages(args.search)
+        if args.json:
+            print(json.dumps([{"conversation_id": m.conversation_id, "message_id": m.id, "role": m.role, "content": m.shown_text, "created_at": m.created_at} for m in hits], indent=2))
+        else:
+            for m in hits:
+                snippet = " ".join(m.shown_text.split())[:100]
+                print(f"#{m.conversation_id:<5} {m.created_at[:16]}  {m.role:<9} {snippet}")
+            if not hits:
+                print("no messages match", file=sys.stderr)
+        return 0
+    convs = store.list_conversations()
+    if args.json:
+        print(json.dumps([conversation_record(store, c.id) for c in convs], indent=2))
+    else:
+        for c in convs:
+            n = len(store.messages(c.id))
+            print(f"#{c.id:<5} {c.updated_at[:16]}  {n:>3} msgs  {c.title}")
+        if not convs:
+            print("no conversations yet", file=sys.stderr)
+    return 0
+
+
+def conversation_record(store: Store, conversation_id: int) -> dict:
+    """One conversation as OpenAI-style messages, with ratings and corrections attached."""
+    conv = store.get_conversation(conversation_id)
+    messages = [{"role": "system", "content": conv.system_prompt}] if conv.system_prompt else []
+    for m in store.messages(conversation_id):
+        entry: dict = {"role": m.role, "content": m.content}
+        if m.role == "assistant":
+            if m.thinking:
+                entry["reasoning_content"] = m.thinking
+            entry["metadata"] = {
+                "message_id": m.id,
+                "model": m.model,
+                "adapter_version": m.adapter_version,
+                "interrupted": m.interrupted,
+                "rating": m.rating,
+                "correction": m.correction,
+                "created_at": m.created_at,
+            }
+        messages.append(entry)
+    return {"id": conv.id, "title": conv.title, "created_at": conv.created_at, "messages": messages}
+
+
+def run_export(args: argparse.Namespace) -> int:
+    store = open_store(home_dir())
+    lines = [json.dumps(conversation_record(store, c.id), ensure_ascii=False) for c in reversed(store.list_conversations(limit=10**9))]
+    text = "".join(line + "\n" for line in lines)
+    if args.out == "-":
+        sys.stdout.write(text)
+        return 0
+    out = Path(args.out).expanduser()
+    try:
+        from openclaw_local.paths import atomic_write_bytes
+
+        atomic_write_bytes(out, text.encode("utf-8"))
+    except OSError as exc:
+        raise UserError(f"cannot write {out} ({exc.strerror})", "choose a writable path for --out") from None
+    print(f"exported {len(lines)} conversation(s) to {out}", file=sys.stderr)
+    return 0
