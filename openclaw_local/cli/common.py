@@ -42,5 +42,8 @@ def model_path(settings: Settings) -> Path:
     return Path(settings.model_path).expanduser() if settings.model_path else embedded_model_path()
 
 
-def open_store(home: Path) -> Store:
+def open_store(args: argparse.Namespace) -> Store:
+    """The data dir's store; the config is validated too, so a typo in it never goes unnoticed."""
+    home = home_dir()
+    settings_from(args, home)
     return Store.open(home)

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from openclaw_local.cli.common import home_dir, open_store
+from openclaw_local.cli.common import open_store
 from openclaw_local.errors import UserError
 from openclaw_local.store import Store
 
@@ -23,7 +23,7 @@ def register(sub) -> None:
 
 
 def run_history(args: argparse.Namespace) -> int:
-    store = open_store(home_dir())
+    store = open_store(args)
     if args.search:
         hits = store.search_messages(args.search)
         if args.json:
@@ -70,7 +70,7 @@ def conversation_record(store: Store, conversation_id: int) -> dict:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    store = open_store(home_dir())
+    store = open_store(args)
     lines = [json.dumps(conversation_record(store, c.id), ensure_ascii=False) for c in reversed(store.list_conversations(limit=10**9))]
     text = "".join(line + "\n" for line in lines)
     if args.out == "-":

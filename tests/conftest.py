@@ -1,0 +1,103 @@
+"""Shared fixtures. Real model, real SQLite; nothing is downloaded.
+
+Other fixtures (tiny GGUF models for architecture coverage) live in
+``fixtures_models.py`` and are registered at the end of this file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from openclaw_local.config import Settings
+from openclaw_local.paths import embedded_model_path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path, monkeypatch):
+    """Every test gets its own data dir; nothing touches the real user's."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("OPENCLAW_HOME", str(home))
+    for key in list(__import__("os").environ):
+        if key.startswith("OPENCLAW_") and key != "OPENCLAW_HOME":
+            monkeypatch.delenv(key)
+    return home
+
+
+@pytest.fixture
+def home(_isolated_home) -> Path:
+    _isolated_home.mkdir(parents=True, exist_ok=True)
+    return _isolated_home
+
+
+@pytest.fixture(scope="session")
+def embedded_model() -> Path:
+    return embedded_model_path()
+
+
+@pytest.fixture(scope="session")
+def engine(embedded_model):
+    """One real llama.cpp engine on the embedded model, shared by the session.
+
+    Tests that set an adapter must set it back to None.
+    """
+    from openclaw_local.engine import Engine
+
+    eng = Engine(embedded_model, n_ctx=1024, threads=2, seed=7)
+    yield eng
+    eng.close()
+
+
+@pytest.fixture
+def quick_settings() -> Settings:
+    return Settings(max_tokens=24, n_ctx=1024, temperature=0.0, seed=7, threads=2)
+
+
+# --- learning: tiny GGUF models and the trainable-copy cache (see fixtures_models.py) ---
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf_dir(tmp_path_factory, embedded_model) -> Path:
+    """A directory holding ``tiny-llama.gguf`` and ``tiny-qwen3.gguf`` (random F32, real tokenizer)."""
+    from fixtures_models import TINY_LLAMA, TINY_QWEN3, write_tiny_gguf
+
+    root = tmp_path_factory.mktemp("tiny-gguf")
+    for spec in (TINY_LLAMA, TINY_QWEN3):
+        write_tiny_gguf(root / f"tiny-{spec.arch}.gguf", spec, embedded_model)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_gguf(tiny_gguf_dir) -> Path:
+    return tiny_gguf_dir / "tiny-llama.gguf"
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen3_gguf(tiny_gguf_dir) -> Path:
+    return tiny_gguf_dir / "tiny-qwen3.gguf"
+
+
+@pytest.fixture(scope="session")
+def trainable_cache_root(tmp_path_factory) -> Path:
+    """Shared ``<data dir>/trainable`` for the session, so each GGUF is dequantized once."""
+    return tmp_path_factory.mktemp("trainable-cache")
+
+
+@pytest.fixture(scope="session")
+def embedded_hf_dir(embedded_model, trainable_cache_root) -> Path:
+    """The embedded model dequantized to safetensors (+ config, tokenizer) once per session."""
+    from openclaw_local.learn.trainable import ensure_safetensors_cache
+
+    return ensure_safetensors_cache(embedded_model, trainable_cache_root)
+
+
+@pytest.fixture(scope="session")
+def tiny_hf_dirs(tiny_llama_gguf, tiny_qwen3_gguf, trainable_cache_root) -> dict[str, Path]:
+    """``{"llama": dir, "qwen3": dir}``: the tiny GGUFs as cached safetensors directories."""
+    from openclaw_local.learn.trainable import ensure_safetensors_cache
+
+    return {
+        "llama": ensure_safetensors_cache(tiny_llama_gguf, trainable_cache_root),
+        "qwen3": ensure_safetensors_cache(tiny_qwen3_gguf, trainable_cache_root),
+    }

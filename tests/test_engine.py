@@ -1,0 +1,166 @@
+"""The llama.cpp engine on the real embedded model."""
+
+import shutil
+import threading
+import time
+
+import pytest
+
+from openclaw_local.engine import Engine, Preempted
+from openclaw_local.engine.gguf_check import inspect_gguf
+from openclaw_local.engine.thinking import split_thinking
+from openclaw_local.errors import ModelError
+
+SYSTEM = {"role": "system", "content": "You are a helpful assistant."}
+
+
+def ask(text):
+    return [SYSTEM, {"role": "user", "content": text}]
+
+
+def test_streams_pieces_and_reports_stats(engine):
+    gen = engine.generate(ask("Name three fruits."), max_tokens=16, temperature=0.0)
+    pieces = list(gen)
+    assert len(pieces) > 1
+    assert "".join(pieces) == gen.text
+    assert gen.stats.completion_tokens == len(pieces)
+    assert gen.stats.prompt_tokens > 10
+    assert gen.stats.finish_reason in ("stop", "length")
+    assert gen.stats.tokens_per_s > 0
+
+
+def test_cancel_stops_and_keeps_partial_text(engine):
+    cancel = threading.Event()
+    gen = engine.generate(ask("Write a long essay about the sea."), max_tokens=200, temperature=0.7, cancel=cancel)
+    for i, _ in enumerate(gen):
+        if i == 3:
+            cancel.set()
+    assert gen.stats.finish_reason == "cancelled"
+    assert 3 <= gen.stats.completion_tokens <= 5
+    assert gen.text
+
+
+def test_leaving_the_loop_early_releases_the_model(engine):
+    gen = engine.generate(ask("Count to fifty."), max_tokens=100)
+    for i, _ in enumerate(gen):
+        if i == 2:
+            break
+    assert gen.stats.finish_reason == "cancelled"
+    # the gate is free again: another generation runs
+    assert engine.complete(ask("hi"), max_tokens=4, temperature=0.0) is not None
+
+
+def test_oldest_turns_are_dropped_never_the_system_prompt(engine):
+    messages = [SYSTEM]
+    for i in range(40):
+        messages += [{"role": "user", "content": f"question {i} " + "word " * 30}, {"role": "assistant", "content": "answer " * 20}]
+    messages.append({"role": "user", "content": "last question"})
+    fit = engine.fit(messages, reserve=8)
+    assert fit.dropped_turns > 0
+    assert fit.messages[0] == SYSTEM
+    assert fit.messages[1]["role"] == "user"
+    assert fit.messages[-1]["content"] == "last question"
+    assert fit.prompt_tokens <= engine.n_ctx - 8
+    gen = engine.generate(messages, max_tokens=8, temperature=0.0).run()
+    assert gen.stats.dropped_turns == fit.dropped_turns
+
+
+def test_a_200kb_paste_is_cut_to_fit(engine):
+    paste = ("The quick brown fox jumps over the lazy dog. " * 5000)[:200_000]
+    gen = engine.generate(ask(paste), max_tokens=8, temperature=0.0).run()
+    assert gen.stats.cut_chars > 190_000
+    assert gen.stats.prompt_tokens <= engine.n_ctx
+
+
+def test_token_logprobs_are_deterministic_and_sensible(engine):
+    msgs = ask("What is two plus two?")
+    good = engine.token_logprobs(msgs, "Two plus two is four.")
+    again = engine.token_logprobs(msgs, "Two plus two is four.")
+    assert good == again and len(good) >= 5 and all(lp <= 0 for lp in good)
+    noise = engine.token_logprobs(msgs, "Purple elephant spoon galaxy.")
+    assert sum(good) / len(good) > sum(noise) / len(noise)
+
+
+def test_background_generation_yields_to_chat(engine):
+    started = threading.Event()
+    outcome = {}
+
+    def judge():
+        gen = engine.generate(ask("Write a very long story."), max_tokens=300, temperature=0.7, background=True)
+        try:
+            for i, _ in enumerate(gen):
+                if i == 1:
+                    started.set()
+            outcome["result"] = "finished"
+        except Preempted:
+            outcome["result"] = "preempted"
+
+    t = threading.Thread(target=judge)
+    t.start()
+    assert started.wait(10)
+    t0 = time.perf_counter()
+    engine.complete(ask("hi"), max_tokens=2, temperature=0.0)
+    waited = time.perf_counter() - t0
+    t.join(10)
+    assert outcome["result"] == "preempted"
+    assert waited < 1.0
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("<think>plan it</think>The answer.", ("plan it", "The answer.")),
+        ("<think>still thinking", ("still thinking", "")),
+        ("<thi", ("", "")),
+        ("No thinking here.", ("", "No thinking here.")),
+        ("<think></think>\n\nDirect.", ("", "Direct.")),
+    ],
+)
+def test_split_thinking(text, expected):
+    assert split_thinking(text) == expected
+
+
+def test_missing_model_file(tmp_path):
+    with pytest.raises(ModelError, match="not found"):
+        inspect_gguf(tmp_path / "nope.gguf")
+
+
+def test_not_a_gguf(tmp_path):
+    bad = tmp_path / "model.gguf"
+    bad.write_bytes(b"<html>404 not found</html>" * 10)
+    with pytest.raises(ModelError, match="not a GGUF"):
+        inspect_gguf(bad)
+
+
+def test_truncated_gguf(tmp_path, embedded_model):
+    cut = tmp_path / "cut.gguf"
+    with open(embedded_model, "rb") as src, open(cut, "wb") as dst:
+        dst.write(src.read(embedded_model.stat().st_size // 2))
+    with pytest.raises(ModelError, match="truncated"):
+        inspect_gguf(cut)
+
+
+def test_architecture_llama_cpp_cannot_load(tmp_path):
+    import gguf
+    import numpy as np
+
+    path = tmp_path / "alien.gguf"
+    w = gguf.GGUFWriter(str(path), "alien-arch-9000")
+    w.add_tensor("token_embd.weight", np.zeros((8, 4), dtype=np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    assert inspect_gguf(path).architecture == "alien-arch-9000"
+    with pytest.raises(ModelError, match="alien-arch-9000"):
+        Engine(path, n_ctx=256, threads=1)
+
+
+def test_engine_loads_a_copy_and_reports_architecture(tmp_path, embedded_model):
+    copy = tmp_path / "copy.gguf"
+    shutil.copy(embedded_model, copy)
+    eng = Engine(copy, n_ctx=256, threads=1)
+    try:
+        assert eng.architecture == "llama" and eng.model_name == "copy.gguf" and not eng.is_qwen3
+    finally:
+        eng.close()
