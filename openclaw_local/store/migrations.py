@@ -100,3 +100,36 @@ def m002_learning(db: Database) -> None:
         },
         pk="id",
     )
+
+
+@migrations(name="m003_judge")
+def m003_judge(db: Database) -> None:
+    # The judge's own score is kept apart from the final reward (which an explicit
+    # rating or correction overrides), so judge accuracy against ratings can be measured.
+    db["samples"].add_column("judge_reward", int)
+    db["samples"].add_column("judge_mode", str)  # generate | logprob | rules | hybrid
+    db["samples"].add_column("prompt", str)  # the user message the reply answered
+    db["samples"].add_column("updated_at", str)
+
+
+@migrations(name="m004_learner")
+def m004_learner(db: Database) -> None:
+    # One row (id=1) the background learner keeps current, read by the chat's status bar.
+    db["learner_state"].create(
+        {
+            "id": int,
+            "state": str,  # idle | loading | training | publishing | error | stopped
+            "detail": str,
+            "step": int,
+            "total": int,
+            "loss": float,  # of the last finished update
+            "mean_reward": float,
+            "last_version": int,
+            "pid": int,
+            "error": str,
+            "updated_at": str,
+        },
+        pk="id",
+    )
+    # On-demand updates ("learn now"): the chat or the CLI inserts, the learner takes.
+    db["learn_requests"].create({"id": int, "created_at": str, "taken_at": str, "done_at": str, "result": str}, pk="id")

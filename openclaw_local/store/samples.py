@@ -1,0 +1,326 @@
+"""Learning samples: one row per assistant reply that has a next state.
+
+Life of a sample (all of it in the ``samples`` table, so nothing is lost across restarts)::
+
+    (absent)  reply has no next state yet
+    waiting   has a next user message the judge has not scored yet
+    judged    has a final reward (rating, correction or judge) and maybe a hint
+    trained   an adapter version was trained on it (never trained twice)
+    skipped   not trainable, with a reason (interrupted, superseded, empty, ...)
+
+:meth:`SampleStore.record_next_state` recomputes a reply's next state from SQLite
+(the following user message in the thread, the latest rating, the latest
+correction) and upserts the row; calling it twice changes nothing. Explicit
+signals win: a rating sets the reward directly (the judge still runs when there
+is a following user message, so its votes can be compared with the rating and it
+may add a hint); a correction gives -1, its text is the hint, and the corrected
+reply is kept as a known-good answer for the same prompt.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable
+
+from openclaw_local.config import DEFAULT_SYSTEM_PROMPT
+from openclaw_local.store.db import Store, now
+
+STATUSES = ("waiting", "judged", "trained", "skipped")
+EXPLICIT = ("rating", "correction")
+
+
+class SampleStore:
+    def __init__(self, store: Store, *, default_system_prompt: str = DEFAULT_SYSTEM_PROMPT):
+        self.store = store
+        self.default_system_prompt = default_system_prompt
+
+    # ------------------------------------------------------------------ reading
+    def get(self, message_id: int) -> dict[str, Any] | None:
+        rows = self.store._query("select * from samples where message_id = ?", [message_id])  # noqa: SLF001
+        return _decode(rows[0]) if rows else None
+
+    def all(self, status: str | None = None) -> list[dict[str, Any]]:
+        if status is None:
+            rows = self.store._query("select * from samples order by message_id")  # noqa: SLF001
+        else:
+            rows = self.store._query("select * from samples where status = ? order by message_id", [status])  # noqa: SLF001
+        return [_decode(r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Samples per status, every status present (for the status bar)."""
+        out = {s: 0 for s in STATUSES}
+        for r in self.store._query("select status, count(*) as n from samples group by status"):  # noqa: SLF001
+            out[r["status"]] = r["n"]
+        return out
+
+    def to_judge(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Waiting samples, oldest first, with what the judge needs: prompt, reply, next_state."""
+        rows = self.store._query(  # noqa: SLF001
+            """
+            select s.message_id, s.next_state, s.prompt, m.content as reply
+            from samples s join messages m on m.id = s.message_id
+            where s.status = 'waiting' order by s.message_id limit ?
+            """,
+            [limit],
+        )
+        return [dict(r) for r in rows]
+
+    def trainable_ids(self, limit: int = 1000) -> list[int]:
+        """Judged samples with something to learn from (reward ±1 or a hint), oldest first."""
+        rows = self.store._query(  # noqa: SLF001
+            """
+            select message_id from samples where status = 'judged'
+            and ((reward is not null and reward != 0) or (hint is not null and hint != '') or correction is not null)
+            order by message_id limit ?
+            """,
+            [limit],
+        )
+        return [r["message_id"] for r in rows]
+
+    def judge_agreement(self) -> dict[str, Any]:
+        """How often the judge's own score matched the user's explicit thumbs (where both exist)."""
+        rows = self.store._query(  # noqa: SLF001
+            "select reward, judge_reward from samples where reward_source = 'rating' and judge_reward is not null"
+        )
+        n = len(rows)
+        agree = sum(1 for r in rows if r["reward"] == r["judge_reward"])
+        return {"n": n, "agree": agree, "accuracy": agree / n if n else None}
+
+    # ---------------------------------------------------------------- next state
+    def next_state(self, message_id: int) -> dict[str, Any] | None:
+        """What happened after an assistant reply, read from SQLite; None if not an assistant reply."""
+        q = self.store._query  # noqa: SLF001
+        rows = q("select * from messages where id = ?", [message_id])
+        if not rows or rows[0]["role"] != "assistant":
+            return None
+        msg = rows[0]
+        nxt = q(
+            """
+            select * from messages where conversation_id = ? and id > ? and superseded = 0
+            order by id limit 1
+            """,
+            [msg["conversation_id"], message_id],
+        )
+        next_user = nxt[0]["content"] if nxt and nxt[0]["role"] == "user" and (nxt[0]["content"] or "").strip() else None
+        fb = q("select * from feedback where message_id = ? order by id", [message_id])
+        rating = next((f for f in reversed(fb) if f["kind"] == "rating"), None)
+        correction = next((f for f in reversed(fb) if f["kind"] == "correction" and (f["text"] or "").strip()), None)
+        prev = q(
+            """
+            select content from messages where conversation_id = ? and id < ? and role = 'user' and superseded = 0
+            order by id desc limit 1
+            """,
+            [msg["conversation_id"], message_id],
+        )
+        return {
+            "message": msg,
+            "prompt": prev[0]["content"] if prev else None,
+            "next_user": next_user,
+            "rating": rating["value"] if rating and rating["value"] in (-1, 1) else None,
+            "rating_id": rating["id"] if rating and rating["value"] in (-1, 1) else None,
+            "correction": correction["text"] if correction else None,
+            "correction_id": correction["id"] if correction else None,
+        }
+
+    def record_next_state(self, message_id: int) -> dict[str, Any] | None:
+        """Recompute the next state of an assistant reply and upsert its sample. Idempotent.
+
+        Returns the sample row, or None when the reply has no next state (no row is made).
+        A trained sample is never changed.
+        """
+        with self.store._tx() as db:  # noqa: SLF001 — one transaction: read, decide, write
+            row = self.get(message_id)
+            if row is not None and row["status"] == "trained":
+                return row
+            ns = self.next_state(message_id)
+            if ns is None:
+                return row
+            msg = ns["message"]
+            ts = now()
+            base = {"message_id": message_id, "updated_at": ts, "prompt": ns["prompt"]}
+            skip = None
+            if msg["superseded"]:
+                skip = "superseded (regenerated)"
+            elif msg["interrupted"]:
+                skip = "interrupted"
+            elif not (msg["content"] or "").strip():
+                skip = "empty reply"
+            has_signal = ns["next_user"] is not None or ns["rating"] is not None or ns["correction"] is not None
+            if skip is None and not has_signal:
+                if row is None:
+                    return None
+                skip = "no next state"
+            if skip is not None:
+                if row is not None and row["status"] == "skipped" and row["reason"] == skip:
+                    return row
+                fields = {**base, "status": "skipped", "reason": skip, "next_state": ns["next_user"]}
+                if row is None:
+                    fields["created_at"] = ts
+                db["samples"].upsert(fields, pk="message_id", alter=False)
+                return self.get(message_id)
+
+            # explicit reward: the newest of rating / correction wins
+            explicit: tuple[int, str] | None = None
+            if ns["rating"] is not None and (ns["correction_id"] is None or ns["rating_id"] > ns["correction_id"]):
+                explicit = (ns["rating"], "rating")
+            elif ns["correction"] is not None:
+                explicit = (-1, "correction")
+
+            same_next = row is not None and row["next_state"] == ns["next_user"]
+            judged_before = same_next and row["judge_reward"] is not None
+            needs_judge = ns["next_user"] is not None and ns["correction"] is None and not judged_before
+
+            fields = {**base, "reason": None, "next_state": ns["next_user"], "correction": ns["correction"]}
+            if not same_next:  # a new next state invalidates earlier judge output
+                fields.update(votes=None, hint_votes=None, judge_reward=None, judge_mode=None, judged_at=None)
+            if explicit is not None:
+                fields["reward"], fields["reward_source"] = explicit
+            elif judged_before:
+                fields["reward"], fields["reward_source"] = row["judge_reward"], "judge"
+            else:
+                fields["reward"], fields["reward_source"] = None, None
+            # a correction's text is the directive signal; otherwise keep the judge's hint for this next state
+            fields["hint"] = ns["correction"] if ns["correction"] is not None else (row["hint"] if judged_before else None)
+            if needs_judge:
+                fields["status"] = "waiting"
+            else:
+                fields["status"] = "judged"
+                if not (row is not None and row["judged_at"] and same_next):
+                    fields["judged_at"] = ts
+            if row is None:
+                fields["created_at"] = ts
+            elif all(row.get(k) == v for k, v in fields.items() if k not in ("updated_at",)):
+                return row
+            db["samples"].upsert(fields, pk="message_id", alter=False)
+        return self.get(message_id)
+
+    def record_all(self) -> int:
+        """Record every assistant reply that has a next state (e.g. after an import). Returns rows touched."""
+        ids = [r["id"] for r in self.store._query("select id from messages where role = 'assistant' order by id")]  # noqa: SLF001
+        return sum(1 for mid in ids if self.record_next_state(mid) is not None)
+
+    # ------------------------------------------------------------------ writing
+    def record_judgement(
+        self,
+        message_id: int,
+        *,
+        next_state: str | None,
+        judge_reward: int,
+        votes: list[Any],
+        hint: str | None,
+        hint_votes: list[Any],
+        mode: str,
+    ) -> bool:
+        """Store the judge's votes, score and hint; waiting → judged.
+
+        Refused (returns False) if the sample is no longer waiting for this very next
+        state — e.g. the user rated or corrected it, or it was regenerated, while the
+        judge was working. An explicit reward is kept; the judge's score goes to
+        ``judge_reward`` either way.
+        """
+        if judge_reward not in (-1, 0, 1):
+            raise ValueError("judge reward must be -1, 0 or +1")
+        with self.store._tx() as db:  # noqa: SLF001
+            row = self.get(message_id)
+            if row is None or row["status"] != "waiting" or row["next_state"] != next_state:
+                return False
+            ts = now()
+            fields: dict[str, Any] = {
+                "status": "judged",
+                "judge_reward": judge_reward,
+                "judge_mode": mode,
+                "votes": json.dumps(votes),
+                "hint_votes": json.dumps(hint_votes),
+                "judged_at": ts,
+                "updated_at": ts,
+            }
+            if row["reward_source"] not in EXPLICIT:
+                fields["reward"], fields["reward_source"] = judge_reward, "judge"
+            if row["reward_source"] != "correction":
+                fields["hint"] = hint
+            db["samples"].update(message_id, fields)
+        return True
+
+    def mark_skipped(self, message_id: int, reason: str) -> None:
+        with self.store._tx() as db:  # noqa: SLF001
+            row = self.get(message_id)
+            if row is None or row["status"] == "trained":
+                return
+            db["samples"].update(message_id, {"status": "skipped", "reason": reason, "updated_at": now()})
+
+    def mark_trained(self, message_ids: Iterable[int], version: int) -> int:
+        """judged → trained(version). Returns how many rows changed (already trained ones are left)."""
+        n = 0
+        ts = now()
+        with self.store._tx() as db:  # noqa: SLF001
+            for mid in message_ids:
+                cur = db.execute(
+                    "update samples set status = 'trained', trained_version = ?, updated_at = ? "
+                    "where message_id = ? and status = 'judged'",
+                    [version, ts, mid],
+                )
+                n += cur.rowcount
+        return n
+
+    # ------------------------------------------------------------------ training
+    def prompt_messages(self, message_id: int) -> list[dict[str, str]]:
+        """System prompt + the thread before a reply, as the model saw it (corrections applied)."""
+        q = self.store._query  # noqa: SLF001
+        msg = q("select conversation_id from messages where id = ?", [message_id])
+        if not msg:
+            raise KeyError(message_id)
+        cid = msg[0]["conversation_id"]
+        conv = q("select system_prompt from conversations where id = ?", [cid])
+        system = (conv[0]["system_prompt"] if conv else None) or self.default_system_prompt
+        out = [{"role": "system", "content": system}]
+        for m in self.store.messages(cid):
+            if m.id >= message_id:
+                break
+            if m.role in ("user", "assistant") and (m.shown_text or m.role == "user"):
+                out.append({"role": m.role, "content": m.shown_text})
+        return out
+
+    def training_items(self, message_ids: Iterable[int]) -> list[dict[str, Any]]:
+        """Items for the trainer, one per usable judged sample, plus one per correction.
+
+        ``{"message_id", "prompt_messages", "reply", "reward", "hint", "kind"}`` where
+        kind is "reply" (the model's own reply, reward/hint from the sample) or
+        "correction" (the user's corrected text as a known-good reply, reward +1,
+        no hint). Samples with reward 0/None and no hint are left out ("judge could
+        not tell"), as are samples that are not judged (waiting, skipped, trained).
+        """
+        items: list[dict[str, Any]] = []
+        for mid in message_ids:
+            row = self.get(mid)
+            if row is None or row["status"] != "judged":
+                continue
+            reward = row["reward"] if row["reward"] in (-1, 1) else None
+            hint = row["hint"] if row["hint"] and row["hint"].strip() else None
+            if reward is None and hint is None and not row["correction"]:
+                continue
+            reply_rows = self.store._query("select content from messages where id = ?", [mid])  # noqa: SLF001
+            if not reply_rows:
+                continue
+            prompt = self.prompt_messages(mid)
+            if reward is not None or hint is not None:
+                items.append(
+                    {"message_id": mid, "prompt_messages": prompt, "reply": reply_rows[0]["content"],
+                     "reward": reward, "hint": hint, "kind": "reply"}
+                )
+            if row["correction"] and row["correction"].strip():
+                items.append(
+                    {"message_id": mid, "prompt_messages": [dict(m) for m in prompt], "reply": row["correction"],
+                     "reward": 1, "hint": None, "kind": "correction"}
+                )
+        return items
+
+
+def _decode(row: dict[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    for key in ("votes", "hint_votes"):
+        if out.get(key):
+            try:
+                out[key] = json.loads(out[key])
+            except ValueError:
+                pass
+    return out
