@@ -1,0 +1,368 @@
+"""The terminal UI: a sidebar of chats, the chat pane, a message box and a status bar.
+
+Build it with :func:`build_app` (or ``OpenClawApp(chat, model_name=...)``) and call
+``app.run()``. The app talks to the domain only through :class:`ChatService`.
+
+Replies stream on a thread worker: ``ChatService.send``/``regenerate`` run there
+and their events come back to the UI thread through ``call_from_thread``, with
+reply updates throttled to at most ``DELTA_INTERVAL_S``.
+
+Other threads (the learner, the judge) reach a running app with
+:meth:`OpenClawApp.post_learning_update` and :meth:`OpenClawApp.post_judgment`
+(both thread-safe), or with ``app.call_from_thread(app.post_message, msg)`` for the
+messages in :mod:`openclaw_local.ui.messages`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, TextArea
+from textual.worker import Worker, WorkerState
+
+from openclaw_local.services.chat import ChatService
+from openclaw_local.services.events import ReplyDelta, ReplyFinished, ReplyStarted
+from openclaw_local.store.models import Message
+from openclaw_local.ui.help_screen import HelpScreen
+from openclaw_local.ui.messages import (
+    JudgmentUpdate,
+    LearningUpdate,
+    ReplyDeltaMessage,
+    ReplyFailed,
+    ReplyFinishedMessage,
+    ReplyStartedMessage,
+)
+from openclaw_local.ui.widgets import ChatInput, ChatView, ConversationSidebar, CorrectionEditor, StatusBar
+
+StatusProvider = Callable[[], dict[str, Any]]
+DELTA_INTERVAL_S = 0.1  # at most 10 Markdown re-renders a second while streaming
+STATUS_POLL_S = 0.5
+REPLY_GROUP = "reply"
+
+
+class OpenClawApp(App):
+    TITLE = "openclaw-local"
+    CSS = """
+    Screen { layout: vertical; }
+    #main { height: 1fr; }
+    #chat-column { width: 1fr; height: 1fr; }
+    """
+
+    BINDINGS = [
+        Binding("ctrl+n", "new_chat", "New chat", priority=True),
+        Binding("ctrl+f", "focus_search", "Search", priority=True),
+        Binding("slash", "focus_search", "Search", show=False),
+        Binding("question_mark", "help", "Help"),
+        Binding("escape", "stop", "Stop reply", show=False),
+        Binding("ctrl+c", "ctrl_c", "Stop / copy", show=False, priority=True),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(
+        self,
+        chat: ChatService,
+        *,
+        model_name: str,
+        status_provider: StatusProvider | None = None,
+        open_conversation: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.chat = chat
+        self.model_name = model_name
+        self.status_provider = status_provider
+        self.conversation_id: int | None = None
+        self._start_conversation = open_conversation
+        self._cancel: threading.Event | None = None  # set while a reply is being generated
+        self._streaming_id: int | None = None
+        self._provider_keys: set[str] = set()
+        self._judgments: dict[int, tuple[str, str | None]] = {}
+        self._pending_user_id = 0
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            yield ConversationSidebar(id="sidebar")
+            with Vertical(id="chat-column"):
+                yield ChatView(id="chat")
+                yield ChatInput(id="input")
+        yield StatusBar(self.model_name, id="status")
+
+    @property
+    def sidebar(self) -> ConversationSidebar:
+        return self.query_one(ConversationSidebar)
+
+    @property
+    def chat_view(self) -> ChatView:
+        return self.query_one(ChatView)
+
+    @property
+    def chat_input(self) -> ChatInput:
+        return self.query_one(ChatInput)
+
+    @property
+    def status_bar(self) -> StatusBar:
+        return self.query_one(StatusBar)
+
+    @property
+    def streaming(self) -> bool:
+        """True while a reply is being generated."""
+        return self._cancel is not None
+
+    async def on_mount(self) -> None:
+        conversations = self.chat.conversations()
+        if self._start_conversation is not None:
+            cid = self._start_conversation
+        elif conversations:
+            cid = conversations[0].id
+        else:
+            cid = self.chat.new_conversation().id
+            conversations = self.chat.conversations()
+        await self.open_conversation(cid, conversations=conversations)
+        self.chat_input.focus()
+        if self.status_provider is not None:
+            self._poll_status()
+            self.set_interval(STATUS_POLL_S, self._poll_status)
+
+    # ------------------------------------------------------------ conversations
+    async def open_conversation(self, conversation_id: int, *, conversations=None) -> None:
+        self.conversation_id = conversation_id
+        await self.chat_view.load(self.chat.messages(conversation_id))
+        for view in self.chat_view.replies:
+            if view.message.id in self._judgments:
+                view.set_judgment(*self._judgments[view.message.id])
+            if view.message.id == self._streaming_id:
+                view.streaming = True
+        self.chat_view.streaming_id = self._streaming_id
+        if conversations is not None:
+            await self.sidebar.set_conversations(conversations, current_id=conversation_id)
+        else:
+            self.sidebar.mark_current(conversation_id)
+
+    async def refresh_sidebar(self) -> None:
+        query = self.sidebar.search.value.strip()
+        await self.sidebar.set_conversations(self.chat.conversations(search=query or None), current_id=self.conversation_id)
+
+    @on(ConversationSidebar.SearchChanged)
+    async def _search_changed(self, event: ConversationSidebar.SearchChanged) -> None:
+        await self.sidebar.set_conversations(self.chat.conversations(search=event.query.strip() or None))
+
+    @on(ConversationSidebar.ConversationSelected)
+    async def _conversation_selected(self, event: ConversationSidebar.ConversationSelected) -> None:
+        if event.conversation_id != self.conversation_id:
+            await self.open_conversation(event.conversation_id)
+        self.chat_input.focus()
+
+    async def action_new_chat(self) -> None:
+        if self.conversation_id is not None and not self.chat.messages(self.conversation_id):
+            self.notify("This chat is already empty.", timeout=2)
+            self.chat_input.focus()
+            return
+        conv = self.chat.new_conversation()
+        if self.sidebar.search.value:
+            with self.sidebar.search.prevent(Input.Changed):
+                self.sidebar.search.value = ""
+        await self.open_conversation(conv.id, conversations=self.chat.conversations())
+        self.chat_input.focus()
+
+    def action_focus_search(self) -> None:
+        self.sidebar.focus_search()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    # ------------------------------------------------------------------ sending
+    @on(ChatInput.Submitted)
+    async def _submitted(self, event: ChatInput.Submitted) -> None:
+        if self.streaming:
+            self.notify("A reply is still being generated — press esc to stop it.", severity="warning")
+            return
+        text = event.text
+        if not text.strip() or self.conversation_id is None:
+            return
+        cid = self.conversation_id
+        self.chat_input.clear()
+        self._pending_user_id -= 1  # the real id is assigned in the worker; user rows take no actions
+        await self.chat_view.add_message(
+            Message(id=self._pending_user_id, conversation_id=cid, role="user", content=text, created_at="")
+        )
+        self._start_reply(lambda emit, cancel: self.chat.send(cid, text, emit, cancel))
+
+    @on(ChatView.RegenerateRequested)
+    async def _regenerate(self, event: ChatView.RegenerateRequested) -> None:
+        if self.streaming:
+            self.notify("A reply is still being generated — press esc to stop it.", severity="warning")
+            return
+        await self.chat_view.remove_from(event.message_id)
+        mid = event.message_id
+        self._start_reply(lambda emit, cancel: self.chat.regenerate(mid, emit, cancel))
+
+    def _start_reply(self, job: Callable[[Callable[[object], None], threading.Event], object]) -> None:
+        self._cancel = threading.Event()
+        self.status_bar.update_fields(streaming=True)
+        self._generate(job, self._cancel)
+
+    @work(thread=True, exclusive=False, group=REPLY_GROUP, exit_on_error=False)
+    def _generate(self, job, cancel: threading.Event) -> None:
+        last_post = 0.0
+
+        def post(message) -> None:
+            try:
+                self.call_from_thread(self.post_message, message)
+            except RuntimeError:  # the app is closing: stop generating
+                cancel.set()
+
+        def emit(event: object) -> None:
+            nonlocal last_post
+            if isinstance(event, ReplyDelta):
+                now = time.monotonic()
+                if now - last_post < DELTA_INTERVAL_S:
+                    return  # the next delta (or ReplyFinished) carries the full text anyway
+                last_post = now
+                post(ReplyDeltaMessage(event))
+            elif isinstance(event, ReplyStarted):
+                post(ReplyStartedMessage(event))
+            elif isinstance(event, ReplyFinished):
+                post(ReplyFinishedMessage(event))
+
+        try:
+            job(emit, cancel)
+        except Exception as exc:  # noqa: BLE001 — shown to the user; the app keeps running
+            post(ReplyFailed(f"{type(exc).__name__}: {exc}"))
+
+    async def on_reply_started_message(self, message: ReplyStartedMessage) -> None:
+        event = message.event
+        self._streaming_id = event.message.id
+        self.chat_view.streaming_id = event.message.id
+        if event.notice:
+            self.notify(event.notice, title="context", severity="warning", timeout=8)
+        if event.message.conversation_id == self.conversation_id:
+            if event.notice:
+                await self.chat_view.add_notice(event.notice)
+            await self.chat_view.add_message(event.message, streaming=True)
+        await self.refresh_sidebar()  # the first message titles the chat
+
+    def on_reply_delta_message(self, message: ReplyDeltaMessage) -> None:
+        e = message.event
+        self.chat_view.update_stream(e.message_id, e.reply, e.thinking)
+
+    async def on_reply_finished_message(self, message: ReplyFinishedMessage) -> None:
+        e = message.event
+        self._streaming_id = None
+        self.chat_view.streaming_id = None
+        self.chat_view.finish(e.message)
+        self.status_bar.update_fields(tokens_per_s=e.tokens_per_s or None)
+        if e.finish_reason == "cancelled":
+            self.notify("Reply stopped; the partial reply is kept, marked interrupted.", timeout=3)
+        await self.refresh_sidebar()
+
+    async def on_reply_failed(self, message: ReplyFailed) -> None:
+        self.notify(message.error, title="reply failed", severity="error", timeout=10)
+        self._streaming_id = None
+        self.chat_view.streaming_id = None
+        if self.conversation_id is not None:
+            await self.open_conversation(self.conversation_id)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == REPLY_GROUP and event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            self._cancel = None
+            self._streaming_id = None
+            self.chat_view.streaming_id = None
+            self.status_bar.update_fields(streaming=None)
+
+    def action_stop(self) -> None:
+        """esc: stop the reply being generated; in the search box, go back to the message box."""
+        if self._cancel is not None:
+            self._cancel.set()
+        elif isinstance(self.focused, Input):
+            self.chat_input.focus()
+
+    def action_ctrl_c(self) -> None:
+        if self._cancel is not None:
+            self._cancel.set()
+            return
+        focused = self.focused
+        if isinstance(focused, (TextArea, Input)) and focused.selected_text:
+            focused.action_copy()
+        else:
+            self.notify("Nothing is being generated. ctrl+q quits.", timeout=2)
+
+    # ----------------------------------------------------------------- feedback
+    @on(ChatView.RateRequested)
+    def _rate(self, event: ChatView.RateRequested) -> None:
+        try:
+            self.chat.rate(event.message_id, event.value)
+        except Exception as exc:  # noqa: BLE001
+            self.notify(str(exc), title="rating failed", severity="error")
+            return
+        view = self.chat_view.view_for(event.message_id)
+        if view is not None:
+            view.set_rating(event.value)
+
+    @on(CorrectionEditor.Saved)
+    async def _correction_saved(self, event: CorrectionEditor.Saved) -> None:
+        if not event.text.strip():
+            self.notify("A correction cannot be empty (esc cancels).", severity="warning")
+            return
+        try:
+            self.chat.correct(event.message_id, event.text)
+        except Exception as exc:  # noqa: BLE001
+            self.notify(str(exc), title="correction failed", severity="error")
+            return
+        await self.chat_view.close_editor()
+        view = self.chat_view.view_for(event.message_id)
+        if view is not None:
+            fresh = next((m for m in self.chat.messages(view.message.conversation_id) if m.id == event.message_id), None)
+            if fresh is not None:
+                view.set_message(fresh)
+        self.notify("Correction saved (o shows the original).", timeout=2)
+
+    @on(CorrectionEditor.Cancelled)
+    async def _correction_cancelled(self, event: CorrectionEditor.Cancelled) -> None:
+        await self.chat_view.close_editor()
+
+    # ------------------------------------------------------------------- status
+    def _poll_status(self) -> None:
+        try:
+            fields = dict(self.status_provider() or {}) if self.status_provider else {}
+        except Exception:  # noqa: BLE001 — a failing provider must not take the UI down
+            fields = {"learner": "status unavailable"}
+        gone = {k: None for k in self._provider_keys - set(fields)}
+        self._provider_keys = set(fields)
+        self.status_bar.update_fields(**gone, **fields)
+
+    def on_learning_update(self, message: LearningUpdate) -> None:
+        self.status_bar.update_fields(**message.fields)
+
+    def on_judgment_update(self, message: JudgmentUpdate) -> None:
+        self._judgments[message.message_id] = (message.mark, message.hint)
+        view = self.chat_view.view_for(message.message_id)
+        if view is not None:
+            view.set_judgment(message.mark, message.hint)
+
+    def post_learning_update(self, fields: dict[str, Any] | None = None, **values: Any) -> None:
+        """Thread-safe: merge status-bar fields (e.g. ``waiting=3, step="2/8", adapter="v3"``)."""
+        self.post_message(LearningUpdate({**(fields or {}), **values}))
+
+    def post_judgment(self, message_id: int, mark: str, hint: str | None = None) -> None:
+        """Thread-safe: show the judge's ✓ / ✗ / · on a reply."""
+        self.post_message(JudgmentUpdate(message_id, mark, hint))
+
+
+def build_app(
+    chat: ChatService,
+    model_name: str,
+    *,
+    status_provider: StatusProvider | None = None,
+    open_conversation: int | None = None,
+) -> OpenClawApp:
+    """The app for a chat service. ``status_provider`` is polled every 0.5 s on the UI
+    thread (keep it cheap) for extra status-bar fields: ``waiting``, ``judging``,
+    ``step``, ``loss``, ``reward``, ``adapter``."""
+    return OpenClawApp(chat, model_name=model_name, status_provider=status_provider, open_conversation=open_conversation)

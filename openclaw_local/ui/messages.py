@@ -1,0 +1,72 @@
+"""Textual messages the app receives from outside the UI thread.
+
+Services never import Textual; the app wraps their plain event dataclasses
+(:mod:`openclaw_local.services.events`) in these messages. A background thread
+(the learner, a judge) talks to a running app like this::
+
+    app.call_from_thread(app.post_message, LearningUpdate({"waiting": 3, "step": "2/8"}))
+    app.call_from_thread(app.post_message, JudgmentUpdate(message_id, "✓", "answered the question"))
+
+or, more simply, through the thread-safe helpers ``app.post_learning_update(...)``
+and ``app.post_judgment(...)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.message import Message
+
+from openclaw_local.services.events import ReplyDelta, ReplyFinished, ReplyStarted
+
+
+class ReplyStartedMessage(Message):
+    """The assistant row exists in SQLite and tokens are about to stream."""
+
+    def __init__(self, event: ReplyStarted) -> None:
+        super().__init__()
+        self.event = event
+
+
+class ReplyDeltaMessage(Message):
+    """The reply (and thinking) so far. Throttled by the worker, so at most ~10 a second."""
+
+    def __init__(self, event: ReplyDelta) -> None:
+        super().__init__()
+        self.event = event
+
+
+class ReplyFinishedMessage(Message):
+    """The reply is complete (or was stopped); ``event.message`` is the stored row."""
+
+    def __init__(self, event: ReplyFinished) -> None:
+        super().__init__()
+        self.event = event
+
+
+class ReplyFailed(Message):
+    """Generation raised; the error is shown and the app stays usable."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error
+
+
+class LearningUpdate(Message):
+    """New status-bar fields, e.g. ``{"waiting": 3, "judging": True, "step": "3/8",
+    "loss": 0.41, "reward": 0.5, "adapter": "v3"}``. Merged into the current fields;
+    a value of ``None`` removes a field."""
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        super().__init__()
+        self.fields = dict(fields)
+
+
+class JudgmentUpdate(Message):
+    """The judge's verdict on one assistant reply: ``mark`` is ✓, ✗ or · (pending)."""
+
+    def __init__(self, message_id: int, mark: str, hint: str | None = None) -> None:
+        super().__init__()
+        self.message_id = message_id
+        self.mark = mark
+        self.hint = hint
