@@ -46,6 +46,7 @@ class Settings:
     lora_rank: int = field(default=16, metadata={"help": "LoRA rank"})
     lora_alpha: float = field(default=32.0, metadata={"help": "LoRA alpha"})
     learning_rate: float = field(default=1e-4, metadata={"help": "Adam learning rate for the adapter"})
+    learn_passes: int = field(default=2, metadata={"help": "passes over each update's samples (PPO epochs)"})
     learner_threads: int = field(default=1, metadata={"help": "torch threads used by the learner"})
     w_rl: float = field(default=1.0, metadata={"help": "weight of the binary-RL advantage"})
     w_opd: float = field(default=1.0, metadata={"help": "weight of the hindsight-distillation advantage"})

@@ -1,0 +1,140 @@
+"""The chat process's side of learning: start/stop the learner process, follow its
+state for the status bar, and hot-swap each newly published adapter into the engine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Callable
+
+from openclaw_local.config import Settings
+from openclaw_local.engine import Engine
+from openclaw_local.store import Store
+from openclaw_local.store.adapters import AdapterStore, AdapterVersion
+
+POLL_S = 0.5
+
+
+class AdapterSwapped:
+    """Event: the engine now serves ``version`` (None = base) after ``seconds`` of swapping."""
+
+    def __init__(self, version: int | None, seconds: float, notice: str | None = None):
+        self.version, self.seconds, self.notice = version, seconds, notice
+
+
+class LearnerService:
+    def __init__(self, home: Path, settings: Settings, store: Store, engine: Engine, notify: Callable[[object], None] | None = None):
+        self.home = home
+        self.settings = settings
+        self.store = store
+        self.engine = engine
+        self.adapters = AdapterStore(store)
+        self.notify = notify or (lambda event: None)
+        self.served_version: int | None = None
+        self._proc: subprocess.Popen | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.log_path = home / "learner.log"
+
+    # ------------------------------------------------------------- adapters
+    def serve_active(self) -> AdapterSwapped | None:
+        """Make the engine serve the active version (if it is not already). Broken files fall back."""
+        notice = None
+        while True:
+            active = self.adapters.active()
+            target = active.id if active else None
+            if target == self.served_version:
+                return None
+            if active is None:
+                seconds = self.engine.set_adapter(None)
+                break
+            if active.gguf_path.is_file():
+                try:
+                    seconds = self.engine.set_adapter(active.gguf_path)
+                    break
+                except Exception as exc:  # corrupt file: mark broken, fall back
+                    reason = f"llama.cpp could not load it ({exc})"
+            else:
+                reason = "adapter files are missing"
+            self.adapters.mark(active.id, "broken", reason)
+            fallback = self._last_good(before=active.id)
+            self.adapters.activate(fallback.id if fallback else None)
+            notice = f"adapter v{active.id} is broken ({reason}); now serving {f'v{fallback.id}' if fallback else 'the base model'}"
+        self.served_version = target
+        event = AdapterSwapped(target, seconds, notice)
+        self.notify(event)
+        return event
+
+    def _last_good(self, before: int) -> AdapterVersion | None:
+        for v in reversed(self.adapters.versions()):
+            if v.id < before and v.status in ("retired", "active") and v.gguf_path.is_file():
+                return v
+        return None
+
+    # -------------------------------------------------------------- process
+    def start(self) -> None:
+        """Start the learner process and the thread that follows it."""
+        self.serve_active()
+        if self.settings.learn:
+            self._spawn()
+        self._thread = threading.Thread(target=self._follow, name="learner-follow", daemon=True)
+        self._thread.start()
+
+    def _spawn(self) -> None:
+        overrides = {k: v for k, v in asdict(self.settings).items() if v is not None}
+        env = dict(os.environ)
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            env[var] = str(self.settings.learner_threads)
+        log = open(self.log_path, "ab")
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "openclaw_local.services.learner_worker", "--home", str(self.home),
+             "--settings", json.dumps(overrides)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, start_new_session=True,
+        )
+        log.close()
+
+    def _follow(self) -> None:
+        while not self._stop.wait(POLL_S):
+            try:
+                self.serve_active()
+            except Exception as exc:  # never let the follower die silently
+                self.notify(AdapterSwapped(self.served_version, 0.0, f"adapter swap failed: {exc}"))
+
+    def learn_now(self) -> int:
+        return self.adapters.request_update()
+
+    def status(self) -> dict[str, Any]:
+        state = self.adapters.state()
+        out: dict[str, Any] = {"adapter": f"v{self.served_version}" if self.served_version else "none"}
+        if self._proc is not None and self._proc.poll() is not None and not self._stop.is_set():
+            out["learner"] = f"exited ({self._proc.returncode}); see {self.log_path}"
+            return out
+        name = state.get("state") or "idle"
+        if name == "training" and state.get("total"):
+            out["step"] = f"{state['step']}/{state['total']}"
+        out["learner"] = name if self.settings.learn else "off"
+        if state.get("loss") is not None:
+            out["loss"] = state["loss"]
+        if state.get("mean_reward") is not None:
+            out["reward"] = state["mean_reward"]
+        if state.get("error"):
+            out["learner_error"] = state["error"]
+        return out
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()

@@ -1,0 +1,104 @@
+"""The background learner process: ``python -m openclaw_local.services.learner_worker --home DIR``.
+
+Runs at the lowest CPU priority (nice 19) with a bounded number of torch threads,
+so chat keeps its speed while it trains (DESIGN.md: at equal priority a torch job
+cut chat from ~95 to ~25 tokens/s; at nice 19 chat stays at full speed).
+
+It polls SQLite once a second: when enough judged samples wait
+(``learn_min_samples``) or a "learn now" request is pending, it runs one update
+and publishes the new adapter; the chat process sees the new active version and
+hot-swaps it. SIGTERM stops it at once: an update is only ever published whole,
+so an interrupted one simply leaves its samples judged for the next run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+
+
+class Stop(BaseException):
+    """Raised from the SIGTERM handler to abandon work immediately."""
+
+
+def _lower_priority(threads: int) -> None:
+    try:
+        os.nice(19 - os.nice(0))
+    except OSError:
+        pass
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(threads)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="openclaw-local-learner")
+    parser.add_argument("--home", required=True)
+    parser.add_argument("--settings", default="{}", help="JSON of settings overrides from the chat process")
+    args = parser.parse_args(argv)
+    from openclaw_local.config import load_settings
+
+    home = Path(args.home)
+    settings = load_settings(home, json.loads(args.settings))
+    _lower_priority(settings.learner_threads)
+
+    def on_term(signum, frame):
+        raise Stop()
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+
+    import torch
+
+    torch.set_num_threads(settings.learner_threads)
+    from openclaw_local.services.updates import Learner
+    from openclaw_local.store import Store
+    from openclaw_local.store.adapters import AdapterStore
+
+    store = Store.open(home)
+    adapters = AdapterStore(store)
+    last: dict = {"loss": None, "mean_reward": None}
+
+    def progress(state: str, step: int, total: int, loss: float | None) -> None:
+        adapters.set_state(state=state, step=step, total=total, pid=os.getpid(), error=None)
+
+    learner = Learner(home, settings, store, progress=progress)
+    adapters.set_state(state="idle", step=0, total=0, pid=os.getpid(), error=None)
+    try:
+        while True:
+            request = adapters.take_request()
+            ready = learner.ready_samples()
+            if ready and (request is not None or len(ready) >= settings.learn_min_samples):
+                try:
+                    version = learner.update(ready)
+                except Stop:
+                    raise
+                except Exception as exc:  # keep serving; the samples stay judged for the next try
+                    traceback.print_exc(file=sys.stderr)
+                    adapters.set_state(state="error", error=f"{type(exc).__name__}: {exc}")
+                    if request is not None:
+                        adapters.finish_request(request, f"error: {exc}")
+                    time.sleep(5)
+                    continue
+                if version is not None:
+                    last = {"loss": version.loss, "mean_reward": version.mean_reward}
+                    adapters.set_state(state="idle", step=0, total=0, last_version=version.id, **last)
+                if request is not None:
+                    adapters.finish_request(request, f"published v{version.id}" if version else "nothing to learn")
+            elif request is not None:
+                adapters.finish_request(request, "nothing to learn")
+            time.sleep(1.0)
+    except Stop:
+        adapters.set_state(state="stopped", step=0, total=0)
+        return 0
+    finally:
+        store.close()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
