@@ -101,3 +101,19 @@ def tiny_hf_dirs(tiny_llama_gguf, tiny_qwen3_gguf, trainable_cache_root) -> dict
         "llama": ensure_safetensors_cache(tiny_llama_gguf, trainable_cache_root),
         "qwen3": ensure_safetensors_cache(tiny_qwen3_gguf, trainable_cache_root),
     }
+
+
+@pytest.fixture
+def shared_trainable_cache(trainable_cache_root):
+    """Point a data dir's trainable-model cache at one shared per test session.
+
+    Converting the GGUF to safetensors takes seconds; doing it once per session
+    keeps the suite fast. Call it with the data dir before the learner starts.
+    """
+
+    def link(home: Path) -> None:
+        target = home / "trainable"
+        if not target.exists():
+            target.symlink_to(trainable_cache_root, target_is_directory=True)
+
+    return link

@@ -11,11 +11,11 @@ import argparse
 import sys
 
 from openclaw_local import __version__
-from openclaw_local.cli import bench, chat, doctor, history
+from openclaw_local.cli import bench, chat, doctor, history, learn
 from openclaw_local.cli.common import add_common_options
 from openclaw_local.errors import UserError
 
-COMMANDS = [chat, history, doctor, bench]
+COMMANDS = [chat, history, doctor, learn, bench]
 
 
 def build_parser() -> argparse.ArgumentParser:

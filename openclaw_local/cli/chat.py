@@ -1,10 +1,12 @@
-"""``openclaw-local`` / ``openclaw-local chat``: the terminal chat."""
+"""``openclaw-local`` / ``openclaw-local chat``: the terminal chat, with learning in the background."""
 
 from __future__ import annotations
 
 import argparse
 
 from openclaw_local.cli.common import add_common_options, home_dir, settings_from
+
+MARKS = {1: "✓", -1: "✗"}
 
 
 def register(sub) -> None:
@@ -15,6 +17,8 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from openclaw_local.services.events import Judged
+    from openclaw_local.services.learner import AdapterSwapped
     from openclaw_local.services.runtime import Runtime
 
     home = home_dir()
@@ -24,7 +28,19 @@ def run(args: argparse.Namespace) -> int:
     with Runtime.open(home, settings, lock_instance=True) as runtime:
         from openclaw_local.ui.app import build_app
 
-        app = build_app(runtime.chat, model_name=runtime.engine.model_name, status_provider=runtime.status)
-        runtime.attach_ui(app)
+        app = build_app(runtime.chat, model_name=runtime.engine.model_name, status_provider=runtime.status,
+                        on_learn_now=runtime.learner.learn_now)
+
+        def notify(event: object) -> None:  # called from background threads
+            if not app.is_running:
+                return
+            if isinstance(event, Judged):
+                app.post_judgment(event.message_id, MARKS.get(event.reward, "·"), event.hint)
+            elif isinstance(event, AdapterSwapped):
+                text = event.notice or (f"now serving adapter v{event.version}" if event.version else "now serving the base model")
+                app.call_from_thread(app.notify, text, severity="warning" if event.notice else "information")
+
+        runtime.attach_ui(notify)
+        runtime.start_background()
         app.run()
     return 0

@@ -25,3 +25,12 @@ class ReplyFinished:
     message: Message
     tokens_per_s: float
     finish_reason: str  # stop | length | cancelled
+
+
+@dataclass
+class Judged:
+    """A reply's sample got its final reward (+1/-1/0, None = not judgeable) and maybe a hint."""
+
+    message_id: int
+    reward: int | None
+    hint: str | None

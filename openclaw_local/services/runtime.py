@@ -15,6 +15,10 @@ from openclaw_local.config import Settings
 from openclaw_local.engine import Engine, ModelGate
 from openclaw_local.paths import embedded_model_path
 from openclaw_local.services.chat import ChatService
+from openclaw_local.services.events import Judged
+from openclaw_local.services.judging import JudgeWorker
+from openclaw_local.services.learner import LearnerService
+from openclaw_local.store.samples import SampleStore
 from openclaw_local.store import Store
 from openclaw_local.store.db import InstanceLock
 
@@ -50,19 +54,47 @@ class Runtime:
         self.gate = ModelGate()
         self.engine = Engine(model, n_ctx=s.n_ctx, threads=s.threads, n_gpu_layers=s.n_gpu_layers, seed=s.seed, gate=self.gate)
         self._stack.callback(self.engine.close)
-        self.chat = ChatService(self.store, self.engine, s, adapter_version=self.active_adapter_version)
+        self.samples = SampleStore(self.store, default_system_prompt=s.system_prompt)
+        self.learner = LearnerService(self.home, s, self.store, self.engine, notify=self._notify)
+        self.judge_worker: JudgeWorker | None = None
+        on_next_state = self.samples.record_next_state
+        if s.learn:
+            # The judge gets its own llama.cpp context (same gate, so chat still goes first):
+            # judging never evicts the chat's cached prompt, and it always judges with the base model.
+            judge_model = Path(s.judge_model_path).expanduser() if s.judge_model_path else model
+            self.judge_engine = Engine(judge_model, n_ctx=min(2048, s.n_ctx), threads=s.threads,
+                                       n_gpu_layers=s.n_gpu_layers, gate=self.gate)
+            self._stack.callback(self.judge_engine.close)
+            self.judge_worker = JudgeWorker(self.samples, self.judge_engine, settings=s, on_judged=self._on_judged)
+            on_next_state = self.judge_worker.notify
+        self.chat = ChatService(self.store, self.engine, s, adapter_version=lambda: self.learner.served_version,
+                                on_next_state=on_next_state)
 
-    def active_adapter_version(self) -> int | None:
-        return None
+    def start_background(self) -> None:
+        """Start judging and learning; the active adapter is swapped in first."""
+        self.learner.start()
+        self._stack.callback(self.learner.stop)
+        if self.judge_worker is not None:
+            self.judge_worker.start()
+            self._stack.callback(self.judge_worker.stop)
+
+    def _on_judged(self, message_id: int, reward: int | None, hint: str | None) -> None:
+        self._notify(Judged(message_id, reward, hint))
+
+    def _notify(self, event: object) -> None:
+        self._ui_notify(event)
 
     def status(self) -> dict[str, Any]:
         """Fields for the status bar, polled by the UI."""
-        version = self.active_adapter_version()
-        return {"adapter": f"v{version}" if version else "none"}
+        out = self.learner.status()
+        counts = self.samples.counts()
+        out["waiting"] = counts["judged"]
+        out["judging"] = counts["waiting"]
+        return out
 
-    def attach_ui(self, notify: Any) -> None:
-        """Give background services a way to tell the UI about judgments and swaps."""
-        self._ui = notify
+    def attach_ui(self, notify: Callable[[object], None]) -> None:
+        """Give background services a way to tell the UI about judgments and swaps (thread-safe callable)."""
+        self._ui_notify = notify
 
     def close(self) -> None:
         self._stack.close()
