@@ -13,7 +13,7 @@ from openclaw_local.paths import embedded_model_path
 from openclaw_local.services.chat import ChatService
 from openclaw_local.store import Store
 from openclaw_local.ui import OpenClawApp, build_app
-from openclaw_local.ui.help_screen import HelpScreen
+from openclaw_local.ui.help_screen import KEYS, HelpScreen
 from openclaw_local.ui.widgets import ChatInput, ChatView, CorrectionEditor, MessageView
 
 SIZE = (120, 40)
@@ -106,7 +106,7 @@ async def test_send_streams_reply_to_screen_and_sqlite(make_app, store, monkeypa
         # the sidebar is titled from the first message; the status bar shows speed and model
         assert app.sidebar.titles == ["Hello! What is your name?"]
         status = app.status_bar.plain_text()
-        assert app.chat.engine.model_name in status and "adapter: none" in status and "tok/s" in status
+        assert app.chat.engine.model_name.removesuffix(".gguf") in status and "adapter: none" in status and "tok/s" in status
         assert "— tok/s" not in status
 
         # a service thread can post a judgment for a reply
@@ -309,7 +309,7 @@ async def test_help_screen_and_status_provider(make_app, store):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         status = app.status_bar.plain_text()
-        for piece in ("adapter: v3", "waiting 3", "judging", "step 3/8", "loss 0.421", "reward 0.5"):
+        for piece in ("adapter: v3", "3 waiting", "judging", "step 3/8", "loss 0.421", "reward 0.5"):
             assert piece in status
         state.pop("adapter")
         state["judging"] = False
@@ -324,11 +324,54 @@ async def test_help_screen_and_status_provider(make_app, store):
         app.chat_view.focus()
         await pilot.press("?")
         assert isinstance(app.screen, HelpScreen)
-        text = app.screen.query_one("#help").source
-        for key in ("ctrl+n", "ctrl+f", "ctrl+j", "ctrl+s", "ctrl+q", "esc", "`+`", "`-`", "`e`", "`r`", "tab"):
-            assert key in text
+        shown = str(app.screen.query_one("#help").content)
+        keys = [key for _, section in KEYS for key, _ in section]
+        for key in ("ctrl+n", "ctrl+f  or  /", "ctrl+j", "ctrl+s", "ctrl+q", "esc", "+", "-", "e", "r", "?", "tab / shift+tab"):
+            assert key in keys
+        for key in keys:
+            assert key in shown
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
         # nothing was written beyond the startup conversation
         assert rows(store, "select count(*) n from conversations")[0]["n"] == 1
         assert rows(store, "select count(*) n from messages")[0]["n"] == 0
+
+
+async def test_thinking_is_collapsible_and_dim(make_app, store):
+    conv = store.create_conversation()
+    store.add_message(conv.id, "user", "Is 7 prime?")
+    store.add_message(conv.id, "assistant", "Yes, 7 is prime.", thinking="7 has no divisors but 1 and itself.")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        view = app.chat_view.replies[-1]
+        assert view.thinking_shown == "7 has no divisors but 1 and itself."
+        assert view.body_text == "Yes, 7 is prime."
+        box = view.query_one(".thinking-box")
+        assert box.collapsed and "thinking" in str(box.title)
+        app.chat_view.focus()
+        await pilot.press("t")
+        assert not box.collapsed
+        await pilot.press("t")
+        assert box.collapsed
+        assert rows(store, "select thinking from messages where role = 'assistant'")[0]["thinking"].startswith("7 has")
+
+
+async def test_context_cut_notice_is_shown(make_app, store):
+    app = make_app()
+    notices: list[str] = []
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        original = app.notify
+
+        def spy(message, *args, **kwargs):
+            notices.append(str(message))
+            return original(message, *args, **kwargs)
+
+        app.notify = spy
+        await send(pilot, app, "Summarise this. " + "The quick brown fox jumps over the lazy dog. " * 200)
+        view = await wait_reply(pilot, app, 1)
+        shown = [str(w.content) for w in app.chat_view.query(".notice")]
+        assert shown and "cut" in shown[0] and "context window" in shown[0]
+        assert any("cut" in n for n in notices)
+        reply = rows(store, "select * from messages where role = 'assistant'")[0]
+        assert reply["interrupted"] == 0 and view.body_text == reply["content"]

@@ -129,6 +129,11 @@ class OpenClawApp(App):
             self._poll_status()
             self.set_interval(STATUS_POLL_S, self._poll_status)
 
+    def on_unmount(self) -> None:
+        # Quitting mid-reply: stop generating so the worker thread (and the process) can end.
+        if self._cancel is not None:
+            self._cancel.set()
+
     # ------------------------------------------------------------ conversations
     async def open_conversation(self, conversation_id: int, *, conversations=None) -> None:
         self.conversation_id = conversation_id

@@ -6,7 +6,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Markdown
+from textual.markup import escape
+from textual.widgets import Static
 
 KEYS: list[tuple[str, list[tuple[str, str]]]] = [
     (
@@ -15,7 +16,7 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
             ("ctrl+n", "new chat"),
             ("ctrl+f  or  /", "search chats (/ only when not typing)"),
             ("tab / shift+tab", "move focus: sidebar → chat → message box"),
-            ("esc", "stop the reply being generated (the partial reply is kept, marked interrupted)"),
+            ("esc", "stop the reply being generated (kept, marked interrupted)"),
             ("ctrl+c", "stop the reply while generating; otherwise copy the selection"),
             ("?", "this help (when not typing)"),
             ("ctrl+q", "quit"),
@@ -59,15 +60,23 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
 ]
 
 
-def help_markdown() -> str:
-    lines = ["# Keys", ""]
+NOTES = [
+    "Status bar: model · adapter · last reply's tokens/s · learner (waiting samples, judging, step, loss, reward).",
+    "Reply marks: 👍/👎 your rating · ✎ corrected · ⏸ interrupted · judge ✓/✗/· the learner's verdict.",
+]
+
+
+def help_text(*, markup: bool = False) -> str:
+    """Every key, one per line, grouped by where it works."""
+    width = max(len(k) for _, keys in KEYS for k, _ in keys) + 2
+    lines: list[str] = []
     for section, keys in KEYS:
-        lines += [f"## {section}", "", "| key | does |", "|---|---|"]
-        lines += [f"| `{k}` | {d} |" for k, d in keys]
+        lines.append(f"[b $accent]{escape(section)}[/]" if markup else section)
+        for key, does in keys:
+            key_text = f"[b]{escape(key.ljust(width))}[/]" if markup else key.ljust(width)
+            lines.append(f"  {key_text}{escape(does) if markup else does}")
         lines.append("")
-    lines.append("Status bar: model · adapter · last reply's tokens/s · learner (waiting samples, judging, step, loss, reward).")
-    lines.append("")
-    lines.append("Reply marks: 👍/👎 your rating · ✎ corrected · ⏸ interrupted · judge ✓/✗/· the learner's verdict.")
+    lines += [f"[dim]{escape(n)}[/]" if markup else n for n in NOTES]
     return "\n".join(lines)
 
 
@@ -75,14 +84,16 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll {
-        width: 90;
+        width: 100;
         max-width: 95%;
-        height: 90%;
+        height: auto;
+        max-height: 90%;
         border: round $accent;
         border-title-color: $accent;
         background: $surface;
-        padding: 0 1;
+        padding: 1 2;
     }
+    HelpScreen #help { width: 1fr; height: auto; }
     """
 
     BINDINGS = [
@@ -91,8 +102,8 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
-            scroll.border_title = "help — esc closes"
-            yield Markdown(help_markdown(), id="help")
+            scroll.border_title = "keys — esc closes"
+            yield Static(help_text(markup=True), id="help")
 
     def action_close(self) -> None:
         self.dismiss(None)

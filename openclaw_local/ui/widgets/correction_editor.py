@@ -13,8 +13,8 @@ class CorrectionEditor(TextArea):
         height: auto;
         min-height: 4;
         max-height: 20;
-        border: round $warning;
         border-title-color: $warning;
+        &, &:focus { border: round $warning; }
     }
     """
 

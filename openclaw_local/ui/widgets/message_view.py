@@ -9,6 +9,7 @@ tokens/s, and a judgment slot (✓ / ✗ / ·) that the learner's judge fills in
 from __future__ import annotations
 
 from textual.markup import escape
+from markdown_it import MarkdownIt
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Collapsible, Markdown, Static
@@ -17,6 +18,23 @@ from textual.widgets._collapsible import CollapsibleTitle
 from openclaw_local.store.models import Message
 
 RATING_MARKS = {1: "👍", -1: "👎"}
+
+
+def chat_markdown_parser() -> MarkdownIt:
+    """GitHub-flavoured Markdown where a single newline is a line break, as chat text expects."""
+    parser = MarkdownIt("gfm-like")
+    parser.core.ruler.push("openclaw_hard_breaks", _soft_to_hard_breaks)
+    return parser
+
+
+def _soft_to_hard_breaks(state) -> None:
+    for token in state.tokens:
+        if token.type == "inline" and token.children:
+            for child in token.children:
+                if child.type == "softbreak":
+                    child.type = "hardbreak"
+
+
 ROLE_LABELS = {"user": "you", "assistant": "assistant", "system": "system"}
 
 
@@ -33,6 +51,8 @@ class MessageView(Vertical):
     MessageView.-selected { border-left: outer $accent; background: $accent 10%; }
     MessageView .header { height: 1; color: $text-muted; }
     MessageView .hint { color: $text-muted; text-style: italic; display: none; }
+    MessageView .placeholder { color: $text-muted; text-style: italic; display: none; }
+    MessageView .placeholder.-shown { display: block; }
     MessageView .hint.-shown { display: block; }
     MessageView Markdown { margin: 0; padding: 0; background: transparent; }
     MessageView Markdown > MarkdownParagraph:last-child { margin-bottom: 0; }
@@ -58,10 +78,11 @@ class MessageView(Vertical):
         self._header = Static("", classes="header", markup=True)
         self._thinking = Static("", classes="thinking", markup=False)
         self._thinking_box = Collapsible(self._thinking, title="thinking", collapsed=True, classes="thinking-box")
-        self._body = Markdown("")
+        self._body = Markdown("", parser_factory=chat_markdown_parser)
         self._original = Static("", classes="original", markup=False)
         self._original_box = Collapsible(self._original, title="original reply", collapsed=True, classes="original-box")
         self._hint = Static("", classes="hint", markup=False)
+        self._placeholder = Static("", classes="placeholder", markup=False)
 
     # ------------------------------------------------------------ composition
     @property
@@ -75,6 +96,7 @@ class MessageView(Vertical):
     def compose(self) -> ComposeResult:
         yield self._header
         yield self._thinking_box
+        yield self._placeholder
         yield self._body
         yield self._original_box
         yield self._hint
@@ -155,6 +177,11 @@ class MessageView(Vertical):
     def _set_body(self, text: str) -> None:
         if text != self._body.source:
             self._body.update(text)
+        empty = self.is_assistant and not text.strip()
+        self._placeholder.set_class(empty, "-shown")
+        self._body.display = not empty
+        if empty:
+            self._placeholder.update("…" if self.streaming else "(no reply text)")
 
     def _show_thinking(self, thinking: str) -> None:
         thinking = thinking.strip()

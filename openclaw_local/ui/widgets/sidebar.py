@@ -90,7 +90,7 @@ class ConversationSidebar(Vertical):
             index = next((i for i, c in enumerate(conversations) if c.id == self.current_id), None)
             lv.index = index if index is not None else (0 if items else None)
             query = self.search.value.strip()
-            label = f"{len(items)} match{'es' if len(items) != 1 else ''}" if query else f"{len(items)} chats"
+            label = f"{len(items)} match{'es' if len(items) != 1 else ''}" if query else f"{len(items)} chat{'s' if len(items) != 1 else ''}"
             self.query_one(".count", Label).update(label)
 
     def mark_current(self, conversation_id: int) -> None:

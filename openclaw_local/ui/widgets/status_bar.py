@@ -62,16 +62,17 @@ class StatusBar(Static):
         f = self.fields
         dim = (lambda s: f"[dim]{escape(s)}[/]") if markup else (lambda s: s)
         bold = (lambda s: f"[bold]{escape(s)}[/]") if markup else (lambda s: s)
-        parts = [f"{dim('model:')} {bold(str(f.get('model', '?')))}"]
+        model = str(f.get("model", "?")).removesuffix(".gguf")
+        parts = [bold(model)]
         adapter = f.get("adapter")
         parts.append(f"{dim('adapter:')} {escape(str(adapter)) if adapter not in (None, '') else 'none'}")
         if f.get("streaming"):
-            parts.append(bold("● generating… (esc stops)") if markup else "● generating… (esc stops)")
+            parts.append(bold("● generating (esc stops)"))
         tps = f.get("tokens_per_s")
-        parts.append(f"{float(tps):.1f} tok/s" if tps else dim("— tok/s"))
+        parts.append(f"{float(tps):.0f} tok/s" if tps else dim("— tok/s"))
         learner = []
         if "waiting" in f:
-            learner.append(f"waiting {f['waiting']}")
+            learner.append(f"{f['waiting']} waiting")
         if f.get("judging"):
             learner.append("judging")
         if f.get("step"):
@@ -81,13 +82,12 @@ class StatusBar(Static):
         if f.get("reward") is not None and "reward" in f:
             learner.append(f"reward {_num(f['reward'])}")
         if learner:
-            parts.append(f"{dim('learner:')} {escape(' · '.join(learner)) if markup else ' · '.join(learner)}")
+            parts.append(f"{dim('learn:')} {escape(' · '.join(learner)) if markup else ' · '.join(learner)}")
         for key, value in f.items():
             if key in LEARNER_KEYS or key in APP_KEYS:
                 continue
             text = f"{key}: {value}"
             parts.append(escape(text) if markup else text)
-        parts.append(dim("? help"))
         return parts
 
 
