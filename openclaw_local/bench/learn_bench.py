@@ -1,0 +1,188 @@
+"""Learning benchmarks (issue 3): update cost, hot swap vs reload, chat while training,
+time to first token while the judge is busy, and correction → served adapter latency.
+
+Every comparison is measured side by side in one run, arms interleaved, medians reported.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from openclaw_local.bench.report import BenchResult, median
+from openclaw_local.config import Settings
+
+CHAT_PROMPT = [{"role": "system", "content": "You are a helpful assistant."},
+               {"role": "user", "content": "Write a detailed story about a lighthouse keeper who befriends a whale."}]
+
+
+def _seed_conversations(chat, n: int, *, correct: bool = True) -> list:
+    out = []
+    for i in range(n):
+        conv = chat.new_conversation()
+        reply = chat.send(conv.id, f"Give me tip number {i} for sleeping better.", lambda e: None)
+        if correct:
+            chat.correct(reply.id, f"Tip {i}: keep a regular bedtime and a dark, cool room.")
+        else:
+            chat.rate(reply.id, -1)
+        out.append(reply)
+    return out
+
+
+def _chat_tps(engine, max_tokens: int) -> float:
+    engine.llm.reset()
+    gen = engine.generate(CHAT_PROMPT, max_tokens=max_tokens, temperature=0.0, seed=1).run()
+    return gen.stats.tokens_per_s
+
+
+def _ttft(engine, i: int) -> float:
+    msgs = [CHAT_PROMPT[0], {"role": "user", "content": f"Question {i}: name a color and a fruit."}]
+    gen = engine.generate(msgs, max_tokens=4, temperature=0.0, seed=1)
+    t0 = time.perf_counter()
+    for _ in gen:
+        break
+    return time.perf_counter() - t0
+
+
+def run(model: Path, settings: Settings, *, rounds: int = 5) -> BenchResult:
+    from openclaw_local.engine import Engine, ModelGate
+    from openclaw_local.services.chat import ChatService
+    from openclaw_local.services.judging import JudgeWorker
+    from openclaw_local.services.learner import LearnerService
+    from openclaw_local.services.updates import Learner
+    from openclaw_local.store import Store
+    from openclaw_local.store.samples import SampleStore
+
+    rows: list[tuple[str, str]] = []
+    verdicts = []
+    s = settings.replace(max_tokens=48, temperature=0.7, seed=5, learn_min_samples=1)
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        store = Store.open(home)
+        gate = ModelGate()
+        engine = Engine(model, n_ctx=s.n_ctx, threads=s.threads, n_gpu_layers=s.n_gpu_layers, gate=gate)
+        samples = SampleStore(store, default_system_prompt=s.system_prompt)
+        chat = ChatService(store, engine, s, on_next_state=samples.record_next_state)
+
+        # 1) one update: time and trained tokens/s (in this process, like the learner does)
+        _seed_conversations(chat, 8)
+        learner = Learner(home, s.replace(learn_passes=1), store)
+        t0 = time.perf_counter()
+        learner._ensure_loaded()
+        load_s = time.perf_counter() - t0
+        version = learner.update()
+        state = version.gate if version else {}
+        rows.append(("trainable model load (first time includes GGUF → safetensors)", f"{load_s:.1f} s"))
+        rows.append(("update on 8 corrected replies (16 items, 1 pass)", f"{version.train_seconds:.1f} s"))
+        rows.append(("trained reply tokens / update", f"{version.n_tokens}"))
+        rows.append(("trained tokens/s (reply tokens / update wall time)", f"{version.n_tokens / version.train_seconds:.1f}"))
+        del state
+
+        # 2) hot swap vs full reload
+        import llama_cpp
+
+        swaps, reloads = [], []
+        for i in range(rounds):
+            swaps.append(engine.set_adapter(version.gguf_path))
+            engine.set_adapter(None)
+            t0 = time.perf_counter()
+            llm = llama_cpp.Llama(model_path=str(model), n_ctx=s.n_ctx, n_threads=s.threads, lora_path=str(version.gguf_path), verbose=False)
+            reloads.append(time.perf_counter() - t0)
+            llm.close()
+        rows.append(("adapter hot swap (init + set + KV reset)", f"{median(swaps) * 1000:.1f} ms"))
+        rows.append(("full reload with the adapter", f"{median(reloads) * 1000:.0f} ms"))
+        rows.append(("reload / hot swap", f"{median(reloads) / median(swaps):.0f}×"))
+
+        # 3) chat tokens/s while the learner trains (nice 19) vs idle, interleaved via SIGSTOP/SIGCONT
+        env = dict(os.environ, OMP_NUM_THREADS=str(s.learner_threads))
+        load = subprocess.Popen([sys.executable, "-m", "openclaw_local.bench.train_load", "--home", str(home),
+                                 "--threads", str(s.learner_threads)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            time.sleep(15)  # let it load the model and start training
+            idle, busy = [], []
+            for i in range(rounds * 2):
+                training = i % 2 == 1
+                os.kill(load.pid, signal.SIGCONT if training else signal.SIGSTOP)
+                time.sleep(1.0)
+                (busy if training else idle).append(_chat_tps(engine, 96))
+            os.kill(load.pid, signal.SIGCONT)
+        finally:
+            load.kill()
+            load.wait()
+        ratio = median(busy) / median(idle)
+        rows.append(("chat tokens/s idle", f"{median(idle):.1f}"))
+        rows.append((f"chat tokens/s while training (nice 19, {s.learner_threads} torch thread(s))", f"{median(busy):.1f}"))
+        rows.append(("ratio training/idle (target ≥ 0.90)", f"{ratio:.3f}"))
+        verdicts.append(f"chat while training {'met' if ratio >= 0.90 else 'MISSED'} ({ratio:.2f})")
+
+        # 4) time to first token while the judge has queued work vs idle
+        judge_engine = Engine(model, n_ctx=min(2048, s.n_ctx), threads=s.threads, gate=gate)
+        worker = JudgeWorker(samples, judge_engine, settings=s)
+        idle_t, busy_t = [], []
+        for i in range(rounds * 2):
+            busy_round = i % 2 == 1
+            if busy_round:
+                for r in _seed_judge_queue(chat, samples, 3):
+                    pass
+                worker.start()
+                time.sleep(0.6)  # the worker is mid-vote when the user sends
+            (busy_t if busy_round else idle_t).append(_ttft(engine, i))
+            if busy_round:
+                worker.stop()
+        judge_engine.close()
+        tr = median(busy_t) / median(idle_t)
+        rows.append(("time to first token idle", f"{median(idle_t) * 1000:.0f} ms"))
+        rows.append(("time to first token with judge work queued", f"{median(busy_t) * 1000:.0f} ms"))
+        rows.append(("ratio judging/idle (target ≤ 1.2)", f"{tr:.2f}"))
+        verdicts.append(f"TTFT while judging {'met' if tr <= 1.2 else 'MISSED'} ({tr:.2f})")
+
+        # 5) correction → served adapter that reflects it (learner process + follower, as in the app)
+        svc = LearnerService(home, s.replace(learn_min_samples=1), store, engine)
+        svc.start()
+        try:
+            latencies = []
+            for i in range(2):
+                before = svc.served_version
+                conv = chat.new_conversation()
+                reply = chat.send(conv.id, f"What is a good name for pet number {i}?", lambda e: None)
+                t0 = time.perf_counter()
+                chat.correct(reply.id, f"Name pet {i} Biscuit.")
+                deadline = t0 + 600
+                while svc.served_version == before and time.perf_counter() < deadline:
+                    time.sleep(0.2)
+                latencies.append(time.perf_counter() - t0)
+        finally:
+            svc.stop()
+            engine.set_adapter(None)
+        rows.append(("correction → served adapter, learner cold (loads model)", f"{latencies[0]:.1f} s"))
+        rows.append(("correction → served adapter, learner warm", f"{latencies[1]:.1f} s"))
+        engine.close()
+        store.close()
+    return BenchResult(
+        name="learn",
+        title="Learning: update cost, hot swap, chat while learning, judge TTFT, correction latency",
+        method=(f"Embedded model, {s.threads} llama.cpp threads, learner {s.learner_threads} torch thread(s) at nice 19. "
+                f"{rounds} interleaved rounds per arm for the ratios (training load paused with SIGSTOP for idle rounds; "
+                "judge worker started on a fresh queue for busy rounds). Medians."),
+        rows=rows,
+        verdict="; ".join(verdicts),
+    )
+
+
+def _seed_judge_queue(chat, samples, n: int):
+    """Replies followed by a user message, so the judge has real work waiting."""
+    out = []
+    for i in range(n):
+        conv = chat.new_conversation()
+        reply = chat.send(conv.id, f"Explain idea {i} about saving money.", lambda e: None)
+        chat.store.add_message(conv.id, "user", "no, that's wrong, please make it much shorter")
+        samples.record_next_state(reply.id)
+        out.append(reply)
+    return out
