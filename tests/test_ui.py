@@ -375,3 +375,20 @@ async def test_context_cut_notice_is_shown(make_app, store):
         assert any("cut" in n for n in notices)
         reply = rows(store, "select * from messages where role = 'assistant'")[0]
         assert reply["interrupted"] == 0 and view.body_text == reply["content"]
+
+
+async def test_generation_error_is_shown_and_app_keeps_running(make_app, store, monkeypatch):
+    def boom(self, conversation_id, emit, cancel):
+        raise RuntimeError("the model fell over")
+
+    monkeypatch.setattr(ChatService, "_reply", boom)
+    app = make_app()
+    notices: list[str] = []
+    async with app.run_test(size=SIZE) as pilot:
+        original = app.notify
+        app.notify = lambda message, *a, **k: (notices.append(str(message)), original(message, *a, **k))[1]
+        await send(pilot, app, "Hello?")
+        await wait_for(pilot, lambda: any("fell over" in n for n in notices) and not app.streaming, 10, "error")
+        assert app.is_running
+        assert [v.body_text for v in app.chat_view.views] == ["Hello?"]
+        assert [(r["role"], r["content"]) for r in rows(store, "select * from messages")] == [("user", "Hello?")]
