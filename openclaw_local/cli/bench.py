@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from openclaw_local.cli.common import home_dir, model_path, settings_from
 
@@ -12,7 +13,8 @@ def register(sub) -> None:
     p.add_argument("which", nargs="?", default="all", choices=["all", "chat", "learn"], help="which benchmark")
     p.add_argument("--rounds", type=int, default=7, help="interleaved rounds per arm")
     p.add_argument("--max-tokens", dest="bench_tokens", type=int, default=128, help="tokens generated per round")
-    p.add_argument("--write", metavar="FILE", help="rewrite the results table in this markdown file")
+    p.add_argument("--write", metavar="FILE", default=None,
+                   help="rewrite the results sections in this markdown file (default: docs/BENCHMARKS.md when it exists here)")
     p.set_defaults(func=run)
 
 
@@ -30,9 +32,12 @@ def run(args: argparse.Namespace) -> int:
         results.append(learn_bench.run(model_path(settings), settings, rounds=max(3, args.rounds // 2)))
     for r in results:
         print(r.summary())
-    if args.write:
+    target = args.write
+    if target is None and Path("docs/BENCHMARKS.md").exists():
+        target = "docs/BENCHMARKS.md"
+    if target:
         from openclaw_local.bench.report import write_results
 
-        write_results(args.write, results)
-        print(f"wrote {args.write}")
+        write_results(target, results)
+        print(f"wrote {target}")
     return 0

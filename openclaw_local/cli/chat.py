@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
         from openclaw_local.ui.app import build_app
 
         app = build_app(runtime.chat, model_name=runtime.engine.model_name, status_provider=runtime.status,
-                        on_learn_now=runtime.learner.learn_now)
+                        on_learn_now=runtime.learner.learn_now if settings.learn else None)
 
         def notify(event: object) -> None:  # called from background threads
             if not app.is_running:

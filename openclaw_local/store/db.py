@@ -27,6 +27,7 @@ DB_FILE = "openclaw.db"
 LOCK_FILE = "openclaw.lock"
 SCHEMA_VERSION = len(migrations._migrations)
 TITLE_CHARS = 60
+JUDGMENT_MARKS = {1: "✓", -1: "✗"}
 
 
 def now() -> str:
@@ -266,6 +267,14 @@ class Store:
                 msg.rating = r["value"] or None
             elif r["kind"] == "correction":
                 msg.correction = r["text"]
+        if self.db["samples"].exists():
+            judged = self._query(
+                f"select message_id, reward, hint from samples where status in ('judged', 'trained') and message_id in ({marks})",
+                ids,
+            )
+            for r in judged:
+                by_id[r["message_id"]].judgment = JUDGMENT_MARKS.get(r["reward"], "·")
+                by_id[r["message_id"]].judgment_hint = r["hint"]
         return messages
 
     def search_messages(self, query: str, limit: int = 100) -> list[Message]:

@@ -44,6 +44,8 @@ class Message:
     tokens_per_s: float | None = None
     rating: int | None = None  # latest rating, if any
     correction: str | None = None  # latest corrected text, if any
+    judgment: str | None = None  # the learner's verdict on a reply: ✓ (+1), ✗ (-1), · (can't tell)
+    judgment_hint: str | None = None  # the directive signal (judge hint or correction)
 
     @property
     def shown_text(self) -> str:

@@ -59,6 +59,7 @@ class OpenClawApp(App):
         Binding("ctrl+f", "focus_search", "Search", priority=True),
         Binding("slash", "focus_search", "Search", show=False),
         Binding("question_mark", "help", "Help"),
+        Binding("ctrl+l", "learn_now", "Learn now", priority=True),
         Binding("escape", "stop", "Stop reply", show=False),
         Binding("ctrl+c", "ctrl_c", "Stop / copy", show=False, priority=True),
         Binding("ctrl+q", "quit", "Quit", priority=True),
@@ -71,8 +72,10 @@ class OpenClawApp(App):
         model_name: str,
         status_provider: StatusProvider | None = None,
         open_conversation: int | None = None,
+        on_learn_now: Callable[[], object] | None = None,
     ) -> None:
         super().__init__()
+        self.on_learn_now = on_learn_now
         self.chat = chat
         self.model_name = model_name
         self.status_provider = status_provider
@@ -177,6 +180,14 @@ class OpenClawApp(App):
 
     def action_focus_search(self) -> None:
         self.sidebar.focus_search()
+
+    def action_learn_now(self) -> None:
+        """Ask the background learner for an update now, without waiting for enough samples."""
+        if self.on_learn_now is None:
+            self.notify("Learning is off (started with --no-learn).", timeout=3)
+            return
+        self.on_learn_now()
+        self.notify("Asked the learner to update now: watch the status bar.", timeout=3)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -366,8 +377,10 @@ def build_app(
     *,
     status_provider: StatusProvider | None = None,
     open_conversation: int | None = None,
+    on_learn_now: Callable[[], object] | None = None,
 ) -> OpenClawApp:
     """The app for a chat service. ``status_provider`` is polled every 0.5 s on the UI
     thread (keep it cheap) for extra status-bar fields: ``waiting``, ``judging``,
     ``step``, ``loss``, ``reward``, ``adapter``."""
-    return OpenClawApp(chat, model_name=model_name, status_provider=status_provider, open_conversation=open_conversation)
+    return OpenClawApp(chat, model_name=model_name, status_provider=status_provider, open_conversation=open_conversation,
+                       on_learn_now=on_learn_now)

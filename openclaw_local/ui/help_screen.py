@@ -18,6 +18,7 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
             ("tab / shift+tab", "move focus: sidebar → chat → message box"),
             ("esc", "stop the reply being generated (kept, marked interrupted)"),
             ("ctrl+c", "stop the reply while generating; otherwise copy the selection"),
+            ("ctrl+l", "learn now: ask the background learner for an update"),
             ("?", "this help (when not typing)"),
             ("ctrl+q", "quit"),
         ],
