@@ -26,6 +26,7 @@ from openclaw_local.errors import ModelError
 
 CUT_NOTICE = "\n\n[… message cut to fit the context window …]"
 SCORE_CHUNK = 128  # rows of logits materialised at once while scoring
+BACKGROUND_CHUNK = 32  # prompt tokens evaluated between preemption checks in background work
 
 
 class Preempted(Exception):
@@ -232,6 +233,8 @@ class Engine:
             stats.prompt_tokens = len(prompt_tokens)
             if seed is not None and seed >= 0:
                 self.llm.set_seed(seed)
+            if background:
+                self._prefill(prompt_tokens)
             start = time.perf_counter()
             stream = self.llm.create_completion(
                 prompt_tokens,
@@ -269,6 +272,27 @@ class Engine:
                     stats.tokens_per_s = (stats.completion_tokens - 1) / gen_time
                 stats.finish_reason = finish
 
+    def _prefill(self, tokens: list[int]) -> None:
+        """Evaluate a background prompt in small chunks, giving the model up between them.
+
+        Prompt evaluation inside ``create_completion`` cannot be interrupted, so a long
+        judge prompt would hold the model for a second or more while a user waits.
+        Everything but the last token is evaluated here (reusing a cached prefix);
+        ``create_completion`` then finds the prefix cached and evaluates only the rest.
+        """
+        llm = self.llm
+        keep = 0
+        for a, b in zip(llm._input_ids, tokens):  # noqa: SLF001
+            if a != b:
+                break
+            keep += 1
+        keep = min(keep, len(tokens) - 1)
+        llm.n_tokens = keep  # eval() drops the KV cache from here on
+        for i in range(keep, len(tokens) - 1, BACKGROUND_CHUNK):
+            if self.gate.preempt_requested():
+                raise Preempted()
+            llm.eval(tokens[i : min(len(tokens) - 1, i + BACKGROUND_CHUNK)])
+
     def complete(self, messages: list[dict[str, str]], **kwargs: Any) -> str:
         """A whole reply as text (thinking removed)."""
         return self.generate(messages, **kwargs).run().reply
@@ -288,9 +312,9 @@ class Engine:
             raise ValueError(f"prompt and reply ({len(tokens)} tokens) exceed the context ({self.n_ctx})")
         gate = self.gate.background() if background else self.gate.foreground()
         with gate:
-            return self._score(tokens, first=len(prompt_tokens))
+            return self._score(tokens, first=len(prompt_tokens), background=background)
 
-    def _score(self, tokens: list[int], first: int) -> list[float]:
+    def _score(self, tokens: list[int], first: int, background: bool = False) -> list[float]:
         llm, ctx, batch = self.llm, self.llm._ctx, self.llm._batch  # noqa: SLF001
         llm.reset()
         ctx.kv_cache_clear()
@@ -299,11 +323,15 @@ class Engine:
         pos = 0
         # positions first-1 .. len-2 predict the reply tokens
         need_from = first - 1
-        step = min(llm.n_batch, SCORE_CHUNK)
+        step = min(llm.n_batch, BACKGROUND_CHUNK if background else SCORE_CHUNK)
         while pos < len(tokens) - 1:
+            if background and self.gate.preempt_requested():
+                llm.reset()
+                ctx.kv_cache_clear()
+                raise Preempted()
             end = min(len(tokens) - 1, pos + step)
             if end <= need_from:
-                end = min(need_from, pos + llm.n_batch)
+                end = min(need_from, pos + (step if background else llm.n_batch))
             chunk = tokens[pos:end]
             want_logits = end > need_from
             batch.set_batch(batch=chunk, n_past=pos, logits_all=want_logits)
