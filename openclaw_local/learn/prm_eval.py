@@ -1,0 +1,112 @@
+"""Measure the judge against hand-labeled next states (``assets/prm_labeled.jsonl``).
+
+Each line: ``{"reply", "next_state", "label": 1|0|-1}`` and optionally ``"prompt"``
+(the user message the reply answered). ``python -m openclaw_local.learn.prm_eval
+[--mode M ...] [--votes N] [--model GGUF]`` prints accuracy and the confusion matrix
+per mode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+LABELS = (1, 0, -1)  # row/column order of the confusion matrix
+DEFAULT_PATH = Path(__file__).resolve().parents[2] / "assets" / "prm_labeled.jsonl"
+
+
+def load_labeled(path: Path | str = DEFAULT_PATH) -> list[dict[str, Any]]:
+    rows = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        if row.get("label") not in LABELS or not isinstance(row.get("reply"), str) or not isinstance(row.get("next_state"), str):
+            raise ValueError(f"{path}:{n}: needs reply, next_state and label in {{1, 0, -1}}")
+        rows.append(row)
+    return rows
+
+
+def evaluate(judge: Any, path: Path | str = DEFAULT_PATH, *, limit: int | None = None) -> dict[str, Any]:
+    """Score every labeled line with ``judge.score(reply, next_state, prompt)``.
+
+    Returns accuracy, the 3×3 confusion matrix ``confusion[true][pred]`` in
+    ``LABELS`` order (+1, 0, -1), the majority-class baseline, per-class recall,
+    accuracy on the lines labeled ±1 only, and the predictions.
+    """
+    rows = load_labeled(path)[:limit]
+    idx = {lab: i for i, lab in enumerate(LABELS)}
+    confusion = [[0] * 3 for _ in LABELS]
+    preds = []
+    start = time.perf_counter()
+    for row in rows:
+        pred, _votes = judge.score(row["reply"], row["next_state"], row.get("prompt"))
+        preds.append(pred)
+        confusion[idx[row["label"]]][idx[pred]] += 1
+    seconds = time.perf_counter() - start
+    n = len(rows)
+    correct = sum(confusion[i][i] for i in range(3))
+    counts = Counter(r["label"] for r in rows)
+    polar = [(r["label"], p) for r, p in zip(rows, preds) if r["label"] != 0]
+    return {
+        "mode": getattr(judge, "mode", "?"),
+        "n": n,
+        "accuracy": correct / n if n else 0.0,
+        "majority_baseline": (max(counts.values()) / n) if n else 0.0,
+        "confusion": confusion,
+        "labels": list(LABELS),
+        "recall": {lab: (confusion[idx[lab]][idx[lab]] / counts[lab] if counts[lab] else None) for lab in LABELS},
+        "polar_accuracy": (sum(1 for t, p in polar if t == p) / len(polar)) if polar else None,
+        "predictions": preds,
+        "seconds": seconds,
+    }
+
+
+def format_report(result: dict[str, Any]) -> str:
+    """A plain-text report: accuracy vs baseline and the confusion matrix (rows = truth)."""
+    names = {1: "+1", 0: " 0", -1: "-1"}
+    lines = [
+        f"mode {result['mode']}: accuracy {result['accuracy']:.3f} on {result['n']} lines "
+        f"(majority baseline {result['majority_baseline']:.3f}; ±1 lines only {result['polar_accuracy'] or 0:.3f}; "
+        f"{result['seconds']:.1f}s)",
+        "            pred +1   pred 0  pred -1",
+    ]
+    for lab, row in zip(result["labels"], result["confusion"]):
+        lines.append(f"  true {names[lab]}  " + "".join(f"{v:8d}" for v in row))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from openclaw_local.learn.judge import MODES, Judge
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--mode", action="append", choices=MODES, help="mode(s) to evaluate (default: all)")
+    ap.add_argument("--votes", type=int, default=3)
+    ap.add_argument("--temperature", type=float, default=0.6)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--model", help="judge GGUF (default: the embedded model)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--no-calibrate", action="store_true")
+    ap.add_argument("--path", default=str(DEFAULT_PATH))
+    ap.add_argument("--limit", type=int)
+    args = ap.parse_args(argv)
+    modes = args.mode or list(MODES)
+    engine = None
+    if any(m != "rules" for m in modes):
+        from openclaw_local.engine import Engine
+        from openclaw_local.paths import embedded_model_path
+
+        engine = Engine(args.model or embedded_model_path(), n_ctx=2048, threads=args.threads, seed=args.seed)
+    for mode in modes:
+        judge = Judge(engine, mode=mode, votes=args.votes, temperature=args.temperature, seed=args.seed,
+                      calibrate=not args.no_calibrate)
+        print(format_report(evaluate(judge, args.path, limit=args.limit)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,188 @@
+"""The judge worker: a daemon thread in the chat process that scores replies in the background.
+
+``ChatService(on_next_state=worker.notify)``: every time a reply gets a next state
+the worker records it (:meth:`SampleStore.record_next_state`, synchronously, so it
+is in SQLite before ``notify`` returns) and wakes up. On start it picks up whatever
+a previous run left waiting. For each waiting sample it runs the :class:`Judge`,
+stores every vote, the score and the hint, and calls ``on_judged(message_id,
+reward, hint)`` with the sample's *final* reward (an explicit rating wins over the
+judge) so the UI can show ✓ / ✗ / ·.
+
+It never delays the user: all model work runs with ``background=True``, so the
+engine's gate hands the model to a waiting chat message first and background
+generation raises ``Preempted`` between tokens; the worker then simply tries the
+same sample again once the chat is done (nothing was stored, nothing is lost).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from typing import Any, Callable
+
+from openclaw_local.config import Settings
+from openclaw_local.engine import Preempted
+from openclaw_local.learn.judge import DEFAULT_MODE, Judge
+from openclaw_local.store.samples import SampleStore
+
+log = logging.getLogger(__name__)
+
+OnJudged = Callable[[int, "int | None", "str | None"], None]
+BATCH = 20
+
+
+class JudgeWorker:
+    def __init__(
+        self,
+        samples: SampleStore,
+        engine: Any = None,
+        *,
+        settings: Settings | None = None,
+        judge: Judge | None = None,
+        mode: str = DEFAULT_MODE,
+        on_judged: OnJudged | None = None,
+        poll_s: float = 60.0,
+        retry_s: float = 0.05,
+    ):
+        """``engine``: the judge engine (the served Engine by default; or one for judge_model_path)."""
+        settings = settings or Settings()
+        self.samples = samples
+        self.judge = judge or Judge(engine, mode=mode, votes=settings.judge_votes, temperature=settings.judge_temperature)
+        self.on_judged = on_judged or (lambda message_id, reward, hint: None)
+        self.poll_s = poll_s
+        self.retry_s = retry_s
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._idle = threading.Event()
+        self._announce: deque[int] = deque()
+        self._thread: threading.Thread | None = None
+        self.judged = 0  # samples judged by this worker (for tests and the status bar)
+        self.preemptions = 0
+        self.errors = 0
+
+    # ---------------------------------------------------------------- control
+    def start(self) -> "JudgeWorker":
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._idle.clear()
+            self._thread = threading.Thread(target=self._run, name="judge-worker", daemon=True)
+            self._thread.start()
+            self._wake.set()  # re-judge anything left waiting by a previous run
+        return self
+
+    def notify(self, message_id: int | None = None) -> None:
+        """A reply got a next state (a following message, a rating, a correction): record it and wake up."""
+        if message_id is not None:
+            try:
+                row = self.samples.record_next_state(message_id)
+            except Exception:  # never break the chat because of the learner
+                log.exception("recording the next state of message %s failed", message_id)
+                row = None
+            if row is not None and row["status"] == "judged":
+                self._announce.append(message_id)  # explicit signal, no judge needed: still tell the UI
+        self._idle.clear()
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop after the current model call (a judge generation is cancelled at its next token)."""
+        self._stop.set()
+        self.judge.cancel.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until nothing is waiting to be judged (True) or the timeout passes (False)."""
+        return self._idle.wait(timeout)
+
+    # ------------------------------------------------------------------- work
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.poll_s)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                self._flush_announcements()
+                self.run_pending()
+                self._flush_announcements()
+            except Exception:
+                self.errors += 1
+                log.exception("judge worker pass failed")
+                self._stop.wait(1.0)
+                self._wake.set()
+                continue
+            if not self._wake.is_set():
+                self._idle.set()
+
+    def _flush_announcements(self) -> None:
+        while self._announce:
+            mid = self._announce.popleft()
+            row = self.samples.get(mid)
+            if row is not None and row["status"] == "judged":
+                self._emit(mid, row["reward"], row["hint"])
+
+    def _emit(self, message_id: int, reward: int | None, hint: str | None) -> None:
+        try:
+            self.on_judged(message_id, reward, hint)
+        except Exception:
+            log.exception("on_judged callback failed")
+
+    def run_pending(self) -> int:
+        """Judge every waiting sample (in this thread). Returns how many were judged."""
+        done = 0
+        while not self._stop.is_set():
+            batch = self.samples.to_judge(limit=BATCH)
+            if not batch:
+                break
+            progressed = False
+            for item in batch:
+                if self._stop.is_set():
+                    break
+                if self.judge_one(item):
+                    done += 1
+                progressed = True
+            if not progressed:
+                break
+        return done
+
+    def judge_one(self, item: dict[str, Any]) -> bool:
+        """Judge one waiting sample, retrying after preemption. True if stored."""
+        mid = item["message_id"]
+        while not self._stop.is_set():
+            try:
+                verdict = self.judge.judge(item["reply"] or "", item["next_state"] or "", item.get("prompt"))
+                break
+            except Preempted:
+                # the user's chat wants the model: let it have it, then start this sample over
+                self.preemptions += 1
+                self._stop.wait(self.retry_s)
+            except Exception as exc:
+                self.errors += 1
+                log.exception("judging message %s failed", mid)
+                self.samples.mark_skipped(mid, f"judge error: {type(exc).__name__}: {exc}"[:300])
+                return False
+        else:
+            return False
+        if self.judge.cancel.is_set() and self._stop.is_set():
+            return False  # cut short by stop(): leave it waiting for the next run
+        stored = self.samples.record_judgement(
+            mid,
+            next_state=item["next_state"],
+            judge_reward=verdict.reward,
+            votes=verdict.votes,
+            hint=verdict.hint,
+            hint_votes=verdict.hint_votes,
+            mode=verdict.mode,
+        )
+        if stored:
+            self.judged += 1
+            row = self.samples.get(mid) or {}
+            self._emit(mid, row.get("reward"), row.get("hint"))
+        return stored
