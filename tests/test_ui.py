@@ -392,3 +392,22 @@ async def test_generation_error_is_shown_and_app_keeps_running(make_app, store, 
         assert app.is_running
         assert [v.body_text for v in app.chat_view.views] == ["Hello?"]
         assert [(r["role"], r["content"]) for r in rows(store, "select * from messages")] == [("user", "Hello?")]
+
+
+async def test_learn_now_key_and_stored_judgments(make_app, store):
+    from openclaw_local.store.samples import SampleStore
+
+    conv = store.create_conversation(system_prompt="sys")
+    store.add_message(conv.id, "user", "Say something nice.")
+    reply = store.add_message(conv.id, "assistant", "You are great.")
+    store.rate(reply.id, 1)
+    SampleStore(store).record_next_state(reply.id)  # an explicit rating: judged +1 at once
+    asked = []
+    app = make_app(on_learn_now=lambda: asked.append(True), open_conversation=conv.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        view = app.chat_view.view_for(reply.id)
+        assert view.judgment == "✓"
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        assert asked == [True]
