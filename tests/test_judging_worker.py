@@ -75,16 +75,17 @@ def test_worker_judges_rated_corrected_and_pushed_back_replies(engine, store, tm
     worker.stop()
     assert not worker.running
 
-    # left waiting when the app stopped: the next worker picks it up on start
+    # left waiting when the app stopped: a worker (here the same one, restarted) picks it up on start
     a5 = _exchange(store, conv, "Name a fruit.", "Apple.")
-    store.add_message(conv.id, "user", "thanks!")
+    store.add_message(conv.id, "user", "Name a vegetable.")
     assert samples.record_next_state(a5.id)["status"] == "waiting"
-    worker2 = JudgeWorker(samples, judge=_judge(engine, votes=1)).start()
+    worker.start()
     try:
-        assert worker2.wait_idle(60)
-        assert samples.get(a5.id)["status"] == "judged" and len(samples.get(a5.id)["votes"]) == 1
+        assert worker.wait_idle(60)
+        r5 = samples.get(a5.id)
+        assert r5["status"] == "judged" and len(r5["votes"]) == 2 and all(v["raw"] for v in r5["votes"])
     finally:
-        worker2.stop()
+        worker.stop()
 
 
 def _ttft(engine, messages) -> float:

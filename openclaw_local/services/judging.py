@@ -65,6 +65,7 @@ class JudgeWorker:
     def start(self) -> "JudgeWorker":
         if self._thread is None or not self._thread.is_alive():
             self._stop.clear()
+            self.judge.cancel.clear()  # a worker can be stopped and started again
             self._idle.clear()
             self._thread = threading.Thread(target=self._run, name="judge-worker", daemon=True)
             self._thread.start()
