@@ -1,0 +1,36 @@
+"""``openclaw-local learn --once`` through the real entry point."""
+
+import pytest
+
+from openclaw_local.store import Store
+from openclaw_local.store.adapters import AdapterStore
+from tests.test_cli import cli
+
+
+def test_nothing_to_learn(home):
+    result = cli("learn", "--once", home=home)
+    assert result.returncode == 0, result.stderr
+    assert "nothing to learn yet" in result.stderr
+
+
+def test_learn_needs_once(home):
+    result = cli("learn", home=home)
+    assert result.returncode == 2 and "learn --once" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_learn_once_judges_trains_and_publishes(home, shared_trainable_cache):
+    shared_trainable_cache(home)
+    store = Store.open(home)
+    for prompt, reply, fix in [("Name a fruit.", "Carrot.", "Apple."), ("Name a planet.", "The Sun.", "Mars.")]:
+        conv = store.create_conversation(system_prompt="Be brief.")
+        store.add_message(conv.id, "user", prompt)
+        msg = store.add_message(conv.id, "assistant", reply)
+        store.correct(msg.id, fix)
+    store.close()
+    result = cli("learn", "--once", home=home, timeout=400)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "published adapter v1" in result.stdout
+    store = Store.open(home)
+    version = AdapterStore(store).active()
+    assert version.id == 1 and version.gguf_path.is_file() and version.n_samples == 2
