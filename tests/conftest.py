@@ -60,7 +60,7 @@ def quick_settings() -> Settings:
 @pytest.fixture(scope="session")
 def tiny_gguf_dir(tmp_path_factory, embedded_model) -> Path:
     """A directory holding ``tiny-llama.gguf`` and ``tiny-qwen3.gguf`` (random F32, real tokenizer)."""
-    from fixtures_models import TINY_LLAMA, TINY_QWEN3, write_tiny_gguf
+    from tests.fixtures_models import TINY_LLAMA, TINY_QWEN3, write_tiny_gguf
 
     root = tmp_path_factory.mktemp("tiny-gguf")
     for spec in (TINY_LLAMA, TINY_QWEN3):
