@@ -164,3 +164,17 @@ def test_engine_loads_a_copy_and_reports_architecture(tmp_path, embedded_model):
         assert eng.architecture == "llama" and eng.model_name == "copy.gguf" and not eng.is_qwen3
     finally:
         eng.close()
+
+
+def test_qwen3_thinking_switch_and_generation(tiny_qwen3_gguf):
+    eng = Engine(tiny_qwen3_gguf, n_ctx=256, threads=1)
+    try:
+        assert eng.is_qwen3
+        msgs = ask("hello")
+        assert "hello /no_think" in eng.format_prompt(msgs, thinking=False)
+        assert "hello /think" in eng.format_prompt(msgs, thinking=True)
+        assert msgs[-1]["content"] == "hello"  # the caller's messages are not modified
+        gen = eng.generate(msgs, max_tokens=4, temperature=0.0).run()
+        assert gen.stats.completion_tokens >= 1
+    finally:
+        eng.close()
