@@ -43,6 +43,7 @@ class Settings:
     judge_votes: int = field(default=3, metadata={"help": "judge votes per sample (majority wins)"})
     judge_temperature: float = field(default=0.6, metadata={"help": "judge sampling temperature"})
     judge_model_path: str | None = field(default=None, metadata={"help": "separate judge GGUF; empty = served model"})
+    judge_mode: str = field(default="rules", metadata={"help": "judge mode: rules | hybrid | generate | logprob (see docs/JUDGE.md)"})
     lora_rank: int = field(default=16, metadata={"help": "LoRA rank"})
     lora_alpha: float = field(default=32.0, metadata={"help": "LoRA alpha"})
     learning_rate: float = field(default=1e-4, metadata={"help": "Adam learning rate for the adapter"})

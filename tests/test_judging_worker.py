@@ -20,7 +20,7 @@ def engine():
     from openclaw_local.engine import Engine
     from openclaw_local.paths import embedded_model_path
 
-    eng = Engine(embedded_model_path(), n_ctx=2048, threads=2, seed=0)
+    eng = Engine(embedded_model_path(), n_ctx=2048, threads=1, seed=0)  # 1 thread: the 2 cores are shared
     yield eng
     eng.close()
 

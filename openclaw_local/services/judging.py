@@ -40,14 +40,18 @@ class JudgeWorker:
         *,
         settings: Settings | None = None,
         judge: Judge | None = None,
-        mode: str = DEFAULT_MODE,
+        mode: str | None = None,
         on_judged: OnJudged | None = None,
         poll_s: float = 60.0,
         retry_s: float = 0.05,
     ):
-        """``engine``: the judge engine (the served Engine by default; or one for judge_model_path)."""
+        """``engine``: the judge engine (the served Engine by default; or one for judge_model_path).
+
+        ``mode`` defaults to ``settings.judge_mode`` (``rules``: no model call at all).
+        """
         settings = settings or Settings()
         self.samples = samples
+        mode = mode or getattr(settings, "judge_mode", None) or DEFAULT_MODE
         self.judge = judge or Judge(engine, mode=mode, votes=settings.judge_votes, temperature=settings.judge_temperature)
         self.on_judged = on_judged or (lambda message_id, reward, hint: None)
         self.poll_s = poll_s
