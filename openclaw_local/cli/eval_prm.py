@@ -1,0 +1,79 @@
+"""``eval-prm FILE.jsonl``: the judge's accuracy on labeled next states (see learn/prm_eval.py)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from openclaw_local.errors import UserError
+
+
+class LabeledFileError(UserError):
+    exit_code = 6
+
+
+def register(sub) -> None:
+    p = sub.add_parser("eval-prm", help="measure the judge (PRM) on a labeled JSONL file")
+    p.add_argument("file", metavar="FILE.jsonl", help='lines {"reply": ..., "next_state": ..., "label": 1|0|-1}')
+    p.add_argument("--mode", default=None, help="judge mode (default: the product's judge mode)")
+    p.add_argument("--votes", type=int, default=None, help="judge votes per line (default: the judge_votes setting)")
+    p.add_argument("--limit", type=int, default=None, help="only the first N lines")
+    p.set_defaults(func=run)
+
+
+def _check_file(path: Path) -> int:
+    if not path.is_file():
+        raise LabeledFileError(f"labeled file not found: {path}")
+    from openclaw_local.learn.prm_eval import load_labeled
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise LabeledFileError(f"{path}: not UTF-8 text") from None
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise LabeledFileError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
+    try:
+        rows = load_labeled(path)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise LabeledFileError(str(exc).splitlines()[0] if str(exc) else f"{path}: malformed line") from None
+    if not rows:
+        raise LabeledFileError(f"{path}: no labeled lines")
+    return len(rows)
+
+
+def run(args: argparse.Namespace) -> int:
+    from openclaw_local.cli.common import home_dir, model_path, settings_from
+    from openclaw_local.errors import UsageError
+    from openclaw_local.learn.judge import DEFAULT_MODE, MODES, Judge
+    from openclaw_local.learn.prm_eval import evaluate, format_report
+
+    path = Path(args.file)
+    n = _check_file(path)
+    mode = args.mode or DEFAULT_MODE
+    if mode not in MODES:
+        raise UsageError(f"unknown judge mode {mode!r} (use one of {', '.join(MODES)})")
+    settings = settings_from(args, home_dir())
+    engine = None
+    if mode != "rules":
+        from openclaw_local.engine import Engine
+
+        judge_model = settings.judge_model_path or model_path(settings)
+        engine = Engine(Path(judge_model).expanduser(), n_ctx=min(2048, settings.n_ctx), threads=settings.threads, seed=0)
+    try:
+        judge = Judge(engine, mode=mode, votes=args.votes or settings.judge_votes, temperature=settings.judge_temperature,
+                      seed=0)
+        result = evaluate(judge, path, limit=args.limit)
+    finally:
+        if engine is not None:
+            engine.close()
+    print(f"{path}: {min(n, args.limit or n)} lines")
+    print(format_report(result))
+    polar = result["polar_accuracy"]
+    print(f"accuracy {result['accuracy']:.3f} · majority-class baseline {result['majority_baseline']:.3f}"
+          + (f" · on ±1 lines {polar:.3f}" if polar is not None else ""))
+    return 0
