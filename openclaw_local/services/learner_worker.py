@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="openclaw-local-learner")
     parser.add_argument("--home", required=True)
     parser.add_argument("--settings", default="{}", help="JSON of settings overrides from the chat process")
+    parser.add_argument("--parent-pid", type=int, default=None, help="exit when this process (the chat) is gone")
     args = parser.parse_args(argv)
     from openclaw_local.config import load_settings
 
@@ -64,13 +65,19 @@ def main(argv: list[str] | None = None) -> int:
     adapters = AdapterStore(store)
     last: dict = {"loss": None, "mean_reward": None}
 
+    def orphaned() -> bool:
+        # A chat killed hard (SIGKILL, a closed terminal) cannot stop us: notice it instead.
+        return args.parent_pid is not None and os.getppid() != args.parent_pid
+
     def progress(state: str, step: int, total: int, loss: float | None) -> None:
+        if orphaned():
+            raise Stop()
         adapters.set_state(state=state, step=step, total=total, pid=os.getpid(), error=None)
 
     learner = Learner(home, settings, store, progress=progress)
     adapters.set_state(state="idle", step=0, total=0, pid=os.getpid(), error=None)
     try:
-        while True:
+        while not orphaned():
             request = adapters.take_request()
             ready = learner.ready_samples()
             if ready and (request is not None or len(ready) >= settings.learn_min_samples):
@@ -94,10 +101,13 @@ def main(argv: list[str] | None = None) -> int:
                 adapters.finish_request(request, "nothing to learn")
             time.sleep(1.0)
     except Stop:
-        adapters.set_state(state="stopped", step=0, total=0)
-        return 0
+        pass
     finally:
-        store.close()
+        try:
+            adapters.set_state(state="stopped", step=0, total=0)
+        finally:
+            store.close()
+    return 0
 
 
 if __name__ == "__main__":

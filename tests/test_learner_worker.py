@@ -1,0 +1,60 @@
+"""The learner process on its own: it starts idle, answers a 'learn now' with nothing to learn,
+stops on SIGTERM, and exits by itself when the chat that started it is gone."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from openclaw_local.store import Store
+from openclaw_local.store.adapters import AdapterStore
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def worker_cmd(home, *extra):
+    return [sys.executable, "-m", "openclaw_local.services.learner_worker", "--home", str(home), *extra]
+
+
+def test_worker_runs_at_lowest_priority_answers_requests_and_stops_on_sigterm(home):
+    adapters = AdapterStore(Store.open(home))
+    proc = subprocess.Popen(worker_cmd(home), stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: adapters.state().get("pid") == proc.pid, 60, "the worker to start")
+        assert adapters.state()["state"] == "idle"
+        with open(f"/proc/{proc.pid}/stat") as fh:
+            nice = int(fh.read().rsplit(")", 1)[1].split()[16])
+        assert nice == 19
+        request = adapters.request_update()
+        wait_for(lambda: adapters.request(request)["done_at"], 30, "the request to be answered")
+        assert adapters.request(request)["result"] == "nothing to learn"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+    assert adapters.state()["state"] == "stopped"
+
+
+def test_worker_exits_when_its_chat_dies(home):
+    Store.open(home).close()
+    # bash plays the chat: it starts the worker, names itself as the parent, then dies.
+    script = " ".join(worker_cmd(home, "--parent-pid", "$$")) + " & echo $!; sleep 1"
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30)
+    pid = int(out.stdout.strip())
+
+    def gone():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
+
+    wait_for(gone, 60, "the orphaned worker to exit")
