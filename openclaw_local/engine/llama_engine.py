@@ -133,11 +133,9 @@ class Engine:
         template = meta.get("tokenizer.chat_template")
         if not template:
             raise ModelError(f"{info.path.name} has no chat template", "use an instruct/chat GGUF")
-        vocab = self.llm._model.vocab  # noqa: SLF001 — token text for BOS/EOS
         eos_id, bos_id = self.llm.token_eos(), self.llm.token_bos()
-        eos = self.llm._model.token_get_text(eos_id) if eos_id >= 0 else ""
-        bos = self.llm._model.token_get_text(bos_id) if bos_id >= 0 else ""
-        del vocab
+        eos = self.llm._model.token_get_text(eos_id) if eos_id >= 0 else ""  # noqa: SLF001
+        bos = self.llm._model.token_get_text(bos_id) if bos_id >= 0 else ""  # noqa: SLF001
         self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos, stop_token_ids=[eos_id])
         self._stop = [s for s in {eos, "<|im_end|>", "<|endoftext|>", "<|eot_id|>"} if s]
 
