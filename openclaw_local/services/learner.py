@@ -16,9 +16,10 @@ from typing import Any, Callable
 from openclaw_local.config import Settings
 from openclaw_local.engine import Engine
 from openclaw_local.store import Store
+from openclaw_local.services import adapter_files
 from openclaw_local.store.adapters import AdapterStore, AdapterVersion
 
-POLL_S = 0.5
+POLL_S = 0.25  # a rollback from the CLI or the Adapters screen is served within 0.5 s
 
 
 class AdapterSwapped:
@@ -37,50 +38,68 @@ class LearnerService:
         self.adapters = AdapterStore(store)
         self.notify = notify or (lambda event: None)
         self.served_version: int | None = None
+        self.notices: list[str] = []  # every fallback notice since start (shown by the UI / CLI)
         self._proc: subprocess.Popen | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.log_path = home / "learner.log"
 
     # ------------------------------------------------------------- adapters
-    def serve_active(self) -> AdapterSwapped | None:
-        """Make the engine serve the active version (if it is not already). Broken files fall back."""
-        notice = None
+    def serve_active(self, *, check_all: bool = False) -> AdapterSwapped | None:
+        """Make the engine serve the active version (if it is not already).
+
+        Before a version is swapped in its files are verified (present, sha256 as
+        recorded at publish); a missing or corrupt one, or one llama.cpp refuses, is
+        marked ``broken`` and the previous good version is activated instead, with a
+        notice. ``check_all`` (on start) also marks every other version whose files
+        are gone as broken, so no row points at missing files.
+        """
+        notices: list[str] = []
+        if check_all:
+            for v in self.adapters.versions():
+                if v.status in ("broken", "active"):
+                    continue
+                reason = adapter_files.verify(v, hashes=False)
+                if reason is not None:
+                    self.adapters.mark(v.id, "broken", reason)
+                    notices.append(f"adapter v{v.id} is broken ({reason})")
+        seconds = 0.0
         while True:
             active = self.adapters.active()
             target = active.id if active else None
             if target == self.served_version:
-                return None
+                if not notices:
+                    return None
+                break
             if active is None:
                 seconds = self.engine.set_adapter(None)
                 break
-            if active.gguf_path.is_file():
+            reason = adapter_files.verify(active)
+            if reason is None:
                 try:
                     seconds = self.engine.set_adapter(active.gguf_path)
                     break
                 except Exception as exc:  # corrupt file: mark broken, fall back
                     reason = f"llama.cpp could not load it ({exc})"
-            else:
-                reason = "adapter files are missing"
             self.adapters.mark(active.id, "broken", reason)
             fallback = self._last_good(before=active.id)
             self.adapters.activate(fallback.id if fallback else None)
-            notice = f"adapter v{active.id} is broken ({reason}); now serving {f'v{fallback.id}' if fallback else 'the base model'}"
+            notices.append(f"adapter v{active.id} is broken ({reason}); now serving "
+                           f"{f'v{fallback.id}' if fallback else 'the base model'}")
         self.served_version = target
-        event = AdapterSwapped(target, seconds, notice)
+        event = AdapterSwapped(target, seconds, "; ".join(notices) or None)
+        self.notices.extend(notices)
         self.notify(event)
         return event
 
     def _last_good(self, before: int) -> AdapterVersion | None:
-        for v in reversed(self.adapters.versions()):
-            if v.id < before and v.status in ("retired", "active") and v.gguf_path.is_file():
-                return v
-        return None
+        return self.adapters.previous_good(before)
 
     # -------------------------------------------------------------- process
     def start(self) -> None:
         """Start the learner process and the thread that follows it."""
-        self.serve_active()
+        adapter_files.sweep_temporaries(self.home)
+        self.serve_active(check_all=True)
         if self.settings.learn:
             self._spawn()
         self._thread = threading.Thread(target=self._follow, name="learner-follow", daemon=True)
@@ -94,7 +113,7 @@ class LearnerService:
         log = open(self.log_path, "ab")
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "openclaw_local.services.learner_worker", "--home", str(self.home),
-             "--settings", json.dumps(overrides)],
+             "--settings", json.dumps(overrides), "--parent-pid", str(os.getpid())],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, start_new_session=True,
         )
         log.close()

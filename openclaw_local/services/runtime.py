@@ -56,6 +56,10 @@ class Runtime:
         self._stack.callback(self.engine.close)
         self.samples = SampleStore(self.store, default_system_prompt=s.system_prompt)
         self.learner = LearnerService(self.home, s, self.store, self.engine, notify=self._notify)
+        from openclaw_local.services.adapters import AdapterService
+
+        self.adapters = AdapterService(self.home, s, self.store)  # the Adapters screen's service
+        self._stack.callback(self.adapters.close)
         self.judge_worker: JudgeWorker | None = None
         on_next_state = self.samples.record_next_state
         if s.learn:

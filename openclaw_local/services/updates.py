@@ -11,26 +11,67 @@ place), then its llama.cpp GGUF (atomic), then one SQLite transaction that
 registers the version, makes it active and marks its samples trained. A crash
 before the transaction leaves an orphan directory that no row points at and the
 samples still judged, so they are trained again by the next update.
+
+Promotion gate (``learn/gate.py``): the version is published as a ``candidate``,
+then in a second transaction made ``active`` if it passes, else ``rejected`` with
+the measured reason (its samples stay marked trained by it, so a bad batch is not
+retried forever; the user may force-activate it). When an update has at least
+``HOLDOUT_MIN`` samples, its newest fifth is held out of training and used as the
+gate's feedback slice; those samples stay judged and are trained by the next update.
+A rejected update leaves the in-memory model stale, so the next update reloads the
+active version (weights and optimizer state).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
 from typing import Callable
 
 from openclaw_local.config import Settings
+from openclaw_local.services import adapter_files
 from openclaw_local.store import Store
 from openclaw_local.store.adapters import GGUF_NAME, AdapterStore, AdapterVersion
 from openclaw_local.store.samples import SampleStore
 
-ADAPTERS_DIR = "adapters"
+ADAPTERS_DIR = adapter_files.ADAPTERS_DIR
+HOLDOUT_MIN = 5  # samples an update needs before a fifth of them is held out for the gate
 Progress = Callable[[str, int, int, float | None], None]  # (state, step, total, loss)
+version_dir = adapter_files.version_dir
 
 
-def version_dir(home: Path, version_id: int) -> Path:
-    return home / ADAPTERS_DIR / f"v{version_id:04d}"
+def holdout_split(ids: list[int]) -> tuple[list[int], list[int]]:
+    """(train, held out): the newest fifth is held out once there are ``HOLDOUT_MIN`` samples."""
+    ids = sorted(ids)
+    k = len(ids) // 5 if len(ids) >= HOLDOUT_MIN else 0
+    return (ids[: len(ids) - k], ids[len(ids) - k:]) if k else (ids, [])
+
+
+def base_perplexity(home: Path, trainable, config) -> float:
+    """The base model's general-text perplexity (adapter off), cached on disk per base and corpus."""
+    import hashlib
+
+    from openclaw_local.learn.gate import general_text, perplexity
+
+    text = general_text()
+    key = hashlib.sha256(f"{trainable.base_dir.name}|{config.max_tokens}|{config.window}|{text}".encode()).hexdigest()[:16]
+    cache = home / ADAPTERS_DIR / "base_ppl.json"
+    try:
+        known = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if key in known:
+        return float(known[key])
+    with trainable.model.disable_adapter():
+        ppl = perplexity(trainable.model, trainable.tokenizer, text, max_tokens=config.max_tokens, window=config.window)
+    known[key] = ppl
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_name(f".{cache.name}.tmp")
+    tmp.write_text(json.dumps(known))
+    tmp.replace(cache)
+    return ppl
 
 
 class Learner:
@@ -69,25 +110,44 @@ class Learner:
         self._loaded_version = active_id
 
     def update(self, sample_ids: list[int] | None = None) -> AdapterVersion | None:
-        """Train on the given (default: all ready) samples and publish an active version."""
+        """Train on the given (default: all ready) samples, publish a candidate, gate it.
+
+        Returns the new version: ``active`` if it passed the gate, else ``rejected``.
+        """
+        from openclaw_local.learn import gate as g
         from openclaw_local.learn.convert import peft_model_to_gguf
         from openclaw_local.learn.trainable import save_adapter
         from openclaw_local.learn.trainer import TrainConfig, train_update
 
         ids = sample_ids if sample_ids is not None else self.ready_samples()
-        items = self.samples.training_items(ids)
+        train_ids, held_ids = holdout_split(ids)
+        items = self.samples.training_items(train_ids)
         if not items:
             return None
+        heldout = self.samples.training_items(held_ids)
         self._ensure_loaded()
         s = self.settings
         config = TrainConfig(lr=s.learning_rate, w_rl=s.w_rl, w_opd=s.w_opd, passes=s.learn_passes)
+        gate_config = self.gate_config
         started = time.monotonic()
+        t = self._trainable
+        t.model.eval()
+        self.progress("gating", 0, 0, None)
+        parent_measure = g.measure(t.model, t.tokenizer, heldout, gate_config, ppl=False) if heldout else {}
+        base_ppl = base_perplexity(self.home, t, gate_config)
+        gate_seconds = time.monotonic() - started
 
         def on_step(step: int, total: int, loss: float) -> None:
             self.progress("training", step, total, loss)
 
-        t = self._trainable
         metrics = train_update(t.model, t.tokenizer, items, config, self._optimizer, progress=on_step)
+        self.progress("gating", 0, 0, metrics.loss)
+        gate_started = time.monotonic()
+        t.model.eval()
+        new_measure = g.measure(t.model, t.tokenizer, heldout, gate_config)
+        passed, reason, gate = g.decide(parent_measure, new_measure, base_ppl, g.lora_nonfinite(t.model), gate_config)
+        gate["heldout_ids"] = held_ids
+        gate["seconds"] = round(gate_seconds + time.monotonic() - gate_started, 2)
         self.progress("publishing", 0, 0, metrics.loss)
         parent = self.adapters.active()
         vid = self.adapters.next_id()
@@ -102,6 +162,15 @@ class Learner:
         }
         save_adapter(t.model, vdir, self._optimizer, extra_state=summary)
         peft_model_to_gguf(t.model, vdir / GGUF_NAME, architecture=t.architecture)
-        version = self.adapters.publish(vid, vdir, parent_id=parent.id if parent else None, sample_ids=trained_ids, metrics=summary)
-        self._loaded_version = vid
+        self.adapters.publish(vid, vdir, parent_id=parent.id if parent else None, sample_ids=trained_ids,
+                              metrics=summary, activate=False, files=adapter_files.checksums(vdir))
+        version = self.adapters.promote(vid, gate, passed=passed, reason=reason)
+        # a rejected update must not become the base of the next one: reload the active version then
+        self._loaded_version = vid if passed else "stale"
         return version
+
+    @property
+    def gate_config(self):
+        from openclaw_local.learn.gate import GateConfig
+
+        return GateConfig()

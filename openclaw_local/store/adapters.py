@@ -3,6 +3,13 @@
 A version row points at a directory under ``<data dir>/adapters/`` holding the
 PEFT adapter, its optimizer state and its llama.cpp GGUF. Exactly one version is
 ``active`` at a time (or none: the base model is served).
+
+Statuses: ``candidate`` (published, not yet gated), ``active`` (served),
+``rejected`` (failed the promotion gate or was rolled back; ``reason`` says why),
+``retired`` (was active, replaced by a newer or another version), ``broken``
+(its files went missing or corrupt). A row is only ever written after its files
+are complete on disk, and deleting removes the row before the files, so a row
+never points at files that were not (yet) there.
 """
 
 from __future__ import annotations
@@ -32,6 +39,9 @@ class AdapterVersion:
     n_tokens: int | None
     train_seconds: float | None
     gate: dict[str, Any]
+    files: dict[str, str] | None = None  # file name -> sha256, recorded at publish
+    source: str | None = None  # trained | imported
+    activated_at: str | None = None
 
     @property
     def gguf_path(self) -> Path:
@@ -44,7 +54,14 @@ class AdapterVersion:
             reason=r["reason"], sample_ids=json.loads(r["sample_ids"] or "[]"), loss=r["loss"],
             mean_reward=r["mean_reward"], n_samples=r["n_samples"], n_tokens=r["n_tokens"],
             train_seconds=r["train_seconds"], gate=json.loads(r["gate"] or "{}"),
+            files=json.loads(r["files"]) if r.get("files") else None, source=r.get("source"),
+            activated_at=r.get("activated_at"),
         )
+
+    @property
+    def good(self) -> bool:
+        """Was served and never found bad: a rollback or fallback target."""
+        return self.status in ("active", "retired")
 
 
 class AdapterStore:
@@ -70,18 +87,26 @@ class AdapterStore:
         return rows[0]["n"]
 
     def publish(self, version_id: int, path: Path, *, parent_id: int | None, sample_ids: list[int], metrics: dict[str, Any],
-                activate: bool = True) -> AdapterVersion:
-        """Register a fully written version and mark its samples trained, in one transaction."""
+                activate: bool = True, files: dict[str, str] | None = None, source: str = "trained",
+                status: str | None = None, reason: str | None = None) -> AdapterVersion:
+        """Register a fully written version and mark its samples trained, in one transaction.
+
+        ``activate=True`` makes it active at once (retiring the old one); otherwise it is
+        a ``candidate`` (or ``status``) until :meth:`promote` or :meth:`mark` decides.
+        """
         ts = now()
+        status = status or ("active" if activate else "candidate")
         with self.store._tx() as db:
-            if activate:
+            if status == "active":
                 db.execute("update adapter_versions set status = 'retired' where status = 'active'")
             db["adapter_versions"].insert({
                 "id": version_id, "parent_id": parent_id, "created_at": ts, "path": str(path),
-                "status": "active" if activate else "candidate", "sample_ids": json.dumps(sample_ids),
+                "status": status, "reason": reason, "sample_ids": json.dumps(sample_ids),
                 "loss": metrics.get("loss"), "mean_reward": metrics.get("mean_reward"),
                 "n_samples": metrics.get("n_samples"), "n_tokens": metrics.get("n_tokens"),
                 "train_seconds": metrics.get("seconds"), "gate": json.dumps(metrics.get("gate") or {}),
+                "files": json.dumps(files) if files else None, "source": source,
+                "activated_at": ts if status == "active" else None,
             })
             if sample_ids:
                 marks = ",".join("?" * len(sample_ids))
@@ -91,16 +116,96 @@ class AdapterStore:
                 )
         return self.get(version_id)
 
-    def activate(self, version_id: int | None) -> None:
-        """Make one version active (None = serve the base model)."""
+    def promote(self, version_id: int, gate: dict[str, Any], *, passed: bool, reason: str | None = None) -> AdapterVersion:
+        """Record gate results; a passing candidate becomes active, a failing one rejected (one transaction)."""
         with self.store._tx() as db:
-            db.execute("update adapter_versions set status = 'retired' where status = 'active'")
+            if passed:
+                db.execute("update adapter_versions set status = 'retired' where status = 'active' and id != ?", [version_id])
+                db.execute(
+                    "update adapter_versions set status = 'active', reason = null, gate = ?, activated_at = ? where id = ?",
+                    [json.dumps(gate), now(), version_id],
+                )
+            else:
+                db.execute(
+                    "update adapter_versions set status = 'rejected', reason = ?, gate = ? where id = ?",
+                    [reason, json.dumps(gate), version_id],
+                )
+        return self.get(version_id)
+
+    def activate(self, version_id: int | None, *, demote: tuple[str, str | None] | None = None) -> None:
+        """Make one version active (None = serve the base model), in one transaction.
+
+        The previously active version becomes ``retired``, or ``demote=(status, reason)``
+        (a rollback marks what it undoes as rejected).
+        """
+        with self.store._tx() as db:
+            status, reason = demote or ("retired", None)
+            db.execute("update adapter_versions set status = ?, reason = coalesce(?, reason) where status = 'active'",
+                       [status, reason])
             if version_id is not None:
-                db.execute("update adapter_versions set status = 'active', reason = null where id = ?", [version_id])
+                db.execute("update adapter_versions set status = 'active', reason = null, activated_at = ? where id = ?",
+                           [now(), version_id])
 
     def mark(self, version_id: int, status: str, reason: str | None = None) -> None:
         with self.store._tx() as db:
             db.execute("update adapter_versions set status = ?, reason = ? where id = ?", [status, reason, version_id])
+
+    def set_files(self, version_id: int, files: dict[str, str]) -> None:
+        with self.store._tx() as db:
+            db.execute("update adapter_versions set files = ? where id = ?", [json.dumps(files), version_id])
+
+    def delete(self, version_id: int) -> None:
+        """Remove the row (the caller removes the files afterwards; an orphan dir is harmless)."""
+        with self.store._tx() as db:
+            db.execute("delete from probe_answers where version_id = ?", [version_id])
+            db.execute("update adapter_versions set parent_id = ? where parent_id = ?",
+                       [self.get(version_id).parent_id, version_id])
+            db.execute("delete from adapter_versions where id = ?", [version_id])
+
+    def previous_good(self, version_id: int | None) -> AdapterVersion | None:
+        """What a rollback from ``version_id`` goes to: the nearest good ancestor, else the
+        newest good version older than it; None means the base model."""
+        by_id = {v.id: v for v in self.versions()}
+        seen: set[int] = set()
+        cur = by_id.get(version_id) if version_id is not None else None
+        while cur is not None and cur.parent_id is not None and cur.parent_id not in seen:
+            seen.add(cur.parent_id)
+            cur = by_id.get(cur.parent_id)
+            if cur is not None and cur.good and cur.id != version_id:
+                return cur
+        for v in sorted(by_id.values(), key=lambda v: -v.id):
+            if version_id is not None and v.id < version_id and v.good:
+                return v
+        return None
+
+    # ------------------------------------------------------------------- probes
+    def probes(self) -> list[dict[str, Any]]:
+        return self.store._query("select * from probe_prompts order by id")
+
+    def add_probe(self, text: str) -> int:
+        with self.store._tx() as db:
+            db["probe_prompts"].insert({"text": text, "created_at": now()})
+            return db["probe_prompts"].last_pk
+
+    def update_probe(self, probe_id: int, text: str) -> None:
+        with self.store._tx() as db:
+            db.execute("update probe_prompts set text = ? where id = ?", [text, probe_id])
+            db.execute("delete from probe_answers where probe_id = ?", [probe_id])
+
+    def delete_probe(self, probe_id: int) -> None:
+        with self.store._tx() as db:
+            db.execute("delete from probe_answers where probe_id = ?", [probe_id])
+            db.execute("delete from probe_prompts where id = ?", [probe_id])
+
+    def probe_answer(self, version_id: int | None, probe_id: int) -> str | None:
+        rows = self.store._query("select text from probe_answers where version_id = ? and probe_id = ?",
+                                 [version_id or 0, probe_id])
+        return rows[0]["text"] if rows else None
+
+    def set_probe_answer(self, version_id: int | None, probe_id: int, text: str) -> None:
+        with self.store._tx() as db:
+            db["probe_answers"].upsert({"version_id": version_id or 0, "probe_id": probe_id, "text": text,
+                                        "created_at": now()}, pk=("version_id", "probe_id"))
 
     # ------------------------------------------------------------ learner state
     def set_state(self, **fields: Any) -> None:
@@ -114,8 +219,9 @@ class AdapterStore:
 
     def request_update(self) -> int:
         with self.store._tx() as db:
-            db["learn_requests"].insert({"created_at": now()})
-            return db["learn_requests"].last_pk
+            table = db["learn_requests"]
+            table.insert({"created_at": now()})
+            return table.last_pk
 
     def take_request(self) -> int | None:
         with self.store._tx() as db:

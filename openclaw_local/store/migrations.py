@@ -133,3 +133,28 @@ def m004_learner(db: Database) -> None:
     )
     # On-demand updates ("learn now"): the chat or the CLI inserts, the learner takes.
     db["learn_requests"].create({"id": int, "created_at": str, "taken_at": str, "done_at": str, "result": str}, pk="id")
+
+
+@migrations(name="m005_adapter_history")
+def m005_adapter_history(db: Database) -> None:
+    # What a version is made of on disk (file name -> sha256, checked on start), where it
+    # came from (trained | imported), and when it was last made active.
+    db["adapter_versions"].add_column("files", str)  # JSON {name: sha256}
+    db["adapter_versions"].add_column("source", str)
+    db["adapter_versions"].add_column("activated_at", str)
+    # "What changed": user-editable probe prompts, and each version's cached answers to them.
+    db["probe_prompts"].create({"id": int, "text": str, "created_at": str}, pk="id")
+    db["probe_answers"].create(
+        {"version_id": int, "probe_id": int, "text": str, "created_at": str},
+        pk=("version_id", "probe_id"),
+    )
+    db["probe_prompts"].insert_all(
+        [{"text": text, "created_at": "1970-01-01T00:00:00.000+00:00"} for text in DEFAULT_PROBES]
+    )
+
+
+DEFAULT_PROBES = (
+    "Introduce yourself in two sentences.",
+    "Give me three tips for a productive morning.",
+    "Explain what a database index is to a beginner.",
+)

@@ -1,0 +1,30 @@
+"""``export-data``: the collected feedback as training data for TRL (KTO, SFT) or as full JSONL."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from openclaw_local.cli.common import home_dir, settings_from
+
+
+def register(sub) -> None:
+    p = sub.add_parser("export-data", help="write feedback as TRL KTO/SFT rows or full JSONL")
+    p.add_argument("--format", required=True, choices=["kto", "sft", "jsonl"],
+                   help="kto: prompt/completion/label; sft: messages; jsonl: everything (rewards, hints, votes)")
+    p.add_argument("--out", required=True, metavar="FILE", help="output JSONL file ('-' for stdout)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from openclaw_local.services.data_export import export_data
+    from openclaw_local.store import Store
+
+    home = home_dir()
+    settings = settings_from(args, home)
+    out = None if args.out == "-" else Path(args.out).expanduser()
+    n = export_data(Store.open(home), args.format, out, system_prompt=settings.system_prompt)
+    if out is not None:
+        print(f"wrote {n} {args.format} rows to {out}", file=sys.stderr)
+    return 0

@@ -1,0 +1,149 @@
+"""The promotion gate: may a freshly trained adapter version be served?
+
+A version is promoted only if all three checks pass:
+
+1. **finite** — every LoRA weight is finite (a NaN/inf adapter would make llama.cpp emit
+   garbage or nothing).
+2. **feedback** — on a held-out slice of the user's recent feedback (replies this
+   update did not train on), the mean per-token log-prob of *accepted* replies
+   (rated up, judged positive, or the user's corrected text) rises versus the parent
+   version, and that of *rejected* replies (rated down, judged negative, the original
+   of a correction) does not rise. Measured as
+   ``Δ = mean_i mean_t log π_new(y_it | x_i) − mean_i mean_t log π_parent(y_it | x_i)``.
+   When the slice holds no accepted (or no rejected) reply that half is skipped and
+   says so; it is not counted as a pass of something unmeasured.
+3. **general** — perplexity on a small general English corpus shipped in
+   ``assets/general_text.txt`` is at most 5 % above the base model's (adapter off):
+   ``ppl = exp(−mean_t log π(w_t | w_<t))`` over the first ``max_tokens`` tokens.
+
+Measured with torch on the learner's own trainable model (fp32 dequantized copy of
+the served GGUF), not with llama.cpp: the learner process already holds that model,
+the parent is measured on it just before the update and the base by disabling the
+adapter, so the gate costs three short forward passes and no second model load in
+a process that must stay small. The parity tests (``test_learn_convert``) show the
+converted adapter changes llama.cpp log-probs like torch's (corr ≥ 0.95 on the
+Q4_1 embedded model), so the decision carries over to what is served.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+GENERAL_TEXT = Path(__file__).resolve().parents[2] / "assets" / "general_text.txt"
+
+
+@dataclass
+class GateConfig:
+    max_ppl_ratio: float = 1.05  # general-text perplexity at most 5 % above the base model's
+    min_accepted_gain: float = 0.0  # Δ mean log-prob of accepted replies must be > this
+    max_rejected_gain: float = 0.0  # Δ mean log-prob of rejected replies must be <= this
+    max_tokens: int = 768  # general-text tokens scored (speed: one forward per window)
+    window: int = 384
+
+
+def general_text(path: Path | None = None) -> str:
+    return Path(path or GENERAL_TEXT).read_text(encoding="utf-8")
+
+
+def lora_nonfinite(model: Any) -> list[str]:
+    """Names of LoRA parameters holding NaN or inf (empty: all finite)."""
+    bad = []
+    for name, p in model.named_parameters():
+        if "lora_" in name and not torch.isfinite(p.detach()).all():
+            bad.append(name)
+    return bad
+
+
+@torch.no_grad()
+def perplexity(model: Any, tokenizer: Any, text: str, *, max_tokens: int = 768, window: int = 384) -> float:
+    """exp(mean NLL) of ``text``'s first ``max_tokens`` tokens, in independent windows."""
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"][:max_tokens]
+    device = next(model.parameters()).device
+    total, count = 0.0, 0
+    for start in range(0, len(ids) - 1, window):
+        chunk = ids[start : start + window]
+        if len(chunk) < 2:
+            break
+        x = torch.tensor([chunk], device=device)
+        logits = model(input_ids=x).logits[0, :-1].float()
+        logp = torch.log_softmax(logits, -1).gather(-1, x[0, 1:, None]).squeeze(-1)
+        total += float(-logp.sum())
+        count += len(chunk) - 1
+    return math.exp(total / max(1, count))
+
+
+@torch.no_grad()
+def mean_logprobs(model: Any, tokenizer: Any, items: Sequence[dict[str, Any]], max_seq_len: int = 1024) -> list[float]:
+    """Mean per-token log-prob of each item's ``reply`` given its ``prompt_messages`` (trainer encoding)."""
+    from openclaw_local.learn.trainer import TrainItem, encode_item, reply_logprobs
+
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    out = []
+    for item in items:
+        enc = encode_item(tokenizer, TrainItem(prompt_messages=item["prompt_messages"], reply=item["reply"]), max_seq_len)
+        logp, mask, _ = reply_logprobs(model, [enc.prompt_ids], [enc.reply_ids], pad)
+        out.append(float((logp * mask).sum() / mask.sum()))
+    return out
+
+
+def split_feedback(items: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(accepted, rejected) items: reward +1 (incl. corrections) vs reward −1."""
+    accepted = [i for i in items if i.get("reward") == 1]
+    rejected = [i for i in items if i.get("reward") == -1]
+    return accepted, rejected
+
+
+def measure(model: Any, tokenizer: Any, heldout: Sequence[dict[str, Any]], config: GateConfig,
+            text: str | None = None, *, ppl: bool = True) -> dict[str, Any]:
+    """What the gate needs from one model state: held-out log-probs and (optionally) general perplexity."""
+    accepted, rejected = split_feedback(heldout)
+    out: dict[str, Any] = {
+        "accepted": mean_logprobs(model, tokenizer, accepted),
+        "rejected": mean_logprobs(model, tokenizer, rejected),
+    }
+    if ppl:
+        out["ppl"] = perplexity(model, tokenizer, general_text() if text is None else text,
+                                max_tokens=config.max_tokens, window=config.window)
+    return out
+
+
+def _mean(xs: Sequence[float]) -> float | None:
+    return sum(xs) / len(xs) if xs else None
+
+
+def decide(parent: dict[str, Any], new: dict[str, Any], base_ppl: float, nonfinite: list[str],
+           config: GateConfig | None = None) -> tuple[bool, str | None, dict[str, Any]]:
+    """Apply the three checks. Returns (passed, reason or None, results for the version row)."""
+    config = config or GateConfig()
+    reasons: list[str] = []
+    results: dict[str, Any] = {"finite": not nonfinite}
+    if nonfinite:
+        reasons.append(f"{len(nonfinite)} LoRA tensors hold NaN/inf (e.g. {nonfinite[0]})")
+    for key, rule in (("accepted", "rise"), ("rejected", "not rise")):
+        before, after = _mean(parent.get(key) or []), _mean(new.get(key) or [])
+        if before is None or after is None:
+            results[key] = {"n": 0, "skipped": "no held-out replies of this kind"}
+            continue
+        delta = after - before
+        ok = delta > config.min_accepted_gain if key == "accepted" else delta <= config.max_rejected_gain
+        results[key] = {"n": len(new[key]), "parent": round(before, 4), "new": round(after, 4),
+                        "delta": round(delta, 4), "ok": ok}
+        if not ok:
+            reasons.append(f"held-out {key} replies' mean log-prob should {rule} but moved {delta:+.4f}")
+    ppl = new.get("ppl")
+    if ppl is not None and math.isfinite(base_ppl) and base_ppl > 0:
+        ratio = ppl / base_ppl if math.isfinite(ppl) else float("inf")
+        ok = ratio <= config.max_ppl_ratio
+        results["general"] = {"base_ppl": round(base_ppl, 4), "ppl": round(ppl, 4) if math.isfinite(ppl) else None,
+                              "ratio": round(ratio, 4) if math.isfinite(ratio) else None,
+                              "max_ratio": config.max_ppl_ratio, "ok": ok}
+        if not ok:
+            pct = (ratio - 1) * 100 if math.isfinite(ratio) else float("inf")
+            reasons.append(f"general-text perplexity {pct:+.1f}% vs base (limit +{(config.max_ppl_ratio - 1) * 100:.0f}%)")
+    results["passed"] = not reasons
+    return not reasons, "; ".join(reasons) or None, results

@@ -1,0 +1,333 @@
+"""What the user can do with learned adapter versions: list, inspect, activate, roll back,
+export, import, delete, and compare answers to probe prompts ("what changed").
+
+Used by ``openclaw-local adapters …`` and by the TUI's Adapters screen (which only
+talks to this object). Activation is a single SQLite transaction; a running chat's
+:class:`~openclaw_local.services.learner.LearnerService` polls the active version
+and hot-swaps it, so a rollback takes effect in the running chat within half a
+second, or at the next start when no chat is running.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from openclaw_local.config import Settings
+from openclaw_local.errors import ImportFormatError, UsageError, UserError
+from openclaw_local.paths import embedded_model_path
+from openclaw_local.services import adapter_files
+from openclaw_local.store import Store
+from openclaw_local.store.adapters import GGUF_NAME, AdapterStore, AdapterVersion
+
+EXPORT_FORMATS = ("peft", "gguf-lora", "gguf-merged")
+PEFT_FILES = ("adapter_config.json", "adapter_model.safetensors")
+ROLLED_BACK = "rolled back by the user"
+HELDOUT_RECENT = 16  # recent feedback samples used to gate an imported adapter
+
+
+class AdapterError(UserError):
+    """A refused adapter operation (unknown version, deleting the active one, ...)."""
+
+    exit_code = 7
+
+
+@dataclass
+class ProbeRow:
+    probe_id: int
+    prompt: str
+    previous: str
+    selected: str
+
+
+def gate_summary(v: AdapterVersion) -> str:
+    """One short line of gate results, e.g. ``ppl +1.2% · accepted +0.031 (2) · rejected -0.010 (1)``."""
+    g = v.gate or {}
+    if not g:
+        return "-"
+    if "skipped" in g and len(g) == 1:
+        return f"not gated ({g['skipped']})"
+    parts = []
+    if g.get("finite") is False:
+        parts.append("NaN/inf")
+    gen = g.get("general") or {}
+    if gen.get("ratio") is not None:
+        parts.append(f"ppl {(gen['ratio'] - 1) * 100:+.1f}%")
+    for key in ("accepted", "rejected"):
+        r = g.get(key) or {}
+        if "delta" in r:
+            parts.append(f"{key} {r['delta']:+.3f} ({r['n']})")
+    return " · ".join(parts) or "-"
+
+
+class AdapterService:
+    def __init__(self, home: Path, settings: Settings, store: Store, *, engine_factory: Callable[[], Any] | None = None):
+        self.home = home
+        self.settings = settings
+        self.store = store
+        self.adapters = AdapterStore(store)
+        self._engine_factory = engine_factory
+        self._probe_engine = None
+
+    @property
+    def export_dir(self) -> Path:
+        """Where the Adapters screen writes exports."""
+        return self.home / "exports"
+
+    @property
+    def model_path(self) -> Path:
+        return Path(self.settings.model_path).expanduser() if self.settings.model_path else embedded_model_path()
+
+    # ------------------------------------------------------------------ reading
+    def versions(self) -> list[AdapterVersion]:
+        return self.adapters.versions()
+
+    def active(self) -> AdapterVersion | None:
+        return self.adapters.active()
+
+    def get(self, version_id: int) -> AdapterVersion:
+        try:
+            return self.adapters.get(version_id)
+        except KeyError:
+            known = ", ".join(f"v{v.id}" for v in self.versions()) or "none yet"
+            raise AdapterError(f"there is no adapter version {version_id} (versions: {known})") from None
+
+    def describe(self, v: AdapterVersion) -> dict[str, Any]:
+        """Everything ``adapters show`` prints, as plain data."""
+        return {
+            "id": v.id, "status": v.status, "reason": v.reason, "parent": v.parent_id, "created_at": v.created_at,
+            "activated_at": v.activated_at, "source": v.source or "trained", "samples": v.sample_ids,
+            "n_samples": v.n_samples, "n_tokens": v.n_tokens, "loss": v.loss, "mean_reward": v.mean_reward,
+            "train_seconds": v.train_seconds, "gate": v.gate, "gate_summary": gate_summary(v), "path": v.path,
+            "files": v.files,
+        }
+
+    # ---------------------------------------------------------------- activation
+    def activate(self, version_id: int, *, force: bool = False) -> AdapterVersion:
+        v = self.get(version_id)
+        if v.status == "active":
+            return v
+        gate_rejected = v.status == "rejected" and v.reason != ROLLED_BACK
+        if (gate_rejected or v.status == "broken") and not force:
+            raise AdapterError(f"v{v.id} is {v.status} ({v.reason or 'no reason recorded'})",
+                               f"use `adapters activate {v.id} --force` to serve it anyway")
+        problem = adapter_files.verify(v)
+        if problem is not None:
+            if v.status != "broken":
+                self.adapters.mark(v.id, "broken", problem)
+            raise AdapterError(f"v{v.id} cannot be served: {problem}")
+        self.adapters.activate(v.id)
+        return self.get(v.id)
+
+    def rollback(self) -> tuple[AdapterVersion, AdapterVersion | None]:
+        """Undo the active version: the previous good one (or the base model) becomes active.
+
+        The undone version is kept as ``rejected`` ("rolled back by the user").
+        Returns (undone, now active or None for the base model).
+        """
+        current = self.active()
+        if current is None:
+            raise AdapterError("nothing to roll back: the base model is already served")
+        target = self.adapters.previous_good(current.id)
+        while target is not None and adapter_files.verify(target) is not None:
+            self.adapters.mark(target.id, "broken", adapter_files.verify(target))
+            target = self.adapters.previous_good(target.id)
+        self.adapters.activate(target.id if target else None, demote=("rejected", ROLLED_BACK))
+        return self.get(current.id), (self.get(target.id) if target else None)
+
+    def delete(self, version_id: int) -> None:
+        v = self.get(version_id)
+        if v.status == "active":
+            raise AdapterError(f"v{v.id} is the active adapter and cannot be deleted",
+                               "roll back or activate another version first")
+        self.adapters.delete(v.id)  # row first: a crash leaves an orphan dir, never a row without files
+        adapter_files.remove_version_files(Path(v.path))
+
+    # ------------------------------------------------------------------- export
+    def export(self, version_id: int, fmt: str, out: Path, *, merged_type: str = "f16",
+               progress: Callable[[str, float], None] | None = None) -> Path:
+        if fmt not in EXPORT_FORMATS:
+            raise UsageError(f"unknown export format {fmt!r}", f"choose one of {', '.join(EXPORT_FORMATS)}")
+        v = self.get(version_id)
+        problem = adapter_files.verify(v)
+        if problem is not None:
+            raise AdapterError(f"v{v.id} cannot be exported: {problem}")
+        out = Path(out).expanduser()
+        vdir = Path(v.path)
+        if fmt == "peft":
+            if out.exists() and (not out.is_dir() or any(out.iterdir())):
+                raise UsageError(f"{out} already exists and is not an empty directory", "choose a new --out directory")
+            if out.is_dir():
+                out.rmdir()
+
+            def fill(tmp: Path) -> None:
+                for name in PEFT_FILES:
+                    shutil.copyfile(vdir / name, tmp / name)
+                cfg = json.loads((tmp / "adapter_config.json").read_text())
+                cfg["base_model_name_or_path"] = cfg.get("base_model_name_or_path") or self.model_path.name
+                (tmp / "adapter_config.json").write_text(json.dumps(cfg, indent=2))
+                (tmp / "README.md").write_text(
+                    f"openclaw-local adapter v{v.id}, a PEFT LoRA for {self.model_path.name}.\n\n"
+                    "    from peft import PeftModel\n    model = PeftModel.from_pretrained(base_model, this_dir)\n")
+
+            return adapter_files.write_dir_atomic(out, fill)
+        if out.is_dir():
+            raise UsageError(f"{out} is a directory", "give a file name for --out")
+        if fmt == "gguf-lora":
+            return adapter_files.copy_file_atomic(v.gguf_path, out)
+        from openclaw_local.learn.adapter_io import merge_into_gguf, read_lora_gguf
+
+        if merged_type not in ("f16", "q8_0"):
+            raise UsageError(f"unknown merged type {merged_type!r}", "choose f16 or q8_0")
+        return merge_into_gguf(self.model_path, read_lora_gguf(v.gguf_path), out, out_type=merged_type, progress=progress)
+
+    # ------------------------------------------------------------------- import
+    def import_adapter(self, path: Path, *, activate: bool = False) -> AdapterVersion:
+        """Validate a PEFT dir or llama.cpp LoRA GGUF against the served base and add it as a version.
+
+        It becomes a candidate and is gated (like a trained version, against the base
+        model as its parent), or is activated at once with ``activate=True``.
+        """
+        from openclaw_local.learn import adapter_io as io
+
+        path = Path(path).expanduser()
+        if not path.exists():
+            raise ImportFormatError(f"{path} does not exist")
+        base = io.base_info(self.model_path)
+        lora = io.read_peft_dir(path, base) if path.is_dir() else io.read_lora_gguf(path)
+        io.validate(lora, base, path.name)
+        vid = self.adapters.next_id()
+        vdir = adapter_files.version_dir(self.home, vid)
+
+        def fill(tmp: Path) -> None:
+            io.write_peft_dir(lora, tmp, base, base_name=self.model_path.name)
+            io.write_lora_gguf(lora, tmp / GGUF_NAME, base)
+
+        adapter_files.write_dir_atomic(vdir, fill)
+        gate = {"skipped": "activated on import (--activate)"} if activate else {}
+        self.adapters.publish(vid, vdir, parent_id=None, sample_ids=[], metrics={"gate": gate}, activate=activate,
+                              files=adapter_files.checksums(vdir), source="imported")
+        if activate:
+            return self.get(vid)
+        return self.gate_version(vid)
+
+    def gate_version(self, version_id: int) -> AdapterVersion:
+        """Run the promotion gate on a candidate (torch, trainable copy), parent = the base model."""
+        import time
+
+        from openclaw_local.learn import gate as g
+        from openclaw_local.learn.trainable import build_trainable
+        from openclaw_local.services.updates import base_perplexity
+        from openclaw_local.store.samples import SampleStore
+
+        v = self.get(version_id)
+        started = time.monotonic()
+        t = build_trainable(self.settings, self.home, adapter_dir=Path(v.path), device="cpu")
+        t.model.eval()
+        samples = SampleStore(self.store, default_system_prompt=self.settings.system_prompt)
+        recent = [r["message_id"] for r in self.store._query(  # noqa: SLF001
+            "select message_id from samples where status in ('judged', 'trained') and reward in (1, -1) "
+            "order by message_id desc limit ?", [HELDOUT_RECENT])]
+        heldout = _items_any_status(samples, recent)
+        config = g.GateConfig()
+        with t.model.disable_adapter():
+            parent = g.measure(t.model, t.tokenizer, heldout, config, ppl=False)
+        base_ppl = base_perplexity(self.home, t, config)
+        new = g.measure(t.model, t.tokenizer, heldout, config)
+        passed, reason, results = g.decide(parent, new, base_ppl, g.lora_nonfinite(t.model), config)
+        results["heldout_ids"] = recent
+        results["seconds"] = round(time.monotonic() - started, 2)
+        return self.adapters.promote(v.id, results, passed=passed, reason=reason)
+
+    # ------------------------------------------------------------------- probes
+    def probes(self) -> list[dict[str, Any]]:
+        return self.adapters.probes()
+
+    def add_probe(self, text: str) -> int:
+        if not text.strip():
+            raise UsageError("a probe prompt cannot be empty")
+        return self.adapters.add_probe(text.strip())
+
+    def edit_probe(self, probe_id: int, text: str) -> None:
+        if not text.strip():
+            raise UsageError("a probe prompt cannot be empty")
+        self.adapters.update_probe(probe_id, text.strip())
+
+    def delete_probe(self, probe_id: int) -> None:
+        self.adapters.delete_probe(probe_id)
+
+    def previous_of(self, version_id: int) -> int | None:
+        """The version a selected one is compared with: its parent (None = the base model)."""
+        return self.get(version_id).parent_id
+
+    def probe_answer(self, version_id: int | None, probe: dict[str, Any]) -> str:
+        """The version's answer to a probe (greedy, cached in SQLite per version and probe)."""
+        cached = self.adapters.probe_answer(version_id, probe["id"])
+        if cached is not None:
+            return cached
+        engine = self._engine()
+        if version_id is None:
+            engine.set_adapter(None)
+        else:
+            v = self.get(version_id)
+            problem = adapter_files.verify(v, hashes=False)
+            if problem is not None:
+                return f"[v{v.id} cannot be loaded: {problem}]"
+            engine.set_adapter(v.gguf_path)
+        messages = [{"role": "system", "content": self.settings.system_prompt}, {"role": "user", "content": probe["text"]}]
+        text = engine.complete(messages, max_tokens=min(self.settings.max_tokens, 160), temperature=0.0, seed=0)
+        self.adapters.set_probe_answer(version_id, probe["id"], text)
+        return text
+
+    def compare(self, version_id: int, progress: Callable[[int, int], None] | None = None) -> list[ProbeRow]:
+        """Each probe answered by the previous version (parent or base) and the selected one."""
+        previous = self.previous_of(version_id)
+        rows = []
+        probes = self.probes()
+        for i, probe in enumerate(probes):
+            rows.append(ProbeRow(probe["id"], probe["text"], self.probe_answer(previous, probe),
+                                 self.probe_answer(version_id, probe)))
+            if progress:
+                progress(i + 1, len(probes))
+        return rows
+
+    def _engine(self):
+        """A small llama.cpp context of its own for probes: never disturbs the chat's adapter or cache.
+
+        llama.cpp memory-maps the weights, so a second context on the same file shares them.
+        """
+        if self._probe_engine is None:
+            if self._engine_factory is not None:
+                self._probe_engine = self._engine_factory()
+            else:
+                from openclaw_local.engine import Engine
+
+                self._probe_engine = Engine(self.model_path, n_ctx=1024, threads=self.settings.threads, seed=0)
+        return self._probe_engine
+
+    def close(self) -> None:
+        if self._probe_engine is not None and self._engine_factory is None:
+            self._probe_engine.close()
+        self._probe_engine = None
+
+
+def _items_any_status(samples, ids: list[int]) -> list[dict[str, Any]]:
+    """Training items for samples whatever their status (the gate only reads them)."""
+    out = []
+    for mid in ids:
+        row = samples.get(mid)
+        if row is None:
+            continue
+        reward = row["reward"] if row["reward"] in (-1, 1) else None
+        reply = samples.store._query("select content from messages where id = ?", [mid])  # noqa: SLF001
+        if not reply:
+            continue
+        prompt = samples.prompt_messages(mid)
+        if reward is not None:
+            out.append({"message_id": mid, "prompt_messages": prompt, "reply": reply[0]["content"], "reward": reward})
+        if row["correction"]:
+            out.append({"message_id": mid, "prompt_messages": prompt, "reply": row["correction"], "reward": 1})
+    return out

@@ -1,0 +1,53 @@
+"""Helpers for the adapter tests: random LoRAs for a base GGUF, versions published without training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from openclaw_local.learn.adapter_io import Lora, base_info, write_lora_gguf, write_peft_dir
+from openclaw_local.services import adapter_files
+from openclaw_local.store.adapters import GGUF_NAME, AdapterStore
+
+PROJS = ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down")
+
+
+def random_lora(base_gguf: Path, rank: int = 2, std: float = 0.02, seed: int = 0) -> Lora:
+    """A LoRA in GGUF layout with random A and nonzero B for every layer and projection."""
+    base = base_info(base_gguf)
+    rng = np.random.default_rng(seed)
+    pairs = {}
+    for layer in range(base.n_layer):
+        for proj in PROJS:
+            out_dim, in_dim = base.shapes[f"blk.{layer}.{proj}.weight"]
+            pairs[(layer, proj)] = ((rng.standard_normal((rank, in_dim)) * std).astype(np.float32),
+                                    (rng.standard_normal((out_dim, rank)) * std).astype(np.float32))
+    return Lora(base.architecture, float(2 * rank), rank, pairs)
+
+
+def write_version_files(dest: Path, lora: Lora, base_gguf: Path) -> Path:
+    base = base_info(base_gguf)
+
+    def fill(tmp: Path) -> None:
+        write_peft_dir(lora, tmp, base)
+        write_lora_gguf(lora, tmp / GGUF_NAME, base)
+
+    return adapter_files.write_dir_atomic(dest, fill)
+
+
+def publish(home: Path, store, lora: Lora | None, base_gguf: Path | None, *, parent: int | None = None,
+            activate: bool = True, sample_ids=(), template: Path | None = None, **metrics):
+    """Write a version dir (from a LoRA, or copied from ``template``) and register it."""
+    import shutil
+
+    adapters = AdapterStore(store)
+    vid = adapters.next_id()
+    vdir = adapter_files.version_dir(home, vid)
+    if template is not None:
+        adapter_files.write_dir_atomic(vdir, lambda tmp: [shutil.copyfile(f, tmp / f.name) for f in template.iterdir()])
+    else:
+        write_version_files(vdir, lora, base_gguf)
+    metrics = {"loss": 0.5, "mean_reward": 0.0, "n_samples": len(sample_ids), **metrics}
+    return adapters.publish(vid, vdir, parent_id=parent, sample_ids=list(sample_ids), metrics=metrics,
+                            activate=activate, files=adapter_files.checksums(vdir))
