@@ -1,0 +1,53 @@
+"""``simulate``: a simulated user (a persona file) chats with the real product loop; see docs/PERSONALIZATION.md."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser("simulate", help="measure personalization: a simulated user chats with the real learning loop")
+    p.add_argument("--persona", required=True, metavar="FILE",
+                   help="persona JSON file, or the name of a shipped one (student, teacher, commuter)")
+    p.add_argument("--interactions", type=int, default=36, help="train prompts the simulated user sends (default 36)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the simulated user and sampling (default 0)")
+    p.add_argument("--out", metavar="DIR", help="where report.json, curve.png and the run's data dir (DIR/home) go "
+                   "(default ./simulate-<persona>-<time>)")
+    p.add_argument("--eval-prompts", type=int, default=None, metavar="N", help="score on the first N eval prompts only")
+    p.add_argument("--feedback", metavar="JSON", help='override the persona\'s feedback mix, e.g. \'{"complain": 1.0}\'')
+    p.add_argument("--learn-min-samples", type=int, default=None, help="judged samples that trigger an update (default 4)")
+    p.add_argument("--learning-rate", type=float, default=None, help="learner's Adam learning rate")
+    p.add_argument("--final-wait", type=float, default=600.0, metavar="S", help="longest wait for the last update (s)")
+    p.add_argument("--no-arms", action="store_true", help="skip the in-context and offline-SFT comparison arms")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from openclaw_local.errors import UsageError
+    from openclaw_local.sim.persona import load_persona
+    from openclaw_local.sim.simulate import run_simulation
+
+    persona = load_persona(args.persona)
+    if args.feedback:
+        try:
+            persona = persona.with_feedback(json.loads(args.feedback))
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"--feedback is not valid JSON ({exc.msg})") from None
+    if args.eval_prompts is not None and args.eval_prompts < 1:
+        raise UsageError("--eval-prompts must be at least 1")
+    out = Path(args.out) if args.out else Path(f"simulate-{persona.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    overrides = {}
+    for flag, key in (("max_tokens", "max_tokens"), ("temperature", "temperature"), ("threads", "threads"),
+                      ("model", "model_path"), ("n_ctx", "n_ctx"), ("system_prompt", "system_prompt"),
+                      ("learn_min_samples", "learn_min_samples"), ("learning_rate", "learning_rate")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            overrides[key] = value
+    report = run_simulation(persona, out, interactions=args.interactions, seed=args.seed, overrides=overrides,
+                            eval_prompts=args.eval_prompts, final_wait_s=args.final_wait, arms=not args.no_arms)
+    print(f"report: {out / 'report.json'}  curve: {out / 'curve.png'}  data dir: {report['home']}")
+    return 0

@@ -1,0 +1,58 @@
+"""A short ``simulate`` run on the embedded model through the whole product loop.
+
+Runtime (store, engine, judge worker, nice-19 learner process, hot swap) in the
+run's own data dir; a persona whose every reply is corrected, so the learner has
+something to train on after two interactions. Asserts the report's structure and
+that at least one update was published and served.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from openclaw_local.sim.persona import parse_persona
+from openclaw_local.sim.simulate import run_simulation
+
+PERSONA = {
+    "name": "zebra-fan",
+    "rules": [{"type": "must_start_with", "value": "Zebra says:"}, {"type": "max_words", "value": 12}],
+    "feedback": {"correct": 1.0},
+    "train_prompts": [f"Tell me one fact about the number {i}." for i in range(36)],
+    "eval_prompts": ["What colour is the sky?", "Name a fruit."] + [f"Say hello to person {i}." for i in range(8)],
+}
+
+
+@pytest.mark.slow
+def test_short_simulation_learns_through_the_product_loop(tmp_path, shared_trainable_cache):
+    out = tmp_path / "run"
+    lines: list[str] = []
+    report = run_simulation(
+        parse_persona(PERSONA), out, interactions=6, seed=3, eval_prompts=2,
+        overrides={"learn_min_samples": 2, "max_tokens": 24}, final_wait_s=150,
+        progress=lines.append, prepare_home=shared_trainable_cache,
+    )
+    on_disk = json.loads((out / "report.json").read_text())
+    assert on_disk["persona"] == report["persona"] == "zebra-fan"
+    assert (out / "curve.png").stat().st_size > 1000
+    for key in ("baseline", "final", "curve", "interactions", "updates", "updates_served", "wall_seconds",
+                "per_rule", "judge_agreement", "arms", "reactions", "samples", "optimizer_steps"):
+        assert key in on_disk, key
+    assert report["interactions"] == 6 and sum(report["reactions"].values()) == 6
+    assert set(report["reactions"]) <= {"correct", "praise", "next"} and report["reactions"]["correct"] >= 2
+    assert set(report["per_rule"]) == {"must_start_with='Zebra says:'", "max_words=12"}
+    assert all(set(v) == {"before", "after"} for v in report["per_rule"].values())
+    assert report["curve"][0]["interactions"] == 0 and report["curve"][0]["version"] is None
+    assert 0.0 <= report["baseline"] <= 1.0 and 0.0 <= report["final"] <= 1.0
+    # at least one update was published and served (the score was measured with it in the engine)
+    assert report["updates_served"] >= 1 and report["served_versions"]
+    assert report["final_version"] in report["served_versions"] and report["optimizer_steps"] >= 1
+    assert report["samples"]["trained"] >= 2
+    # the arms ran on the same eval prompts
+    assert set(report["arms"]) == {"in_context", "offline_sft"}
+    assert report["arms"]["offline_sft"]["steps"] == report["optimizer_steps"]
+    assert report["arms"]["offline_sft"]["corrections"] == report["reactions"]["correct"]
+    # the run's data dir stays for inspection with the normal commands
+    assert (out / "home" / "openclaw.db").exists() or any((out / "home").glob("*.db"))
+    assert any(line.startswith("[6/6]") for line in lines) and lines[-1].startswith("zebra-fan: baseline")
