@@ -41,6 +41,27 @@ def run(args: argparse.Namespace) -> int:
                 app.call_from_thread(app.notify, text, severity="warning" if event.notice else "information")
 
         runtime.attach_ui(notify)
+        app.adapter_service = runtime.adapters  # ctrl+a: the Adapters screen
         runtime.start_background()
+        _show_start_notices(app, runtime.learner.notices)
         app.run()
     return 0
+
+
+def _show_start_notices(app, notices: list[str]) -> None:
+    """Fallback notices from start-up (a broken adapter version) are shown once the app runs."""
+    import threading
+    import time
+
+    if not notices:
+        return
+
+    def show() -> None:
+        deadline = time.monotonic() + 30
+        while not app.is_running and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for text in list(notices):
+            if app.is_running:
+                app.call_from_thread(app.notify, text, severity="warning", timeout=15)
+
+    threading.Thread(target=show, name="start-notices", daemon=True).start()

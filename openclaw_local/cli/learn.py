@@ -101,5 +101,6 @@ def _learn_here(home, settings) -> int:
         print("nothing to learn: no usable samples", file=sys.stderr)
         return 0
     print(f"published adapter v{version.id}: {version.n_samples} samples, loss {version.loss:.4f}, "
-          f"mean reward {version.mean_reward:+.2f}, {version.train_seconds:.1f} s")
+          f"mean reward {version.mean_reward:+.2f}, {version.train_seconds:.1f} s — {version.status}"
+          + (f" ({version.reason})" if version.reason else ""))
     return 0

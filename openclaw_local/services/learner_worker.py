@@ -96,7 +96,9 @@ def main(argv: list[str] | None = None) -> int:
                     last = {"loss": version.loss, "mean_reward": version.mean_reward}
                     adapters.set_state(state="idle", step=0, total=0, last_version=version.id, **last)
                 if request is not None:
-                    adapters.finish_request(request, f"published v{version.id}" if version else "nothing to learn")
+                    adapters.finish_request(request, (f"published v{version.id} ({version.status}"
+                                                      f"{': ' + version.reason if version.reason else ''})")
+                                            if version else "nothing to learn")
             elif request is not None:
                 adapters.finish_request(request, "nothing to learn")
             time.sleep(1.0)

@@ -60,6 +60,7 @@ class OpenClawApp(App):
         Binding("slash", "focus_search", "Search", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("ctrl+l", "learn_now", "Learn now", priority=True),
+        Binding("ctrl+a", "adapters", "Adapters", priority=True),
         Binding("escape", "stop", "Stop reply", show=False),
         Binding("ctrl+c", "ctrl_c", "Stop / copy", show=False, priority=True),
         Binding("ctrl+q", "quit", "Quit", priority=True),
@@ -192,6 +193,16 @@ class OpenClawApp(App):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
+
+    def action_adapters(self) -> None:
+        """ctrl+a: the Adapters screen (set ``adapter_service`` to an AdapterService to enable it)."""
+        from openclaw_local.ui.adapters_screen import AdaptersScreen
+
+        service = getattr(self, "adapter_service", None)
+        if service is None:
+            self.notify("adapter history is not available here", timeout=3)
+        elif not isinstance(self.screen, AdaptersScreen):
+            self.push_screen(AdaptersScreen(service))
 
     # ------------------------------------------------------------------ sending
     @on(ChatInput.Submitted)

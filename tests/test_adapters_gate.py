@@ -1,0 +1,102 @@
+"""The promotion gate: decision rules, and Learner.update publishing candidate -> active | rejected."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from openclaw_local.config import Settings
+from openclaw_local.learn import gate as g
+from openclaw_local.services.updates import HOLDOUT_MIN, Learner, holdout_split
+from openclaw_local.store import Store
+from openclaw_local.store.adapters import AdapterStore
+from openclaw_local.store.samples import SampleStore
+
+torch.set_num_threads(2)
+
+
+def test_decide_rules():
+    parent = {"accepted": [-2.0, -3.0], "rejected": [-1.0]}
+    good = {"accepted": [-1.5, -2.5], "rejected": [-1.2], "ppl": 10.2}
+    ok, reason, res = g.decide(parent, good, 10.0, [])
+    assert ok and reason is None and res["general"]["ratio"] == pytest.approx(1.02)
+    ok, reason, _ = g.decide(parent, dict(good, ppl=10.6), 10.0, [])
+    assert not ok and "perplexity +6.0%" in reason
+    ok, reason, _ = g.decide(parent, dict(good, accepted=[-2.5, -3.0]), 10.0, [])
+    assert not ok and "accepted" in reason
+    ok, reason, _ = g.decide(parent, dict(good, rejected=[-0.5]), 10.0, [])
+    assert not ok and "rejected replies' mean log-prob should not rise" in reason
+    ok, reason, _ = g.decide(parent, dict(good, ppl=float("nan")), 10.0, ["x.lora_A"])
+    assert not ok and "NaN" in reason
+    ok, _, res = g.decide({}, {"accepted": [], "rejected": [], "ppl": 10.0}, 10.0, [])
+    assert ok and res["accepted"]["skipped"]
+    assert holdout_split([1, 2, 3, 4]) == ([1, 2, 3, 4], [])
+    assert holdout_split(list(range(10))) == (list(range(8)), [8, 9]) and HOLDOUT_MIN == 5
+
+
+def test_nonfinite_and_perplexity_on_tiny_model(tiny_hf_dirs):
+    from openclaw_local.learn.trainable import attach_lora, load_base_model, load_tokenizer
+
+    model = attach_lora(load_base_model(tiny_hf_dirs["llama"], torch.device("cpu")), rank=2, alpha=4)
+    tok = load_tokenizer(tiny_hf_dirs["llama"])
+    assert g.lora_nonfinite(model) == []
+    ppl = g.perplexity(model, tok, g.general_text(), max_tokens=200)
+    assert math.isfinite(ppl) and ppl > 1
+    with torch.no_grad():
+        next(p for n, p in model.named_parameters() if "lora_B" in n)[0, 0] = float("inf")
+    assert len(g.lora_nonfinite(model)) == 1
+
+
+def _feedback(store, samples, n):
+    ids = []
+    for i in range(n):
+        conv = store.create_conversation()
+        store.add_message(conv.id, "user", f"Question number {i}: what is a good name for a pet?")
+        r = store.add_message(conv.id, "assistant", f"A good name is Rex number {i}.")
+        if i % 2:
+            store.correct(r.id, f"Call it Whiskers, number {i}.")
+        else:
+            store.rate(r.id, -1 if i % 4 == 0 else 1)
+        samples.record_next_state(r.id)
+        ids.append(r.id)
+    return ids
+
+
+@pytest.mark.slow
+def test_learner_gates_each_update(home, tiny_llama_gguf, shared_trainable_cache, monkeypatch):
+    shared_trainable_cache(home)
+    settings = Settings(model_path=str(tiny_llama_gguf), lora_rank=4, lora_alpha=8, learning_rate=1e-3, learn_passes=1)
+    store = Store.open(home)
+    samples = SampleStore(store, default_system_prompt=settings.system_prompt)
+    adapters = AdapterStore(store)
+    ids = _feedback(store, samples, 6)
+    learner = Learner(home, settings, store)
+
+    v1 = learner.update(ids)  # 6 samples: the newest one is held out for the gate
+    gate = v1.gate
+    print(f"\ntiny update v1: {v1.status} {v1.reason} gate={gate}")
+    assert gate["heldout_ids"] == [ids[-1]] and ids[-1] not in v1.sample_ids
+    assert samples.get(ids[-1])["status"] == "judged"  # trained by a later update
+    assert "general" in gate and gate["finite"] is True
+    assert gate["accepted"].get("n") or gate["accepted"].get("skipped")
+    assert v1.status == ("active" if gate["passed"] else "rejected")
+    assert (v1.files or {}).keys() >= {"adapter.gguf", "adapter_model.safetensors"}
+
+    # a gate that nothing passes: the version is kept as rejected with the measured reason
+    monkeypatch.setattr(Learner, "gate_config", property(lambda self: g.GateConfig(max_ppl_ratio=0.5)))
+    before = adapters.active()
+    more = _feedback(store, samples, 2)
+    v2 = learner.update(more)
+    assert v2.status == "rejected" and "general-text perplexity" in v2.reason
+    assert adapters.active() == before  # nothing activated silently
+    assert learner._loaded_version == "stale"  # next update reloads the active version (weights + optimizer)
+    from openclaw_local.services.adapters import AdapterService
+
+    svc = AdapterService(home, settings, store)
+    with pytest.raises(Exception, match="--force"):
+        svc.activate(v2.id)
+    assert svc.activate(v2.id, force=True).status == "active"
+    learner._ensure_loaded()  # continues from the (forced) active version
+    assert learner._loaded_version == v2.id
