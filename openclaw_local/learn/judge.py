@@ -228,6 +228,8 @@ _POSITIVE = [
     r"\b(exactly|spot on|that works|it works|works now|worked|that helps|helpful|helped|love it|love this)\b",
     r"\b(got it|makes sense|sounds good|good job|well done|that's it|that's right|you're right|great answer)\b",
     r"\b(no problem|no worries)\b",
+    r"^\W*(correct|works|good|yes,? (that'?s|this is) (it|right|good))\b(?!\s+(but|except|though))",
+    r"\b(that'?s|this is|looks|sounds) (good|fine|right|correct)\b|\b\w+ it is\W*$",
 ]
 _NEGATIVE = [
     r"^\W*((lol|haha|uh|um|ugh|well|hmm+)\W+)?(no|nope|nah|not really|wrong|incorrect)\b(?! (problem|worries|need|rush)\b)",
@@ -249,6 +251,9 @@ _NEGATIVE = [
     r"\bshould (be|have been|say)\b|\bsupposed to\b",
     r"\b(in|as|to) (one|a single|two|three) (sentence|line|word|paragraph|bullet)s?\b",
     r"\bi didn'?t ask\b|\bnot asking\b|\bthat'?s not what\b|\banswer (the|my) question\b",
+    r"\b(make|making|made) (things|stuff|it|that) up\b|\bcan'?t (possibly )?know\b|\bhallucinat",
+    r"\btoo (hard|easy|difficult|advanced|expensive|cheap|old|late|early|big|small)\b|\bway (more|less|too)\b",
+    r"\bi (just|only) (want|need|asked|wanted)\b|^\W*less \w+",
 ]
 _NEW_TOPIC = r"^\W*(ok(ay)?|alright|right|good|now|next|also|another (question|thing)|moving on|different question|new question|btw|by the way|switching)\b[,.!:]?\s+\S"
 _AMBIGUOUS = r"^\W*(ok(ay)?|k|hmm+|hm+|uh+|huh|oh|ah|i see|well|sure|fine|right|yes|yeah|maybe|interesting|\?+|\.+|lol|wow)\W*$"
@@ -257,6 +262,11 @@ _POS_RX = [re.compile(p, re.I) for p in _POSITIVE]
 _NEG_RX = [re.compile(p, re.I) for p in _NEGATIVE]
 _NEW_RX = re.compile(_NEW_TOPIC, re.I)
 _AMB_RX = re.compile(_AMBIGUOUS, re.I)
+_REQUEST_RX = re.compile(
+    r"\?\s*$|^\W*(what|how|why|when|where|who|which|can|could|would|will|is|are|do|does|should|tell|give|write|"
+    r"make|show|list|find|remind|set|book|translate|explain|help|recommend|suggest|draft|create|please)\b",
+    re.I,
+)
 _HEDGE_RX = re.compile(r"^\W*(hmm+|hm+|huh|well|maybe|i guess|let me)\b", re.I)
 
 
@@ -294,8 +304,8 @@ def rule_score(reply: str, next_state: str, prompt: str | None = None) -> tuple[
         return 0, "hedge"
     if prompt_words and len(ns_words) >= 2 and _overlap(ns_words, prompt_words) >= 0.6:
         return -1, "rephrased"
-    if len(ns_words) >= 3 and not (ns_words & (prompt_words | reply_words)):
-        return 1, "new-topic"
+    if len(ns_words) >= 3 and _REQUEST_RX.search(ns) and not (ns_words & (prompt_words | reply_words)):
+        return 1, "new-topic"  # a new question or request that shares nothing with the exchange
     return None, ""
 
 

@@ -52,6 +52,7 @@ def evaluate(judge: Any, path: Path | str = DEFAULT_PATH, *, limit: int | None =
     correct = sum(confusion[i][i] for i in range(3))
     counts = Counter(r["label"] for r in rows)
     polar = [(r["label"], p) for r, p in zip(rows, preds) if r["label"] != 0]
+    decided = [(r["label"], p) for r, p in zip(rows, preds) if p != 0]  # what training would use
     return {
         "mode": getattr(judge, "mode", "?"),
         "n": n,
@@ -61,6 +62,9 @@ def evaluate(judge: Any, path: Path | str = DEFAULT_PATH, *, limit: int | None =
         "labels": list(LABELS),
         "recall": {lab: (confusion[idx[lab]][idx[lab]] / counts[lab] if counts[lab] else None) for lab in LABELS},
         "polar_accuracy": (sum(1 for t, p in polar if t == p) / len(polar)) if polar else None,
+        # of the lines the judge scored ±1 (the ones that get trained on), how many had that label
+        "decided_precision": (sum(1 for t, p in decided if t == p) / len(decided)) if decided else None,
+        "decided_fraction": len(decided) / n if n else 0.0,
         "predictions": preds,
         "seconds": seconds,
     }
@@ -72,6 +76,7 @@ def format_report(result: dict[str, Any]) -> str:
     lines = [
         f"mode {result['mode']}: accuracy {result['accuracy']:.3f} on {result['n']} lines "
         f"(majority baseline {result['majority_baseline']:.3f}; ±1 lines only {result['polar_accuracy'] or 0:.3f}; "
+        f"precision of ±1 verdicts {result['decided_precision'] or 0:.3f} on {result['decided_fraction']:.0%} of lines; "
         f"{result['seconds']:.1f}s)",
         "            pred +1   pred 0  pred -1",
     ]
