@@ -19,6 +19,7 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
             ("esc", "stop the reply being generated (kept, marked interrupted)"),
             ("ctrl+c", "stop the reply while generating; otherwise copy the selection"),
             ("ctrl+l", "learn now: ask the background learner for an update"),
+            ("ctrl+a", "adapters: what was learned, roll back, export, what changed"),
             ("?", "this help (when not typing)"),
             ("ctrl+q", "quit"),
         ],
