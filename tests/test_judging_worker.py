@@ -65,13 +65,15 @@ def test_worker_judges_rated_corrected_and_pushed_back_replies(engine, store, tm
     assert r2["status"] == "judged" and r2["reward"] == -1 and r2["reward_source"] == "correction"
     assert r2["hint"] == r2["correction"] == "The meeting is on Tuesday at 10." and r2["votes"] is None
     # pushed back: judged by the model, every vote stored with its raw output
-    assert r3["status"] == "judged" and r3["reward_source"] == "judge" and r3["next_state"] == "Too long. One line please."
+    # (a 0 without a hint is stored as skipped, "judge could not tell")
+    assert r3["status"] == ("judged" if r3["reward"] or r3["hint"] else "skipped")
+    assert r3["reward_source"] == "judge" and r3["next_state"] == "Too long. One line please."
     assert len(r3["votes"]) == 2 and all("raw" in v and "vote" in v for v in r3["votes"])
     assert r3["reward"] == r3["judge_reward"] in (-1, 0, 1)
     assert samples.get(reply.id) is None  # the new reply has no next state yet
     seen = {mid: (reward, hint) for mid, reward, hint in events}
     assert seen[a1.id][0] == 1 and seen[a2.id] == (-1, "The meeting is on Tuesday at 10.") and seen[a3.id][0] == r3["reward"]
-    assert samples.counts()["waiting"] == 0
+    assert samples.counts()["waiting"] == 0 and worker.judged == 2
     worker.stop()
     assert not worker.running
 
@@ -83,7 +85,8 @@ def test_worker_judges_rated_corrected_and_pushed_back_replies(engine, store, tm
     try:
         assert worker.wait_idle(60)
         r5 = samples.get(a5.id)
-        assert r5["status"] == "judged" and len(r5["votes"]) == 2 and all(v["raw"] for v in r5["votes"])
+        assert r5["status"] in ("judged", "skipped") and r5["judged_at"]
+        assert len(r5["votes"]) == 2 and all(v["raw"] for v in r5["votes"])
     finally:
         worker.stop()
 

@@ -145,12 +145,18 @@ def test_zero_reward_without_hint_is_not_trained_and_nothing_trains_twice(env, t
     samples.record_next_state(b.id)
     samples.record_judgement(a.id, next_state="q2", judge_reward=-1, votes=[], hint="be clearer", hint_votes=[], mode="m")
     samples.record_judgement(b.id, next_state="hmm", judge_reward=0, votes=[], hint=None, hint_votes=[], mode="m")
+    assert samples.get(b.id)["status"] == "skipped" and samples.get(b.id)["reason"] == "judge could not tell"
+    assert samples.record_next_state(b.id)["status"] == "skipped"  # stays skipped...
     assert samples.trainable_ids() == [a.id]
     assert [i["message_id"] for i in samples.training_items([a.id, b.id])] == [a.id]
-    assert samples.mark_trained([a.id, b.id], version=3) == 2
+    assert samples.mark_trained([a.id, b.id], version=3) == 1
     assert samples.mark_trained([a.id], version=4) == 0
     assert samples.get(a.id)["trained_version"] == 3
     assert samples.training_items([a.id]) == []
+    store.rate(b.id, -1)  # ...until the user says what the judge could not
+    assert samples.record_next_state(b.id)["status"] == "judged" and samples.get(b.id)["reward"] == -1
+    assert samples.get(b.id)["reason"] is None
+    assert samples.mark_trained([b.id], version=3) == 1
     # new feedback on a trained reply changes nothing
     store.rate(a.id, 1)
     assert samples.record_next_state(a.id)["status"] == "trained"

@@ -6,7 +6,9 @@ Life of a sample (all of it in the ``samples`` table, so nothing is lost across 
     waiting   has a next user message the judge has not scored yet
     judged    has a final reward (rating, correction or judge) and maybe a hint
     trained   an adapter version was trained on it (never trained twice)
-    skipped   not trainable, with a reason (interrupted, superseded, empty, ...)
+    skipped   not trainable, with a reason (interrupted, superseded, empty reply, no next
+              state, judge could not tell = reward 0 and no hint); a later rating or
+              correction revives it
 
 :meth:`SampleStore.record_next_state` recomputes a reply's next state from SQLite
 (the following user message in the thread, the latest rating, the latest
@@ -27,6 +29,7 @@ from openclaw_local.store.db import Store, now
 
 STATUSES = ("waiting", "judged", "trained", "skipped")
 EXPLICIT = ("rating", "correction")
+CANNOT_TELL = "judge could not tell"
 
 
 class SampleStore:
@@ -170,7 +173,7 @@ class SampleStore:
             judged_before = same_next and row["judge_reward"] is not None
             needs_judge = ns["next_user"] is not None and ns["correction"] is None and not judged_before
 
-            fields = {**base, "reason": None, "next_state": ns["next_user"], "correction": ns["correction"]}
+            fields = {**base, "next_state": ns["next_user"], "correction": ns["correction"]}
             if not same_next:  # a new next state invalidates earlier judge output
                 fields.update(votes=None, hint_votes=None, judge_reward=None, judge_mode=None, judged_at=None)
             if explicit is not None:
@@ -187,6 +190,9 @@ class SampleStore:
                 fields["status"] = "judged"
                 if not (row is not None and row["judged_at"] and same_next):
                     fields["judged_at"] = ts
+            fields["reason"] = None
+            if fields["status"] == "judged" and _cannot_tell(fields["reward"], fields["hint"]):
+                fields["status"], fields["reason"] = "skipped", CANNOT_TELL
             if row is None:
                 fields["created_at"] = ts
             elif all(row.get(k) == v for k, v in fields.items() if k not in ("updated_at",)):
@@ -238,6 +244,9 @@ class SampleStore:
                 fields["reward"], fields["reward_source"] = judge_reward, "judge"
             if row["reward_source"] != "correction":
                 fields["hint"] = hint
+            final_reward = fields.get("reward", row["reward"])
+            if _cannot_tell(final_reward, fields.get("hint", row["hint"])):
+                fields["status"], fields["reason"] = "skipped", CANNOT_TELL
             db["samples"].update(message_id, fields)
         return True
 
@@ -313,6 +322,11 @@ class SampleStore:
                      "reward": 1, "hint": None, "kind": "correction"}
                 )
         return items
+
+
+def _cannot_tell(reward: int | None, hint: str | None) -> bool:
+    """Reward 0 (or none) and no hint: nothing to learn from this reply."""
+    return reward not in (-1, 1) and not (hint and hint.strip())
 
 
 def _decode(row: dict[str, Any]) -> dict[str, Any]:
