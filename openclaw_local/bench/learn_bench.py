@@ -124,13 +124,13 @@ def run(model: Path, settings: Settings, *, rounds: int = 5) -> BenchResult:
 
         # 4) time to first token while the judge has queued work vs idle
         judge_engine = Engine(model, n_ctx=min(2048, s.n_ctx), threads=s.threads, gate=gate)
-        worker = JudgeWorker(samples, judge_engine, settings=s)
+        # the model-based judge: the default "rules" judge never touches the model
+        worker = JudgeWorker(samples, judge_engine, settings=s, mode="generate")
         idle_t, busy_t = [], []
         for i in range(rounds * 2):
             busy_round = i % 2 == 1
             if busy_round:
-                for r in _seed_judge_queue(chat, samples, 3):
-                    pass
+                _seed_judge_queue(chat, samples, 3)
                 worker.start()
                 time.sleep(0.6)  # the worker is mid-vote when the user sends
             (busy_t if busy_round else idle_t).append(_ttft(engine, i))

@@ -78,12 +78,15 @@ def _learn_here(home, settings) -> int:
     samples.record_all()
     waiting = samples.counts()["waiting"]
     if waiting:
-        model = settings.judge_model_path or settings.model_path or embedded_model_path()
-        judge_engine = Engine(model, n_ctx=min(2048, settings.n_ctx), threads=settings.threads)
+        judge_engine = None
+        if settings.judge_mode != "rules":
+            model = settings.judge_model_path or settings.model_path or embedded_model_path()
+            judge_engine = Engine(model, n_ctx=min(2048, settings.n_ctx), threads=settings.threads)
         worker = JudgeWorker(samples, judge_engine, settings=settings)
         print(f"judging {waiting} repl{'y' if waiting == 1 else 'ies'}…", file=sys.stderr)
         worker.run_pending()
-        judge_engine.close()
+        if judge_engine is not None:
+            judge_engine.close()
 
     def progress(state: str, step: int, total: int, loss) -> None:
         suffix = f" {step}/{total}" if total else ""

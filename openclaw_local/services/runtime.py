@@ -65,10 +65,13 @@ class Runtime:
         if s.learn:
             # The judge gets its own llama.cpp context (same gate, so chat still goes first):
             # judging never evicts the chat's cached prompt, and it always judges with the base model.
-            judge_model = Path(s.judge_model_path).expanduser() if s.judge_model_path else model
-            self.judge_engine = Engine(judge_model, n_ctx=min(2048, s.n_ctx), threads=s.threads,
-                                       n_gpu_layers=s.n_gpu_layers, gate=self.gate)
-            self._stack.callback(self.judge_engine.close)
+            # The "rules" judge needs no model at all, so none is loaded for it.
+            self.judge_engine = None
+            if s.judge_mode != "rules":
+                judge_model = Path(s.judge_model_path).expanduser() if s.judge_model_path else model
+                self.judge_engine = Engine(judge_model, n_ctx=min(2048, s.n_ctx), threads=s.threads,
+                                           n_gpu_layers=s.n_gpu_layers, gate=self.gate)
+                self._stack.callback(self.judge_engine.close)
             self.judge_worker = JudgeWorker(self.samples, self.judge_engine, settings=s, on_judged=self._on_judged)
             on_next_state = self.judge_worker.notify
         self.chat = ChatService(self.store, self.engine, s, adapter_version=lambda: self.learner.served_version,
