@@ -21,6 +21,9 @@ def register(sub) -> None:
     p.add_argument("--learning-rate", type=float, default=None, help="learner's Adam learning rate")
     p.add_argument("--final-wait", type=float, default=600.0, metavar="S", help="longest wait for the last update (s)")
     p.add_argument("--no-arms", action="store_true", help="skip the in-context and offline-SFT comparison arms")
+    p.add_argument("--pace", choices=["none", "learner"], default="learner",
+                   help="learner (default): like a person, the user waits while an update is due or running; "
+                        "none: fire prompts back to back")
     p.set_defaults(func=run)
 
 
@@ -48,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
         if value is not None:
             overrides[key] = value
     report = run_simulation(persona, out, interactions=args.interactions, seed=args.seed, overrides=overrides,
-                            eval_prompts=args.eval_prompts, final_wait_s=args.final_wait, arms=not args.no_arms)
+                            eval_prompts=args.eval_prompts, final_wait_s=args.final_wait, arms=not args.no_arms,
+                            pace=args.pace)
     print(f"report: {out / 'report.json'}  curve: {out / 'curve.png'}  data dir: {report['home']}")
     return 0

@@ -180,6 +180,7 @@ def run_simulation(
     eval_prompts: int | None = None,
     final_wait_s: float = 600.0,
     arms: bool = True,
+    pace: str = "none",
     progress: Progress | None = _stderr_progress,
     prepare_home: Callable[[Path], None] | None = None,
 ) -> dict[str, Any]:
@@ -227,6 +228,13 @@ def run_simulation(
         last_eval_version = rt.learner.served_version
         conv, in_conv = None, 0
         for i, prompt in enumerate(prompts, 1):
+            if pace == "learner":
+                _wait_for_learner(rt, settings.learn_min_samples, say, started)
+                if rt.learner.served_version != last_eval_version:
+                    point = _eval_point(rt, persona, evals, system_prompt, max_tokens, i - 1, started)
+                    curve.append(point)
+                    last_eval_version = point["version"]
+                    say(f"  adapter v{point['version']} served: score {point['score']:.2f}")
             if conv is None or in_conv >= PROMPTS_PER_CONVERSATION:
                 conv, in_conv = rt.chat.new_conversation(), 0
             reply = rt.chat.send(conv.id, prompt, sink)
@@ -309,6 +317,7 @@ def run_simulation(
         "persona_file": str(persona.path) if persona.path else None,
         "feedback": persona.feedback,
         "seed": seed,
+        "pace": pace,
         "home": str(home),
         "settings": {k: v for k, v in asdict(settings).items() if k in SIM_SETTINGS or k in (overrides or {})
                      or k in ("learning_rate", "learn_passes", "lora_rank", "lora_alpha", "w_rl", "w_opd")},
@@ -340,6 +349,30 @@ def run_simulation(
     plot_curve(report, out_dir / "curve.png")
     say(summary_line(report))
     return report
+
+
+def _wait_for_learner(rt, min_samples: int, say, started: float, timeout_s: float = 300.0) -> None:
+    """Pace the simulated user like a person: no next message while an update is due or running.
+
+    A person types and reads for tens of seconds between messages, longer than an update
+    takes; a loop that fires prompts every second would measure the learner's backlog
+    instead of what it learned. Waits while enough samples are ready to trigger an
+    update or the learner is busy with one, and until its result is served (bounded).
+    """
+    if rt.judge_worker is not None:
+        rt.judge_worker.wait_idle(60)
+    adapters = rt.learner.adapters
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        state = str(adapters.state().get("state") or "idle")
+        busy = state not in ("idle", "stopped", "error")
+        active = adapters.active()
+        unserved = rt.learner.served_version != (active.id if active else None)
+        due = len(rt.samples.trainable_ids()) >= min_samples and state != "error"
+        if not (busy or due or unserved):
+            return
+        time.sleep(0.5)
+    say(f"  (paced: gave up waiting for the learner after {timeout_s:.0f} s at {time.monotonic() - started:.0f} s)")
 
 
 def _judge_agreement(rt, truth: dict[int, int]) -> dict[str, Any]:
