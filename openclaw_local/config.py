@@ -21,7 +21,10 @@ DEFAULT_SYSTEM_PROMPT = "You are a helpful, concise personal assistant."
 
 
 def _default_threads() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
+    # Half the cores (1 on a 2-core machine): the UI, the judge and the learner need the rest.
+    # Measured on 2 cores: 1 thread ~141 tokens/s idle and ~72 under load; 2 threads ~150 idle
+    # but ~47 under load (docs/BENCHMARKS.md).
+    return max(1, min(4, (os.cpu_count() or 2) // 2))
 
 
 @dataclass
