@@ -43,6 +43,7 @@ def _chat_tps(engine, max_tokens: int) -> float:
 
 def _ttft(engine, i: int) -> float:
     msgs = [CHAT_PROMPT[0], {"role": "user", "content": f"Question {i}: name a color and a fruit."}]
+    engine.llm.reset()  # no cached prefix in either arm: the busy arm's seeding used other prompts
     gen = engine.generate(msgs, max_tokens=4, temperature=0.0, seed=1)
     t0 = time.perf_counter()
     for _ in gen:

@@ -26,7 +26,7 @@ from openclaw_local.errors import ModelError
 
 CUT_NOTICE = "\n\n[… message cut to fit the context window …]"
 SCORE_CHUNK = 128  # rows of logits materialised at once while scoring
-BACKGROUND_CHUNK = 32  # prompt tokens evaluated between preemption checks in background work
+BACKGROUND_CHUNK = 8  # prompt tokens evaluated between preemption checks in background work
 
 
 class Preempted(Exception):
