@@ -54,6 +54,7 @@ class Settings:
     learner_threads: int = field(default=1, metadata={"help": "torch threads used by the learner"})
     w_rl: float = field(default=1.0, metadata={"help": "weight of the binary-RL advantage"})
     w_opd: float = field(default=1.0, metadata={"help": "weight of the hindsight-distillation advantage"})
+    w_sft: float = field(default=1.0, metadata={"help": "weight of plain (unclipped) imitation of corrected replies"})
     hf_model_dir: str | None = field(default=None, metadata={"help": "optional HF directory for the trainable copy"})
 
     def replace(self, **changes: Any) -> "Settings":

@@ -124,3 +124,16 @@ def test_kl_to_base_k3():
     kl.backward()
     assert logp.grad[0, 0] == 0 and logp.grad[0, 2] == 0
     assert logp.grad[0, 1] < 0  # raising logp toward the base lowers the KL
+
+
+def test_correction_sft_loss_is_mean_negative_logp_of_corrections_only():
+    from openclaw_local.learn.losses import correction_sft_loss
+
+    logp = torch.tensor([[-1.0, -3.0, 0.0], [-2.0, -2.0, -2.0]], requires_grad=True)
+    mask = torch.tensor([[1, 1, 0], [1, 1, 1]])
+    is_correction = torch.tensor([True, False])
+    loss = correction_sft_loss(logp, mask, is_correction)
+    # reply 0: -(-1 - 3)/2 = 2; reply 1 not a correction; mean over 2 replies = 1
+    assert torch.isclose(loss, torch.tensor(1.0))
+    loss.backward()
+    assert torch.allclose(logp.grad, torch.tensor([[-0.25, -0.25, 0.0], [0.0, 0.0, 0.0]]))

@@ -137,3 +137,21 @@ def kl_to_base(logp: Tensor, base_logp: Tensor, mask: Tensor) -> Tensor:
     """
     delta = base_logp.detach() - logp
     return masked_mean_per_reply(torch.exp(delta) - delta - 1.0, mask)
+
+
+def correction_sft_loss(logp: Tensor, mask: Tensor, is_correction: Tensor) -> Tensor:
+    r"""Plain imitation of the user's corrected replies, next to the clipped surrogate.
+
+    .. math::
+        \mathcal{L}_{sft} = \frac{1}{B} \sum_{i=1}^{B} c_i \cdot
+            \left(-\frac{1}{|y^i|} \sum_{t \in y^i} \log \pi(y^i_t \mid x^i, y^i_{<t})\right)
+
+    with :math:`c_i = 1` for a correction item, else 0. A correction is a known-good reply
+    (DESIGN.md, "Corrections"); as a +1 sample alone its ratio is clipped at 1 + 0.28 per
+    update, which is too slow to learn fixed wording ("Hi there!") — measured in
+    docs/PERSONALIZATION.md. This term is unclipped; the promotion gate guards general ability.
+    """
+    mask = mask.to(logp.dtype)
+    per_reply = -(logp * mask).sum(-1) / mask.sum(-1).clamp(min=1.0)
+    return (per_reply * is_correction.to(logp.dtype)).mean()
+

@@ -42,7 +42,13 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import torch
 
-from openclaw_local.learn.losses import clip_fraction, clipped_surrogate_loss, combined_advantages, kl_to_base
+from openclaw_local.learn.losses import (
+    clip_fraction,
+    clipped_surrogate_loss,
+    combined_advantages,
+    correction_sft_loss,
+    kl_to_base,
+)
 
 __all__ = [
     "HINT_LABEL",
@@ -76,6 +82,7 @@ class TrainItem:
     reply: str
     reward: int | None = None
     hint: str | None = None
+    is_correction: bool = False  # the user's corrected text: also imitated directly (w_sft)
 
     @classmethod
     def coerce(cls, item: "TrainItem | Mapping[str, Any]") -> "TrainItem":
@@ -86,6 +93,7 @@ class TrainItem:
             reply=item["reply"],
             reward=item.get("reward"),
             hint=item.get("hint"),
+            is_correction=item.get("kind") == "correction",
         )
 
     @property
@@ -102,6 +110,7 @@ class TrainConfig:
     lr: float = 1e-4
     w_rl: float = 1.0
     w_opd: float = 1.0
+    w_sft: float = 0.0  # weight of plain imitation of corrected replies (losses.correction_sft_loss)
     kl_weight: float = 0.0
     passes: int = 1  # passes over the items (PPO epochs)
     batch_size: int = 16  # items per optimizer step
@@ -119,6 +128,7 @@ class TrainConfig:
             lr=float(getattr(settings, "learning_rate", cls.lr)),
             w_rl=float(getattr(settings, "w_rl", cls.w_rl)),
             w_opd=float(getattr(settings, "w_opd", cls.w_opd)),
+            w_sft=float(getattr(settings, "w_sft", cls.w_sft)),
         )
         for key, value in overrides.items():
             setattr(cfg, key, value)
@@ -355,6 +365,7 @@ def train_update(
     replies = [e.reply_ids for e in enc]
     rewards = torch.tensor([float(it.reward or 0) for it in usable])
     has_hint = torch.tensor([it.has_hint for it in usable])
+    is_correction = torch.tensor([it.is_correction for it in usable])
     metrics.n_rewarded = int((rewards != 0).sum())
     metrics.n_hinted = int(has_hint.sum())
     metrics.mean_reward = float(rewards[rewards != 0].mean()) if metrics.n_rewarded else 0.0
@@ -417,6 +428,8 @@ def train_update(
                     w_opd=config.w_opd,
                 )
                 loss = clipped_surrogate_loss(logp, old_b, adv, mask, config.clip_low, config.clip_high)
+                if config.w_sft:
+                    loss = loss + config.w_sft * correction_sft_loss(logp, mask, is_correction[sub].to(device))
                 if base is not None:
                     loss = loss + config.kl_weight * kl_to_base(logp, _stack([base[i] for i in sub], width, device), mask)
                 # mean over the minibatch's replies = sum of micro-batch means weighted by their share

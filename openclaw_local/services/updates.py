@@ -127,7 +127,7 @@ class Learner:
         heldout = self.samples.training_items(held_ids)
         self._ensure_loaded()
         s = self.settings
-        config = TrainConfig(lr=s.learning_rate, w_rl=s.w_rl, w_opd=s.w_opd, passes=s.learn_passes)
+        config = TrainConfig(lr=s.learning_rate, w_rl=s.w_rl, w_opd=s.w_opd, w_sft=s.w_sft, passes=s.learn_passes)
         gate_config = self.gate_config
         started = time.monotonic()
         t = self._trainable
