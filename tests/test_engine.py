@@ -178,3 +178,37 @@ def test_qwen3_thinking_switch_and_generation(tiny_qwen3_gguf):
         assert gen.stats.completion_tokens >= 1
     finally:
         eng.close()
+
+
+def test_repeated_adapter_swaps_and_close_do_not_crash(tmp_path, tiny_llama_gguf):
+    """Swapping adapters back and forth and closing the engine, in a child process so a crash
+    inside llama.cpp (it segfaulted when adapters were freed by hand) fails the test cleanly."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from openclaw_local.learn.convert import lora_tensors_to_gguf
+
+    paths = []
+    rng = np.random.default_rng(0)
+    for k in range(2):
+        tensors = {}
+        for layer in range(2):
+            prefix = f"base_model.model.model.layers.{layer}.self_attn.v_proj"
+            tensors[f"{prefix}.lora_A.weight"] = rng.normal(0, 0.05, (4, 64)).astype(np.float32)
+            tensors[f"{prefix}.lora_B.weight"] = rng.normal(0, 0.05, (32, 4)).astype(np.float32)
+        paths.append(lora_tensors_to_gguf(tensors, tmp_path / f"a{k}.gguf", architecture="llama", alpha=8.0, n_head=4, n_head_kv=2))
+    script = f"""
+from openclaw_local.engine import Engine
+e = Engine({str(tiny_llama_gguf)!r}, n_ctx=128, threads=1)
+paths = {[str(p) for p in paths]!r}
+for i in range(12):
+    e.set_adapter(paths[i % 2] if i % 3 else None)
+    e.complete([{{"role": "user", "content": "hi"}}], max_tokens=2)
+e.close()
+print("ok")
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().endswith("ok")

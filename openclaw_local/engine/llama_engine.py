@@ -108,7 +108,7 @@ class Engine:
         self.gate = gate or ModelGate()
         self.threads = threads or max(1, min(4, os.cpu_count() or 1))
         self.adapter_path: Path | None = None
-        self._adapter_ptr = None
+        self._adapters: dict[tuple[str, int], Any] = {}  # loaded LoRA adapters by (file, mtime)
         import llama_cpp
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -355,43 +355,46 @@ class Engine:
 
         The base model stays loaded. The KV cache is cleared afterwards: cached
         prefixes were computed with the old adapter and would silently mix the two.
+
+        Loaded adapters are kept (one per file, reused when a version is served again)
+        and never freed by hand: this llama.cpp frees them together with the model, and
+        calling ``llama_adapter_lora_free`` crashed the process (a segfault inside it,
+        seen in a simulated run and on close). The cost is one adapter's memory per
+        version served in a session (~20 MB for the embedded model at rank 16).
         """
         lc = self._llama_cpp
         with self.gate.foreground():
             start = time.perf_counter()
-            new_ptr = None
             if gguf_path is not None:
                 path = Path(gguf_path)
                 if not path.is_file():
                     raise ModelError(f"adapter file not found: {path}")
-                new_ptr = lc.llama_adapter_lora_init(self.llm._model.model, str(path).encode())  # noqa: SLF001
-                if not new_ptr:
-                    raise ModelError(f"llama.cpp could not load adapter {path.name}", "is it a LoRA GGUF for this base model?")
-                adapters = (lc.llama_adapter_lora_p_ctypes * 1)(new_ptr)
+                key = (str(path.resolve()), path.stat().st_mtime_ns)
+                ptr = self._adapters.get(key)
+                if ptr is None:
+                    ptr = lc.llama_adapter_lora_init(self.llm._model.model, str(path).encode())  # noqa: SLF001
+                    if not ptr:
+                        raise ModelError(f"llama.cpp could not load adapter {path.name}", "is it a LoRA GGUF for this base model?")
+                    self._adapters[key] = ptr
+                adapters = (lc.llama_adapter_lora_p_ctypes * 1)(ptr)
                 scales = (ctypes.c_float * 1)(scale)
                 rc = lc.llama_set_adapters_lora(self.llm._ctx.ctx, adapters, 1, scales)  # noqa: SLF001
             else:
                 rc = lc.llama_set_adapters_lora(self.llm._ctx.ctx, None, 0, None)  # noqa: SLF001
             if rc != 0:
-                if new_ptr:
-                    lc.llama_adapter_lora_free(new_ptr)
                 raise ModelError(f"llama.cpp refused the adapter (code {rc})")
-            if self._adapter_ptr:
-                lc.llama_adapter_lora_free(self._adapter_ptr)
-            self._adapter_ptr = new_ptr
             self.adapter_path = Path(gguf_path) if gguf_path is not None else None
             self.llm.reset()
             self.llm._ctx.kv_cache_clear()  # noqa: SLF001
             return time.perf_counter() - start
 
     def close(self) -> None:
+        """Free the context and the model (which frees its adapters)."""
         with self.gate.foreground():
-            if self._adapter_ptr:
+            if self._adapters:
                 try:
                     self._llama_cpp.llama_set_adapters_lora(self.llm._ctx.ctx, None, 0, None)  # noqa: SLF001
                 except Exception:
                     pass
             self.llm.close()
-            if self._adapter_ptr:
-                self._llama_cpp.llama_adapter_lora_free(self._adapter_ptr)
-                self._adapter_ptr = None
+            self._adapters.clear()
