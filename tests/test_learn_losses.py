@@ -137,3 +137,18 @@ def test_correction_sft_loss_is_mean_negative_logp_of_corrections_only():
     assert torch.isclose(loss, torch.tensor(1.0))
     loss.backward()
     assert torch.allclose(logp.grad, torch.tensor([[-0.25, -0.25, 0.0], [0.0, 0.0, 0.0]]))
+
+
+def test_general_text_kl_is_zero_at_the_base_and_pulls_towards_it():
+    from openclaw_local.learn.losses import general_text_kl
+
+    base = torch.tensor([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]])
+    assert general_text_kl(base.clone(), base).item() == pytest.approx(0.0, abs=1e-7)
+    logits = torch.tensor([[0.0, 2.0, -1.0], [1.0, 0.0, 0.0]], requires_grad=True)
+    kl = general_text_kl(logits, base)
+    p = torch.softmax(base, -1)
+    expected = (p * (torch.log_softmax(base, -1) - torch.log_softmax(logits.detach(), -1))).sum(-1).mean()
+    assert kl.item() == pytest.approx(expected.item(), rel=1e-6) and kl.item() > 0
+    kl.backward()
+    # d/dz KL = (softmax(z) - p_base) / T: the gradient step moves the logits towards the base
+    assert torch.allclose(logits.grad, (torch.softmax(logits.detach(), -1) - p) / 2, atol=1e-6)

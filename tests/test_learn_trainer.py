@@ -109,3 +109,30 @@ def test_text_helpers():
     out = with_hint(msgs, " be short ")
     assert out[2]["content"] == f"c\n\n{HINT_LABEL}\nbe short" and msgs[2]["content"] == "c"
     assert out[0]["content"] == "a"
+
+
+def test_general_text_kl_term_holds_plain_text_near_the_base(embedded_hf_dir):
+    """With ``w_general`` the same update leaves the model closer to the base on plain text (real model)."""
+    from openclaw_local.learn.losses import general_text_kl
+
+    d = embedded_hf_dir
+    tok = load_tokenizer(d)
+    text = "The river town wakes slowly in autumn. A baker carries bread to the window, and pigeons wait. " * 3
+    general = tok(text, add_special_tokens=False)["input_ids"]
+    x = torch.tensor([general])
+    corrected = TrainItem(prompt_messages=GOOD.prompt_messages, reply="Tuesday! Tuesday! Tuesday!", reward=1,
+                          is_correction=True)
+    kl_after = {}
+    for w in (0.0, 1.0):
+        torch.manual_seed(0)
+        model = attach_lora(load_base_model(d, torch.device("cpu")), rank=16, alpha=32)
+        cfg = TrainConfig(lr=2e-3, passes=4, batch_size=2, w_sft=1.0, w_general=w, general_tokens=len(general))
+        m = train_update(model, tok, [corrected, BAD], cfg, general_ids=general)
+        assert (m.general_kl > 0) == (w > 0)
+        model.eval()
+        with torch.no_grad():
+            with model.disable_adapter():
+                base_logits = model(input_ids=x).logits[0]
+            kl_after[w] = float(general_text_kl(model(input_ids=x).logits[0], base_logits))
+    print(f"\nKL to the base on plain text after the update: {kl_after}")
+    assert 0 < kl_after[1.0] < kl_after[0.0]

@@ -192,3 +192,21 @@ def test_record_all(env):
     _exchange(store, conv, "q2", "r2")
     assert samples.record_all() == 1
     assert samples.get(a.id)["status"] == "waiting"
+
+
+def test_replay_correction_items_are_recent_trained_corrections(env):
+    store, samples = env
+    conv = store.create_conversation("sys")
+    ids = []
+    for n in range(4):
+        a = _exchange(store, conv, f"q{n}", f"r{n}")
+        store.correct(a.id, f"fixed {n}")
+        samples.record_next_state(a.id)
+        ids.append(a.id)
+    assert samples.replay_correction_items(8) == []  # nothing trained yet
+    samples.mark_trained(ids[:3], version=1)
+    items = samples.replay_correction_items(2, exclude=[ids[2]])
+    assert [(i["message_id"], i["reply"], i["kind"], i["reward"]) for i in items] == [
+        (ids[1], "fixed 1", "correction", 1), (ids[0], "fixed 0", "correction", 1)]
+    assert items[0]["prompt_messages"][-1] == {"role": "user", "content": "q1"}
+    assert samples.replay_correction_items(0) == []

@@ -22,6 +22,7 @@ __all__ = [
     "opd_advantages",
     "combined_advantages",
     "kl_to_base",
+    "general_text_kl",
     "clip_fraction",
 ]
 
@@ -155,3 +156,22 @@ def correction_sft_loss(logp: Tensor, mask: Tensor, is_correction: Tensor) -> Te
     per_reply = -(logp * mask).sum(-1) / mask.sum(-1).clamp(min=1.0)
     return (per_reply * is_correction.to(logp.dtype)).mean()
 
+
+
+def general_text_kl(logits: Tensor, base_logits: Tensor) -> Tensor:
+    r"""KL(π_base ‖ π) over the whole vocabulary on plain (non-chat) text, per position.
+
+    .. math::
+        \mathcal{L}_{gen} = \frac{1}{T} \sum_{t=1}^{T} \sum_{v}
+            \pi_{base}(v \mid w_{<t}) \left[\log \pi_{base}(v \mid w_{<t}) - \log \pi(v \mid w_{<t})\right]
+
+    A replay regularizer (continual-learning style, as in distillation from the
+    frozen model): the adapter may change how the model answers this user, but on
+    ordinary prose it should predict like the base model. The forward KL (base
+    as the target distribution) is the cross-entropy to the base's soft labels minus
+    its constant entropy, so it is zero exactly when the two agree everywhere.
+    ``logits``/``base_logits``: ``(T, V)`` or ``(B, T, V)``; the base is not differentiated.
+    """
+    base_logp = torch.log_softmax(base_logits.detach().float(), -1)
+    logp = torch.log_softmax(logits.float(), -1)
+    return (base_logp.exp() * (base_logp - logp)).sum(-1).mean()

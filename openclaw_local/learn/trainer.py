@@ -47,6 +47,7 @@ from openclaw_local.learn.losses import (
     clipped_surrogate_loss,
     combined_advantages,
     correction_sft_loss,
+    general_text_kl,
     kl_to_base,
 )
 
@@ -112,6 +113,8 @@ class TrainConfig:
     w_opd: float = 1.0
     w_sft: float = 0.0  # weight of plain imitation of corrected replies (losses.correction_sft_loss)
     kl_weight: float = 0.0
+    w_general: float = 0.0  # weight of KL(base ‖ policy) on plain general text (losses.general_text_kl)
+    general_tokens: int = 128  # tokens of general text per optimizer step for that term
     passes: int = 1  # passes over the items (PPO epochs)
     batch_size: int = 16  # items per optimizer step
     micro_batch_size: int = 4  # items per forward/backward (memory)
@@ -150,6 +153,7 @@ class UpdateMetrics:
     mean_opd_advantage: float = 0.0  # mean of teacher - old over hinted reply tokens
     grad_norm: float = 0.0  # last step, before clipping
     skipped: int = 0  # items with neither reward nor hint
+    general_kl: float = 0.0  # mean general-text KL to the base over steps (0 when the term is off)
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -295,6 +299,15 @@ def _stack(rows: Sequence[torch.Tensor], width: int, device) -> torch.Tensor:
     return torch.stack([torch.nn.functional.pad(r, (0, width - len(r))) for r in rows]).to(device)
 
 
+def _general_kl(model: Any, ids: Sequence[int], tokens: int, rng: random.Random, device) -> torch.Tensor:
+    """General-text KL to the base (adapter disabled) on a random ``tokens``-long window of ``ids``."""
+    start = rng.randrange(0, max(1, len(ids) - tokens))
+    x = torch.tensor([list(ids[start : start + tokens])], device=device)
+    with torch.no_grad(), model.disable_adapter():
+        base_logits = model(input_ids=x).logits
+    return general_text_kl(model(input_ids=x).logits[0], base_logits[0])
+
+
 # --- optimizer state ------------------------------------------------------------
 
 
@@ -336,11 +349,14 @@ def train_update(
     config: TrainConfig | None = None,
     optimizer: torch.optim.Optimizer | None = None,
     progress: ProgressCallback | None = None,
+    general_ids: Sequence[int] | None = None,
 ) -> UpdateMetrics:
     """Run one learning update on ``model`` (a peft model) in place and return its metrics.
 
     ``optimizer`` (from ``make_optimizer``) carries Adam's moments across updates; the
     caller persists it. Without one a fresh Adam is used for this update only.
+    ``general_ids`` are token ids of plain general text; with ``config.w_general > 0``
+    every step also pulls the policy towards the base on a random window of it.
     """
     config = config or TrainConfig()
     started = time.monotonic()
@@ -406,7 +422,8 @@ def train_update(
     order = list(range(len(usable)))
     batch = max(1, config.batch_size)
     total_steps = config.passes * math.ceil(len(order) / batch)
-    losses, clip_fracs = [], []
+    losses, clip_fracs, general_kls = [], [], []
+    use_general = config.w_general > 0 and general_ids is not None and len(general_ids) > 1
     step = 0
     for _ in range(config.passes):
         rng.shuffle(order)
@@ -436,6 +453,12 @@ def train_update(
                 (loss * (len(sub) / len(mb))).backward()
                 step_loss += float(loss.detach()) * len(sub) / len(mb)
                 clip_fracs.append(clip_fraction(logp, old_b, adv, mask, config.clip_low, config.clip_high))
+            if use_general:
+                kl = _general_kl(model, general_ids, config.general_tokens, rng, device)
+                (config.w_general * kl).backward()
+                step_loss += config.w_general * float(kl.detach())
+                general_kls.append(float(kl.detach()))
+                n_forward += 2 * min(config.general_tokens, len(general_ids))
             params = [p for g in optimizer.param_groups for p in g["params"]]
             metrics.grad_norm = float(torch.nn.utils.clip_grad_norm_(params, config.grad_clip))
             optimizer.step()
@@ -448,6 +471,7 @@ def train_update(
 
     metrics.steps = step
     metrics.loss = sum(losses) / len(losses) if losses else 0.0
+    metrics.general_kl = sum(general_kls) / len(general_kls) if general_kls else 0.0
     metrics.clip_fraction = sum(clip_fracs) / len(clip_fracs) if clip_fracs else 0.0
     metrics.seconds = time.monotonic() - started
     metrics.tokens_per_s = n_forward / metrics.seconds if metrics.seconds > 0 else 0.0

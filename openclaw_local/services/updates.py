@@ -37,6 +37,8 @@ from openclaw_local.store.adapters import GGUF_NAME, AdapterStore, AdapterVersio
 from openclaw_local.store.samples import SampleStore
 
 ADAPTERS_DIR = adapter_files.ADAPTERS_DIR
+# plain prose for the general-text KL; deliberately not the gate's corpus, so the gate still measures held-out text
+REPLAY_TEXT = Path(__file__).resolve().parents[2] / "assets" / "replay_text.txt"
 HOLDOUT_MIN = 5  # samples an update needs before a fifth of them is held out for the gate
 Progress = Callable[[str, int, int, float | None], None]  # (state, step, total, loss)
 version_dir = adapter_files.version_dir
@@ -85,6 +87,7 @@ class Learner:
         self._trainable = None
         self._optimizer = None
         self._loaded_version: int | None | str = "nothing"
+        self._general_cache: list[int] | None = None
 
     def ready_samples(self) -> list[int]:
         return self.samples.trainable_ids()
@@ -125,9 +128,11 @@ class Learner:
         if not items:
             return None
         heldout = self.samples.training_items(held_ids)
-        self._ensure_loaded()
         s = self.settings
-        config = TrainConfig(lr=s.learning_rate, w_rl=s.w_rl, w_opd=s.w_opd, w_sft=s.w_sft, passes=s.learn_passes)
+        replayed = self.samples.replay_correction_items(s.replay_corrections, exclude=ids)
+        self._ensure_loaded()
+        config = TrainConfig(lr=s.learning_rate, w_rl=s.w_rl, w_opd=s.w_opd, w_sft=s.w_sft, passes=s.learn_passes,
+                             w_general=s.w_general)
         gate_config = self.gate_config
         started = time.monotonic()
         t = self._trainable
@@ -140,7 +145,8 @@ class Learner:
         def on_step(step: int, total: int, loss: float) -> None:
             self.progress("training", step, total, loss)
 
-        metrics = train_update(t.model, t.tokenizer, items, config, self._optimizer, progress=on_step)
+        metrics = train_update(t.model, t.tokenizer, items + replayed, config, self._optimizer, progress=on_step,
+                               general_ids=self._general_ids() if config.w_general > 0 else None)
         self.progress("gating", 0, 0, metrics.loss)
         gate_started = time.monotonic()
         t.model.eval()
@@ -159,6 +165,7 @@ class Learner:
             "loss": metrics.loss, "mean_reward": metrics.mean_reward, "n_samples": len(trained_ids),
             "n_items": metrics.n_items, "n_tokens": metrics.n_tokens, "seconds": time.monotonic() - started,
             "steps": metrics.steps, "tokens_per_s": metrics.tokens_per_s, "clip_fraction": metrics.clip_fraction,
+            "n_replayed": len(replayed), "general_kl": metrics.general_kl,
         }
         save_adapter(t.model, vdir, self._optimizer, extra_state=summary)
         peft_model_to_gguf(t.model, vdir / GGUF_NAME, architecture=t.architecture)
@@ -168,6 +175,13 @@ class Learner:
         # a rejected update must not become the base of the next one: reload the active version then
         self._loaded_version = vid if passed else "stale"
         return version
+
+    def _general_ids(self) -> list[int]:
+        """Token ids of the replay corpus for the general-text KL (not the gate's corpus)."""
+        if self._general_cache is None:
+            text = REPLAY_TEXT.read_text(encoding="utf-8")
+            self._general_cache = list(self._trainable.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return self._general_cache
 
     @property
     def gate_config(self):

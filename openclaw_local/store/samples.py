@@ -323,6 +323,31 @@ class SampleStore:
                 )
         return items
 
+    def replay_correction_items(self, limit: int, exclude: Iterable[int] = ()) -> list[dict[str, Any]]:
+        """The ``limit`` most recent corrections already trained on, as correction items (kind "replay").
+
+        Replaying them keeps what earlier updates learned from being washed out by
+        later ones, the way the offline SFT arm revisits every correction each epoch.
+        """
+        if limit <= 0:
+            return []
+        skip = set(exclude)
+        rows = self.store._query(  # noqa: SLF001
+            """
+            select message_id, correction from samples
+            where status = 'trained' and correction is not null and trim(correction) != ''
+            order by message_id desc limit ?
+            """,
+            [limit + len(skip)],
+        )
+        items = []
+        for row in rows:
+            if row["message_id"] in skip or len(items) >= limit:
+                continue
+            items.append({"message_id": row["message_id"], "prompt_messages": self.prompt_messages(row["message_id"]),
+                          "reply": row["correction"], "reward": 1, "hint": None, "kind": "correction"})
+        return items
+
 
 def _cannot_tell(reward: int | None, hint: str | None) -> bool:
     """Reward 0 (or none) and no hint: nothing to learn from this reply."""
