@@ -55,8 +55,8 @@ class Settings:
     w_rl: float = field(default=1.0, metadata={"help": "weight of the binary-RL advantage"})
     w_opd: float = field(default=1.0, metadata={"help": "weight of the hindsight-distillation advantage"})
     w_sft: float = field(default=1.0, metadata={"help": "weight of plain (unclipped) imitation of corrected replies"})
-    w_general: float = field(default=0.0, metadata={"help": "weight of the KL to the base model on plain general text (keeps general ability)"})
-    replay_corrections: int = field(default=0, metadata={"help": "earlier corrections replayed in each update (most recent first)"})
+    w_general: float = field(default=3.0, metadata={"help": "weight of the KL to the base model on plain general text (keeps general ability; docs/PERSONALIZATION.md)"})
+    replay_corrections: int = field(default=8, metadata={"help": "earlier corrections replayed in each update (most recent first)"})
     hf_model_dir: str | None = field(default=None, metadata={"help": "optional HF directory for the trainable copy"})
 
     def replace(self, **changes: Any) -> "Settings":

@@ -161,12 +161,17 @@ def sft_arm(home: Path, settings: Settings, items: list[dict[str, Any]], steps: 
         opt.step()
         losses.append(total)
     t.model.train(False)
+    from openclaw_local.learn.gate import general_text, perplexity
+
+    with t.model.disable_adapter():
+        base_ppl = perplexity(t.model, tok, general_text())
+    ppl_ratio = perplexity(t.model, tok, general_text()) / base_ppl
     out_dir.mkdir(parents=True, exist_ok=True)
     gguf = out_dir / "sft_adapter.gguf"
     peft_model_to_gguf(t.model, gguf, architecture=t.architecture)
     del t
     return {"gguf": gguf, "loss_first": losses[0] if losses else None, "loss_last": losses[-1] if losses else None,
-            "seconds": round(time.monotonic() - started, 1)}
+            "seconds": round(time.monotonic() - started, 1), "general_ppl_ratio": round(ppl_ratio, 4)}
 
 
 # ------------------------------------------------------------------------------ the run
@@ -320,7 +325,8 @@ def run_simulation(
         "pace": pace,
         "home": str(home),
         "settings": {k: v for k, v in asdict(settings).items() if k in SIM_SETTINGS or k in (overrides or {})
-                     or k in ("learning_rate", "learn_passes", "lora_rank", "lora_alpha", "w_rl", "w_opd")},
+                     or k in ("learning_rate", "learn_passes", "lora_rank", "lora_alpha", "w_rl", "w_opd", "w_sft",
+                                     "w_general", "replay_corrections")},
         "interactions": interactions,
         "eval_prompts": len(evals),
         "updates": len(versions),
@@ -331,6 +337,8 @@ def run_simulation(
         "baseline": base["score"],
         "final": final["score"],
         "final_version": final["version"],
+        "score_at_16": _score_at(curve, 16),
+        "final_general_ppl_ratio": _ppl_ratio(versions, final["version"]),
         "curve": [{k: p[k] for k in ("interactions", "version", "score", "at_s", "mixed_versions")} for p in curve],
         "per_rule": {k: {"before": base["per_rule"][k], "after": final["per_rule"][k]} for k in base["per_rule"]},
         "reactions": dict(reactions),
@@ -343,7 +351,7 @@ def run_simulation(
         "eval_replies": {"baseline": base["replies"], "final": final["replies"]},
     }
     if arm_results:
-        report["beats_arms"] = all(final["score"] > a["score"] for a in arm_results.values())
+        report["beats_arms"] = all(final["score"] >= a["score"] for a in arm_results.values())
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
     plot_curve(report, out_dir / "curve.png")
@@ -373,6 +381,19 @@ def _wait_for_learner(rt, min_samples: int, say, started: float, timeout_s: floa
             return
         time.sleep(0.5)
     say(f"  (paced: gave up waiting for the learner after {timeout_s:.0f} s at {time.monotonic() - started:.0f} s)")
+
+
+def _score_at(curve: list[dict[str, Any]], interactions: int) -> float:
+    """The score served after at most ``interactions`` interactions (the last eval point at or before it)."""
+    return [p for p in curve if p["interactions"] <= interactions][-1]["score"]
+
+
+def _ppl_ratio(versions, version_id: int | None) -> float | None:
+    """General-text perplexity of a version over the base model's, as its promotion gate measured it."""
+    for v in versions:
+        if v.id == version_id:
+            return (v.gate or {}).get("general", {}).get("ratio")
+    return 1.0 if version_id is None else None
 
 
 def _judge_agreement(rt, truth: dict[int, int]) -> dict[str, Any]:
@@ -422,7 +443,8 @@ def _run_arms(rt, persona, evals, settings, home, out_dir, complaints, correctio
             rt.engine.set_adapter(None)
         out["offline_sft"] = {"score": res["score"], "per_rule": res["per_rule"], "corrections": len(items),
                               "steps": steps, "train_seconds": sft["seconds"], "loss_first": sft["loss_first"],
-                              "loss_last": sft["loss_last"], "replies": res["replies"]}
+                              "loss_last": sft["loss_last"], "general_ppl_ratio": sft["general_ppl_ratio"],
+                              "replies": res["replies"]}
         say(f"  offline SFT score {res['score']:.2f}")
     else:
         base = persona_score(rt.engine, persona, evals, system_prompt=settings.system_prompt, max_tokens=max_tokens)
