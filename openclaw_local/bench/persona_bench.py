@@ -30,7 +30,7 @@ def run(*, full: bool = False, out_root: Path | None = None, seed: int = 0, over
         persona = load_persona(path)
         report = run_simulation(persona, out_root / f"{path.stem}-{stamp}", interactions=interactions, seed=seed,
                                 eval_prompts=n_eval, arms=full, overrides=overrides,
-                                final_wait_s=600 if full else 300)
+                                final_wait_s=600 if full else 300, pace="learner")
         arms = report.get("arms") or {}
         arm_text = "; ".join(f"{k.replace('_', ' ')} {v['score']:.2f}" for k, v in arms.items())
         ratio = report.get("final_general_ppl_ratio")
