@@ -90,6 +90,13 @@ def test_learner_gates_each_update(home, tiny_llama_gguf, shared_trainable_cache
     more = _feedback(store, samples, 2)
     v2 = learner.update(more)
     assert v2.status == "rejected" and "general-text perplexity" in v2.reason
+    # v2 replayed the corrections v1 trained on (ids 1 and 3) without claiming them as its own samples
+    import json
+    from pathlib import Path
+
+    state = json.loads((Path(v2.path) / "trainer_state.json").read_text())
+    assert state["n_replayed"] == 2 and state["general_kl"] > 0
+    assert sorted(v2.sample_ids) == sorted(more) and samples.get(ids[1])["trained_version"] == v1.id
     assert adapters.active() == before  # nothing activated silently
     assert learner._loaded_version == "stale"  # next update reloads the active version (weights + optimizer)
     from openclaw_local.services.adapters import AdapterService
