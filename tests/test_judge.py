@@ -95,6 +95,14 @@ def test_prompts_are_short_chat_messages():
         ("no problem, thanks", 1),
         ("ok", 0),
         ("hmm", 0),
+        # rules v3 (docs/JUDGE.md)
+        ("That did the trick.", 1),
+        ("huge works, ta", 1),
+        ("it's 56", -1),  # a bare numeric assertion after an answer corrects it
+        ("We can't send that, be apologetic and professional.", -1),
+        ("Can you actually give me a list instead of this?", -1),
+        ("Great answer. How would I do it with grid instead?", 1),  # a follow-up, not push-back
+        ("that's fast", None),  # no rule fires: the judge abstains
     ],
 )
 def test_rule_score(next_state, expected):

@@ -225,7 +225,8 @@ _STOP = set(
 _POSITIVE = [
     r"\b(thanks|thank\s*(you|u)|thx|ty|cheers|much appreciated|appreciate (it|that))\b",
     r"\b(perfect|great|awesome|excellent|brilliant|fantastic|wonderful|amazing|nice one|nice|neat|cool|sweet)\b",
-    r"\b(exactly|spot on|that works|it works|works now|worked|that helps|helpful|helped|love it|love this)\b",
+    r"\b(exactly|spot on|that works|it works|works now|worked|that helps|helpful|helped|love (it|this|that))\b",
+    r"\b(did|does) the (trick|job)\b|\b(doing|trying|using|sending|sent|booked|ordered|saved) (it|that|this)?\s*(now|already)\b|\bwill do\b|\bta\W*$",
     r"\b(got it|makes sense|sounds good|good job|well done|that's it|that's right|you're right|great answer)\b",
     r"\b(no problem|no worries)\b",
     r"^\W*(correct|works|good|yes,? (that'?s|this is) (it|right|good))\b(?!\s+(but|except|though))",
@@ -254,6 +255,10 @@ _NEGATIVE = [
     r"\b(make|making|made) (things|stuff|it|that) up\b|\bcan'?t (possibly )?know\b|\bhallucinat",
     r"\btoo (hard|easy|difficult|advanced|expensive|cheap|old|late|early|big|small)\b|\bway (more|less|too)\b",
     r"\bi (just|only) (want|need|asked|wanted)\b|^\W*less \w+",
+    r"\b(give|make|write|show|send|use)\b[^.?!]*\binstead\b|\binstead of (this|that|it)\b|\bnot (a|an|the) \w+,? (but|please)\b",
+    r"^\W*(please )?(be|sound|make it) (more |less )?(apologetic|professional|polite|friendly|warm|kind|firm|direct|honest|clear|specific|careful|concise|brief|serious|funny|positive|neutral)\b",
+    r",\s*(please )?(be|sound) (more |less )?(apologetic|professional|polite|friendly|warm|kind|firm|direct|concise|brief|serious)\b",
+    r"^\W*(it'?s|it is|that'?s|that is|the answer is)\s+(only |actually )?[$€£]?\d[\d.,%]*( \w+)?\W*$",
 ]
 _NEW_TOPIC = r"^\W*(ok(ay)?|alright|right|good|now|next|also|another (question|thing)|moving on|different question|new question|btw|by the way|switching)\b[,.!:]?\s+\S"
 _AMBIGUOUS = r"^\W*(ok(ay)?|k|hmm+|hm+|uh+|huh|oh|ah|i see|well|sure|fine|right|yes|yeah|maybe|interesting|\?+|\.+|lol|wow)\W*$"

@@ -1,0 +1,95 @@
+"""Replay a finished ``simulate`` run's feedback through the Learner with other settings.
+
+A measuring tool for learner settings (docs/PERSONALIZATION.md, "Regularizing
+the update"): it copies the run's database, marks its trained samples judged
+again, and feeds the *same* update batches (the sample ids of each version the
+run published) to ``services.updates.Learner`` — the real trainer, promotion
+gate and GGUF export — scoring the persona after every promoted update on the
+llama.cpp engine. What it does not do: generate new replies. The replies,
+corrections and complaints are those of the original run, so it isolates the
+update rule from the on-policy data it would otherwise change.
+
+    python -m openclaw_local.sim.replay RUN_DIR PERSONA OUT_DIR [--set w_general=3 --set replay_corrections=8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+
+def _value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def replay(run_dir: Path, persona_name: str, out_dir: Path, overrides: dict[str, Any]) -> list[dict[str, Any]]:
+    from openclaw_local.config import load_settings
+    from openclaw_local.engine.llama_engine import Engine
+    from openclaw_local.paths import embedded_model_path
+    from openclaw_local.services.updates import Learner
+    from openclaw_local.sim.persona import load_persona
+    from openclaw_local.sim.simulate import persona_score
+    from openclaw_local.store import Store
+    from openclaw_local.store.adapters import GGUF_NAME
+
+    src = run_dir / "home"
+    home = out_dir / "home"
+    if home.exists():
+        shutil.rmtree(home)
+    home.mkdir(parents=True)
+    shutil.copy(src / "openclaw.db", home / "openclaw.db")
+    if (src / "trainable").exists():
+        (home / "trainable").symlink_to((src / "trainable").resolve())
+    with sqlite3.connect(home / "openclaw.db") as con:
+        batches = [json.loads(r[0]) for r in con.execute("select sample_ids from adapter_versions order by id")]
+        con.execute("update samples set status = 'judged', trained_version = null where status = 'trained'")
+        con.execute("delete from adapter_versions")
+    settings = load_settings(src).replace(**overrides)
+    persona = load_persona(persona_name)
+    store = Store.open(home)
+    learner = Learner(home, settings, store)
+    engine = Engine(settings.model_path or embedded_model_path(), n_ctx=2048, threads=settings.threads)
+
+    def score() -> float:
+        return persona_score(engine, persona, persona.eval_prompts, system_prompt=settings.system_prompt,
+                             max_tokens=settings.max_tokens)["score"]
+
+    rows = [{"update": 0, "status": "base", "score": score()}]
+    started = time.monotonic()
+    for i, batch in enumerate(batches, 1):
+        version = learner.update(batch)
+        row = {"update": i, "status": version.status, "ppl_ratio": (version.gate.get("general") or {}).get("ratio")}
+        if version.status == "active":
+            engine.set_adapter(Path(version.path) / GGUF_NAME)
+            row["score"] = score()
+        row["seconds"] = round(time.monotonic() - started, 1)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    store.close()
+    (out_dir / "replay.json").write_text(json.dumps({"run": str(run_dir), "persona": persona_name,
+                                                     "overrides": overrides, "updates": rows}, indent=2))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("run_dir", type=Path, help="a `simulate --out` directory (holds home/)")
+    p.add_argument("persona", help="persona name or file")
+    p.add_argument("out_dir", type=Path)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a Settings override")
+    args = p.parse_args(argv)
+    overrides = {k: _value(v) for k, v in (s.split("=", 1) for s in args.set)}
+    replay(args.run_dir, args.persona, args.out_dir, overrides)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
