@@ -49,7 +49,7 @@ class Settings:
     judge_mode: str = field(default="rules", metadata={"help": "judge mode: rules | hybrid | generate | logprob (see docs/JUDGE.md)"})
     lora_rank: int = field(default=16, metadata={"help": "LoRA rank"})
     lora_alpha: float = field(default=32.0, metadata={"help": "LoRA alpha"})
-    learning_rate: float = field(default=5e-4, metadata={"help": "Adam learning rate for the adapter (measured: docs/PERSONALIZATION.md)"})
+    learning_rate: float = field(default=1e-3, metadata={"help": "Adam learning rate for the adapter (measured: docs/PERSONALIZATION.md)"})
     learn_passes: int = field(default=2, metadata={"help": "passes over each update's samples (PPO epochs)"})
     learner_threads: int = field(default=1, metadata={"help": "torch threads used by the learner"})
     w_rl: float = field(default=1.0, metadata={"help": "weight of the binary-RL advantage"})
