@@ -157,7 +157,6 @@ def correction_sft_loss(logp: Tensor, mask: Tensor, is_correction: Tensor) -> Te
     return (per_reply * is_correction.to(logp.dtype)).mean()
 
 
-
 def general_text_kl(logits: Tensor, base_logits: Tensor) -> Tensor:
     r"""KL(π_base ‖ π) over the whole vocabulary on plain (non-chat) text, per position.
 

@@ -161,11 +161,12 @@ def sft_arm(home: Path, settings: Settings, items: list[dict[str, Any]], steps: 
         opt.step()
         losses.append(total)
     t.model.train(False)
-    from openclaw_local.learn.gate import general_text, perplexity
+    from openclaw_local.learn.gate import GateConfig, general_text, perplexity
+    from openclaw_local.services.updates import base_perplexity
 
-    with t.model.disable_adapter():
-        base_ppl = perplexity(t.model, tok, general_text())
-    ppl_ratio = perplexity(t.model, tok, general_text()) / base_ppl
+    gate = GateConfig()  # measured exactly as the promotion gate measures the product's versions
+    ppl = perplexity(t.model, tok, general_text(), max_tokens=gate.max_tokens, window=gate.window)
+    ppl_ratio = ppl / base_perplexity(home, t, gate)
     out_dir.mkdir(parents=True, exist_ok=True)
     gguf = out_dir / "sft_adapter.gguf"
     peft_model_to_gguf(t.model, gguf, architecture=t.architecture)

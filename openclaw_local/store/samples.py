@@ -317,14 +317,11 @@ class SampleStore:
                      "reward": reward, "hint": hint, "kind": "reply"}
                 )
             if row["correction"] and row["correction"].strip():
-                items.append(
-                    {"message_id": mid, "prompt_messages": [dict(m) for m in prompt], "reply": row["correction"],
-                     "reward": 1, "hint": None, "kind": "correction"}
-                )
+                items.append(_correction_item(mid, [dict(m) for m in prompt], row["correction"]))
         return items
 
     def replay_correction_items(self, limit: int, exclude: Iterable[int] = ()) -> list[dict[str, Any]]:
-        """The ``limit`` most recent corrections already trained on, as correction items (kind "replay").
+        """The ``limit`` most recent corrections already trained on, as correction items.
 
         Replaying them keeps what earlier updates learned from being washed out by
         later ones, the way the offline SFT arm revisits every correction each epoch.
@@ -344,9 +341,14 @@ class SampleStore:
         for row in rows:
             if row["message_id"] in skip or len(items) >= limit:
                 continue
-            items.append({"message_id": row["message_id"], "prompt_messages": self.prompt_messages(row["message_id"]),
-                          "reply": row["correction"], "reward": 1, "hint": None, "kind": "correction"})
+            items.append(_correction_item(row["message_id"], self.prompt_messages(row["message_id"]), row["correction"]))
         return items
+
+
+def _correction_item(message_id: int, prompt: list[dict[str, str]], corrected: str) -> dict[str, Any]:
+    """The user's corrected text as a known-good reply to the same prompt (reward +1, no hint)."""
+    return {"message_id": message_id, "prompt_messages": prompt, "reply": corrected,
+            "reward": 1, "hint": None, "kind": "correction"}
 
 
 def _cannot_tell(reward: int | None, hint: str | None) -> bool:
