@@ -1,6 +1,6 @@
 """Adapters in and out: validate a LoRA against a base GGUF, PEFT <-> llama.cpp LoRA, merged GGUF.
 
-Formats (DESIGN.md, "Publishing"):
+Formats (docs/METHOD.md, "Serving and training the same model"):
 
 - **peft**: ``adapter_config.json`` + ``adapter_model.safetensors`` with tensors named
   ``...layers.N.{self_attn|mlp}.P_proj.lora_{A,B}.weight``, A (r, in), B (out, r), in

@@ -1,4 +1,4 @@
-"""PEFT LoRA adapter -> llama.cpp LoRA GGUF (DESIGN.md, "Publishing").
+"""PEFT LoRA adapter -> llama.cpp LoRA GGUF (docs/METHOD.md, "Serving and training the same model").
 
 Format read by llama.cpp's ``llama_adapter_lora_init``:
 

@@ -1,6 +1,6 @@
 """The local PRM: turn a reply's next state into a reward (+1 / -1 / 0) and maybe a hint.
 
-Two judges, as in DESIGN.md:
+Two judges (docs/METHOD.md, "The judge"):
 
 - **evaluative** — did the reply meet the user's intent, judging by what the user did
   next? Thanks or moving on → +1; push-back, a redo request, a correction or the same
@@ -202,7 +202,7 @@ def parse_hint(text: str | None) -> str | None:
 
 
 def pick_hint(hints: Sequence[str | None]) -> str | None:
-    """The longest valid hint among the votes (DESIGN: keep the longest valid one)."""
+    """The longest valid hint among the votes (docs/METHOD.md: keep the longest valid one)."""
     valid = [h for h in hints if h]
     return max(valid, key=len) if valid else None
 

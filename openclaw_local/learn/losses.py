@@ -1,8 +1,8 @@
-"""Loss math for learning from next-state signals (see /work/shared/DESIGN.md, "Two learning signals").
+"""Loss math for learning from next-state signals (docs/METHOD.md, "Two learning signals, one update").
 
 Pure functions on tensors shaped ``(batch, T)``: one row per reply, one column per
 token position. ``mask`` is 1 on the reply's tokens and 0 on prompt tokens and
-padding, so prompt tokens never contribute. Notation (as in DESIGN.md and trl):
+padding, so prompt tokens never contribute. Notation (as in docs/METHOD.md and trl):
 
 - ``logp``      log π(y_t | x, y_<t) under the policy being trained (with grad)
 - ``old_logp``  log π_old(y_t | x, y_<t), recomputed before the update (no grad)
@@ -33,7 +33,7 @@ def masked_mean_per_reply(values: Tensor, mask: Tensor) -> Tensor:
     .. math::
         \bar{v} = \frac{1}{B} \sum_{i=1}^{B} \frac{1}{|y^i|} \sum_{t \in y^i} v_{i,t}
 
-    Every reply weighs the same regardless of its length (DESIGN.md: "averaged over
+    Every reply weighs the same regardless of its length (docs/METHOD.md: "averaged over
     the reply's tokens, then over replies"). Rows with no reply token count as zero.
     """
     mask = mask.to(values.dtype)
@@ -49,7 +49,7 @@ def clipped_surrogate_loss(
     clip_low: float = 0.2,
     clip_high: float = 0.28,
 ) -> Tensor:
-    r"""PPO clipped surrogate with an asymmetric clip (DESIGN.md, "Binary RL").
+    r"""PPO clipped surrogate with an asymmetric clip (docs/METHOD.md, "Binary RL").
 
     .. math::
         \rho_t = \exp(\log\pi(y_t) - \log\pi_{old}(y_t))
@@ -91,7 +91,7 @@ def binary_rl_advantages(rewards: Tensor, mask: Tensor) -> Tensor:
 
 
 def opd_advantages(teacher_logp: Tensor, old_logp: Tensor, mask: Tensor) -> Tensor:
-    r"""Hindsight on-policy distillation advantage (DESIGN.md, "OPD").
+    r"""Hindsight on-policy distillation advantage (docs/METHOD.md, "OPD").
 
     .. math::
         A_{i,t} = \log\pi_{teacher}(y_t \mid x + \text{hint}, y_{<t}) - \log\pi_{old}(y_t \mid x, y_{<t})
@@ -111,7 +111,7 @@ def combined_advantages(
     w_rl: float = 1.0,
     w_opd: float = 1.0,
 ) -> Tensor:
-    r"""Combined advantage (DESIGN.md, "Combined").
+    r"""Combined advantage (docs/METHOD.md, "Combined").
 
     .. math::
         A_{i,t} = w_{rl}\, r_i + w_{opd}\, \mathbb{1}[\text{hint}_i]\,(\log\pi_{teacher}(y_t) - \log\pi_{old}(y_t))
@@ -134,7 +134,7 @@ def kl_to_base(logp: Tensor, base_logp: Tensor, mask: Tensor) -> Tensor:
         k3_t = e^{\delta_t} - \delta_t - 1 \;\ge 0
 
     averaged over reply tokens then replies. Unbiased for KL when y is sampled from
-    π and always non-negative. Its weight defaults to 0 (DESIGN.md: KL term off).
+    π and always non-negative. Its weight defaults to 0 (docs/METHOD.md: only the general-text KL is on).
     """
     delta = base_logp.detach() - logp
     return masked_mean_per_reply(torch.exp(delta) - delta - 1.0, mask)
@@ -148,7 +148,7 @@ def correction_sft_loss(logp: Tensor, mask: Tensor, is_correction: Tensor) -> Te
             \left(-\frac{1}{|y^i|} \sum_{t \in y^i} \log \pi(y^i_t \mid x^i, y^i_{<t})\right)
 
     with :math:`c_i = 1` for a correction item, else 0. A correction is a known-good reply
-    (DESIGN.md, "Corrections"); as a +1 sample alone its ratio is clipped at 1 + 0.28 per
+    (docs/METHOD.md, "Corrections, imitated"); as a +1 sample alone its ratio is clipped at 1 + 0.28 per
     update, which is too slow to learn fixed wording ("Hi there!") — measured in
     docs/PERSONALIZATION.md. This term is unclipped; the promotion gate guards general ability.
     """

@@ -1,6 +1,6 @@
 """The trainable copy of the served model: base weights + a LoRA adapter (peft).
 
-Source of the base weights (DESIGN.md, "Serving and training the same model"):
+Source of the base weights (docs/METHOD.md, "Serving and training the same model"):
 
 - the served GGUF, loaded by transformers with ``gguf_file=`` and
   ``quantization_config=GgufConfig(dequantize=True)`` (transformers 5.x; without
@@ -11,7 +11,7 @@ Source of the base weights (DESIGN.md, "Serving and training the same model"):
 - or an HF model directory (``Settings.hf_model_dir``), used as is.
 
 On CUDA the cached safetensors are loaded in 4-bit NF4 with bf16 compute (QLoRA);
-on CPU in fp32 (bf16 on CPU is ~30x slower, DESIGN.md). The adapter is a peft LoRA
+on CPU in fp32 (bf16 on CPU is ~30x slower, docs/METHOD.md). The adapter is a peft LoRA
 (rank/alpha from Settings, no dropout) on q/k/v/o/gate/up/down. Supported
 architectures: ``llama`` (the embedded SmolLM2-135M) and ``qwen3``.
 """

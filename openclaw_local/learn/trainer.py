@@ -1,4 +1,4 @@
-"""One LoRA update from judged replies (DESIGN.md, "Two learning signals, one update").
+"""One LoRA update from judged replies (docs/METHOD.md, "Two learning signals, one update").
 
 Reads top to bottom: tokenize -> score (old policy, teacher, base) -> clipped
 surrogate on the combined advantage -> Adam steps -> metrics.

@@ -1,7 +1,7 @@
 """The background learner process: ``python -m openclaw_local.services.learner_worker --home DIR``.
 
 Runs at the lowest CPU priority (nice 19) with a bounded number of torch threads,
-so chat keeps its speed while it trains (DESIGN.md: at equal priority a torch job
+so chat keeps its speed while it trains (docs/METHOD.md, "Priorities": at equal priority a torch job
 cut chat from ~95 to ~25 tokens/s; at nice 19 chat stays at full speed).
 
 It polls SQLite once a second: when enough judged samples wait
