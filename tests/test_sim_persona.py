@@ -1,14 +1,17 @@
-"""Persona files: shipped ones load; bad ones give one clear line and exit code 6; the simulated user."""
+"""Persona files: shipped ones load; bad ones give one clear line and exit code 6; the simulated user;
+phrasing pools (sampled with the seed, old single-string format still valid); the indirect persona."""
 
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 
 from openclaw_local.cli import main
+from openclaw_local.learn.judge import _NEG_RX, rule_score
 from openclaw_local.sim.persona import (
-    PersonaError, SimulatedUser, default_complaint, load_persona, parse_persona, shipped_personas,
+    PersonaError, SimulatedUser, default_complaint, load_persona, parse_persona, sample, shipped_personas,
 )
 from openclaw_local.sim.rules import RULE_TYPES, Rule
 
@@ -50,6 +53,12 @@ def test_shipped_personas_load_and_have_disjoint_prompts():
     ({"eval_prompts": [f"e{i}" for i in range(9)]}, "at least 10 eval_prompts (has 9)"),
     ({"eval_prompts": [f"e{i}" for i in range(9)] + ["Train Question 3"]}, "train and eval prompts overlap"),
     ({"complaints": {"shout": "x"}}, "unknown rule type"),
+    ({"complaints": {"max_words": []}}, "complaint for 'max_words' must be a non-empty string or a non-empty list"),
+    ({"complaints": {"max_words": ["fine", 3]}}, "complaint for 'max_words' must be a non-empty string or a non-empty list"),
+    ({"complaints": {"max_words": ""}}, "complaint for 'max_words' must be"),
+    ({"neutral": []}, '"neutral" must be a non-empty list'),
+    ({"neutral": "ok"}, '"neutral" must be a non-empty list'),
+    ({"neutral": ["ok", " "]}, '"neutral" must be a non-empty string or a non-empty list'),
     ({"color": "red"}, "unknown field(s) color"),
 ])
 def test_bad_personas_are_explained(changes, message):
@@ -98,3 +107,68 @@ def test_unrepairable_correction_becomes_a_complaint():
     persona = parse_persona(good(rules=[{"type": "min_words", "value": 50}], feedback={"correct": 1.0}))
     r = SimulatedUser(persona, seed=0).react("short")
     assert r.kind == "complain" and "at least 50 words" in r.text
+
+
+# ----------------------------------------------------------------------------- phrasing pools
+def test_shipped_personas_have_pools_of_phrasings():
+    paths = shipped_personas()
+    assert {p.stem for p in paths} >= {"student", "teacher", "commuter", "indirect"}
+    for p in paths:
+        persona = load_persona(p)
+        for rule in persona.rules:  # every rule has its own pool, not the one default sentence
+            pool = persona.complaint_pool(rule)
+            assert len(pool) >= 8 and len(set(pool)) == len(pool), (p.stem, rule.key)
+        assert len(set(persona.praise)) >= 8 and len(set(persona.neutral)) >= 8, p.stem
+
+
+def test_old_single_string_format_is_a_pool_of_one():
+    persona = parse_persona(good(complaints={"max_words": "too long!"}, praise=["thanks"]))
+    max_words = persona.rules[1]
+    assert persona.complaints == {"max_words": ["too long!"]} and persona.neutral == []
+    assert persona.complaint_pool(max_words) == ["too long!"]
+    # a rule without a complaint in the file falls back to the default sentence
+    assert persona.complaint_pool(persona.rules[0]) == [default_complaint(persona.rules[0])]
+    # a pool of one takes no draw from the RNG, so a seeded run replays as before pools existed
+    rng = random.Random(5)
+    state = rng.getstate()
+    assert sample(["only"], rng) == "only" and rng.getstate() == state
+    # without a neutral pool a good reply gets praise or the next prompt, never a neutral message
+    kinds = {SimulatedUser(persona, seed=s).react("Hi there").kind for s in range(40)}
+    assert kinds == {"praise", "next"}
+
+
+def test_pooled_reactions_are_seeded_and_varied():
+    persona = load_persona("commuter").with_feedback({"complain": 1.0})
+    bad = "**Certainly!** " + "word " * 60  # breaks every commuter rule
+
+    def complaints(seed, n=60):
+        user = SimulatedUser(persona, seed)
+        return [user.react(bad).text for _ in range(n)]
+
+    first = complaints(7)
+    assert first == complaints(7)  # same seed, same phrasings in the same order
+    assert first != complaints(8)
+    every = {c for rule in persona.rules for c in persona.complaint_pool(rule)}
+    assert set(first) <= every and len(set(first)) >= 15  # many phrasings, all from the pools
+
+    def good_reactions(seed, n=80):
+        user = SimulatedUser(persona, seed)
+        return [(r.kind, r.text) for r in (user.react("Quick answer: yes, twenty minutes.") for _ in range(n))]
+
+    seq = good_reactions(3)
+    assert seq == good_reactions(3)
+    kinds = {k for k, _ in seq}
+    assert kinds == {"praise", "neutral", "next"}
+    assert {t for k, t in seq if k == "neutral"} <= set(persona.neutral)
+    assert len({t for k, t in seq if k == "praise"}) >= 4
+
+
+def test_indirect_persona_never_uses_the_old_rules_cue_words():
+    """Its complaints are push-back the old cue rules (learn/judge.py) cannot hear: no pattern matches."""
+    persona = load_persona("indirect")
+    complaints = [c for rule in persona.rules for c in persona.complaint_pool(rule)]
+    assert len(complaints) >= 32
+    for text in complaints:
+        hits = [rx.pattern for rx in _NEG_RX if rx.search(text)]
+        assert not hits, (text, hits)
+        assert rule_score("Here is a reply.", text, "How do I bleed a radiator?")[0] != -1, text

@@ -1,15 +1,23 @@
 """Persona files (JSON, format in issue 5) and the simulated user that plays one.
 
 A persona is a list of checkable rules (:mod:`openclaw_local.sim.rules`), the
-complaints and praise the user says, the probabilities of how they react to a
-reply that breaks a rule, and disjoint train / eval prompts.
+complaints, praise and neutral messages the user says, the probabilities of how
+they react to a reply that breaks a rule, and disjoint train / eval prompts.
+
+People do not repeat one sentence, so every message is a *pool* of phrasings the
+user samples from (with its seeded RNG): ``complaints`` maps a rule type to a
+string or a list of strings (a string is a pool of one, the original format),
+``praise`` and ``neutral`` are lists. A pool of one is used as is, without
+drawing from the RNG, so a persona in the original format replays exactly as before.
 
 The simulated user (:class:`SimulatedUser`, seeded RNG) reacts to a reply:
 
-- breaks no rule → ``praise`` (a praise message) or ``next`` (simply the next prompt), 50/50;
+- breaks no rule → ``praise`` (a praise message, 50 %) or else, with a ``neutral`` pool,
+  ``neutral`` (a message that says nothing about the reply: "ok", "hm, interesting",
+  25 %) or ``next`` (simply the next prompt, the rest); without one, ``next`` (50 %);
 - breaks at least one rule → one of ``feedback``:
   ``correct`` — an inline correction: the reply repaired by every broken rule;
-  ``complain`` — the complaint for one broken rule (chosen at random) as the next message;
+  ``complain`` — a complaint from the pool of one broken rule (chosen at random) as the next message;
   ``rate`` — thumbs down.
   A correction that would change nothing or leave nothing (only ``min_words`` broken,
   or every sentence dropped) becomes a complaint: a person cannot "correct" that.
@@ -66,20 +74,42 @@ class Persona:
     description: str
     system_prompt: str | None
     rules: list[Rule]
-    complaints: dict[str, str]
+    complaints: dict[str, list[str]]  # rule type → pool of phrasings (≥ 1)
     praise: list[str]
     feedback: dict[str, float]
     train_prompts: list[str]
     eval_prompts: list[str]
     path: Path | None = None
+    neutral: list[str] = field(default_factory=list)
 
-    def complaint(self, rule: Rule) -> str:
-        return self.complaints.get(rule.type) or default_complaint(rule)
+    def complaint_pool(self, rule: Rule) -> list[str]:
+        """Every phrasing of the complaint about ``rule`` (the default complaint if the file has none)."""
+        return self.complaints.get(rule.type) or [default_complaint(rule)]
+
+    def complaint(self, rule: Rule, rng: random.Random | None = None) -> str:
+        """One complaint about ``rule``: drawn with ``rng``, or the first phrasing without one."""
+        return sample(self.complaint_pool(rule), rng)
 
     def with_feedback(self, feedback: dict[str, float]) -> "Persona":
         data = dict(self.__dict__)
         data["feedback"] = _feedback(feedback, str(self.path or self.name))
         return Persona(**data)
+
+
+def sample(pool: list[str], rng: random.Random | None) -> str:
+    """One phrasing from a pool; a pool of one (or no RNG) takes no draw, so old seeded runs replay unchanged."""
+    if rng is None or len(pool) == 1:
+        return pool[0]
+    return rng.choice(pool)
+
+
+def _pool(raw: Any, where: str, what: str) -> list[str]:
+    """A string (a pool of one) or a non-empty list of non-empty strings, stripped; duplicates dropped."""
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list) or not raw or not all(isinstance(x, str) and x.strip() for x in raw):
+        raise _fail(where, f"{what} must be a non-empty string or a non-empty list of non-empty strings")
+    return list(dict.fromkeys(x.strip() for x in raw))
 
 
 def _fail(where: str, message: str) -> PersonaError:
@@ -150,7 +180,7 @@ def _prompts(data: dict, key: str, minimum: int, where: str) -> list[str]:
 def parse_persona(data: Any, where: str = "<data>") -> Persona:
     if not isinstance(data, dict):
         raise _fail(where, "must be a JSON object")
-    known = {"name", "description", "system_prompt", "rules", "complaints", "praise", "feedback",
+    known = {"name", "description", "system_prompt", "rules", "complaints", "praise", "neutral", "feedback",
              "train_prompts", "eval_prompts"}
     unknown = set(data) - known
     if unknown:
@@ -171,16 +201,20 @@ def parse_persona(data: Any, where: str = "<data>") -> Persona:
     complaints = data.get("complaints") or {}
     if not isinstance(complaints, dict):
         raise _fail(where, "\"complaints\" must be an object mapping rule types to text")
+    pools: dict[str, list[str]] = {}
     for k, v in complaints.items():
         if k not in RULE_TYPES:
             raise _fail(where, f"complaint for unknown rule type {k!r}")
-        if not isinstance(v, str) or not v.strip():
-            raise _fail(where, f"complaint for {k!r} must be a non-empty string")
+        pools[k] = _pool(v, where, f"complaint for {k!r}")
     praise = data.get("praise")
     if praise is None:
         praise = list(DEFAULT_PRAISE)
     if not isinstance(praise, list) or not praise or not all(isinstance(p, str) and p.strip() for p in praise):
         raise _fail(where, "\"praise\" must be a non-empty list of strings")
+    neutral = data.get("neutral")
+    if neutral is not None and (not isinstance(neutral, list) or not neutral):
+        raise _fail(where, "\"neutral\" must be a non-empty list of strings (or left out)")
+    neutral = _pool(neutral, where, "\"neutral\"") if neutral is not None else []
     description = data.get("description") or ""
     if not isinstance(description, str):
         raise _fail(where, "\"description\" must be a string")
@@ -190,8 +224,9 @@ def parse_persona(data: Any, where: str = "<data>") -> Persona:
     if overlap:
         raise _fail(where, f"train and eval prompts overlap ({len(overlap)} shared, e.g. {sorted(overlap)[0][:60]!r})")
     return Persona(name=name.strip(), description=description, system_prompt=sp, rules=rules,
-                   complaints={k: v.strip() for k, v in complaints.items()}, praise=[p.strip() for p in praise],
-                   feedback=_feedback(data["feedback"], where), train_prompts=train, eval_prompts=evals)
+                   complaints=pools, praise=[p.strip() for p in praise],
+                   feedback=_feedback(data["feedback"], where), train_prompts=train, eval_prompts=evals,
+                   neutral=neutral)
 
 
 def resolve_persona_path(name_or_path: str | Path) -> Path:
@@ -226,8 +261,8 @@ def shipped_personas() -> list[Path]:
 # ---------------------------------------------------------------------------- the user
 @dataclass
 class Reaction:
-    kind: str  # "correct" | "complain" | "rate" | "praise" | "next"
-    text: str | None  # correction text, complaint or praise; None for rate / next
+    kind: str  # "correct" | "complain" | "rate" | "praise" | "neutral" | "next"
+    text: str | None  # correction text, complaint, praise or neutral message; None for rate / next
     broken: list[str] = field(default_factory=list)  # keys of the broken rules
     score: float = 1.0
 
@@ -259,6 +294,8 @@ class SimulatedUser:
         if not bad:
             if self.rng.random() < 0.5:
                 return Reaction("praise", self.rng.choice(self.persona.praise), keys, sc)
+            if self.persona.neutral and self.rng.random() < 0.5:
+                return Reaction("neutral", sample(self.persona.neutral, self.rng), keys, sc)
             return Reaction("next", None, keys, sc)
         fb = self.persona.feedback
         kinds = [k for k in REACTIONS if fb.get(k, 0) > 0]
@@ -269,5 +306,5 @@ class SimulatedUser:
                 return Reaction("correct", fixed, keys, sc)
             kind = "complain"
         if kind == "complain":
-            return Reaction("complain", self.persona.complaint(self.rng.choice(bad)), keys, sc)
+            return Reaction("complain", self.persona.complaint(self.rng.choice(bad), self.rng), keys, sc)
         return Reaction("rate", None, keys, sc)

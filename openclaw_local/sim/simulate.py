@@ -12,7 +12,7 @@ for it to be published and served.
 Conversations: each interaction sends one train prompt. The next prompt goes into
 the same conversation (so "simply the next prompt" is a real next state for the
 previous reply), and a new conversation starts after ``PROMPTS_PER_CONVERSATION``
-prompts, which keeps training contexts short. A complaint or praise is its own
+prompts, which keeps training contexts short. A complaint, praise or neutral message is its own
 user turn (the model answers it), followed by the next prompt as a separate turn.
 
 Persona score: greedy decoding (temperature 0), one fresh ``[system, user]``
@@ -253,7 +253,7 @@ def run_simulation(
                 corrections.append((prompt, r.text))
             elif r.kind == "rate":
                 rt.chat.rate(reply.id, -1)
-            elif r.kind in ("complain", "praise"):
+            elif r.kind in ("complain", "praise", "neutral"):
                 if r.kind == "complain":
                     complaints.append(r.text)
                 rt.chat.send(conv.id, r.text, sink)
