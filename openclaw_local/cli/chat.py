@@ -43,13 +43,13 @@ def run(args: argparse.Namespace) -> int:
         runtime.attach_ui(notify)
         app.adapter_service = runtime.adapters  # ctrl+a: the Adapters screen
         runtime.start_background()
-        _show_start_notices(app, runtime.learner.notices)
+        _show_start_notices(app, runtime.notices + runtime.learner.notices)
         app.run()
     return 0
 
 
 def _show_start_notices(app, notices: list[str]) -> None:
-    """Fallback notices from start-up (a broken adapter version) are shown once the app runs."""
+    """Fallback notices from start-up (the llama.cpp self-test, a broken adapter version) are shown once the app runs."""
     import threading
     import time
 
