@@ -25,8 +25,25 @@ class GgufInfo:
     block_count: int | None = None  # transformer layers (for offloading part of them)
 
 
+_inspected: dict[tuple[str, int, int], GgufInfo] = {}  # by (path, size, mtime): parsing a GGUF takes seconds
+
+
 def inspect_gguf(path: Path) -> GgufInfo:
     path = Path(path).expanduser()
+    try:
+        st = path.stat()
+        key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    except OSError:
+        key = None
+    if key in _inspected:
+        return _inspected[key]
+    info = _inspect(path)
+    if key is not None:
+        _inspected[key] = info
+    return info
+
+
+def _inspect(path: Path) -> GgufInfo:
     if not path.exists():
         raise ModelError(f"model file not found: {path}", "pass --model PATH to an existing .gguf file")
     if not path.is_file():
