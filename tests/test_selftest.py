@@ -146,3 +146,16 @@ def test_setting_on_or_off_needs_no_probe(home, embedded_model):
         plan = plan_for(home, Settings(cpu_extra_buffers=mode, n_gpu_layers=0), embedded_model, probe=no_probe)
         assert plan.extra_buffers is extra and plan.source == "setting"
         assert plan.describe() == f"extra CPU buffer types {mode} (setting cpu_extra_buffers)"
+
+
+@pytest.mark.real_selftest
+def test_doctor_states_the_decision_and_why(home, monkeypatch, capsys):
+    from openclaw_local.cli import main
+
+    monkeypatch.setenv(FAULT_ENV, "segv")
+    lines = []
+    for _ in range(2):
+        assert main(["doctor"]) == 0
+        lines += [line for line in capsys.readouterr().out.splitlines() if line.startswith("llama.cpp self-test")]
+    assert lines[0].split(None, 2)[2].strip() == "extra CPU buffer types off (the probe with buffers on crashed with SIGSEGV; probed now)"
+    assert lines[1].endswith("crashed with SIGSEGV; cached)")
