@@ -159,3 +159,28 @@ def test_doctor_states_the_decision_and_why(home, monkeypatch, capsys):
         lines += [line for line in capsys.readouterr().out.splitlines() if line.startswith("llama.cpp self-test")]
     assert lines[0].split(None, 2)[2].strip() == "extra CPU buffer types off (the probe with buffers on crashed with SIGSEGV; probed now)"
     assert lines[1].endswith("crashed with SIGSEGV; cached)")
+
+
+def test_every_llama_cpp_load_in_the_product_follows_the_plan():
+    """No Engine without a plan, no Llama except through load_plan.open_llama (a new caller can't forget)."""
+    import ast
+    from pathlib import Path
+
+    import openclaw_local
+
+    root = Path(openclaw_local.__file__).parent
+    missing = []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            where = f"{path.relative_to(root)}:{node.lineno}"
+            if name == "Engine" and not any(k.arg == "plan" for k in node.keywords):
+                missing.append(f"{where} Engine() without plan=")
+            if name == "Llama" and path.name != "load_plan.py":
+                missing.append(f"{where} Llama() outside load_plan.open_llama")
+            if name == "open_llama" and path.name != "llama_engine.py" and len(node.args) < 2:
+                missing.append(f"{where} open_llama() without a plan")
+    assert not missing, missing
