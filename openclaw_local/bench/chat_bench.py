@@ -10,6 +10,8 @@ KV caches are reset before each round so every round evaluates the full prompt.
 
 from __future__ import annotations
 
+import os
+import platform
 import tempfile
 import time
 from pathlib import Path
@@ -105,6 +107,22 @@ def run(model: Path, settings: Settings, *, rounds: int = 7, max_tokens: int = 1
     )
 
 
+def _cpu_line() -> str:
+    """The CPU's name and whether it reports AMX (what makes llama.cpp repack into AMX buffers)."""
+    name, amx = platform.processor() or platform.machine(), False
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("model name") and name in ("", platform.processor() or platform.machine()):
+                    name = line.split(":", 1)[1].strip()
+                if line.startswith("flags"):
+                    amx = "amx_int8" in line.split()
+                    break
+    except OSError:
+        pass
+    return f"{name}, {'reports' if amx else 'no'} AMX"
+
+
 def _prompt_eval_tps(engine, n_tokens: int = 384) -> float:
     """Prompt tokens/s of one batched evaluation (where weight repacking matters most)."""
     text = (PROMPT + " ") * 40
@@ -131,6 +149,7 @@ def run_extra_buffers(model: Path, settings: Settings, *, rounds: int = 7, max_t
     from openclaw_local.store import Store
 
     s = settings.replace(temperature=0.0, max_tokens=max_tokens, seed=1234)
+    load_before = os.getloadavg()[0]
     arms = {"off": LoadPlan(extra_buffers=False)}
     probe = run_probe(model, extra_buffers=True, n_gpu_layers=0, threads=s.threads)
     if probe.ok:
@@ -168,11 +187,13 @@ def run_extra_buffers(model: Path, settings: Settings, *, rounds: int = 7, max_t
         rows += [("ratio off/on generation tokens/s", f"{gen:.3f}"), ("ratio off/on prompt eval tokens/s", f"{pp:.3f}")]
         verdict = f"off/on: generation {gen:.2f}×, prompt eval {pp:.2f}×"
     return BenchResult(
-        name="chat-extra-buffers",
-        title="Chat: llama.cpp extra CPU buffer types on vs off (the self-test's fallback)",
+        name=f"chat-extra-buffers-{model.stem}",  # one section per model: repacking depends on the quantization
+        title=f"Chat: llama.cpp extra CPU buffer types on vs off (the self-test's fallback), {model.name}",
         method=(f"{rounds} alternated rounds per arm through ChatService.send, {max_tokens} tokens max, temperature 0, "
                 f"{s.threads} threads, n_ctx {s.n_ctx}, KV cache reset before each round, plus one 384-token prompt "
-                f"evaluation per round; model {model.name}. Both arms loaded side by side. Medians."),
+                f"evaluation per round; model {model.name}. Both arms loaded side by side. Medians. "
+                f"CPU: {_cpu_line()}. Load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after "
+                f"(other processes share the cores, so only the ratio measured together means anything)."),
         rows=rows,
         verdict=verdict,
     )

@@ -17,7 +17,7 @@ def register(sub) -> None:
                    help="rewrite the results sections in this markdown file (default: docs/BENCHMARKS.md when it exists here)")
     p.add_argument("--full", action="store_true", help="personas: the full protocol (36 interactions, all eval prompts, arms)")
     p.add_argument("--compare-extra-buffers", action="store_true",
-                   help="chat: also measure llama.cpp's extra CPU buffer types on vs off (alternated rounds)")
+                   help="chat: measure llama.cpp's extra CPU buffer types on vs off (alternated rounds) instead of app vs raw")
     p.add_argument("--out", metavar="DIR", default=None, help="personas: keep each simulated run under DIR")
     p.set_defaults(func=run)
 
@@ -29,11 +29,12 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args, home)
     results = []
     if args.which in ("all", "chat"):
-        results.append(chat_bench.run(model_path(settings), settings, rounds=args.rounds, max_tokens=args.bench_tokens,
-                                      home=home))
-        if args.compare_extra_buffers:
+        if args.compare_extra_buffers:  # instead of app vs raw: the self-test's two paths
             results.append(chat_bench.run_extra_buffers(model_path(settings), settings, rounds=args.rounds,
                                                         max_tokens=args.bench_tokens))
+        else:
+            results.append(chat_bench.run(model_path(settings), settings, rounds=args.rounds,
+                                          max_tokens=args.bench_tokens, home=home))
     if args.which in ("all", "learn"):
         from openclaw_local.bench import learn_bench
 
