@@ -83,7 +83,9 @@ def run(args: argparse.Namespace) -> int:
             rows.append(("model", f"PROBLEM: {exc.one_line()}"))
             problems += 1
         else:
-            rows.append(("llama.cpp self-test", _selftest_line(home, settings, info.path)))
+            line = _selftest_line(home, settings, info.path)
+            rows.append(("llama.cpp self-test", line))
+            problems += line.startswith("PROBLEM")
         try:
             from openclaw_local.store import SCHEMA_VERSION, Store
 

@@ -231,12 +231,6 @@ def _write_entry(home: Path, key: str, entry: dict[str, Any]) -> None:
         pass  # not remembered: the next start probes again, which is only slower
 
 
-def cached_entry(home: Path, model_path: Path | str) -> dict[str, Any] | None:
-    """The cached decision for a model, whatever its fingerprint (for tests and diagnostics)."""
-    prefix = f"{Path(model_path).expanduser().resolve()}|"
-    return next((v for k, v in _read_cache(home).items() if k.startswith(prefix)), None)
-
-
 # ------------------------------------------------------------------ the child
 def _probe_child(args: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
