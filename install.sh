@@ -34,10 +34,23 @@ if ! have torch; then
   fi
 fi
 
+# llama.cpp is built for THIS CPU (GGML_NATIVE, the default: -march=native), the fastest
+# build here. On an Intel CPU with AMX (Sapphire Rapids and later: amx_int8 in
+# /proc/cpuinfo) that includes llama.cpp's AMX code, whose weight repacking ("extra buffer
+# types") was seen to segfault on every batched prompt with llama-cpp-python 0.3.36. We keep
+# the native build: the start-up self-test (docs/ARCHITECTURE.md) finds such a crash in a
+# child process and serves with extra buffer types off (cpu_extra_buffers), which costs only
+# the repacking speed-up (docs/BENCHMARKS.md), and the build stays fast everywhere else.
+# To build without native CPU features instead, pass your own CMake flags, e.g.
+#   PIP_NO_CACHE_DIR=1 CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" ./install.sh
+# (in a fresh .venv; PIP_NO_CACHE_DIR so pip does not reuse the wheel it built before).
+if grep -qw amx_int8 /proc/cpuinfo 2>/dev/null; then
+  say "this CPU reports AMX: if llama.cpp's AMX path crashes here, the start-up self-test turns it off"
+fi
 if ! have llama_cpp; then
   if command -v nvcc >/dev/null 2>&1 && [ "$gpu" = 1 ]; then
     say "building llama-cpp-python $LLAMA_CPP_VERSION with CUDA (several minutes the first time)"
-    CMAKE_ARGS="-DGGML_CUDA=on" "${PIP[@]}" "llama-cpp-python==$LLAMA_CPP_VERSION"
+    CMAKE_ARGS="-DGGML_CUDA=on ${CMAKE_ARGS:-}" "${PIP[@]}" "llama-cpp-python==$LLAMA_CPP_VERSION"
   else
     say "building llama-cpp-python $LLAMA_CPP_VERSION for CPU (about 7 minutes the first time; cached after)"
     CMAKE_BUILD_PARALLEL_LEVEL=$(nproc 2>/dev/null || echo 2) "${PIP[@]}" "llama-cpp-python==$LLAMA_CPP_VERSION"

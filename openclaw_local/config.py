@@ -37,6 +37,9 @@ class Settings:
     n_ctx: int = field(default=4096, metadata={"help": "context window in tokens"})
     threads: int = field(default_factory=_default_threads, metadata={"help": "CPU threads for llama.cpp"})
     n_gpu_layers: int = field(default=-1, metadata={"help": "layers offloaded to a GPU (ignored on a CPU build)"})
+    cpu_extra_buffers: str = field(default="auto", metadata={
+        "help": "llama.cpp extra CPU buffer types (weight repacking, e.g. AMX): auto = the start-up self-test decides",
+        "choices": ("auto", "on", "off")})
     system_prompt: str = field(default=DEFAULT_SYSTEM_PROMPT, metadata={"help": "system message for new chats"})
     thinking: bool = field(default=False, metadata={"help": "Qwen3: think before answering (/think vs /no_think)"})
     seed: int = field(default=-1, metadata={"help": "sampling seed, -1 = random"})

@@ -25,6 +25,32 @@ def _isolated_home(tmp_path, monkeypatch):
     return home
 
 
+_probe_results: dict = {}
+
+
+@pytest.fixture(autouse=True)
+def _selftest_once_per_session(request, monkeypatch):
+    """The llama.cpp start-up self-test probes each model once per test session, not once per data dir.
+
+    Every in-process load still follows a real probe's decision (so the suite is safe on a
+    CPU where llama.cpp crashes), but its child process runs once per model and options.
+    Tests marked ``real_selftest`` get the unshared probe.
+    """
+    if request.node.get_closest_marker("real_selftest"):
+        return
+    from openclaw_local.engine import selftest
+
+    real = selftest.run_probe
+
+    def shared(model_path, **options):
+        key = (str(model_path), tuple(sorted(options.items())))
+        if key not in _probe_results:
+            _probe_results[key] = real(model_path, **options)
+        return _probe_results[key]
+
+    monkeypatch.setattr(selftest, "run_probe", shared)
+
+
 @pytest.fixture
 def home(_isolated_home) -> Path:
     _isolated_home.mkdir(parents=True, exist_ok=True)
@@ -43,8 +69,10 @@ def engine(embedded_model):
     Tests that set an adapter must set it back to None.
     """
     from openclaw_local.engine import Engine
+    from openclaw_local.engine.selftest import plan_for
 
-    eng = Engine(embedded_model, n_ctx=1024, threads=2, seed=7)
+    plan = plan_for(None, Settings(threads=2), embedded_model, n_gpu_layers=0)  # as the product would load it
+    eng = Engine(embedded_model, n_ctx=1024, threads=2, seed=7, plan=plan)
     yield eng
     eng.close()
 

@@ -30,8 +30,12 @@ GGML_TYPE_F32 = 0
 
 
 def cpp_logprobs(model: Path, ids: list[int], lora: Path | None = None) -> np.ndarray:
-    llm = llama_cpp.Llama(str(model), n_ctx=256, n_threads=2, logits_all=True, verbose=False,
-                          lora_path=str(lora) if lora else None, type_k=GGML_TYPE_F32, type_v=GGML_TYPE_F32)
+    from openclaw_local.engine.load_plan import open_llama
+    from openclaw_local.engine.selftest import plan_for
+
+    plan = plan_for(None, Settings(threads=2), model, n_gpu_layers=0)  # as the product loads it here
+    llm = open_llama(model, plan, n_ctx=256, n_threads=2, logits_all=True, verbose=False,
+                     lora_path=str(lora) if lora else None, type_k=GGML_TYPE_F32, type_v=GGML_TYPE_F32)
     try:
         llm.eval(ids)
         scores = np.array(llm.scores[: len(ids)], dtype=np.float64)

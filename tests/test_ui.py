@@ -24,7 +24,11 @@ def engine():
     # One llama.cpp thread: on a small shared machine (2 cores, the Textual loop in the
     # same process, other test runs beside it) llama.cpp's spinning thread pool with
     # threads=2 can stall for tens of seconds per prompt; one thread never does.
-    eng = Engine(embedded_model_path(), n_ctx=1024, threads=1)
+    from openclaw_local.config import Settings
+    from openclaw_local.engine.selftest import plan_for
+
+    plan = plan_for(None, Settings(threads=1), embedded_model_path(), n_gpu_layers=0)  # as the product loads it here
+    eng = Engine(embedded_model_path(), n_ctx=1024, threads=1, plan=plan)
     yield eng
     eng.close()
 

@@ -10,6 +10,8 @@ KV caches are reset before each round so every round evaluates the full prompt.
 
 from __future__ import annotations
 
+import os
+import platform
 import tempfile
 import time
 from pathlib import Path
@@ -56,20 +58,21 @@ def _app_round(chat, max_tokens: int) -> tuple[float, float, int]:
     return first - start, (n - 1) / (end - first) if n > 1 and end > first else 0.0, n
 
 
-def run(model: Path, settings: Settings, *, rounds: int = 7, max_tokens: int = 128) -> BenchResult:
-    import llama_cpp
-
+def run(model: Path, settings: Settings, *, rounds: int = 7, max_tokens: int = 128, home: Path | None = None) -> BenchResult:
     from openclaw_local.engine import Engine
+    from openclaw_local.engine.load_plan import open_llama
+    from openclaw_local.engine.selftest import plan_for
     from openclaw_local.services.chat import ChatService
     from openclaw_local.store import Store
 
     s = settings.replace(temperature=0.0, max_tokens=max_tokens, seed=1234)
+    plan = plan_for(home, s, model)  # both arms load as the app would on this machine
     with tempfile.TemporaryDirectory() as tmp:
         store = Store.open(Path(tmp))
-        engine = Engine(model, n_ctx=s.n_ctx, threads=s.threads, n_gpu_layers=s.n_gpu_layers, seed=1234)
+        engine = Engine(model, n_ctx=s.n_ctx, threads=s.threads, seed=1234, plan=plan)
         chat = ChatService(store, engine, s)
-        raw = llama_cpp.Llama(model_path=str(model), n_ctx=s.n_ctx, n_threads=s.threads, n_threads_batch=s.threads,
-                              n_gpu_layers=s.n_gpu_layers, seed=1234, verbose=False)
+        raw = open_llama(model, plan, n_ctx=s.n_ctx, n_threads=s.threads, n_threads_batch=s.threads,
+                         seed=1234, verbose=False)
         messages = [{"role": "system", "content": s.system_prompt}, {"role": "user", "content": PROMPT}]
         _app_round(chat, 8), _raw_round(raw, messages, 8, 1234)  # warm-up
         app, rawr = [], []
@@ -101,4 +104,96 @@ def run(model: Path, settings: Settings, *, rounds: int = 7, max_tokens: int = 1
             ("tokens per round (app / raw, median)", f"{median([r[2] for r in app]):.0f} / {median([r[2] for r in rawr]):.0f}"),
         ],
         verdict=("target met" if ratio >= 0.95 else "target missed") + f": app/raw = {ratio:.3f}",
+    )
+
+
+def _cpu_line() -> str:
+    """The CPU's name and whether it reports AMX (what makes llama.cpp repack into AMX buffers)."""
+    name, amx = platform.processor() or platform.machine(), False
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("model name") and name in ("", platform.processor() or platform.machine()):
+                    name = line.split(":", 1)[1].strip()
+                if line.startswith("flags"):
+                    amx = "amx_int8" in line.split()
+                    break
+    except OSError:
+        pass
+    return f"{name}, {'reports' if amx else 'no'} AMX"
+
+
+def _prompt_eval_tps(engine, n_tokens: int = 384) -> float:
+    """Prompt tokens/s of one batched evaluation (where weight repacking matters most)."""
+    text = (PROMPT + " ") * 40
+    tokens = engine.tokenize(text)[:n_tokens]
+    engine.llm.reset()
+    engine.llm._ctx.kv_cache_clear()  # noqa: SLF001
+    start = time.perf_counter()
+    engine.llm.eval(tokens)
+    seconds = time.perf_counter() - start
+    engine.llm.reset()
+    return len(tokens) / seconds if seconds > 0 else 0.0
+
+
+def run_extra_buffers(model: Path, settings: Settings, *, rounds: int = 7, max_tokens: int = 128) -> BenchResult:
+    """The app's chat with llama.cpp's extra CPU buffer types on vs off, rounds alternated.
+
+    "On" is only measured when its self-test probe passes here (where it crashes, that is
+    the point of the fallback, and there is nothing to compare).
+    """
+    from openclaw_local.engine import Engine
+    from openclaw_local.engine.load_plan import LoadPlan
+    from openclaw_local.engine.selftest import run_probe
+    from openclaw_local.services.chat import ChatService
+    from openclaw_local.store import Store
+
+    s = settings.replace(temperature=0.0, max_tokens=max_tokens, seed=1234)
+    load_before = os.getloadavg()[0]
+    arms = {"off": LoadPlan(extra_buffers=False)}
+    probe = run_probe(model, extra_buffers=True, n_gpu_layers=0, threads=s.threads)
+    if probe.ok:
+        arms["on"] = LoadPlan(extra_buffers=True)
+    results: dict[str, list[tuple[float, float, int]]] = {name: [] for name in arms}
+    prompt_tps: dict[str, list[float]] = {name: [] for name in arms}
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store.open(Path(tmp))
+        chats = {name: ChatService(store, Engine(model, n_ctx=s.n_ctx, threads=s.threads, seed=1234, plan=plan), s)
+                 for name, plan in arms.items()}
+        for chat in chats.values():
+            _app_round(chat, 8)  # warm-up
+        names = list(chats)
+        for i in range(rounds):
+            for name in names if i % 2 == 0 else names[::-1]:
+                results[name].append(_app_round(chats[name], max_tokens))
+                prompt_tps[name].append(_prompt_eval_tps(chats[name].engine))
+        for chat in chats.values():
+            chat.engine.close()
+        store.close()
+    med = {name: (median([r[0] for r in rs]), median([r[1] for r in rs]), median(prompt_tps[name]))
+           for name, rs in results.items()}
+    rows = []
+    for name in ("on", "off"):
+        if name in med:
+            ttft, tps, ptps = med[name]
+            rows += [(f"extra buffers {name}: generation tokens/s", f"{tps:.1f}"),
+                     (f"extra buffers {name}: prompt eval tokens/s (384-token prompt)", f"{ptps:.0f}"),
+                     (f"extra buffers {name}: time to first token", f"{ttft * 1000:.0f} ms")]
+        else:
+            rows.append((f"extra buffers {name}", f"not measured: the probe {probe.reason}"))
+    verdict = "only the fallback (off) works here"
+    if "on" in med:
+        gen, pp = med["off"][1] / med["on"][1], med["off"][2] / med["on"][2]
+        rows += [("ratio off/on generation tokens/s", f"{gen:.3f}"), ("ratio off/on prompt eval tokens/s", f"{pp:.3f}")]
+        verdict = f"off/on: generation {gen:.2f}×, prompt eval {pp:.2f}×"
+    return BenchResult(
+        name=f"chat-extra-buffers-{model.stem}",  # one section per model: repacking depends on the quantization
+        title=f"Chat: llama.cpp extra CPU buffer types on vs off (the self-test's fallback), {model.name}",
+        method=(f"{rounds} alternated rounds per arm through ChatService.send, {max_tokens} tokens max, temperature 0, "
+                f"{s.threads} threads, n_ctx {s.n_ctx}, KV cache reset before each round, plus one 384-token prompt "
+                f"evaluation per round; model {model.name}. Both arms loaded side by side. Medians. "
+                f"CPU: {_cpu_line()}. Load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after "
+                f"(other processes share the cores, so only the ratio measured together means anything)."),
+        rows=rows,
+        verdict=verdict,
     )

@@ -51,8 +51,11 @@ def _ttft(engine, i: int) -> float:
     return time.perf_counter() - t0
 
 
-def run(model: Path, settings: Settings, *, rounds: int = 5) -> BenchResult:
+def run(model: Path, settings: Settings, *, rounds: int = 5, user_home: Path | None = None) -> BenchResult:
+    """``user_home``: the data dir whose llama.cpp self-test decision the loads follow."""
     from openclaw_local.engine import Engine, ModelGate
+    from openclaw_local.engine.load_plan import open_llama
+    from openclaw_local.engine.selftest import plan_for
     from openclaw_local.services.chat import ChatService
     from openclaw_local.services.judging import JudgeWorker
     from openclaw_local.services.learner import LearnerService
@@ -67,7 +70,8 @@ def run(model: Path, settings: Settings, *, rounds: int = 5) -> BenchResult:
         home = Path(tmp)
         store = Store.open(home)
         gate = ModelGate()
-        engine = Engine(model, n_ctx=s.n_ctx, threads=s.threads, n_gpu_layers=s.n_gpu_layers, gate=gate)
+        plan = plan_for(user_home, s, model)  # every load below follows the start-up self-test
+        engine = Engine(model, n_ctx=s.n_ctx, threads=s.threads, gate=gate, plan=plan)
         samples = SampleStore(store, default_system_prompt=s.system_prompt)
         chat = ChatService(store, engine, s, on_next_state=samples.record_next_state)
 
@@ -86,14 +90,12 @@ def run(model: Path, settings: Settings, *, rounds: int = 5) -> BenchResult:
         del state
 
         # 2) hot swap vs full reload
-        import llama_cpp
-
         swaps, reloads = [], []
         for i in range(rounds):
             swaps.append(engine.set_adapter(version.gguf_path))
             engine.set_adapter(None)
             t0 = time.perf_counter()
-            llm = llama_cpp.Llama(model_path=str(model), n_ctx=s.n_ctx, n_threads=s.threads, lora_path=str(version.gguf_path), verbose=False)
+            llm = open_llama(model, plan, n_ctx=s.n_ctx, n_threads=s.threads, lora_path=str(version.gguf_path), verbose=False)
             reloads.append(time.perf_counter() - t0)
             llm.close()
         rows.append(("adapter hot swap (init + set + KV reset)", f"{median(swaps) * 1000:.1f} ms"))
@@ -124,7 +126,8 @@ def run(model: Path, settings: Settings, *, rounds: int = 5) -> BenchResult:
         verdicts.append(f"chat while training {'met' if ratio >= 0.90 else 'MISSED'} ({ratio:.2f})")
 
         # 4) time to first token while the judge has queued work vs idle
-        judge_engine = Engine(model, n_ctx=min(2048, s.n_ctx), threads=s.threads, gate=gate)
+        judge_engine = Engine(model, n_ctx=min(2048, s.n_ctx), threads=s.threads, gate=gate,
+                              plan=plan_for(user_home, s, model, n_gpu_layers=0))
         # the model-based judge: the default "rules" judge never touches the model
         worker = JudgeWorker(samples, judge_engine, settings=s, mode="generate")
         idle_t, busy_t = [], []

@@ -16,6 +16,8 @@ def register(sub) -> None:
     p.add_argument("--write", metavar="FILE", default=None,
                    help="rewrite the results sections in this markdown file (default: docs/BENCHMARKS.md when it exists here)")
     p.add_argument("--full", action="store_true", help="personas: the full protocol (36 interactions, all eval prompts, arms)")
+    p.add_argument("--compare-extra-buffers", action="store_true",
+                   help="chat: measure llama.cpp's extra CPU buffer types on vs off (alternated rounds) instead of app vs raw")
     p.add_argument("--out", metavar="DIR", default=None, help="personas: keep each simulated run under DIR")
     p.set_defaults(func=run)
 
@@ -27,11 +29,16 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args, home)
     results = []
     if args.which in ("all", "chat"):
-        results.append(chat_bench.run(model_path(settings), settings, rounds=args.rounds, max_tokens=args.bench_tokens))
+        if args.compare_extra_buffers:  # instead of app vs raw: the self-test's two paths
+            results.append(chat_bench.run_extra_buffers(model_path(settings), settings, rounds=args.rounds,
+                                                        max_tokens=args.bench_tokens))
+        else:
+            results.append(chat_bench.run(model_path(settings), settings, rounds=args.rounds,
+                                          max_tokens=args.bench_tokens, home=home))
     if args.which in ("all", "learn"):
         from openclaw_local.bench import learn_bench
 
-        results.append(learn_bench.run(model_path(settings), settings, rounds=max(3, args.rounds // 2)))
+        results.append(learn_bench.run(model_path(settings), settings, rounds=max(3, args.rounds // 2), user_home=home))
     if args.which in ("all", "personas"):
         from openclaw_local.bench import persona_bench
 

@@ -43,24 +43,24 @@ def run(args: argparse.Namespace) -> int:
         runtime.attach_ui(notify)
         app.adapter_service = runtime.adapters  # ctrl+a: the Adapters screen
         runtime.start_background()
-        _show_start_notices(app, runtime.learner.notices)
+        _show_start_notices(app, runtime.notices, runtime.learner.notices)
         app.run()
     return 0
 
 
-def _show_start_notices(app, notices: list[str]) -> None:
-    """Fallback notices from start-up (a broken adapter version) are shown once the app runs."""
+def _show_start_notices(app, *sources: list[str]) -> None:
+    """Fallback notices from start-up (the llama.cpp self-test, a broken adapter version) are shown once the app runs."""
     import threading
     import time
 
-    if not notices:
+    if not any(sources):
         return
 
     def show() -> None:
         deadline = time.monotonic() + 30
         while not app.is_running and time.monotonic() < deadline:
             time.sleep(0.1)
-        for text in list(notices):
+        for text in [text for notices in sources for text in list(notices)]:
             if app.is_running:
                 app.call_from_thread(app.notify, text, severity="warning", timeout=15)
 

@@ -35,6 +35,16 @@ def llama_backend() -> str:
         return f"unavailable ({exc})"
 
 
+def _selftest_line(home, settings, model) -> str:
+    """How this machine loads the model (probes it in a child process unless the decision is cached)."""
+    from openclaw_local.engine.selftest import plan_for
+
+    try:
+        return plan_for(home, settings, model).describe()
+    except UserError as exc:
+        return f"PROBLEM: {exc.one_line()}"
+
+
 def run(args: argparse.Namespace) -> int:
     rows: list[tuple[str, str]] = [
         ("openclaw-local", __version__),
@@ -72,6 +82,10 @@ def run(args: argparse.Namespace) -> int:
         except UserError as exc:
             rows.append(("model", f"PROBLEM: {exc.one_line()}"))
             problems += 1
+        else:
+            line = _selftest_line(home, settings, info.path)
+            rows.append(("llama.cpp self-test", line))
+            problems += line.startswith("PROBLEM")
         try:
             from openclaw_local.store import SCHEMA_VERSION, Store
 

@@ -61,9 +61,11 @@ def run(args: argparse.Namespace) -> int:
     engine = None
     if mode != "rules":
         from openclaw_local.engine import Engine
+        from openclaw_local.engine.selftest import plan_for
 
-        judge_model = settings.judge_model_path or model_path(settings)
-        engine = Engine(Path(judge_model).expanduser(), n_ctx=min(2048, settings.n_ctx), threads=settings.threads, seed=0)
+        judge_model = Path(settings.judge_model_path or model_path(settings)).expanduser()
+        engine = Engine(judge_model, n_ctx=min(2048, settings.n_ctx), threads=settings.threads, seed=0,
+                        plan=plan_for(home_dir(), settings, judge_model, n_gpu_layers=0))
     try:
         judge = Judge(engine, mode=mode, votes=args.votes or settings.judge_votes, temperature=settings.judge_temperature,
                       seed=0)

@@ -81,7 +81,10 @@ def _learn_here(home, settings) -> int:
         judge_engine = None
         if settings.judge_mode != "rules":
             model = settings.judge_model_path or settings.model_path or embedded_model_path()
-            judge_engine = Engine(model, n_ctx=min(2048, settings.n_ctx), threads=settings.threads)
+            from openclaw_local.engine.selftest import plan_for
+
+            judge_engine = Engine(model, n_ctx=min(2048, settings.n_ctx), threads=settings.threads,
+                                  plan=plan_for(home, settings, model, n_gpu_layers=0))
         worker = JudgeWorker(samples, judge_engine, settings=settings)
         print(f"judging {waiting} repl{'y' if waiting == 1 else 'ies'}…", file=sys.stderr)
         worker.run_pending()

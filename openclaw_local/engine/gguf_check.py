@@ -21,10 +21,29 @@ class GgufInfo:
     architecture: str
     name: str
     size_bytes: int
+    file_type: int | None = None  # general.file_type: the quantization (e.g. 3 = Q4_1)
+    block_count: int | None = None  # transformer layers (for offloading part of them)
+
+
+_inspected: dict[tuple[str, int, int], GgufInfo] = {}  # by (path, size, mtime): parsing a GGUF takes seconds
 
 
 def inspect_gguf(path: Path) -> GgufInfo:
     path = Path(path).expanduser()
+    try:
+        st = path.stat()
+        key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    except OSError:
+        key = None
+    if key in _inspected:
+        return _inspected[key]
+    info = _inspect(path)
+    if key is not None:
+        _inspected[key] = info
+    return info
+
+
+def _inspect(path: Path) -> GgufInfo:
     if not path.exists():
         raise ModelError(f"model file not found: {path}", "pass --model PATH to an existing .gguf file")
     if not path.is_file():
@@ -55,7 +74,8 @@ def inspect_gguf(path: Path) -> GgufInfo:
         )
     arch = _field_str(reader, "general.architecture") or "unknown"
     name = _field_str(reader, "general.name") or path.stem
-    return GgufInfo(path=path, architecture=arch, name=name, size_bytes=size)
+    return GgufInfo(path=path, architecture=arch, name=name, size_bytes=size,
+                    file_type=_field_int(reader, "general.file_type"), block_count=_field_int(reader, f"{arch}.block_count"))
 
 
 def _field_str(reader, key: str) -> str | None:
@@ -64,5 +84,15 @@ def _field_str(reader, key: str) -> str | None:
         return None
     try:
         return bytes(field.parts[field.data[0]]).decode("utf-8", "replace")
+    except Exception:
+        return None
+
+
+def _field_int(reader, key: str) -> int | None:
+    field = reader.fields.get(key)
+    if field is None or not field.data:
+        return None
+    try:
+        return int(field.parts[field.data[0]][0])
     except Exception:
         return None

@@ -21,6 +21,7 @@ import numpy as np
 
 from openclaw_local.engine.gate import ModelGate
 from openclaw_local.engine.gguf_check import inspect_gguf
+from openclaw_local.engine.load_plan import LoadPlan, open_llama
 from openclaw_local.engine.thinking import split_thinking
 from openclaw_local.errors import ModelError
 
@@ -100,7 +101,10 @@ class Engine:
         seed: int = -1,
         gate: ModelGate | None = None,
         verbose: bool = False,
+        plan: LoadPlan | None = None,
     ):
+        """``plan`` (from :func:`openclaw_local.engine.selftest.plan_for`) says how llama.cpp loads the
+        model on this machine and supersedes ``n_gpu_layers``; without one, llama.cpp's defaults."""
         info = inspect_gguf(Path(model_path))
         self.info = info
         self.model_path = info.path
@@ -113,13 +117,14 @@ class Engine:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         self._llama_cpp = llama_cpp
+        self.plan = plan or LoadPlan(n_gpu_layers=n_gpu_layers, requested_gpu_layers=n_gpu_layers)
         try:
-            self.llm = llama_cpp.Llama(
-                model_path=str(info.path),
+            self.llm = open_llama(
+                info.path,
+                self.plan,
                 n_ctx=n_ctx,
                 n_threads=self.threads,
                 n_threads_batch=self.threads,
-                n_gpu_layers=n_gpu_layers,
                 seed=seed if seed >= 0 else llama_cpp.LLAMA_DEFAULT_SEED,
                 verbose=verbose,
             )

@@ -102,10 +102,14 @@ def main(argv: list[str] | None = None) -> int:
     modes = args.mode or list(MODES)
     engine = None
     if any(m != "rules" for m in modes):
+        from openclaw_local.config import Settings
         from openclaw_local.engine import Engine
-        from openclaw_local.paths import embedded_model_path
+        from openclaw_local.engine.selftest import plan_for
+        from openclaw_local.paths import embedded_model_path, ensure_user_dir
 
-        engine = Engine(args.model or embedded_model_path(), n_ctx=2048, threads=args.threads, seed=args.seed)
+        model = args.model or embedded_model_path()
+        plan = plan_for(ensure_user_dir(), Settings(threads=args.threads), model, n_gpu_layers=0)
+        engine = Engine(model, n_ctx=2048, threads=args.threads, seed=args.seed, plan=plan)
     for mode in modes:
         judge = Judge(engine, mode=mode, votes=args.votes, temperature=args.temperature, seed=args.seed,
                       calibrate=not args.no_calibrate)

@@ -304,8 +304,10 @@ class AdapterService:
                 self._probe_engine = self._engine_factory()
             else:
                 from openclaw_local.engine import Engine
+                from openclaw_local.engine.selftest import plan_for
 
-                self._probe_engine = Engine(self.model_path, n_ctx=1024, threads=self.settings.threads, seed=0)
+                plan = plan_for(self.home, self.settings, self.model_path, n_gpu_layers=0)  # probes stay on the CPU
+                self._probe_engine = Engine(self.model_path, n_ctx=1024, threads=self.settings.threads, seed=0, plan=plan)
         return self._probe_engine
 
     def close(self) -> None:

@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from openclaw_local.config import Settings
 from openclaw_local.engine import Engine, ModelGate
+from openclaw_local.engine.selftest import plan_for
 from openclaw_local.paths import embedded_model_path
 from openclaw_local.services.chat import ChatService
 from openclaw_local.services.events import Judged
@@ -32,6 +33,7 @@ class Runtime:
         self.engine: Engine
         self.chat: ChatService
         self._ui_notify: Callable[[object], None] = lambda event: None
+        self.notices: list[str] = []  # start-up notices for the UI (a self-test fallback, said once)
 
     @classmethod
     def open(cls, home: Path, settings: Settings, *, lock_instance: bool = False) -> "Runtime":
@@ -52,7 +54,8 @@ class Runtime:
         self._stack.callback(self.store.close)
         model = Path(s.model_path).expanduser() if s.model_path else embedded_model_path()
         self.gate = ModelGate()
-        self.engine = Engine(model, n_ctx=s.n_ctx, threads=s.threads, n_gpu_layers=s.n_gpu_layers, seed=s.seed, gate=self.gate)
+        self.engine = Engine(model, n_ctx=s.n_ctx, threads=s.threads, seed=s.seed, gate=self.gate,
+                             plan=self._plan(model))
         self._stack.callback(self.engine.close)
         self.samples = SampleStore(self.store, default_system_prompt=s.system_prompt)
         self.learner = LearnerService(self.home, s, self.store, self.engine, notify=self._notify)
@@ -70,12 +73,19 @@ class Runtime:
             if s.judge_mode != "rules":
                 judge_model = Path(s.judge_model_path).expanduser() if s.judge_model_path else model
                 self.judge_engine = Engine(judge_model, n_ctx=min(2048, s.n_ctx), threads=s.threads,
-                                           n_gpu_layers=s.n_gpu_layers, gate=self.gate)
+                                           gate=self.gate, plan=self._plan(judge_model))
                 self._stack.callback(self.judge_engine.close)
             self.judge_worker = JudgeWorker(self.samples, self.judge_engine, settings=s, on_judged=self._on_judged)
             on_next_state = self.judge_worker.notify
         self.chat = ChatService(self.store, self.engine, s, adapter_version=lambda: self.learner.served_version,
                                 on_next_state=on_next_state)
+
+    def _plan(self, model: Path):
+        """How llama.cpp loads ``model`` here (the start-up self-test); a fallback just decided is said once."""
+        plan = plan_for(self.home, self.settings, model)
+        if plan.fallback and plan.source == "probed" and plan.notice() not in self.notices:
+            self.notices.append(plan.notice())
+        return plan
 
     def start_background(self) -> None:
         """Start judging and learning; the active adapter is swapped in first."""

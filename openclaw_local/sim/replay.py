@@ -56,7 +56,10 @@ def replay(run_dir: Path, persona_name: str, out_dir: Path, overrides: dict[str,
     persona = load_persona(persona_name)
     store = Store.open(home)
     learner = Learner(home, settings, store)
-    engine = Engine(settings.model_path or embedded_model_path(), n_ctx=2048, threads=settings.threads)
+    from openclaw_local.engine.selftest import plan_for
+
+    model = settings.model_path or embedded_model_path()
+    engine = Engine(model, n_ctx=2048, threads=settings.threads, plan=plan_for(src, settings, model, n_gpu_layers=0))
 
     def score() -> float:
         return persona_score(engine, persona, persona.eval_prompts, system_prompt=settings.system_prompt,
