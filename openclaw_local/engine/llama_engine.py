@@ -331,7 +331,36 @@ class Engine:
         with gate:
             return self._score(tokens, first=len(prompt_tokens), background=background)
 
-    def _score(self, tokens: list[int], first: int, background: bool = False) -> list[float]:
+    def reply_logprobs(self, messages: list[dict[str, Any]], reply: str, *, top: int = 0) -> list[dict[str, Any]]:
+        """OpenAI-shaped ``logprobs.content`` for ``reply`` as the answer to ``messages``.
+
+        Each token of the reply with its log-probability under the served model (and
+        adapter) and, when ``top`` > 0, the ``top`` most likely tokens at that position.
+        The reply is scored after it was generated (llama.cpp keeps only the last row of
+        logits while sampling); its tokens are the reply re-tokenized.
+        """
+        prompt_tokens = self.tokenize(self.format_prompt(messages))
+        reply_tokens = self.tokenize(reply, special=False)
+        if not reply_tokens:
+            return []
+        tokens = (prompt_tokens + reply_tokens)[: self.n_ctx]
+        rows: list[tuple[float, list[tuple[int, float]]]] = []
+        with self.gate.foreground():
+            self._score(tokens, first=len(prompt_tokens), rows=rows, top=top)
+
+        def entry(token: int, logprob: float) -> dict[str, Any]:
+            raw = self.llm.detokenize([token])
+            return {"token": raw.decode("utf-8", "replace"), "logprob": logprob, "bytes": list(raw)}
+
+        out = []
+        for token, (logprob, best) in zip(reply_tokens, rows):
+            item = entry(token, logprob)
+            item["top_logprobs"] = [entry(t, lp) for t, lp in best]
+            out.append(item)
+        return out
+
+    def _score(self, tokens: list[int], first: int, background: bool = False, *,
+               rows: list | None = None, top: int = 0) -> list[float]:
         llm, ctx, batch = self.llm, self.llm._ctx, self.llm._batch  # noqa: SLF001
         llm.reset()
         ctx.kv_cache_clear()
@@ -363,6 +392,10 @@ class Engine:
                     m = row.max()
                     lse = m + np.log(np.exp(row - m).sum())
                     out.append(float(row[tokens[p + 1]] - lse))
+                    if rows is not None:  # reply_logprobs: the alternatives too
+                        best = np.argpartition(-row, top)[:top] if top else []
+                        best = sorted(best, key=lambda t: -row[t])
+                        rows.append((out[-1], [(int(t), float(row[t] - lse)) for t in best]))
             pos = end
         llm.reset()
         ctx.kv_cache_clear()

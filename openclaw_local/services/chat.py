@@ -40,6 +40,7 @@ class GenerationOptions:
     stop: list[str] = field(default_factory=list)
     tools: list[dict[str, Any]] | None = None
     tool_choice: Any = None
+    logprobs: int | None = None  # when set: per-token logprobs of the reply, with this many alternatives
 
     @classmethod
     def from_settings(cls, s: Settings, **overrides: Any) -> "GenerationOptions":
@@ -232,8 +233,11 @@ class ChatService:
             final = msg
         if tool_calls:
             final.tool_info = {"tool_calls": tool_calls}
+        logprobs = None
+        if opts.logprobs is not None and gen.reply and stats.finish_reason != "cancelled":
+            logprobs = self.engine.reply_logprobs(context, gen.reply, top=opts.logprobs)
         emit(ReplyFinished(final, tokens_per_s=stats.tokens_per_s, finish_reason=finish,
-                           prompt_tokens=stats.prompt_tokens, completion_tokens=stats.completion_tokens))
+                           prompt_tokens=stats.prompt_tokens, completion_tokens=stats.completion_tokens, logprobs=logprobs))
         return final
 
 

@@ -27,6 +27,7 @@ class ReplyFinished:
     finish_reason: str  # stop | length | cancelled | tool_calls
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    logprobs: list | None = None  # OpenAI-shaped per-token logprobs, when asked for
 
 
 @dataclass

@@ -65,8 +65,18 @@ def same_reply(stored: str, resent: str) -> bool:
 
 
 def _calls_key(info: dict[str, Any] | None) -> str:
-    calls = (info or {}).get("tool_calls") or []
-    return json.dumps([[c.get("function", {}).get("name"), normalize(str(c.get("function", {}).get("arguments")))] for c in calls])
+    """Tool calls compared by name and arguments (a JSON string or an object: the same key)."""
+    out = []
+    for c in (info or {}).get("tool_calls") or []:
+        fn = c.get("function") or {}
+        args = fn.get("arguments")
+        if isinstance(args, str):
+            try:
+                args = json.loads(args)
+            except ValueError:
+                pass
+        out.append([fn.get("name"), args])
+    return json.dumps(out, sort_keys=True)
 
 
 def _same_message(stored: Message, sent: dict[str, Any]) -> bool:
