@@ -42,11 +42,16 @@ class CompletionWriter:
         self.id = completion_id(message)
 
     @property
-    def metadata(self) -> dict[str, Any]:
+    def metadata(self) -> dict[str, str]:
+        """OpenAI's ``metadata`` (string values only): the adapter that answered, and where the reply is stored."""
         m = self.message
         version = m.adapter_version if m else None
-        return {"adapter_version": version, "adapter": f"v{version}" if version else "base",
-                "conversation_id": (m.conversation_id or None) if m else None, "message_id": (m.id or None) if m else None}
+        out = {"adapter": f"v{version}" if version else "base"}
+        if version:
+            out["adapter_version"] = str(version)
+        if m is not None and m.id:
+            out["conversation_id"], out["message_id"] = str(m.conversation_id), str(m.id)
+        return out
 
     def _base(self, obj: str) -> dict[str, Any]:
         version = self.message.adapter_version if self.message else None
