@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -34,7 +35,8 @@ def write_config(home: Path, **extra) -> None:
     home.mkdir(parents=True, exist_ok=True)
     lines = []
     for key, value in {**BASE_CONFIG, **extra}.items():
-        lines.append(f"{key} = {value!r}" if not isinstance(value, str) else f'{key} = "{value}"')
+        text = json.dumps(value)  # TOML's strings, numbers and true/false are written the same way
+        lines.append(f"{key} = {text}")
     (home / "config.toml").write_text("\n".join(lines) + "\n")
 
 

@@ -129,7 +129,8 @@ class Endpoint:
     async def healthz(self, request: Request) -> Response:
         version = self.served_version()
         return JSONResponse({"status": "ok", "model": self.model_name, "adapter": adapter_label(version),
-                             "queue": {"waiting": self.queue.waiting, "busy": self.queue.busy, "size": self.queue.size}},
+                             "queue": {"waiting": self.queue.waiting, "busy": self.queue.busy, "size": self.queue.size,
+                                       "served": self.queue.served, "dropped": self.queue.dropped}},
                             headers=self._headers(version))
 
     async def models(self, request: Request) -> Response:
