@@ -168,12 +168,13 @@ class Store:
         rows = self._query("select * from conversations where session_key = ? order by id desc limit 1", [session_key])
         return Conversation(**rows[0]) if rows else None
 
-    def served_replies_like(self, text: str, limit: int = 20) -> list[Message]:
-        """Assistant replies in API-client conversations whose text starts with ``text``'s first line.
+    def served_replies_like(self, text: str, limit: int = 200) -> list[Message]:
+        """Assistant replies in API-client conversations that start with ``text``'s first word.
 
-        A coarse SQL filter (newest first); the caller decides what counts as the same reply.
+        A coarse SQL filter (newest first; clients reflow whitespace, so only the first
+        word is compared here); the caller decides what counts as the same reply.
         """
-        head = text.strip().splitlines()[0][:80] if text.strip() else ""
+        head = text.split()[0][:40] if text.split() else ""
         rows = self._query(
             """
             select m.* from messages m join conversations c on c.id = m.conversation_id
