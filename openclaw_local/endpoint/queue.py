@@ -55,14 +55,18 @@ class RequestQueue:
 
     async def wait(self, ticket: Ticket, client_left: Callable[[], Awaitable[bool]]) -> bool:
         """Wait for this ticket's turn; False (and out of the line) if the client left first."""
-        while True:
-            done, _ = await asyncio.wait({ticket.turn}, timeout=POLL_S)
-            if done:
-                return True
-            if await client_left():
-                self.leave(ticket)
-                self.dropped += 1
-                return False
+        try:
+            while True:
+                done, _ = await asyncio.wait({ticket.turn}, timeout=POLL_S)
+                if done:
+                    return True
+                if await client_left():
+                    self.leave(ticket)
+                    self.dropped += 1
+                    return False
+        except BaseException:  # the request itself was cancelled (shutdown): never strand the line
+            self.leave(ticket)
+            raise
 
     def leave(self, ticket: Ticket) -> None:
         """Give up a ticket that never ran (waiting, or granted but not started)."""
