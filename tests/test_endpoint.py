@@ -128,6 +128,16 @@ def test_raw_httpx_sse(server):
     assert events[-1]["metadata"]["adapter"] == "base"
 
 
+def test_stop_and_seed(client):
+    stopped = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "Write two sentences about the moon."}],
+                                             max_tokens=30, stop=[" "])
+    assert " " not in stopped.choices[0].message.content.strip() and stopped.choices[0].finish_reason == "stop"
+    ask = dict(model="m", messages=[{"role": "user", "content": "Invent a name for a cat."}], max_tokens=10, temperature=1.0)
+    a = client.chat.completions.create(seed=42, **ask).choices[0].message.content
+    b = client.chat.completions.create(seed=42, **ask).choices[0].message.content
+    assert a == b  # the same seed samples the same reply
+
+
 # ---------------------------------------------------------------- sessions
 
 
@@ -149,7 +159,11 @@ def test_session_header_keeps_one_conversation_and_judges_next_state(client, ser
     samples = SampleStore(store)
     row = wait_for(lambda: (r := samples.get(meta(first)["message_id"])) and r["status"] != "waiting" and r)
     assert row["next_state"] == "Thanks, that is wrong though."
-    assert row["judge_mode"] == "rules" and row["status"] in ("judged", "skipped")
+    assert row["judge_mode"] == "rules" and row["status"] == "judged" and row["reward"] == -1
+    # ... and it is a training item for the adapter the chat uses, its prompt rebuilt from the stored thread
+    items = samples.training_items([meta(first)["message_id"]])
+    assert items and items[0]["prompt_messages"][-1] == {"role": "user", "content": "What is a cat?"}
+    assert items[0]["reply"] == first.choices[0].message.content
 
 
 def test_history_match_continues_conversation_and_bare_openers_never_join(client, server):
