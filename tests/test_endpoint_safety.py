@@ -146,3 +146,8 @@ async def test_request_queue_drops_a_waiter_whose_client_left():
     third = q.admit()
     q.release(running)
     assert third.turn.done()  # the next in line, not the one that left
+
+
+def test_chat_serve_off_loopback_needs_an_api_key_too(tmp_path):
+    r = run_cli(tmp_path, "chat", "--serve", "--host", "0.0.0.0", "--port", str(free_port()))
+    assert r.returncode == 2 and r.stderr.strip().startswith("error:") and "API key" in r.stderr

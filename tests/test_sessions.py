@@ -100,3 +100,21 @@ def test_tool_calls_parsed_in_openai_shape():
     assert calls[0]["function"] == {"name": "get_weather", "arguments": '{"city": "Paris"}'}
     assert split_tool_calls("<tool_call>not json</tool_call>") == ("<tool_call>not json</tool_call>", [])
     assert visible_prefix("Sure <tool_c") == "Sure " and visible_prefix("a <tool_call>{") == "a "
+
+
+def test_tools_reach_a_chat_template_that_renders_them(engine):
+    """A template that knows tools (as Qwen3's does) gets them; the embedded SmolLM2 template does not."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    template = ("{% if tools %}<tools>{% for t in tools %}{{ t.function | tojson }}{% endfor %}</tools>{% endif %}"
+                "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}{% endfor %}<|assistant|>")
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+    assert not engine.template_knows_tools
+    original = engine._formatter
+    engine._formatter = Jinja2ChatFormatter(template=template, eos_token="", bos_token="")
+    try:
+        prompt = engine.format_prompt([{"role": "user", "content": "weather?"}], tools=tools)
+        assert '<tools>{"name": "get_weather"' in prompt and prompt.endswith("<|user|>weather?<|assistant|>")
+        assert "<tools>" not in engine.format_prompt([{"role": "user", "content": "weather?"}])
+    finally:
+        engine._formatter = original
