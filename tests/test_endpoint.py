@@ -5,7 +5,6 @@ driven by real clients: the ``openai`` package, raw ``httpx`` SSE, and the ``llm
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys

@@ -28,11 +28,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from openclaw_local.endpoint.queue import QueueFull, RequestQueue
-from openclaw_local.endpoint.schema import MAX_BODY_BYTES, ApiError, ChatRequest, bad, parse_chat, parse_json
+from openclaw_local.endpoint.schema import MAX_BODY_BYTES, ApiError, bad, parse_chat, parse_json
 from openclaw_local.endpoint.streaming import CompletionWriter
 from openclaw_local.errors import UserError
 from openclaw_local.services.chat import GenerationOptions
-from openclaw_local.services.events import ReplyFinished, ReplyStarted
+from openclaw_local.services.events import ReplyStarted
 from openclaw_local.services.sessions import ClientTurn
 
 ADAPTER_HEADER = "X-OpenClaw-Adapter"
@@ -172,7 +172,7 @@ class Endpoint:
 
         future = loop.run_in_executor(self.pool, work)
         future.add_done_callback(lambda _f: self.queue.release(ticket))
-        writer = CompletionWriter(self.model_name, req, engine=engine)
+        writer = CompletionWriter(self.model_name, req)
         try:
             first = await _next_event(events, request, cancel)
         except BaseException:

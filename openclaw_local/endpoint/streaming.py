@@ -27,7 +27,7 @@ def completion_id(message: Message) -> str:
 
 
 class CompletionWriter:
-    def __init__(self, model: str, req: ChatRequest, *, engine: Any = None):
+    def __init__(self, model: str, req: ChatRequest):
         self.model = model
         self.req = req
         self.created = int(time.time())
