@@ -137,3 +137,13 @@ def test_thinking_is_never_fed_back(scripted):
     sent = scripted.engine.seen[-1]
     assert all("secret plan" not in json.dumps(m) for m in sent)
     assert sent[2] == {"role": "assistant", "content": "Hello!"}
+
+
+def test_later_system_messages_reach_the_model_but_not_the_thread(scripted):
+    msgs = [{"role": "user", "content": "hi"}, {"role": "developer", "content": "Answer in French."},
+            {"role": "user", "content": "hello?"}]
+    r = httpx.post(f"{scripted.base}/v1/chat/completions", json={"model": "x", "messages": msgs}, timeout=30).json()
+    sent = scripted.engine.seen[-1]
+    assert sent[0]["role"] == "system" and {"role": "system", "content": "Answer in French."} in sent[1:]
+    stored = scripted.store.messages(int(r["metadata"]["conversation_id"]))
+    assert [m.role for m in stored] == ["user", "user", "assistant"]

@@ -161,9 +161,10 @@ class ChatService:
 
     def _client_context(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The client's messages as the model sees them: a system prompt (ours when it sends none), no thinking."""
-        system, thread = sessions.thread_of(messages)
+        system, _ = sessions.thread_of(messages)
         out: list[dict[str, Any]] = [{"role": "system", "content": self.settings.system_prompt if system is None else system}]
-        for m in thread:
+        rest = messages[1:] if system is not None else messages  # later system messages stay in the context
+        for m in rest:
             m = {k: v for k, v in m.items() if k != "reasoning_content"}
             if m["role"] == "assistant":
                 m["content"] = split_thinking(m.get("content") or "")[1]  # thinking is never fed back
