@@ -165,6 +165,19 @@ def test_session_header_keeps_one_conversation_and_judges_next_state(client, ser
     assert items[0]["reply"] == first.choices[0].message.content
 
 
+def test_open_webui_chat_id_names_the_session(client, server):
+    h = {"X-OpenWebUI-Chat-Id": "owui-7"}
+    first = client.chat.completions.create(model="m", max_tokens=6, extra_headers=h,
+                                           messages=[{"role": "user", "content": "Plan a picnic."}])
+    again = client.chat.completions.create(model="m", max_tokens=6, extra_headers=h, messages=[
+        {"role": "user", "content": "Plan a picnic."}, {"role": "assistant", "content": first.choices[0].message.content},
+        {"role": "user", "content": "For two people."}])
+    assert meta(again)["conversation_id"] == meta(first)["conversation_id"]
+    conv = db(server).get_conversation(meta(first)["conversation_id"])
+    assert conv.source == "open-webui" and conv.session_key == "openwebui:owui-7"
+    assert [m.content for m in db(server).messages(conv.id) if m.role == "user"] == ["Plan a picnic.", "For two people."]
+
+
 def test_history_match_continues_conversation_and_bare_openers_never_join(client, server):
     hi = [{"role": "user", "content": "hi there friend"}]
     a = client.chat.completions.create(model="m", messages=hi, max_tokens=8)
