@@ -90,7 +90,7 @@ def test_full_queue_answers_429_with_retry_after(server):
 
 def test_queued_request_whose_client_left_is_dropped(server):
     long = threading.Thread(target=lambda: httpx.post(
-        f"{server.v1}/chat/completions", json=chat(server, "A long tale about ships.", max_tokens=120, temperature=1.0, seed=1),
+        f"{server.v1}/chat/completions", json=chat(server, "Count from 1 to 500, separated by commas.", max_tokens=150),  # greedy: ~190 tokens
         headers=auth(), timeout=120))
     long.start()
     time.sleep(0.3)
