@@ -43,6 +43,7 @@ class Settings:
     system_prompt: str = field(default=DEFAULT_SYSTEM_PROMPT, metadata={"help": "system message for new chats"})
     thinking: bool = field(default=False, metadata={"help": "Qwen3: think before answering (/think vs /no_think)"})
     seed: int = field(default=-1, metadata={"help": "sampling seed, -1 = random"})
+    serve_queue_size: int = field(default=16, metadata={"help": "API requests that may wait for the model (more get 429 + Retry-After)", "min": 1, "max": 1024})
     # --- learning ------------------------------------------------------------
     learn: bool = field(default=True, metadata={"help": "run the background learner"})
     learn_min_samples: int = field(default=4, metadata={"help": "judged samples that trigger an update"})

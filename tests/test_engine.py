@@ -111,6 +111,7 @@ def test_background_generation_yields_to_chat(engine):
     [
         ("<think>plan it</think>The answer.", ("plan it", "The answer.")),
         ("<think>still thinking", ("still thinking", "")),
+        ("<think>still thinking</thi", ("still thinking", "")),  # a closing tag still arriving is not thinking
         ("<thi", ("", "")),
         ("No thinking here.", ("", "No thinking here.")),
         ("<think></think>\n\nDirect.", ("", "Direct.")),

@@ -10,7 +10,8 @@ from openclaw_local.cli.common import home_dir, model_path, settings_from
 
 def register(sub) -> None:
     p = sub.add_parser("bench", help="run benchmarks and update docs/BENCHMARKS.md")
-    p.add_argument("which", nargs="?", default="all", choices=["all", "chat", "learn", "personas"], help="which benchmark")
+    p.add_argument("which", nargs="?", default="all", choices=["all", "chat", "learn", "personas", "serve"],
+                   help="which benchmark (serve: the OpenAI-compatible endpoint; not part of all)")
     p.add_argument("--rounds", type=int, default=7, help="interleaved rounds per arm")
     p.add_argument("--max-tokens", dest="bench_tokens", type=int, default=128, help="tokens generated per round")
     p.add_argument("--write", metavar="FILE", default=None,
@@ -39,6 +40,10 @@ def run(args: argparse.Namespace) -> int:
         from openclaw_local.bench import learn_bench
 
         results.append(learn_bench.run(model_path(settings), settings, rounds=max(3, args.rounds // 2), user_home=home))
+    if args.which == "serve":
+        from openclaw_local.bench import serve_bench
+
+        results.append(serve_bench.run(model_path(settings), settings, rounds=args.rounds, max_tokens=args.bench_tokens))
     if args.which in ("all", "personas"):
         from openclaw_local.bench import persona_bench
 

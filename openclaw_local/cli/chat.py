@@ -13,6 +13,10 @@ def register(sub) -> None:
     p = sub.add_parser("chat", help="open the chat (the default)")
     add_common_options(p)
     p.add_argument("--no-learn", action="store_true", help="do not judge or train in the background")
+    p.add_argument("--serve", action="store_true", help="also serve the OpenAI-compatible endpoint (one model, one learner)")
+    from openclaw_local.cli.serve import add_serve_options
+
+    add_serve_options(p)
     p.set_defaults(func=run)
 
 
@@ -21,6 +25,12 @@ def run(args: argparse.Namespace) -> int:
     from openclaw_local.services.learner import AdapterSwapped
     from openclaw_local.services.runtime import Runtime
 
+    serving = getattr(args, "serve", False)
+    if serving:
+        from openclaw_local.endpoint.server import check_port_free, resolve_api_key
+
+        api_key = resolve_api_key(args.host, args.api_key)
+        check_port_free(args.host, args.port)
     home = home_dir()
     settings = settings_from(args, home)
     if getattr(args, "no_learn", False):
@@ -44,7 +54,17 @@ def run(args: argparse.Namespace) -> int:
         app.adapter_service = runtime.adapters  # ctrl+a: the Adapters screen
         runtime.start_background()
         _show_start_notices(app, runtime.notices, runtime.learner.notices)
-        app.run()
+        server = None
+        if serving:
+            from openclaw_local.endpoint.server import BackgroundServer, make_server
+
+            server = BackgroundServer(make_server(runtime, args.host, args.port, api_key, quiet=True)).start()
+            runtime.learner.notices.append(f"serving the OpenAI-compatible endpoint at http://{args.host}:{args.port}/v1")
+        try:
+            app.run()
+        finally:
+            if server is not None:
+                server.stop()
     return 0
 
 

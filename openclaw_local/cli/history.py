@@ -41,7 +41,8 @@ def run_history(args: argparse.Namespace) -> int:
     else:
         for c in convs:
             n = len(store.messages(c.id))
-            print(f"#{c.id:<5} {c.updated_at[:16]}  {n:>3} msgs  {c.title}")
+            via = f"  [{c.source}]" if c.source else ""  # came in through the endpoint, from this client
+            print(f"#{c.id:<5} {c.updated_at[:16]}  {n:>3} msgs  {c.title}{via}")
         if not convs:
             print("no conversations yet", file=sys.stderr)
     return 0
@@ -53,6 +54,7 @@ def conversation_record(store: Store, conversation_id: int) -> dict:
     messages = [{"role": "system", "content": conv.system_prompt}] if conv.system_prompt else []
     for m in store.messages(conversation_id):
         entry: dict = {"role": m.role, "content": m.content}
+        entry.update({k: v for k, v in m.tool_info.items() if k in ("tool_calls", "tool_call_id", "name")})
         if m.role == "assistant":
             if m.thinking:
                 entry["reasoning_content"] = m.thinking
@@ -66,7 +68,10 @@ def conversation_record(store: Store, conversation_id: int) -> dict:
                 "created_at": m.created_at,
             }
         messages.append(entry)
-    return {"id": conv.id, "title": conv.title, "created_at": conv.created_at, "messages": messages}
+    record = {"id": conv.id, "title": conv.title, "created_at": conv.created_at, "messages": messages}
+    if conv.source:
+        record["source"] = conv.source  # the API client it came from (absent: the terminal chat)
+    return record
 
 
 def run_export(args: argparse.Namespace) -> int:

@@ -153,9 +153,13 @@ class Engine:
     def is_qwen3(self) -> bool:
         return self.architecture.startswith("qwen3")
 
-    def format_prompt(self, messages: list[dict[str, str]], *, thinking: bool = False, add_generation_prompt: bool = True) -> str:
+    def format_prompt(self, messages: list[dict[str, str]], *, thinking: bool = False, add_generation_prompt: bool = True,
+                      tools: list[dict[str, Any]] | None = None, tool_choice: Any = None) -> str:
+        """The prompt text; ``tools`` (OpenAI's shape) are rendered by the chat template when it knows them."""
         messages = [dict(m) for m in messages]
         extra: dict[str, Any] = {}
+        if tools:
+            extra["tools"], extra["tool_choice"] = tools, tool_choice
         if self.is_qwen3:
             # Qwen3's soft switch, plus the template flag where the template knows it.
             switch = "/think" if thinking else "/no_think"
@@ -170,10 +174,16 @@ class Engine:
     def tokenize(self, text: str, *, special: bool = True) -> list[int]:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=special)
 
-    def count_tokens(self, messages: list[dict[str, str]], *, thinking: bool = False) -> int:
-        return len(self.tokenize(self.format_prompt(messages, thinking=thinking)))
+    def count_tokens(self, messages: list[dict[str, str]], *, thinking: bool = False, tools: list[dict[str, Any]] | None = None) -> int:
+        return len(self.tokenize(self.format_prompt(messages, thinking=thinking, tools=tools)))
 
-    def fit(self, messages: list[dict[str, str]], *, reserve: int, thinking: bool = False) -> FitResult:
+    @property
+    def template_knows_tools(self) -> bool:
+        """Whether the chat template renders a ``tools`` list (Qwen3's does; SmolLM2's does not)."""
+        return "tools" in (self.llm.metadata.get("tokenizer.chat_template") or "")
+
+    def fit(self, messages: list[dict[str, str]], *, reserve: int, thinking: bool = False,
+            tools: list[dict[str, Any]] | None = None) -> FitResult:
         """Drop the oldest turns (never the system prompt) until prompt + reserve fits n_ctx.
 
         If the newest message alone is too long, it is cut, keeping its start.
@@ -184,7 +194,7 @@ class Engine:
         dropped = 0
         while True:
             candidate = system + turns
-            n = self.count_tokens(candidate, thinking=thinking)
+            n = self.count_tokens(candidate, thinking=thinking, tools=tools)
             if n <= budget or len(turns) <= 1:
                 break
             turns = turns[1:]
@@ -195,15 +205,15 @@ class Engine:
         cut_chars = 0
         if n > budget and turns:
             last = dict(turns[-1])
-            text = last["content"]
-            overhead = self.count_tokens(system + [dict(last, content="")], thinking=thinking)
+            text = last.get("content") or ""
+            overhead = self.count_tokens(system + [dict(last, content="")], thinking=thinking, tools=tools)
             keep_tokens = max(1, budget - overhead - len(self.tokenize(CUT_NOTICE)) - 4)
             tokens = self.tokenize(text, special=False)[:keep_tokens]
             kept = self.llm.detokenize(tokens).decode("utf-8", "ignore")
             cut_chars = len(text) - len(kept)
             last["content"] = kept + CUT_NOTICE
             turns = turns[:-1] + [last]
-            n = self.count_tokens(system + turns, thinking=thinking)
+            n = self.count_tokens(system + turns, thinking=thinking, tools=tools)
         return FitResult(messages=system + turns, dropped_turns=dropped, cut_chars=cut_chars, prompt_tokens=n)
 
     # ------------------------------------------------------------- generation
@@ -218,20 +228,29 @@ class Engine:
         thinking: bool = False,
         cancel: threading.Event | None = None,
         background: bool = False,
+        stop: list[str] | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: Any = None,
     ) -> Generation:
-        """Stream a reply. ``background=True`` yields the model to waiting chat (raises Preempted)."""
+        """Stream a reply. ``background=True`` yields the model to waiting chat (raises Preempted).
+
+        ``stop``: extra stop strings (not included in the reply); ``tools``: OpenAI tool
+        definitions, rendered by the chat template.
+        """
         gen = Generation(_pieces=iter(()))
-        gen._pieces = self._stream(gen, messages, max_tokens, temperature, top_p, seed, thinking, cancel, background)
+        extra = {"stop": list(stop or []), "tools": tools or None, "tool_choice": tool_choice}
+        gen._pieces = self._stream(gen, messages, max_tokens, temperature, top_p, seed, thinking, cancel, background, extra)
         return gen
 
-    def _stream(self, gen, messages, max_tokens, temperature, top_p, seed, thinking, cancel, background) -> Iterator[str]:
+    def _stream(self, gen, messages, max_tokens, temperature, top_p, seed, thinking, cancel, background, extra) -> Iterator[str]:
         max_tokens = max(1, min(max_tokens, self.n_ctx // 2))
         gate = self.gate.background() if background else self.gate.foreground()
+        tools = extra["tools"]
         with gate:
-            fit = self.fit(messages, reserve=max_tokens, thinking=thinking)
+            fit = self.fit(messages, reserve=max_tokens, thinking=thinking, tools=tools)
             stats = gen.stats
             stats.dropped_turns, stats.cut_chars = fit.dropped_turns, fit.cut_chars
-            prompt = self.format_prompt(fit.messages, thinking=thinking)
+            prompt = self.format_prompt(fit.messages, thinking=thinking, tools=tools, tool_choice=extra["tool_choice"])
             prompt_tokens = self.tokenize(prompt)
             stats.prompt_tokens = len(prompt_tokens)
             if seed is not None and seed >= 0:
@@ -244,7 +263,7 @@ class Engine:
                 max_tokens=max_tokens,
                 temperature=temperature,
                 top_p=top_p,
-                stop=self._stop,
+                stop=self._stop + [s for s in extra["stop"] if s],
                 stream=True,
             )
             finish = "stop"
@@ -317,7 +336,36 @@ class Engine:
         with gate:
             return self._score(tokens, first=len(prompt_tokens), background=background)
 
-    def _score(self, tokens: list[int], first: int, background: bool = False) -> list[float]:
+    def reply_logprobs(self, messages: list[dict[str, Any]], reply: str, *, top: int = 0) -> list[dict[str, Any]]:
+        """OpenAI-shaped ``logprobs.content`` for ``reply`` as the answer to ``messages``.
+
+        Each token of the reply with its log-probability under the served model (and
+        adapter) and, when ``top`` > 0, the ``top`` most likely tokens at that position.
+        The reply is scored after it was generated (llama.cpp keeps only the last row of
+        logits while sampling); its tokens are the reply re-tokenized.
+        """
+        prompt_tokens = self.tokenize(self.format_prompt(messages))
+        reply_tokens = self.tokenize(reply, special=False)
+        if not reply_tokens:
+            return []
+        tokens = (prompt_tokens + reply_tokens)[: self.n_ctx]
+        rows: list[tuple[float, list[tuple[int, float]]]] = []
+        with self.gate.foreground():
+            self._score(tokens, first=len(prompt_tokens), rows=rows, top=top)
+
+        def entry(token: int, logprob: float) -> dict[str, Any]:
+            raw = self.llm.detokenize([token])
+            return {"token": raw.decode("utf-8", "replace"), "logprob": logprob, "bytes": list(raw)}
+
+        out = []
+        for token, (logprob, best) in zip(reply_tokens, rows):
+            item = entry(token, logprob)
+            item["top_logprobs"] = [entry(t, lp) for t, lp in best]
+            out.append(item)
+        return out
+
+    def _score(self, tokens: list[int], first: int, background: bool = False, *,
+               rows: list | None = None, top: int = 0) -> list[float]:
         llm, ctx, batch = self.llm, self.llm._ctx, self.llm._batch  # noqa: SLF001
         llm.reset()
         ctx.kv_cache_clear()
@@ -349,6 +397,10 @@ class Engine:
                     m = row.max()
                     lse = m + np.log(np.exp(row - m).sum())
                     out.append(float(row[tokens[p + 1]] - lse))
+                    if rows is not None:  # reply_logprobs: the alternatives too
+                        best = np.argpartition(-row, top)[:top] if top else []
+                        best = sorted(best, key=lambda t: -row[t])
+                        rows.append((out[-1], [(int(t), float(row[t] - lse)) for t in best]))
             pos = end
         llm.reset()
         ctx.kv_cache_clear()

@@ -15,5 +15,9 @@ def split_thinking(text: str) -> tuple[str, str]:
     body = stripped[len(OPEN):]
     end = body.find(CLOSE)
     if end == -1:
+        for n in range(len(CLOSE) - 1, 0, -1):  # "</thi" so far: the closing tag is still arriving
+            if body.endswith(CLOSE[:n]):
+                body = body[:-n]
+                break
         return body.strip(), ""
     return body[:end].strip(), body[end + len(CLOSE):].lstrip()

@@ -10,16 +10,55 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 from openclaw_local.config import Settings
 from openclaw_local.engine import Engine
+from openclaw_local.engine.thinking import split_thinking
+from openclaw_local.engine.tool_calls import split_tool_calls
+from openclaw_local.services import sessions
 from openclaw_local.services.events import ReplyDelta, ReplyFinished, ReplyStarted
+from openclaw_local.services.sessions import ClientTurn
 from openclaw_local.store import Store
+from openclaw_local.store.db import now
 from openclaw_local.store.models import Conversation, Message
 
 EventSink = Callable[[object], None]
 FLUSH_EVERY_S = 0.25
+
+
+@dataclass
+class GenerationOptions:
+    """How one reply is sampled. The terminal chat uses the settings; an API request may override them."""
+
+    max_tokens: int
+    temperature: float
+    top_p: float
+    seed: int | None = None
+    thinking: bool = False
+    stop: list[str] = field(default_factory=list)
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: Any = None
+    logprobs: int | None = None  # when set: per-token logprobs of the reply, with this many alternatives
+
+    @classmethod
+    def from_settings(cls, s: Settings, **overrides: Any) -> "GenerationOptions":
+        base = cls(max_tokens=s.max_tokens, temperature=s.temperature, top_p=s.top_p, seed=s.seed, thinking=s.thinking)
+        for key, value in overrides.items():
+            if value is not None:
+                setattr(base, key, value)
+        return base
+
+    def recorded(self) -> dict[str, Any]:
+        """What is stored with the reply (its ``settings`` column)."""
+        out: dict[str, Any] = {"temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens,
+                               "thinking": self.thinking}
+        if self.stop:
+            out["stop"] = self.stop
+        if self.tools:
+            out["tools"] = [t.get("function", {}).get("name") for t in self.tools]
+        return out
 
 
 class ChatService:
@@ -95,29 +134,76 @@ class ChatService:
         self.store.correct(message_id, text)
         self.on_next_state(message_id)
 
-    def _reply(self, conversation_id: int, emit: EventSink, cancel: threading.Event | None) -> Message:
-        s = self.settings
-        context = self.context_for(conversation_id)
-        gen_settings = {"temperature": s.temperature, "top_p": s.top_p, "max_tokens": s.max_tokens, "thinking": s.thinking}
+    # ------------------------------------------------------------ API clients
+    def reply_to_client(self, turn: ClientTurn, options: GenerationOptions, emit: EventSink,
+                        cancel: threading.Event | None = None) -> Message:
+        """Answer a request from an API client (its whole message list), stored like a terminal turn.
+
+        The request is placed in its conversation (:func:`sessions.locate`), its new
+        messages are stored, the reply they follow gets its next state (the same hook as
+        :meth:`send`), and the reply is generated from the client's own messages: the
+        client decides the context. A side turn (``turn.side``) is answered but neither
+        stored nor trained on; its message has id 0.
+        """
+        context = self._client_context(turn.messages)
+        if turn.side:
+            return self._reply(None, emit, cancel, context=context, options=options)
+        match = sessions.locate(self.store, turn)
+        for mid in match.supersede:
+            self.store.update_message(mid, superseded=True)
+        for m in match.new_messages:
+            info = {k: m[k] for k in ("tool_calls", "tool_call_id", "name") if m.get(k)}
+            content = split_thinking(m.get("content") or "")[1] if m["role"] == "assistant" else (m.get("content") or "")
+            self.store.add_message(match.conversation_id, m["role"], content, tool_info=info or None)
+        if match.previous_reply is not None:
+            self.on_next_state(match.previous_reply)
+        return self._reply(match.conversation_id, emit, cancel, context=context, options=options)
+
+    def _client_context(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The client's messages as the model sees them: a system prompt (ours when it sends none), no thinking."""
+        system, _ = sessions.thread_of(messages)
+        out: list[dict[str, Any]] = [{"role": "system", "content": self.settings.system_prompt if system is None else system}]
+        rest = messages[1:] if system is not None else messages  # later system messages stay in the context
+        for m in rest:
+            m = {k: v for k, v in m.items() if k != "reasoning_content"}
+            if m["role"] == "assistant":
+                m["content"] = split_thinking(m.get("content") or "")[1]  # thinking is never fed back
+            out.append(m)
+        return out
+
+    def _reply(self, conversation_id: int | None, emit: EventSink, cancel: threading.Event | None, *,
+               context: list[dict[str, Any]] | None = None, options: GenerationOptions | None = None) -> Message:
+        """Generate, stream and store a reply; ``conversation_id=None`` streams without storing anything."""
+        opts = options or GenerationOptions.from_settings(self.settings)
+        if context is None:
+            context = self.context_for(conversation_id)
         gen = self.engine.generate(
             context,
-            max_tokens=s.max_tokens,
-            temperature=s.temperature,
-            top_p=s.top_p,
-            seed=s.seed,
-            thinking=s.thinking,
+            max_tokens=opts.max_tokens,
+            temperature=opts.temperature,
+            top_p=opts.top_p,
+            seed=opts.seed,
+            thinking=opts.thinking,
             cancel=cancel,
+            stop=opts.stop,
+            tools=opts.tools,
+            tool_choice=opts.tool_choice,
         )
+        store = conversation_id is not None
         # interrupted=True until the reply completes, so a crash mid-stream is recorded as such
-        msg = self.store.add_message(
-            conversation_id,
-            "assistant",
-            "",
-            model=self.engine.model_name,
-            adapter_version=self.adapter_version(),
-            settings=gen_settings,
-            interrupted=True,
-        )
+        if store:
+            msg = self.store.add_message(
+                conversation_id,
+                "assistant",
+                "",
+                model=self.engine.model_name,
+                adapter_version=self.adapter_version(),
+                settings=opts.recorded(),
+                interrupted=True,
+            )
+        else:
+            msg = Message(id=0, conversation_id=0, role="assistant", content="", created_at=now(),
+                          model=self.engine.model_name, adapter_version=self.adapter_version(), interrupted=True)
         started = False
         last_flush = time.monotonic()
         for _ in gen:
@@ -125,22 +211,34 @@ class ChatService:
                 emit(ReplyStarted(msg, notice=_fit_notice(gen.stats.dropped_turns, gen.stats.cut_chars)))
                 started = True
             emit(ReplyDelta(msg.id, gen.reply, gen.thinking))
-            if time.monotonic() - last_flush >= FLUSH_EVERY_S:
+            if store and time.monotonic() - last_flush >= FLUSH_EVERY_S:
                 self.store.update_message(msg.id, content=gen.reply, thinking=gen.thinking)
                 last_flush = time.monotonic()
         if not started:
             emit(ReplyStarted(msg, notice=_fit_notice(gen.stats.dropped_turns, gen.stats.cut_chars)))
         stats = gen.stats
-        self.store.update_message(
-            msg.id,
-            content=gen.reply,
-            thinking=gen.thinking,
-            interrupted=stats.finish_reason == "cancelled",
-            n_tokens=stats.completion_tokens,
-            tokens_per_s=round(stats.tokens_per_s, 2),
-        )
-        final = self.store.get_message(msg.id)
-        emit(ReplyFinished(final, tokens_per_s=stats.tokens_per_s, finish_reason=stats.finish_reason))
+        reply, tool_calls = gen.reply, []
+        if opts.tools:
+            reply, tool_calls = split_tool_calls(reply)
+        finish = "tool_calls" if tool_calls and stats.finish_reason == "stop" else stats.finish_reason
+        final_fields = dict(content=reply, thinking=gen.thinking, interrupted=stats.finish_reason == "cancelled",
+                            n_tokens=stats.completion_tokens, tokens_per_s=round(stats.tokens_per_s, 2))
+        if store:
+            self.store.update_message(msg.id, **final_fields)
+            if tool_calls:
+                self.store.set_tool_info(msg.id, {"tool_calls": tool_calls})
+            final = self.store.get_message(msg.id)
+        else:
+            for key, value in final_fields.items():
+                setattr(msg, key, value)
+            final = msg
+        if tool_calls:
+            final.tool_info = {"tool_calls": tool_calls}
+        logprobs = None
+        if opts.logprobs is not None and gen.reply and stats.finish_reason != "cancelled":
+            logprobs = self.engine.reply_logprobs(context, gen.reply, top=opts.logprobs)
+        emit(ReplyFinished(final, tokens_per_s=stats.tokens_per_s, finish_reason=finish,
+                           prompt_tokens=stats.prompt_tokens, completion_tokens=stats.completion_tokens, logprobs=logprobs))
         return final
 
 

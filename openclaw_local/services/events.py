@@ -24,7 +24,10 @@ class ReplyDelta:
 class ReplyFinished:
     message: Message
     tokens_per_s: float
-    finish_reason: str  # stop | length | cancelled
+    finish_reason: str  # stop | length | cancelled | tool_calls
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    logprobs: list | None = None  # OpenAI-shaped per-token logprobs, when asked for
 
 
 @dataclass

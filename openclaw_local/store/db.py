@@ -150,13 +150,41 @@ class Store:
                 raise _translate(exc, self.path) from None
 
     # ------------------------------------------------------------ conversations
-    def create_conversation(self, system_prompt: str | None = None, title: str = "New chat") -> Conversation:
+    def create_conversation(
+        self, system_prompt: str | None = None, title: str = "New chat", *, source: str | None = None, session_key: str | None = None
+    ) -> Conversation:
         ts = now()
+        row: dict[str, Any] = {"title": title, "system_prompt": system_prompt, "created_at": ts, "updated_at": ts}
+        if source is not None or session_key is not None:
+            row.update(source=source, session_key=session_key)
         with self._tx() as db:
             table = db["conversations"]
-            table.insert({"title": title, "system_prompt": system_prompt, "created_at": ts, "updated_at": ts})
+            table.insert(row)
             cid = table.last_pk
         return self.get_conversation(cid)
+
+    def conversation_by_session_key(self, session_key: str) -> Conversation | None:
+        """The newest conversation an API client named with this session id."""
+        rows = self._query("select * from conversations where session_key = ? order by id desc limit 1", [session_key])
+        return Conversation(**rows[0]) if rows else None
+
+    def served_replies_like(self, text: str, limit: int = 200) -> list[Message]:
+        """Assistant replies in API-client conversations that start with ``text``'s first word.
+
+        A coarse SQL filter (newest first; clients reflow whitespace, so only the first
+        word is compared here); the caller decides what counts as the same reply.
+        """
+        head = text.split()[0][:40] if text.split() else ""
+        rows = self._query(
+            """
+            select m.* from messages m join conversations c on c.id = m.conversation_id
+            where m.role = 'assistant' and c.source is not null and m.superseded = 0
+              and ltrim(m.content, ' ' || char(9) || char(10) || char(13)) like ? escape '\\'
+            order by m.id desc limit ?
+            """,
+            [_like_prefix(head), limit],
+        )
+        return self._with_feedback([Message.from_row(r) for r in rows])
 
     def get_conversation(self, conversation_id: int) -> Conversation:
         rows = self._query("select * from conversations where id = ?", [conversation_id])
@@ -202,6 +230,7 @@ class Store:
         adapter_version: int | None = None,
         settings: dict[str, Any] | None = None,
         interrupted: bool = False,
+        tool_info: dict[str, Any] | None = None,
     ) -> Message:
         ts = now()
         with self._tx() as db:
@@ -217,6 +246,7 @@ class Store:
                     "adapter_version": adapter_version,
                     "settings": json.dumps(settings) if settings else None,
                     "interrupted": int(interrupted),
+                    **({"tool_info": json.dumps(tool_info)} if tool_info else {}),
                 }
             )
             mid = table.last_pk
@@ -242,6 +272,11 @@ class Store:
             fields["settings"] = json.dumps(fields["settings"])
         with self._tx() as db:
             db["messages"].update(message_id, fields)
+
+    def set_tool_info(self, message_id: int, info: dict[str, Any]) -> None:
+        """Record a reply's tool calls (API clients' tool use)."""
+        with self._tx() as db:
+            db["messages"].update(message_id, {"tool_info": json.dumps(info)})
 
     def get_message(self, message_id: int) -> Message:
         rows = self._query("select * from messages where id = ?", [message_id])
@@ -321,6 +356,11 @@ class Store:
 def make_title(text: str) -> str:
     line = " ".join(text.split())
     return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
+
+
+def _like_prefix(text: str) -> str:
+    """A LIKE pattern matching strings that start with ``text`` (wildcards in it escaped)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def _fts_query(text: str) -> str:

@@ -158,3 +158,14 @@ DEFAULT_PROBES = (
     "Give me three tips for a productive morning.",
     "Explain what a database index is to a beginner.",
 )
+
+
+@migrations(name="m009_conversation_source")
+def m009_conversation_source(db: Database) -> None:
+    # Conversations that arrive through the OpenAI-compatible endpoint: which client sent
+    # them (NULL = the terminal chat), and the session id the client named, if any.
+    db["conversations"].add_column("source", str)  # e.g. "openai-python", "llm", "open-webui"
+    db["conversations"].add_column("session_key", str)  # "session:<X-Session-Id>" / "openwebui:<chat id>"
+    db["conversations"].create_index(["session_key"])
+    # Tool use from API clients: an assistant turn's tool_calls, a tool result's tool_call_id (JSON).
+    db["messages"].add_column("tool_info", str)

@@ -14,6 +14,8 @@ class Conversation:
     created_at: str
     updated_at: str
     system_prompt: str | None = None
+    source: str | None = None  # the API client it came from; None = the terminal chat
+    session_key: str | None = None  # the session id an API client named, if any
 
 
 @dataclass
@@ -46,6 +48,7 @@ class Message:
     correction: str | None = None  # latest corrected text, if any
     judgment: str | None = None  # the learner's verdict on a reply: ✓ (+1), ✗ (-1), · (can't tell)
     judgment_hint: str | None = None  # the directive signal (judge hint or correction)
+    tool_info: dict[str, Any] = field(default_factory=dict)  # API tool use: {"tool_calls": [...]} or {"tool_call_id": ...}
 
     @property
     def shown_text(self) -> str:
@@ -68,4 +71,5 @@ class Message:
             superseded=bool(row.get("superseded")),
             n_tokens=row.get("n_tokens"),
             tokens_per_s=row.get("tokens_per_s"),
+            tool_info=json.loads(row["tool_info"]) if row.get("tool_info") else {},
         )

@@ -14,7 +14,10 @@ from openclaw_local.store.models import Conversation
 
 class ConversationItem(ListItem):
     def __init__(self, conversation: Conversation) -> None:
-        super().__init__(Label(conversation.title or "New chat", markup=False))
+        title = conversation.title or "New chat"
+        if conversation.source:  # came in through the endpoint: say from which client
+            title = f"{title} · {conversation.source}"
+        super().__init__(Label(title, markup=False))
         self.conversation = conversation
         self.tooltip = f"{conversation.title}\nupdated {conversation.updated_at[:16].replace('T', ' ')}"
 

@@ -1,0 +1,71 @@
+"""Running the endpoint: checks before binding (API key off loopback, port free), then uvicorn.
+
+``serve`` runs it in the foreground; ``chat --serve`` runs it on a background thread
+beside the terminal chat (one model, one learner), stopped when the chat closes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import threading
+from typing import Any
+
+from openclaw_local.errors import UsageError
+
+LOOPBACK_NAMES = ("localhost",)
+
+
+def is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def resolve_api_key(host: str, given: str | None) -> str | None:
+    """The API key to require; refuses (exit 2) to bind a non-loopback address without one."""
+    key = given or os.environ.get("OPENCLAW_API_KEY") or None
+    if key is None and not is_loopback(host):
+        raise UsageError(f"serving on {host} (not loopback) needs an API key",
+                         "pass --api-key KEY or set OPENCLAW_API_KEY; clients send it as Authorization: Bearer KEY")
+    return key
+
+
+def check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {host}:{port} ({exc.strerror})", "choose another --port") from None
+
+
+def make_server(runtime: Any, host: str, port: int, api_key: str | None, *, quiet: bool = False):
+    import uvicorn
+
+    from openclaw_local.endpoint.app import Endpoint
+
+    endpoint = Endpoint(runtime, api_key=api_key, queue_size=runtime.settings.serve_queue_size)
+    config = uvicorn.Config(endpoint.app(), host=host, port=port, log_level="critical" if quiet else "info",
+                            access_log=not quiet, timeout_graceful_shutdown=2, lifespan="off")
+    return uvicorn.Server(config)
+
+
+class BackgroundServer:
+    """The endpoint on its own thread and event loop (``chat --serve``)."""
+
+    def __init__(self, server):
+        self.server = server
+        self.thread = threading.Thread(target=server.run, name="endpoint-server", daemon=True)
+
+    def start(self) -> "BackgroundServer":
+        self.thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout)
