@@ -200,11 +200,13 @@ def _pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))] if xs else float("nan")
 
 
-def run(model: Path, settings: Settings, *, rounds: int = 7, max_tokens: int = 128) -> BenchResult:
+def run(model: Path, settings: Settings, *, rounds: int = 7, max_tokens: int = 128,
+        user_home: Path | None = None) -> BenchResult:
     import httpx
-    import llama_cpp
 
     from openclaw_local.engine import Engine
+    from openclaw_local.engine.load_plan import open_llama
+    from openclaw_local.engine.selftest import plan_for
     from openclaw_local.services.chat import ChatService
     from openclaw_local.store import Store
 
@@ -213,11 +215,12 @@ def run(model: Path, settings: Settings, *, rounds: int = 7, max_tokens: int = 1
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
         proc, base = _start_server(home, model, s)
-        raw = llama_cpp.Llama(model_path=str(model), n_ctx=s.n_ctx, n_threads=s.threads, n_threads_batch=s.threads,
-                              n_gpu_layers=s.n_gpu_layers, seed=1234, verbose=False)
+        plan = plan_for(user_home, s, model)  # every arm loads as the app would on this machine
+        raw = open_llama(model, plan, n_ctx=s.n_ctx, n_threads=s.threads, n_threads_batch=s.threads,
+                         seed=1234, verbose=False)
         (Path(tmp) / "inproc").mkdir()
         store = Store.open(Path(tmp) / "inproc")
-        engine = Engine(model, n_ctx=s.n_ctx, threads=s.threads, n_gpu_layers=s.n_gpu_layers, seed=1234)
+        engine = Engine(model, n_ctx=s.n_ctx, threads=s.threads, seed=1234, plan=plan)
         chat = ChatService(store, engine, s)
         try:
             http = httpx.Client()

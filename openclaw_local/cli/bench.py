@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     if args.which == "serve":
         from openclaw_local.bench import serve_bench
 
-        results.append(serve_bench.run(model_path(settings), settings, rounds=args.rounds, max_tokens=args.bench_tokens))
+        results.append(serve_bench.run(model_path(settings), settings, rounds=args.rounds, max_tokens=args.bench_tokens,
+                                       user_home=home))
     if args.which in ("all", "personas"):
         from openclaw_local.bench import persona_bench
 
