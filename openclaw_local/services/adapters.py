@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from openclaw_local.config import Settings
-from openclaw_local.errors import ImportFormatError, UsageError, UserError
+from openclaw_local.errors import ImportFormatError, NotFoundError, UsageError, UserError
 from openclaw_local.paths import embedded_model_path
 from openclaw_local.services import adapter_files
 from openclaw_local.store import Store
@@ -93,7 +93,7 @@ class AdapterService:
             return self.adapters.get(version_id)
         except KeyError:
             known = ", ".join(f"v{v.id}" for v in self.versions()) or "none yet"
-            raise AdapterError(f"there is no adapter version {version_id} (versions: {known})") from None
+            raise NotFoundError(f"there is no adapter version {version_id} (versions: {known})") from None
 
     def describe(self, v: AdapterVersion) -> dict[str, Any]:
         """Everything ``adapters show`` prints, as plain data."""
@@ -195,7 +195,7 @@ class AdapterService:
 
         path = Path(path).expanduser()
         if not path.exists():
-            raise ImportFormatError(f"{path} does not exist")
+            raise NotFoundError(f"{path} does not exist")
         base = io.base_info(self.model_path)
         lora = io.read_peft_dir(path, base) if path.is_dir() else io.read_lora_gguf(path)
         io.validate(lora, base, path.name)
