@@ -38,6 +38,8 @@ def _check_file(path: Path) -> int:
                 json.loads(line)
             except json.JSONDecodeError as exc:
                 raise LabeledFileError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
+            except RecursionError:
+                raise LabeledFileError(f"{path}:{n}: JSON nested too deeply") from None
     try:
         rows = load_labeled(path)
     except (ValueError, TypeError, AttributeError) as exc:
