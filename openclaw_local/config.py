@@ -27,6 +27,9 @@ from typing import Any, Mapping
 from openclaw_local.errors import UsageError
 
 CONFIG_FILE = "config.toml"
+# A LoRA's weight delta is (alpha / r) · B A. Real LoRAs use alpha/r of about 0.5 to 4; far
+# beyond this the "adapter" swamps the base weights: refused in settings and on import.
+MAX_ALPHA_OVER_RANK = 64.0
 DEFAULT_SYSTEM_PROMPT = "You are a helpful, concise personal assistant."
 
 
@@ -256,7 +259,12 @@ def check_settings(home: Path, overrides: dict[str, Any] | None = None, env: Map
             raise KeyError(f"no setting {name!r}")  # a programming error, not the user's
         if value is not None:
             take(name, value, (sources or {}).get(name, "the command line"), from_text=True)
-    return Settings(**values), problems
+    settings = Settings(**values)
+    if settings.lora_alpha / settings.lora_rank > MAX_ALPHA_OVER_RANK:  # the one check across two settings
+        problems.append(f"settings lora_alpha = {_num(settings.lora_alpha)} and lora_rank = {settings.lora_rank} scale "
+                        f"LoRA updates by {settings.lora_alpha / settings.lora_rank:g}: expected lora_alpha / lora_rank "
+                        f"<= {_num(MAX_ALPHA_OVER_RANK)}")
+    return settings, problems
 
 
 def load_settings(home: Path, overrides: dict[str, Any] | None = None, env: Mapping[str, str] | None = None,

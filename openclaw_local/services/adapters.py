@@ -163,15 +163,16 @@ class AdapterService:
             if out.is_dir():
                 out.rmdir()
 
+            from openclaw_local.services import peft_export
+
+            base = peft_export.base_model_of(self.model_path)
+
             def fill(tmp: Path) -> None:
                 for name in PEFT_FILES:
                     shutil.copyfile(vdir / name, tmp / name)
-                cfg = json.loads((tmp / "adapter_config.json").read_text())
-                cfg["base_model_name_or_path"] = cfg.get("base_model_name_or_path") or self.model_path.name
+                cfg = peft_export.apply_base(json.loads((tmp / "adapter_config.json").read_text()), base, self.model_path)
                 (tmp / "adapter_config.json").write_text(json.dumps(cfg, indent=2))
-                (tmp / "README.md").write_text(
-                    f"openclaw-local adapter v{v.id}, a PEFT LoRA for {self.model_path.name}.\n\n"
-                    "    from peft import PeftModel\n    model = PeftModel.from_pretrained(base_model, this_dir)\n")
+                (tmp / "README.md").write_text(peft_export.readme(v.id, base, self.model_path, cfg))
 
             return adapter_files.write_dir_atomic(out, fill)
         if out.is_dir():
