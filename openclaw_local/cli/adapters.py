@@ -127,6 +127,9 @@ def run(args: argparse.Namespace) -> int:
         _check_out(Path(args.out).expanduser())
         out = svc.export(args.version, args.format, Path(args.out), merged_type=args.type)
         print(f"wrote v{args.version} as {args.format} to {out}")
+        if args.format == "peft":
+            base = json.loads((out / "adapter_config.json").read_text()).get("base_model_name_or_path")
+            print(f"base model: {base} (how to load it elsewhere: {out / 'README.md'})")
         return 0
     if cmd == "import":
         v = svc.import_adapter(Path(args.path), activate=args.activate)
