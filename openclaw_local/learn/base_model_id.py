@@ -20,6 +20,7 @@ Otherwise the local path is kept and the export's README says so.
 from __future__ import annotations
 
 import re
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,18 +54,59 @@ def _from_name(org: Any, name: Any) -> str | None:
     return candidate if _REPO_ID.match(candidate) else None
 
 
-def read_metadata(gguf_path: Path) -> dict[str, Any]:
-    """The GGUF's ``general.*`` key/values (no tensors are read)."""
-    import gguf
+# GGUF value types: struct format of the scalar ones; 8 = string, 9 = array
+_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
 
-    reader = gguf.GGUFReader(str(gguf_path))
-    out = {}
-    for key, field in reader.fields.items():
-        if key.startswith("general."):
-            try:
-                out[key] = field.contents()
-            except Exception:  # noqa: BLE001 — an odd field type is just not a hint
-                continue
+
+def read_metadata(gguf_path: Path) -> dict[str, Any]:
+    """The GGUF's ``general.*`` key/values, read from the header only.
+
+    A small reader of its own: gguf.GGUFReader maps every field and tensor (seconds for
+    a model with a 150k-token vocabulary); here arrays outside ``general.*`` are skipped.
+    """
+    out: dict[str, Any] = {}
+    with open(gguf_path, "rb") as fh:
+        def read(fmt: str) -> Any:
+            size = struct.calcsize(fmt)
+            data = fh.read(size)
+            if len(data) != size:
+                raise ValueError("truncated GGUF header")
+            return struct.unpack(fmt, data)[0]
+
+        def string() -> str:
+            n = read("<Q")
+            if n > 1 << 24:
+                raise ValueError("implausible GGUF string length")
+            data = fh.read(n)
+            if len(data) != n:
+                raise ValueError("truncated GGUF header")
+            return data.decode("utf-8", "replace")
+
+        def value(vtype: int, keep: bool) -> Any:
+            if vtype in _SCALARS:
+                return read(_SCALARS[vtype])
+            if vtype == 8:
+                if keep:
+                    return string()
+                fh.seek(read("<Q"), 1)
+                return None
+            if vtype == 9:
+                itype, n = read("<I"), read("<Q")
+                if itype in _SCALARS and not keep:
+                    fh.seek(n * struct.calcsize(_SCALARS[itype]), 1)
+                    return None
+                return [value(itype, keep) for _ in range(n)]
+            raise ValueError(f"unknown GGUF value type {vtype}")
+
+        if fh.read(4) != b"GGUF" or read("<I") not in (2, 3):
+            raise ValueError("not a GGUF v2/v3 file")
+        read("<Q")  # tensor count
+        for _ in range(read("<Q")):
+            key = string()
+            keep = key.startswith("general.")
+            v = value(read("<I"), keep)
+            if keep:
+                out[key] = v
     return out
 
 
