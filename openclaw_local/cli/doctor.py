@@ -72,8 +72,9 @@ def run(args: argparse.Namespace) -> int:
         settings = None
     else:
         overrides = {f: getattr(args, flag) for flag, f in SETTING_FLAGS.items() if hasattr(args, flag)}
-        settings, bad = check_settings(home, overrides, sources={f: flag_name(flag) for flag, f in SETTING_FLAGS.items()})
-        rows += [("settings", f"PROBLEM: {line}") for line in bad] or [("settings", "ok")]
+        sources = {f: flag_name(flag) for flag, f in SETTING_FLAGS.items()}
+        settings, bad = check_settings(home, overrides, sources=sources)  # every problem, not the first
+        rows += [("settings", f"PROBLEM: {line}") for line in bad] or [("settings", "ok (config.toml, env, flags)")]
         problems += len(bad)
     if settings is not None:
         try:
