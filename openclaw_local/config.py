@@ -218,6 +218,22 @@ def _unknown(key: str) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def misspelled_env(env: Mapping[str, str] | None = None) -> list[str]:
+    """``OPENCLAW_*`` variables that are no setting but look like one (a typo does nothing silently).
+
+    Only a hint for ``doctor``: other ``OPENCLAW_*`` variables (``OPENCLAW_HOME``, ...) are not settings.
+    """
+    env = os.environ if env is None else env
+    known = {f"OPENCLAW_{name.upper()}" for name in SETTING_FIELDS}
+    out = []
+    for key in sorted(env):
+        if key.startswith("OPENCLAW_") and key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.85)
+            if close:
+                out.append(f"{key} is not a setting (did you mean {close[0]}?)")
+    return out
+
+
 def check_settings(home: Path, overrides: dict[str, Any] | None = None, env: Mapping[str, str] | None = None,
                    sources: Mapping[str, str] | None = None) -> tuple[Settings, list[str]]:
     """Settings from defaults, config.toml, ``OPENCLAW_*`` env and ``overrides``, and every problem found.

@@ -140,6 +140,12 @@ def test_one_line_counts_the_other_problems(home, capsys):
     assert "did you mean 'temperature'?" in capsys.readouterr().out
 
 
+def test_doctor_notes_a_misspelled_variable(home, capsys, monkeypatch):
+    monkeypatch.setenv("OPENCLAW_TEMPERATUR", "0.2")
+    assert main(["doctor"]) == 0  # a note, not a problem: other OPENCLAW_* variables exist
+    assert "OPENCLAW_TEMPERATUR is not a setting (did you mean OPENCLAW_TEMPERATURE?)" in capsys.readouterr().out
+
+
 def test_simulate_checks_its_setting_flags_before_creating_anything(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["simulate", "--persona", "student", "--learning-rate", "-1", "--out", str(out)]) == 2

@@ -72,5 +72,6 @@ def main(argv: list[str] | None = None) -> int:
         if exc.errno not in WRITE_ERRNOS:
             raise
         where = f" {exc.filename}" if exc.filename else ""
-        print(f"error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
+        hint = " — free some disk space and try again" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+        print(f"error: cannot write{where}: {exc.strerror or exc}{hint}", file=sys.stderr)
         return DataDirError.exit_code

@@ -16,7 +16,7 @@ from importlib import metadata
 
 from openclaw_local import __version__
 from openclaw_local.cli.common import SETTING_FLAGS, flag_name, home_dir, model_path
-from openclaw_local.config import check_settings
+from openclaw_local.config import check_settings, misspelled_env
 from openclaw_local.errors import UserError
 
 
@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         settings, bad = check_settings(home, overrides, sources=sources)  # every problem, not the first
         rows += [("settings", f"PROBLEM: {line}") for line in bad] or [("settings", "ok (config.toml, env, flags)")]
         problems += len(bad)
+        rows += [("settings", f"note: {line}") for line in misspelled_env()]
     if settings is not None:
         try:
             from openclaw_local.engine.gguf_check import inspect_gguf
