@@ -24,11 +24,11 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     # so a bad flag gets the same one line (setting, value, "--flag", what is accepted).
     g = parser.add_argument_group("model and settings (override config.toml and OPENCLAW_* env)")
     g.add_argument("--model", metavar="PATH", default=argparse.SUPPRESS, help="GGUF to serve (default: embedded SmolLM2-135M)")
-    g.add_argument("--temperature", default=argparse.SUPPRESS, help=f"sampling temperature: {accepted('temperature')}")
-    g.add_argument("--max-tokens", default=argparse.SUPPRESS, help=f"most tokens per reply: {accepted('max_tokens')}")
-    g.add_argument("--n-ctx", default=argparse.SUPPRESS, help=f"context window in tokens: {accepted('n_ctx')}")
-    g.add_argument("--threads", default=argparse.SUPPRESS, help=f"CPU threads for llama.cpp: {accepted('threads')}")
-    g.add_argument("--system-prompt", default=argparse.SUPPRESS)
+    g.add_argument("--temperature", metavar="T", default=argparse.SUPPRESS, help=f"sampling temperature: {accepted('temperature')}")
+    g.add_argument("--max-tokens", metavar="N", default=argparse.SUPPRESS, help=f"most tokens per reply: {accepted('max_tokens')}")
+    g.add_argument("--n-ctx", metavar="N", default=argparse.SUPPRESS, help=f"context window in tokens: {accepted('n_ctx')}")
+    g.add_argument("--threads", metavar="N", default=argparse.SUPPRESS, help=f"CPU threads for llama.cpp: {accepted('threads')}")
+    g.add_argument("--system-prompt", metavar="TEXT", default=argparse.SUPPRESS)
 
 
 def flag_name(dest: str) -> str:
