@@ -17,8 +17,10 @@ import difflib
 import functools
 import math
 import os
+import json
 import re
 import tomllib
+import types
 import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -119,13 +121,15 @@ def _num(x: float) -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def _kind(name: str) -> tuple[type, bool]:
-    """(bool | int | float | str, whether None is allowed) of a Settings field."""
+def _kind(name: str) -> tuple[Any, bool]:
+    """(bool | int | float | str | another class, whether None is allowed) of a Settings field."""
     hint = typing.get_type_hints(Settings)[name]
-    args = typing.get_args(hint)
-    optional = type(None) in args
-    base = next((a for a in args if a is not type(None)), hint) if args else hint
-    return base, optional
+    optional = False
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(hint))
+        hint = args[0] if len(args) == 1 else object
+    return typing.get_origin(hint) or hint, optional
 
 
 def accepted(name: str) -> str:
@@ -146,8 +150,10 @@ def accepted(name: str) -> str:
         if "max" in meta:
             bounds.append(f"<= {_num(meta['max'])}")
         text += (" " + " and ".join(bounds)) if bounds else ""
-    else:
+    elif kind is str:
         text = "text"
+    else:
+        text = f"a {getattr(kind, '__name__', 'value')} (JSON in OPENCLAW_* variables)"
     return text + (" (empty for none)" if optional else "")
 
 
@@ -157,7 +163,7 @@ def _typed(kind: type, optional: bool, value: Any, from_text: bool) -> Any:
         if optional:
             return None
         raise _Bad
-    if from_text and isinstance(value, str) and kind is not str:
+    if from_text and isinstance(value, str) and kind in (bool, int, float):
         text = value.strip()
         if optional and text == "":
             return None
@@ -190,9 +196,19 @@ def _typed(kind: type, optional: bool, value: Any, from_text: bool) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise _Bad
         return float(value)
-    if not isinstance(value, str):
+    if kind is str:
+        if not isinstance(value, str):
+            raise _Bad
+        return None if optional and value == "" else value
+    # any other type (a list, say): JSON text from env/flags, and the value must be of that type
+    if from_text and isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise _Bad from None
+    if isinstance(kind, type) and not isinstance(value, kind):
         raise _Bad
-    return None if optional and value == "" else value
+    return value
 
 
 def check_value(name: str, value: Any, *, from_text: bool = False) -> Any:
@@ -204,6 +220,8 @@ def check_value(name: str, value: Any, *, from_text: bool = False) -> Any:
     meta = SETTING_FIELDS[name].metadata
     if meta.get("choices") and v not in meta["choices"]:
         raise _Bad
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return v  # bounds apply to numbers only
     if "min" in meta and v < meta["min"]:
         raise _Bad
     if "max" in meta and v > meta["max"]:

@@ -37,7 +37,7 @@ def test_every_field_declares_help_type_and_range():
         assert set(meta) <= set(META_KEYS), f"{name}: unknown metadata keys {set(meta) - set(META_KEYS)}"
         kind = [a for a in typing.get_args(hints[name]) if a is not type(None)] or [hints[name]]
         if kind[0] in (int, float):
-            assert ("min" in meta or "min_exclusive" in meta) and "max" in meta, f"{name} declares no range"
+            assert {"min", "min_exclusive", "max"} & set(meta), f"{name} declares no range (min/min_exclusive/max)"
         if "choices" in meta:
             assert isinstance(meta["choices"], tuple) and all(isinstance(c, str) for c in meta["choices"])
     defaults = Settings()
