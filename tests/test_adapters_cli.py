@@ -69,7 +69,12 @@ def test_list_show_activate_rollback_delete(three_versions, capsys):
     assert not __import__("os").path.exists(path)
     assert [v.id for v in adapters.versions()] == [2, 3]
     assert adapters.get(2).parent_id is None  # re-parented to v1's parent (the base)
-    assert main(["adapters", "show", "9"]) == 7
+    # a version that does not exist is "not found" (8), not "refused" (7), for every action
+    capsys.readouterr()
+    for argv in (["show", "9"], ["activate", "9"], ["delete", "9"], ["export", "9", "--format", "peft", "--out", "x"]):
+        assert main(["adapters", *argv]) == 8, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "no adapter version 9 (versions: v2, v3)" in err
 
 
 def test_activate_refuses_missing_files(three_versions, capsys):

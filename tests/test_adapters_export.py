@@ -19,7 +19,7 @@ from adapters_helpers import publish, random_lora  # noqa: E402
 
 from openclaw_local.cli import main  # noqa: E402
 from openclaw_local.config import Settings  # noqa: E402
-from openclaw_local.errors import ImportFormatError  # noqa: E402
+from openclaw_local.errors import ImportFormatError, NotFoundError  # noqa: E402
 from openclaw_local.services.adapters import AdapterService  # noqa: E402
 from openclaw_local.store import Store  # noqa: E402
 
@@ -164,10 +164,12 @@ def test_import_roundtrip_and_validation(setup, tmp_path, capsys):
     nan_file = write_lora_gguf(nan, tmp_path / "nan.gguf", base_info(base))
     cases = {bad_json: "not valid JSON", garbage: "not a readable GGUF", base: "not a llama.cpp LoRA",
              wrong_arch: "architecture 'qwen3'", shape_file: "the base weight is", nan_file: "NaN",
-             tmp_path / "missing": "does not exist"}
+             }
     for path, words in cases.items():
         with pytest.raises(ImportFormatError, match=words):  # noqa: PT012
             svc.import_adapter(path)
+    with pytest.raises(NotFoundError, match="does not exist"):
+        svc.import_adapter(tmp_path / "missing")
     assert len(svc.versions()) == n
     import os
 

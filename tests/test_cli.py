@@ -74,7 +74,7 @@ def test_doctor(home):
 
 
 def test_missing_model(home, tmp_path):
-    assert_clean_error(cli("--model", str(tmp_path / "missing.gguf"), home=home), 3, "model file not found")
+    assert_clean_error(cli("--model", str(tmp_path / "missing.gguf"), home=home), 8, "model file not found")
 
 
 def test_not_a_gguf_model(home, tmp_path):

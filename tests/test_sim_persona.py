@@ -73,9 +73,9 @@ def test_bad_files_through_the_cli(tmp_path, capsys):
     bad_json.write_text("{nope")
     missing_field = tmp_path / "missing.json"
     missing_field.write_text(json.dumps(good(eval_prompts=...)))
-    for path, text in [(bad_json, "not valid JSON"), (missing_field, 'missing field "eval_prompts"'),
-                       (tmp_path / "absent.json", "persona file not found")]:
-        assert main(["simulate", "--persona", str(path)]) == 6
+    for path, text, code in [(bad_json, "not valid JSON", 6), (missing_field, 'missing field "eval_prompts"', 6),
+                             (tmp_path / "absent.json", "persona file not found", 8)]:
+        assert main(["simulate", "--persona", str(path)]) == code
         err = capsys.readouterr().err
         assert text in err and "Traceback" not in err and err.count("\n") == 1
 

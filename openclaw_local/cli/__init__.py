@@ -2,12 +2,16 @@
 
 Each subcommand lives in its own module with ``register(subparsers)``. User
 mistakes raise :class:`~openclaw_local.errors.UserError` and become one line on
-stderr and a meaningful exit code; only real bugs show a traceback.
+stderr and a meaningful exit code (the table in errors.EXIT_CODES, shown by ``--help``);
+only real bugs show a traceback. A mistyped command line is one line too
+(:class:`OneLineParser`), and an operating-system refusal to write (full disk,
+read-only file system, permissions) becomes exit code 4 with the path and reason.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 
 from openclaw_local import __version__
@@ -15,17 +19,31 @@ from openclaw_local.cli import bench, chat, doctor, eval_prm, history, learn, si
 from openclaw_local.cli import adapters, export_data
 from openclaw_local.cli import serve
 from openclaw_local.cli.common import add_common_options
-from openclaw_local.errors import UserError
+from openclaw_local.errors import DataDirError, UsageError, UserError, exit_code_table_text
 
 COMMANDS = [chat, history, doctor, learn, bench, simulate, eval_prm]
 COMMANDS += [adapters, export_data]
 COMMANDS += [serve]
 
 
+# errors of the environment, not of the program: one line and exit 4, never a traceback
+WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one ``error:`` line (exit 2) pointing at ``--help``."""
+
+    def error(self, message: str):  # noqa: D401 — argparse's hook
+        print(f"error: {self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(UsageError.exit_code)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="openclaw-local",
         description="A local assistant that learns from being used. With no command, opens the chat.",
+        epilog=exit_code_table_text(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"openclaw-local {__version__}")
     add_common_options(parser)
@@ -38,7 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version or a usage error (already printed)
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else UsageError.exit_code
     try:
         return int(args.func(args) or 0)
     except UserError as exc:
@@ -49,3 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        if exc.errno not in WRITE_ERRNOS:
+            raise
+        where = f" {exc.filename}" if exc.filename else ""
+        hint = " — free some disk space and try again" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+        print(f"error: cannot write{where}: {exc.strerror or exc}{hint}", file=sys.stderr)
+        return DataDirError.exit_code

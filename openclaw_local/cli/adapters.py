@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from openclaw_local.cli.common import home_dir, settings_from
-from openclaw_local.errors import UsageError
+from openclaw_local.errors import NotFoundError, UsageError
 
 
 def register(sub) -> None:
@@ -62,6 +62,15 @@ def _service(args):
     home = home_dir()
     settings = settings_from(args, home)
     return AdapterService(home, settings, Store.open(home))
+
+
+def _check_out(out: Path) -> None:
+    """--out must be in an existing directory: a typo is refused, not silently created."""
+    parent = out.parent
+    if not parent.exists():
+        raise NotFoundError(f"the directory {parent} for --out does not exist", "create it first, or choose another --out")
+    if not parent.is_dir():
+        raise UsageError(f"{parent} (in --out) is not a directory")
 
 
 def _fmt(x, spec: str = ".4f") -> str:
@@ -115,8 +124,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"rolled back v{undone.id}; now serving {f'v{now.id}' if now else 'the base model'}")
         return 0
     if cmd == "export":
+        _check_out(Path(args.out).expanduser())
         out = svc.export(args.version, args.format, Path(args.out), merged_type=args.type)
         print(f"wrote v{args.version} as {args.format} to {out}")
+        if args.format == "peft":
+            base = json.loads((out / "adapter_config.json").read_text()).get("base_model_name_or_path")
+            print(f"base model: {base} (how to load it elsewhere: {out / 'README.md'})")
         return 0
     if cmd == "import":
         v = svc.import_adapter(Path(args.path), activate=args.activate)

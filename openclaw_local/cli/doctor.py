@@ -1,14 +1,22 @@
-"""``doctor``: what is installed and where things are, for bug reports."""
+"""``doctor``: what is installed and where things are, for bug reports.
+
+It lists every problem it finds (each bad setting on its own row, then the model and
+the database, checked with the settings that are valid) and exits 1 when there is any.
+Long values (the llama.cpp backend's feature flags) are wrapped, never cut.
+"""
 
 from __future__ import annotations
 
 import argparse
 import platform
+import shutil
 import sys
+import textwrap
 from importlib import metadata
 
 from openclaw_local import __version__
-from openclaw_local.cli.common import home_dir, model_path, settings_from
+from openclaw_local.cli.common import SETTING_FLAGS, flag_name, home_dir, model_path
+from openclaw_local.config import check_settings, misspelled_env
 from openclaw_local.errors import UserError
 
 
@@ -30,7 +38,7 @@ def llama_backend() -> str:
 
         info = llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip()
         gpu = bool(llama_cpp.llama_supports_gpu_offload())
-        return f"{'GPU offload' if gpu else 'CPU only'}; {info[:120]}"
+        return f"{'GPU offload' if gpu else 'CPU only'}; {info}"
     except Exception as exc:  # a broken install is exactly what doctor reports
         return f"unavailable ({exc})"
 
@@ -68,11 +76,17 @@ def run(args: argparse.Namespace) -> int:
     try:
         home = home_dir()
         rows.append(("data dir", str(home)))
-        settings = settings_from(args, home)
     except UserError as exc:
         rows.append(("data dir", f"PROBLEM: {exc.one_line()}"))
         problems += 1
         settings = None
+    else:
+        overrides = {f: getattr(args, flag) for flag, f in SETTING_FLAGS.items() if hasattr(args, flag)}
+        sources = {f: flag_name(flag) for flag, f in SETTING_FLAGS.items()}
+        settings, bad = check_settings(home, overrides, sources=sources)  # every problem, not the first
+        rows += [("settings", f"PROBLEM: {line}") for line in bad] or [("settings", "ok (config.toml, env, flags)")]
+        problems += len(bad)
+        rows += [("settings", f"note: {line}") for line in misspelled_env()]
     if settings is not None:
         try:
             from openclaw_local.engine.gguf_check import inspect_gguf
@@ -96,6 +110,11 @@ def run(args: argparse.Namespace) -> int:
             rows.append(("database", f"PROBLEM: {exc.one_line()}"))
             problems += 1
     width = max(len(k) for k, _ in rows)
+    columns = max(60, shutil.get_terminal_size((100, 24)).columns)
     for key, value in rows:
-        print(f"{key:<{width}}  {value}")
+        lines = textwrap.wrap(value, width=columns - width - 2, break_on_hyphens=False,
+                              break_long_words=False) or [""]
+        print(f"{key:<{width}}  {lines[0]}")
+        for more in lines[1:]:
+            print(f"{'':<{width}}  {more}")
     return 1 if problems else 0

@@ -6,7 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from openclaw_local.errors import UserError
+from openclaw_local.cli.common import positive_int
+from openclaw_local.errors import NotFoundError, UserError
 
 
 class LabeledFileError(UserError):
@@ -17,14 +18,14 @@ def register(sub) -> None:
     p = sub.add_parser("eval-prm", help="measure the judge (PRM) on a labeled JSONL file")
     p.add_argument("file", metavar="FILE.jsonl", help='lines {"reply": ..., "next_state": ..., "label": 1|0|-1}')
     p.add_argument("--mode", default=None, help="judge mode (default: the product's judge mode)")
-    p.add_argument("--votes", type=int, default=None, help="judge votes per line (default: the judge_votes setting)")
-    p.add_argument("--limit", type=int, default=None, help="only the first N lines")
+    p.add_argument("--votes", type=positive_int, default=None, help="judge votes per line (default: the judge_votes setting)")
+    p.add_argument("--limit", type=positive_int, default=None, help="only the first N lines (N >= 1)")
     p.set_defaults(func=run)
 
 
 def _check_file(path: Path) -> int:
     if not path.is_file():
-        raise LabeledFileError(f"labeled file not found: {path}")
+        raise NotFoundError(f"labeled file not found: {path}")
     from openclaw_local.learn.prm_eval import load_labeled
 
     try:
@@ -37,6 +38,8 @@ def _check_file(path: Path) -> int:
                 json.loads(line)
             except json.JSONDecodeError as exc:
                 raise LabeledFileError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
+            except RecursionError:
+                raise LabeledFileError(f"{path}:{n}: JSON nested too deeply") from None
     try:
         rows = load_labeled(path)
     except (ValueError, TypeError, AttributeError) as exc:

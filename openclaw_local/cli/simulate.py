@@ -30,6 +30,8 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
+    from openclaw_local.cli.common import flag_name
+    from openclaw_local.config import checked_overrides
     from openclaw_local.errors import UsageError
     from openclaw_local.sim.persona import load_persona
     from openclaw_local.sim.simulate import run_simulation
@@ -43,13 +45,14 @@ def run(args: argparse.Namespace) -> int:
     if args.eval_prompts is not None and args.eval_prompts < 1:
         raise UsageError("--eval-prompts must be at least 1")
     out = Path(args.out) if args.out else Path(f"simulate-{persona.name}-{time.strftime('%Y%m%d-%H%M%S')}")
-    overrides = {}
+    overrides, sources = {}, {}
     for flag, key in (("max_tokens", "max_tokens"), ("temperature", "temperature"), ("threads", "threads"),
                       ("model", "model_path"), ("n_ctx", "n_ctx"), ("system_prompt", "system_prompt"),
                       ("learn_min_samples", "learn_min_samples"), ("learning_rate", "learning_rate")):
         value = getattr(args, flag, None)
         if value is not None:
-            overrides[key] = value
+            overrides[key], sources[key] = value, flag_name(flag)
+    overrides = checked_overrides(overrides, sources)  # before the run's directory is created
     report = run_simulation(persona, out, interactions=args.interactions, seed=args.seed, overrides=overrides,
                             eval_prompts=args.eval_prompts, final_wait_s=args.final_wait, arms=not args.no_arms,
                             pace=args.pace)

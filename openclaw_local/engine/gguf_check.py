@@ -10,7 +10,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from openclaw_local.errors import ModelError
+from openclaw_local.errors import ModelError, NotFoundError
 
 GGUF_MAGIC = b"GGUF"
 
@@ -45,7 +45,7 @@ def inspect_gguf(path: Path) -> GgufInfo:
 
 def _inspect(path: Path) -> GgufInfo:
     if not path.exists():
-        raise ModelError(f"model file not found: {path}", "pass --model PATH to an existing .gguf file")
+        raise NotFoundError(f"model file not found: {path}", "pass --model PATH to an existing .gguf file")
     if not path.is_file():
         raise ModelError(f"model path is not a file: {path}", "pass --model PATH to a .gguf file")
     size = path.stat().st_size

@@ -29,6 +29,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from openclaw_local.config import MAX_ALPHA_OVER_RANK
 from openclaw_local.errors import ImportFormatError
 from openclaw_local.learn.convert import HF_TO_GGUF, PERMUTED_ARCHITECTURES, llama_permute_rows, lora_tensors_to_gguf
 
@@ -101,6 +102,7 @@ def read_lora_gguf(path: Path) -> Lora:
                                 f"{meta.get('general.type')!r})", "export it with --format gguf-lora or peft")
     if "adapter.lora.alpha" not in meta:
         raise ImportFormatError(f"{path.name} has no adapter.lora.alpha")
+    alpha = _alpha(meta["adapter.lora.alpha"], f"{path.name}: adapter.lora.alpha")
     half: dict[tuple[int, str], dict[str, np.ndarray]] = {}
     for t in reader.tensors:
         m = _GGUF_LORA.match(t.name)
@@ -109,7 +111,7 @@ def read_lora_gguf(path: Path) -> Lora:
         if t.tensor_type not in (gguf.GGMLQuantizationType.F32, gguf.GGMLQuantizationType.F16):
             raise ImportFormatError(f"{path.name}: tensor {t.name} is {t.tensor_type.name}; only F32/F16 LoRAs are supported")
         half.setdefault((int(m.group(1)), m.group(2)), {})[m.group(3)] = np.array(t.data, dtype=np.float32)
-    return _pairs(path.name, meta.get("general.architecture"), float(meta["adapter.lora.alpha"]), half, "a", "b")
+    return _pairs(path.name, meta.get("general.architecture"), alpha, half, "a", "b")
 
 
 def read_peft_dir(path: Path, base: BaseInfo) -> Lora:
@@ -122,10 +124,7 @@ def read_peft_dir(path: Path, base: BaseInfo) -> Lora:
         cfg = json.loads(cfg_path.read_text())
     except (ValueError, UnicodeDecodeError) as exc:
         raise ImportFormatError(f"{cfg_path} is not valid JSON ({exc})") from None
-    if not isinstance(cfg, dict) or str(cfg.get("peft_type", "LORA")).upper() != "LORA" or "lora_alpha" not in cfg:
-        raise ImportFormatError(f"{cfg_path} does not describe a LoRA adapter")
-    if cfg.get("use_rslora") or cfg.get("use_dora"):
-        raise ImportFormatError("rsLoRA/DoRA adapters cannot be served by llama.cpp")
+    alpha, rank = _check_peft_config(cfg, cfg_path)
     try:
         from safetensors.numpy import load_file
 
@@ -146,7 +145,51 @@ def read_peft_dir(path: Path, base: BaseInfo) -> Lora:
                     raise ImportFormatError(f"{key}: {arr.shape[0]} rows do not fit {n} heads of the base model")
                 arr = llama_permute_rows(arr, n)
         half.setdefault((layer, proj), {})[which] = arr
-    return _pairs(path.name, base.architecture, float(cfg["lora_alpha"]), half, "a", "b")
+    lora = _pairs(path.name, base.architecture, alpha, half, "a", "b")
+    if rank is not None and rank != lora.rank:
+        raise ImportFormatError(f"{cfg_path}: \"r\" is {rank} but the tensors have rank {lora.rank}")
+    return lora
+
+
+def _alpha(value: Any, where: str) -> float:
+    """A LoRA alpha as a positive finite number, or ImportFormatError naming the value."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ImportFormatError(f"{where} must be a number, not {value!r}"[:200])
+    if not np.isfinite(value) or value <= 0:
+        raise ImportFormatError(f"{where} must be a positive finite number, not {value!r}")
+    return float(value)
+
+
+def _check_peft_config(cfg: Any, cfg_path: Path) -> tuple[float, int | None]:
+    """alpha and r from adapter_config.json, every value that changes the math checked.
+
+    Refused: a non-LoRA type, a missing or non-positive alpha, a bad r, and the PEFT
+    options llama.cpp cannot serve (rsLoRA/DoRA scaling, transposed weights, per-layer
+    rank/alpha patterns, trained biases).
+    """
+    if not isinstance(cfg, dict):
+        raise ImportFormatError(f"{cfg_path} must hold a JSON object")
+    peft_type = cfg.get("peft_type", "LORA")
+    if not isinstance(peft_type, str) or peft_type.upper() != "LORA" or "lora_alpha" not in cfg:
+        raise ImportFormatError(f"{cfg_path} does not describe a LoRA adapter (needs peft_type LORA and lora_alpha)")
+    alpha = _alpha(cfg["lora_alpha"], f"{cfg_path}: lora_alpha")
+    rank = cfg.get("r")
+    if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int) or rank < 1):
+        raise ImportFormatError(f"{cfg_path}: \"r\" must be a whole number >= 1, not {rank!r}"[:200])
+    for key in ("use_rslora", "use_dora", "fan_in_fan_out"):
+        value = cfg.get(key, False)
+        if value is not None and not isinstance(value, bool):
+            raise ImportFormatError(f"{cfg_path}: \"{key}\" must be true or false, not {value!r}"[:200])
+    if cfg.get("use_rslora") or cfg.get("use_dora"):
+        raise ImportFormatError("rsLoRA/DoRA adapters cannot be served by llama.cpp")
+    if cfg.get("fan_in_fan_out"):
+        raise ImportFormatError(f"{cfg_path}: fan_in_fan_out (transposed) adapters are not supported")
+    for key in ("rank_pattern", "alpha_pattern"):
+        if cfg.get(key):
+            raise ImportFormatError(f"{cfg_path}: per-layer {key} is not supported (one r and alpha for all layers)")
+    if cfg.get("bias", "none") not in ("none", None):
+        raise ImportFormatError(f"{cfg_path}: bias {cfg.get('bias')!r} is not supported (only \"none\")"[:200])
+    return alpha, rank
 
 
 def _pairs(name: str, arch: Any, alpha: float, half: dict, ka: str, kb: str) -> Lora:
@@ -163,9 +206,13 @@ def _pairs(name: str, arch: Any, alpha: float, half: dict, ka: str, kb: str) -> 
         pairs[key] = (a, b)
     if len(ranks) != 1:
         raise ImportFormatError(f"{name}: mixed LoRA ranks {sorted(ranks)}")
-    if not np.isfinite(alpha):
-        raise ImportFormatError(f"{name}: alpha is not finite")
-    return Lora(str(arch) if arch else "", alpha, ranks.pop(), pairs)
+    rank = ranks.pop()
+    if not np.isfinite(alpha) or alpha <= 0:
+        raise ImportFormatError(f"{name}: alpha must be a positive finite number, not {alpha!r}")
+    if alpha / rank > MAX_ALPHA_OVER_RANK:
+        raise ImportFormatError(f"{name}: alpha {alpha:g} with rank {rank} scales the update by {alpha / rank:g}, "
+                                f"more than {MAX_ALPHA_OVER_RANK:g} (real adapters use about 0.5 to 4)")
+    return Lora(str(arch) if arch else "", alpha, rank, pairs)
 
 
 def validate(lora: Lora, base: BaseInfo, name: str) -> None:
@@ -202,7 +249,7 @@ def write_lora_gguf(lora: Lora, out: Path, base: BaseInfo) -> Path:
 
 def write_peft_dir(lora: Lora, out_dir: Path, base: BaseInfo, base_name: str | None = None) -> Path:
     """Write a (GGUF-ordered) LoRA as a PEFT adapter dir (un-permuting llama q/k rows)."""
-    from safetensors.numpy import save_file
+    from safetensors.numpy import save
 
     out_dir.mkdir(parents=True, exist_ok=True)
     tensors, targets = {}, set()
@@ -220,7 +267,8 @@ def write_peft_dir(lora: Lora, out_dir: Path, base: BaseInfo, base_name: str | N
         "lora_dropout": 0.0, "bias": "none", "target_modules": sorted(targets), "use_rslora": False,
         "base_model_name_or_path": base_name, "inference_mode": True,
     }
-    save_file(tensors, str(out_dir / "adapter_model.safetensors"))
+    # serialized here and written by Python, so a full disk is an OSError (ENOSPC) like every other write
+    (out_dir / "adapter_model.safetensors").write_bytes(save(tensors))
     (out_dir / "adapter_config.json").write_text(json.dumps(config, indent=2))
     return out_dir
 

@@ -25,10 +25,29 @@ def load_labeled(path: Path | str = DEFAULT_PATH) -> list[dict[str, Any]]:
         if not line.strip():
             continue
         row = json.loads(line)
-        if row.get("label") not in LABELS or not isinstance(row.get("reply"), str) or not isinstance(row.get("next_state"), str):
-            raise ValueError(f"{path}:{n}: needs reply, next_state and label in {{1, 0, -1}}")
+        if not isinstance(row, dict):
+            raise ValueError(f"{path}:{n}: must be a JSON object, not {_kind(row)}"
+                             ' (e.g. {"reply": "...", "next_state": "...", "label": 1})')
+        label = row.get("label")
+        if isinstance(label, bool) or not isinstance(label, int) or label not in LABELS:
+            raise ValueError(f"{path}:{n}: \"label\" must be 1, 0 or -1 (found {label!r})")
+        for key in ("reply", "next_state"):
+            if not isinstance(row.get(key), str):
+                raise ValueError(f"{path}:{n}: \"{key}\" must be text (found {_kind(row.get(key))})")
+        if row.get("prompt") is not None and not isinstance(row["prompt"], str):
+            raise ValueError(f"{path}:{n}: \"prompt\" must be text or absent (found {_kind(row['prompt'])})")
         rows.append(row)
     return rows
+
+
+_JSON_TYPES = {bool: "true/false", int: "number", float: "number", str: "text", list: "array", dict: "object"}
+
+
+def _kind(value: Any) -> str:
+    """How a JSON value reads in an error message, e.g. ``a number (5)``."""
+    if value is None:
+        return "nothing"
+    return f"{_JSON_TYPES.get(type(value), type(value).__name__)} {json.dumps(value)[:40]}"
 
 
 def evaluate(judge: Any, path: Path | str = DEFAULT_PATH, *, limit: int | None = None) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from openclaw_local.config import Settings
-from openclaw_local.errors import ImportFormatError, UsageError, UserError
+from openclaw_local.errors import ImportFormatError, NotFoundError, UsageError, UserError
 from openclaw_local.paths import embedded_model_path
 from openclaw_local.services import adapter_files
 from openclaw_local.store import Store
@@ -93,7 +93,7 @@ class AdapterService:
             return self.adapters.get(version_id)
         except KeyError:
             known = ", ".join(f"v{v.id}" for v in self.versions()) or "none yet"
-            raise AdapterError(f"there is no adapter version {version_id} (versions: {known})") from None
+            raise NotFoundError(f"there is no adapter version {version_id} (versions: {known})") from None
 
     def describe(self, v: AdapterVersion) -> dict[str, Any]:
         """Everything ``adapters show`` prints, as plain data."""
@@ -163,15 +163,16 @@ class AdapterService:
             if out.is_dir():
                 out.rmdir()
 
+            from openclaw_local.services import peft_export
+
+            base = peft_export.base_model_of(self.model_path)
+
             def fill(tmp: Path) -> None:
                 for name in PEFT_FILES:
                     shutil.copyfile(vdir / name, tmp / name)
-                cfg = json.loads((tmp / "adapter_config.json").read_text())
-                cfg["base_model_name_or_path"] = cfg.get("base_model_name_or_path") or self.model_path.name
+                cfg = peft_export.apply_base(json.loads((tmp / "adapter_config.json").read_text()), base, self.model_path)
                 (tmp / "adapter_config.json").write_text(json.dumps(cfg, indent=2))
-                (tmp / "README.md").write_text(
-                    f"openclaw-local adapter v{v.id}, a PEFT LoRA for {self.model_path.name}.\n\n"
-                    "    from peft import PeftModel\n    model = PeftModel.from_pretrained(base_model, this_dir)\n")
+                (tmp / "README.md").write_text(peft_export.readme(v.id, base, self.model_path, cfg))
 
             return adapter_files.write_dir_atomic(out, fill)
         if out.is_dir():
@@ -195,7 +196,7 @@ class AdapterService:
 
         path = Path(path).expanduser()
         if not path.exists():
-            raise ImportFormatError(f"{path} does not exist")
+            raise NotFoundError(f"{path} does not exist")
         base = io.base_info(self.model_path)
         lora = io.read_peft_dir(path, base) if path.is_dir() else io.read_lora_gguf(path)
         io.validate(lora, base, path.name)

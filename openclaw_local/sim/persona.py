@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from openclaw_local.errors import UserError
+from openclaw_local.errors import NotFoundError, UserError
 from openclaw_local.sim.rules import RULE_TYPES, VALUE_KIND, Rule, broken, repair
 
 MIN_TRAIN, MIN_EVAL = 36, 10
@@ -241,7 +241,7 @@ def resolve_persona_path(name_or_path: str | Path) -> Path:
 def load_persona(path: str | Path) -> Persona:
     p = resolve_persona_path(path)
     if not p.is_file():
-        raise PersonaError(f"persona file not found: {p}",
+        raise NotFoundError(f"persona file not found: {p}",
                            f"shipped personas: {', '.join(x.stem for x in shipped_personas()) or 'none'}")
     try:
         data = json.loads(p.read_text(encoding="utf-8"))

@@ -52,7 +52,7 @@ def replay(run_dir: Path, persona_name: str, out_dir: Path, overrides: dict[str,
         batches = [json.loads(r[0]) for r in con.execute("select sample_ids from adapter_versions order by id")]
         con.execute("update samples set status = 'judged', trained_version = null where status = 'trained'")
         con.execute("delete from adapter_versions")
-    settings = load_settings(src).replace(**overrides)
+    settings = load_settings(src, overrides)  # overrides are checked like any setting
     persona = load_persona(persona_name)
     store = Store.open(home)
     learner = Learner(home, settings, store)
