@@ -180,6 +180,22 @@ class Store:
             rows = self._query("select * from conversations order by updated_at desc, id desc limit ?", [limit])
         return [Conversation(**r) for r in rows]
 
+    def search_snippets(self, search: str, limit: int = 2000) -> dict[int, str]:
+        """For each conversation with a matching message: a short excerpt of its newest match,
+        the matched words between \\x01 and \\x02 (the UI highlights them)."""
+        rows = self._query(
+            """
+            select m.conversation_id as cid, snippet(messages_fts, 0, char(1), char(2), '…', 10) as snip
+            from messages_fts join messages m on m.id = messages_fts.rowid
+            where messages_fts match ? order by m.id desc limit ?
+            """,
+            [_fts_query(search), limit],
+        )
+        out: dict[int, str] = {}
+        for r in rows:
+            out.setdefault(r["cid"], r["snip"])
+        return out
+
     def delete_conversation(self, conversation_id: int) -> None:
         with self._tx() as db:
             ids = [r["id"] for r in db.query("select id from messages where conversation_id = ?", [conversation_id])]

@@ -7,6 +7,14 @@ Replies stream on a thread worker: ``ChatService.send``/``regenerate`` run there
 and their events come back to the UI thread through ``call_from_thread``, with
 reply updates throttled to at most ``DELTA_INTERVAL_S``.
 
+Focus model (chat-TUI convention): the message box is the home of focus and
+typing always lands there. ↑ on its first line, or esc, enters *reply mode* (the
+chat pane focused, its border says so) where single keys act on the selected
+reply; enter or any key that is no command goes back to the box and is typed
+there. Tab cycles message box → chat → sidebar (shift+tab back). The footer shows
+the keys that apply to what has focus; the help screen and the README table are
+generated from the same BINDINGS (:mod:`openclaw_local.ui.keys`).
+
 Other threads (the learner, the judge) reach a running app with
 :meth:`OpenClawApp.post_learning_update` and :meth:`OpenClawApp.post_judgment`
 (both thread-safe), or with ``app.call_from_thread(app.post_message, msg)`` for the
@@ -23,7 +31,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Input, TextArea
+from textual.widgets import Footer, Input, TextArea
 from textual.worker import Worker, WorkerState
 
 from openclaw_local.services.chat import ChatService
@@ -31,7 +39,12 @@ from openclaw_local.services.events import ReplyDelta, ReplyFinished, ReplyStart
 from openclaw_local.store.models import Message
 from openclaw_local.ui.help_screen import HelpScreen
 from openclaw_local.ui.messages import (
+    DeleteChatRequested,
     JudgmentUpdate,
+    MessageSubmitted,
+    ReplyDetailRequested,
+    ReplyModeRequested,
+    TypingResumed,
     LearningUpdate,
     ReplyDeltaMessage,
     ReplyFailed,
@@ -55,15 +68,21 @@ class OpenClawApp(App):
     """
 
     BINDINGS = [
-        Binding("ctrl+n", "new_chat", "New chat", priority=True),
-        Binding("ctrl+f", "focus_search", "Search", priority=True),
-        Binding("slash", "focus_search", "Search", show=False),
-        Binding("question_mark", "help", "Help"),
-        Binding("ctrl+l", "learn_now", "Learn now", priority=True),
-        Binding("ctrl+a", "adapters", "Adapters", priority=True),
-        Binding("escape", "stop", "Stop reply", show=False),
-        Binding("ctrl+c", "ctrl_c", "Stop / copy", show=False, priority=True),
-        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("f1", "help", "Help", priority=True, tooltip="this help (also ? when not typing)"),
+        Binding("question_mark", "help", "Help", show=False, tooltip="this help (also ? when not typing)"),
+        Binding("escape", "escape", "Stop / back", show=False,
+                tooltip="stop the reply being generated; otherwise message box ⇄ reply mode; in search: clear it"),
+        Binding("tab", "focus_next", "Next pane", show=False, tooltip="move focus: message box → chat → sidebar"),
+        Binding("shift+tab", "focus_previous", "Previous pane", show=False, tooltip="move focus back: sidebar → chat → message box"),
+        Binding("ctrl+n", "new_chat", "New chat", priority=True, tooltip="new chat"),
+        Binding("ctrl+f", "focus_search", "Search", priority=True, tooltip="search chats (also / when not typing); esc clears"),
+        Binding("slash", "focus_search", "Search", show=False, tooltip="search chats (also / when not typing); esc clears"),
+        Binding("ctrl+l", "learn_now", "Learn now", priority=True, tooltip="learn now: ask the background learner for an update"),
+        Binding("ctrl+a", "adapters", "Adapters", priority=True,
+                tooltip="adapters: is it helping, what was learned, roll back, export, what changed"),
+        Binding("ctrl+c", "ctrl_c", "Stop / copy", show=False, priority=True,
+                tooltip="stop the reply while generating; otherwise copy the selection (never quits)"),
+        Binding("ctrl+q", "quit", "Quit", priority=True, tooltip="quit"),
     ]
 
     def __init__(
@@ -96,6 +115,7 @@ class OpenClawApp(App):
                 yield ChatView(id="chat")
                 yield ChatInput(id="input")
         yield StatusBar(self.model_name, id="status")
+        yield Footer(show_command_palette=False)
 
     @property
     def sidebar(self) -> ConversationSidebar:
@@ -154,12 +174,16 @@ class OpenClawApp(App):
             self.sidebar.mark_current(conversation_id)
 
     async def refresh_sidebar(self) -> None:
+        """Re-read the chat list for what the search box holds now (with snippets while searching)."""
         query = self.sidebar.search.value.strip()
-        await self.sidebar.set_conversations(self.chat.conversations(search=query or None), current_id=self.conversation_id)
+        snippets = self.chat.store.search_snippets(query) if query else None
+        await self.sidebar.set_conversations(self.chat.conversations(search=query or None), current_id=self.conversation_id,
+                                             snippets=snippets)
 
     @on(ConversationSidebar.SearchChanged)
     async def _search_changed(self, event: ConversationSidebar.SearchChanged) -> None:
-        await self.sidebar.set_conversations(self.chat.conversations(search=event.query.strip() or None))
+        # Always filter by the box's current text, not the event's: a stale event never wins.
+        await self.refresh_sidebar()
 
     @on(ConversationSidebar.ConversationSelected)
     async def _conversation_selected(self, event: ConversationSidebar.ConversationSelected) -> None:
@@ -181,6 +205,67 @@ class OpenClawApp(App):
 
     def action_focus_search(self) -> None:
         self.sidebar.focus_search()
+
+    # -------------------------------------------------------------- focus model
+    @property
+    def on_main_screen(self) -> bool:
+        return self.screen is self.screen_stack[0]
+
+    def _panes(self) -> list:
+        return [self.chat_input, self.chat_view, self.sidebar.list_view]
+
+    def _pane_index(self) -> int:
+        focused = self.focused
+        if focused is None:
+            return -1
+        if focused is self.chat_input:
+            return 0
+        if focused is self.chat_view or self.chat_view in focused.ancestors:
+            return 1
+        if self.sidebar in focused.ancestors:
+            return 2
+        return -1
+
+    def action_focus_next(self) -> None:
+        """tab: message box → chat → sidebar (other screens keep Textual's order)."""
+        if not self.on_main_screen:
+            super().action_focus_next()
+            return
+        panes = self._panes()
+        panes[(self._pane_index() + 1) % len(panes)].focus()
+
+    def action_focus_previous(self) -> None:
+        if not self.on_main_screen:
+            super().action_focus_previous()
+            return
+        panes = self._panes()
+        i = self._pane_index()
+        panes[(i - 1) % len(panes) if i >= 0 else 0].focus()
+
+    def enter_reply_mode(self) -> None:
+        """Focus the chat pane (reply mode) with a reply selected."""
+        view = self.chat_view.target()
+        if view is not None:
+            self.chat_view.select(view)
+        self.chat_view.focus()
+
+    @on(ReplyModeRequested)
+    def _reply_mode_requested(self, event: ReplyModeRequested) -> None:
+        self.enter_reply_mode()
+
+    @on(TypingResumed)
+    def _typing_resumed(self, event: TypingResumed) -> None:
+        self.chat_input.focus()
+        if event.text:
+            self.chat_input.type_text(event.text)
+
+    async def clear_search(self) -> None:
+        """Empty the search box and show every chat again."""
+        search = self.sidebar.search
+        if search.value:
+            with search.prevent(Input.Changed):
+                search.value = ""
+        await self.sidebar.set_conversations(self.chat.conversations(), current_id=self.conversation_id)
 
     def action_learn_now(self) -> None:
         """Ask the background learner for an update now, without waiting for enough samples."""
@@ -205,8 +290,8 @@ class OpenClawApp(App):
             self.push_screen(AdaptersScreen(service))
 
     # ------------------------------------------------------------------ sending
-    @on(ChatInput.Submitted)
-    async def _submitted(self, event: ChatInput.Submitted) -> None:
+    @on(MessageSubmitted)
+    async def _submitted(self, event: MessageSubmitted) -> None:
         if self.streaming:
             self.notify("A reply is still being generated — press esc to stop it.", severity="warning")
             return
@@ -304,10 +389,20 @@ class OpenClawApp(App):
             self.status_bar.update_fields(streaming=None)
 
     def action_stop(self) -> None:
-        """esc: stop the reply being generated; in the search box, go back to the message box."""
+        """Stop the reply being generated (kept, marked interrupted)."""
         if self._cancel is not None:
             self._cancel.set()
-        elif isinstance(self.focused, Input):
+
+    async def action_escape(self) -> None:
+        """esc: stop a reply; in search, clear it; otherwise message box ⇄ reply mode."""
+        if self._cancel is not None:
+            self._cancel.set()
+        elif self.focused is self.sidebar.search:
+            await self.clear_search()
+            self.chat_input.focus()
+        elif self.focused is self.chat_input:
+            self.enter_reply_mode()
+        else:
             self.chat_input.focus()
 
     def action_ctrl_c(self) -> None:
