@@ -309,7 +309,7 @@ async def test_help_screen_and_status_provider(make_app, store):
     app = make_app(status_provider=lambda: dict(state))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        status = app.status_bar.plain_text()
+        status = app.status_bar.plain_text(width=200)  # 120 columns shortens it (tests/test_ui_status.py)
         for piece in ("adapter: v3", "3 waiting", "judging", "step 3/8", "loss 0.421", "reward 0.5"):
             assert piece in status
         state.pop("adapter")
