@@ -167,6 +167,7 @@ class OpenClawApp(App):
                 view.set_judgment(*self._judgments[view.message.id])
             if view.message.id == self._streaming_id:
                 view.streaming = True
+        self.chat_view.show_legend()
         self.chat_view.streaming_id = self._streaming_id
         if conversations is not None:
             await self.sidebar.set_conversations(conversations, current_id=conversation_id)
@@ -449,6 +450,20 @@ class OpenClawApp(App):
     async def _correction_cancelled(self, event: CorrectionEditor.Cancelled) -> None:
         await self.chat_view.close_editor()
 
+    @on(ReplyDetailRequested)
+    def _reply_detail(self, event: ReplyDetailRequested) -> None:
+        from openclaw_local.services.reply_detail import LEGEND, explain_reply
+        from openclaw_local.ui.reply_detail_screen import ReplyDetailScreen
+
+        if event.message_id < 0:
+            return
+        try:
+            lines = explain_reply(self.chat.store, event.message_id)
+        except KeyError:
+            self.notify("That reply is no longer stored.", severity="warning")
+            return
+        self.push_screen(ReplyDetailScreen(lines, LEGEND))
+
     # ------------------------------------------------------------------- status
     def _poll_status(self) -> None:
         try:
@@ -467,6 +482,7 @@ class OpenClawApp(App):
         view = self.chat_view.view_for(message.message_id)
         if view is not None:
             view.set_judgment(message.mark, message.hint)
+            self.chat_view.show_legend()
 
     def post_learning_update(self, fields: dict[str, Any] | None = None, **values: Any) -> None:
         """Thread-safe: merge status-bar fields (e.g. ``waiting=3, step="2/8", adapter="v3"``)."""

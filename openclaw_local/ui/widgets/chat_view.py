@@ -51,6 +51,7 @@ class ChatView(VerticalScroll, can_focus=True):
 
     MODE_TITLE = "REPLY MODE — ↑↓ select · +/- rate · e correct · r regenerate · i why · enter: back to typing"
     IDLE_TITLE = "chat — ↑ or esc in the message box: reply mode"
+    LEGEND = "judge: ✓ accepted · ✗ pushed back · · unclear — i in reply mode: why"
 
     class RateRequested(TMessage):
         """Rate a reply: +1, -1, or 0 to clear (pressing the same key again)."""
@@ -128,6 +129,7 @@ class ChatView(VerticalScroll, can_focus=True):
         else:
             await self.mount(Static("New chat. Type a message below and press Enter.", classes="empty"))
         self._select(self.replies[-1] if self.replies else None)
+        self.call_after_refresh(self.show_legend)
         self.scroll_end(animate=False, immediate=False)
 
     async def add_message(self, message: Message, *, streaming: bool = False) -> MessageView:
@@ -177,6 +179,10 @@ class ChatView(VerticalScroll, can_focus=True):
     def select(self, view: MessageView | None) -> None:
         """Make ``view`` the selected reply (what reply-mode keys act on)."""
         self._select(view)
+
+    def show_legend(self) -> None:
+        """Explain the judge's marks in the pane's border while any reply carries one."""
+        self.border_subtitle = self.LEGEND if any(v.judgment for v in self.replies) else ""
 
     def _select(self, view: MessageView | None) -> None:
         if self.selected is not None and self.selected.is_attached:
