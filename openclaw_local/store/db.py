@@ -103,6 +103,8 @@ class Store:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA synchronous=NORMAL")
+            # Freed pages are zeroed, so deleted (or rewritten, e.g. streamed) text never lingers in the file.
+            conn.execute("PRAGMA secure_delete=ON")
             store = cls(path, conn)
             store._check_not_newer()
             if migrate:
@@ -197,14 +199,50 @@ class Store:
         return out
 
     def delete_conversation(self, conversation_id: int) -> None:
+        """Delete one conversation and everything about it (see :meth:`forget_conversations`)."""
+        self.forget_conversations([conversation_id])
+
+    def learned_from(self, conversation_ids: list[int]) -> list[int]:
+        """Adapter versions that trained on any reply of these conversations, ascending."""
+        if not conversation_ids:
+            return []
+        marks = ",".join("?" * len(conversation_ids))
+        ids = {r["id"] for r in self._query(f"select id from messages where conversation_id in ({marks})", conversation_ids)}
+        versions: set[int] = set()
+        if ids and self.db["samples"].exists():
+            mid_marks = ",".join("?" * len(ids))
+            versions |= {r["v"] for r in self._query(
+                f"select distinct trained_version as v from samples where trained_version is not null and message_id in ({mid_marks})",
+                list(ids))}
+        if ids and self.db["adapter_versions"].exists():
+            for r in self._query("select id, sample_ids from adapter_versions"):
+                if ids & set(json.loads(r["sample_ids"] or "[]")):
+                    versions.add(r["id"])
+        return sorted(versions)
+
+    def forget_conversations(self, conversation_ids: list[int]) -> bool:
+        """Erase conversations: their messages and every row about those messages (feedback,
+        learning samples, judge labels: any table with a ``message_id``), then rebuild the
+        full-text index and checkpoint the WAL so the text is gone from the files on disk
+        (secure_delete zeroes freed pages). Returns False when another process kept the WAL
+        from being fully checkpointed (the text then leaves the WAL when that process closes)."""
         with self._tx() as db:
-            ids = [r["id"] for r in db.query("select id from messages where conversation_id = ?", [conversation_id])]
-            for mid in ids:
-                db.execute("delete from feedback where message_id = ?", [mid])
-                if db["samples"].exists():
-                    db.execute("delete from samples where message_id = ?", [mid])
-            db.execute("delete from messages where conversation_id = ?", [conversation_id])
-            db.execute("delete from conversations where id = ?", [conversation_id])
+            tables = [t.name for t in db.tables if "message_id" in t.columns_dict and t.name != "messages"]
+            for cid in conversation_ids:
+                ids = [r["id"] for r in db.query("select id from messages where conversation_id = ?", [cid])]
+                for table in tables:
+                    for mid in ids:
+                        db.execute(f"delete from [{table}] where message_id = ?", [mid])
+                db.execute("delete from messages where conversation_id = ?", [cid])
+                db.execute("delete from conversations where id = ?", [cid])
+            # FTS5 keeps deleted terms in its segments until they merge: rebuild from what is left.
+            db.execute("insert into messages_fts(messages_fts) values('rebuild')")
+        with self._lock:
+            try:
+                busy, _, _ = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except sqlite3.Error as exc:
+                raise _translate(exc, self.path) from None
+        return not busy
 
     # ----------------------------------------------------------------- messages
     def add_message(

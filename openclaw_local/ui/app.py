@@ -464,6 +464,49 @@ class OpenClawApp(App):
             return
         self.push_screen(ReplyDetailScreen(lines, LEGEND))
 
+    # ------------------------------------------------------------------- forget
+    @on(DeleteChatRequested)
+    def _delete_requested(self, event: DeleteChatRequested) -> None:
+        from openclaw_local.services.forget import learned_from, learned_sentence
+        from openclaw_local.ui.confirm_screen import ConfirmScreen
+
+        cid = event.conversation_id if event.conversation_id is not None else self.conversation_id
+        if cid is None:
+            return
+        if self.streaming and cid == self.conversation_id:
+            self.notify("A reply is still being generated — press esc to stop it first.", severity="warning")
+            return
+        try:
+            conv = self.chat.store.get_conversation(cid)
+        except KeyError:
+            return
+        question = (f"Delete “{conv.title}”? Its messages, ratings, corrections and learning samples are erased "
+                    "from the database for good.")
+        learned = learned_from(self.chat.store, [cid])
+        if learned:
+            question += " " + learned_sentence(learned)
+
+        async def answered(yes: bool | None) -> None:
+            if yes:
+                await self.delete_conversation(cid)
+
+        self.push_screen(ConfirmScreen(question), answered)
+
+    async def delete_conversation(self, conversation_id: int) -> None:
+        """Forget a conversation now (no question asked), then show another one."""
+        from openclaw_local.services.forget import forget
+
+        report = forget(self.chat.store, [conversation_id])
+        self._judgments = {k: v for k, v in self._judgments.items() if self.chat_view.view_for(k) is None}
+        self.notify(report.sentence(), title="deleted", timeout=10)
+        if conversation_id == self.conversation_id:
+            remaining = self.chat.conversations()
+            target = remaining[0].id if remaining else self.chat.new_conversation().id
+            await self.open_conversation(target, conversations=self.chat.conversations())
+        else:
+            await self.refresh_sidebar()
+        self.chat_input.focus()
+
     # ------------------------------------------------------------------- status
     def _poll_status(self) -> None:
         try:
