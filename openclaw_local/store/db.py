@@ -256,6 +256,7 @@ class Store:
         adapter_version: int | None = None,
         settings: dict[str, Any] | None = None,
         interrupted: bool = False,
+        reply_group: int | None = None,
     ) -> Message:
         ts = now()
         with self._tx() as db:
@@ -271,6 +272,7 @@ class Store:
                     "adapter_version": adapter_version,
                     "settings": json.dumps(settings) if settings else None,
                     "interrupted": int(interrupted),
+                    **({"reply_group": reply_group} if reply_group is not None else {}),
                 }
             )
             mid = table.last_pk
@@ -284,7 +286,7 @@ class Store:
 
     def update_message(self, message_id: int, **fields: Any) -> None:
         """Update a streaming or finished reply (content, thinking, interrupted, stats)."""
-        allowed = {"content", "thinking", "interrupted", "n_tokens", "tokens_per_s", "superseded", "settings"}
+        allowed = {"content", "thinking", "interrupted", "n_tokens", "tokens_per_s", "superseded", "settings", "reply_group"}
         bad = set(fields) - allowed
         if bad:
             raise ValueError(f"cannot update {bad}")
@@ -301,12 +303,45 @@ class Store:
         rows = self._query("select * from messages where id = ?", [message_id])
         if not rows:
             raise KeyError(message_id)
-        return self._with_feedback([Message.from_row(rows[0])])[0]
+        return self._with_versions(self._with_feedback([Message.from_row(rows[0])]))[0]
 
     def messages(self, conversation_id: int, *, include_superseded: bool = False) -> list[Message]:
         where = "" if include_superseded else "and superseded = 0"
         rows = self._query(f"select * from messages where conversation_id = ? {where} order by id", [conversation_id])
-        return self._with_feedback([Message.from_row(r) for r in rows])
+        return self._with_versions(self._with_feedback([Message.from_row(r) for r in rows]))
+
+    def _with_versions(self, messages: list[Message]) -> list[Message]:
+        """Fill in ``version`` / ``versions`` of regenerated replies (1/1 for the rest)."""
+        groups = sorted({m.reply_group for m in messages if m.reply_group is not None})
+        if not groups:
+            return messages
+        marks = ",".join("?" * len(groups))
+        rows = self._query(f"select id, reply_group from messages where reply_group in ({marks}) order by id", groups)
+        members: dict[int, list[int]] = {}
+        for r in rows:
+            members.setdefault(r["reply_group"], []).append(r["id"])
+        for m in messages:
+            ids = members.get(m.reply_group, [m.id]) if m.reply_group is not None else [m.id]
+            m.versions = len(ids)
+            m.version = ids.index(m.id) + 1 if m.id in ids else 1
+        return messages
+
+    def reply_versions(self, message_id: int) -> list[Message]:
+        """Every version of the answer ``message_id`` belongs to, oldest first (superseded ones too)."""
+        msg = self.get_message(message_id)
+        if msg.reply_group is None:
+            return [msg]
+        rows = self._query("select * from messages where reply_group = ? order by id", [msg.reply_group])
+        return self._with_versions(self._with_feedback([Message.from_row(r) for r in rows]))
+
+    def show_version(self, current_id: int, target_id: int) -> None:
+        """Make ``target_id`` the shown version of an answer instead of ``current_id`` (same answer only)."""
+        current, target = self.get_message(current_id), self.get_message(target_id)
+        if current.group_id != target.group_id or current.conversation_id != target.conversation_id:
+            raise ValueError("not two versions of the same reply")
+        with self._tx() as db:
+            db["messages"].update(current_id, {"superseded": 1})
+            db["messages"].update(target_id, {"superseded": 0})
 
     def _with_feedback(self, messages: list[Message]) -> list[Message]:
         if not messages:

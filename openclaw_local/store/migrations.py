@@ -158,3 +158,12 @@ DEFAULT_PROBES = (
     "Give me three tips for a productive morning.",
     "Explain what a database index is to a beginner.",
 )
+
+
+@migrations(name="m010_reply_versions")
+def m010_reply_versions(db: Database) -> None:
+    # Regenerating keeps the old reply as another version of the same answer: every version
+    # (the first one too) points at the first one's id; NULL = never regenerated. The shown
+    # version is the one not superseded.
+    db["messages"].add_column("reply_group", int)
+    db["messages"].create_index(["reply_group"])

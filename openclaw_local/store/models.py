@@ -46,6 +46,13 @@ class Message:
     correction: str | None = None  # latest corrected text, if any
     judgment: str | None = None  # the learner's verdict on a reply: ✓ (+1), ✗ (-1), · (can't tell)
     judgment_hint: str | None = None  # the directive signal (judge hint or correction)
+    reply_group: int | None = None  # the first version's id, on every version of a regenerated reply
+    version: int = 1  # which version of this answer it is (1-based, oldest first)
+    versions: int = 1  # how many versions the answer has (regenerations + 1)
+
+    @property
+    def group_id(self) -> int:
+        return self.reply_group if self.reply_group is not None else self.id
 
     @property
     def shown_text(self) -> str:
@@ -68,4 +75,5 @@ class Message:
             superseded=bool(row.get("superseded")),
             n_tokens=row.get("n_tokens"),
             tokens_per_s=row.get("tokens_per_s"),
+            reply_group=row.get("reply_group"),
         )

@@ -45,6 +45,7 @@ from openclaw_local.ui.messages import (
     ReplyDetailRequested,
     ReplyModeRequested,
     TypingResumed,
+    VersionStepRequested,
     LearningUpdate,
     ReplyDeltaMessage,
     ReplyFailed,
@@ -315,6 +316,24 @@ class OpenClawApp(App):
         await self.chat_view.remove_from(event.message_id)
         mid = event.message_id
         self._start_reply(lambda emit, cancel: self.chat.regenerate(mid, emit, cancel))
+
+    @on(VersionStepRequested)
+    async def _version_step(self, event: VersionStepRequested) -> None:
+        if self.streaming:
+            self.notify("A reply is still being generated — press esc to stop it.", severity="warning")
+            return
+        try:
+            shown = self.chat.show_version(event.message_id, event.step)
+        except ValueError as exc:
+            self.notify(str(exc), severity="warning", timeout=4)
+            return
+        if shown.id == event.message_id:
+            return  # already the first / last version
+        await self.open_conversation(shown.conversation_id)
+        view = self.chat_view.view_for(shown.id)
+        if view is not None:
+            self.chat_view.select(view)
+        self.chat_view.focus()
 
     def _start_reply(self, job: Callable[[Callable[[object], None], threading.Event], object]) -> None:
         self._cancel = threading.Event()

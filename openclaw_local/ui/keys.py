@@ -25,7 +25,9 @@ README_END = "<!-- keys:end -->"
 NOTES = [
     "Status bar, most important first (narrow terminals drop from the right): model · learner phase · "
     "adapter · reply speed · waiting samples · judging · loss / reward.",
-    "Reply marks: 👍/👎 your rating · ✎ corrected · ⏸ interrupted.",
+    "Reply marks: 👍/👎 your rating · ✎ corrected · ⏸ interrupted · ⟳ 2/3 the second of three versions (←/→).",
+    "Regenerating (r) keeps the old reply as an earlier version and counts as a push-back on it: the learner "
+    "trains it as ✗ unless you rated or corrected that version (your rating wins). Ratings belong to a version.",
     "Judge marks: ✓ the learner read your next message (or rating) as acceptance and will reinforce the reply; "
     "✗ as a push-back and will discourage it; · could not tell, not trained on. i in reply mode shows why.",
 ]

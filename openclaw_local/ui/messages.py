@@ -117,3 +117,12 @@ class DeleteChatRequested(Message):
     def __init__(self, conversation_id: int | None) -> None:
         super().__init__()
         self.conversation_id = conversation_id
+
+
+class VersionStepRequested(Message):
+    """Show the previous (-1) or next (+1) version of a regenerated reply in its place."""
+
+    def __init__(self, message_id: int, step: int) -> None:
+        super().__init__()
+        self.message_id = message_id
+        self.step = step

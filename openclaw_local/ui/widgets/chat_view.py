@@ -15,7 +15,7 @@ from textual.message import Message as TMessage
 from textual.widgets import Static
 
 from openclaw_local.store.models import Message
-from openclaw_local.ui.messages import DeleteChatRequested, ReplyDetailRequested, TypingResumed
+from openclaw_local.ui.messages import DeleteChatRequested, ReplyDetailRequested, TypingResumed, VersionStepRequested
 from openclaw_local.ui.widgets.correction_editor import CorrectionEditor
 from openclaw_local.ui.widgets.message_view import MessageView
 
@@ -41,7 +41,10 @@ class ChatView(VerticalScroll, can_focus=True):
         Binding("minus", "rate(-1)", "👎", tooltip="thumbs down the selected reply (again: clear)"),
         Binding("e", "correct", "Correct", tooltip="correct the selected reply in place"),
         Binding("r", "regenerate", "Regenerate",
-                tooltip="regenerate the selected reply (the old one is kept, superseded)"),
+                tooltip="regenerate the selected reply: the old one stays as an earlier version (←/→) "
+                        "and counts as a push-back unless you rated it"),
+        Binding("left", "version(-1)", "◀ version", tooltip="show the previous version of a regenerated reply"),
+        Binding("right", "version(1)", "version ▶", tooltip="show the next version of a regenerated reply"),
         Binding("i", "detail", "Why ✓/✗", tooltip="what the learner knows about the selected reply: judge, hint, training, adapter"),
         Binding("t", "toggle_thinking", "Thinking", show=False, tooltip="show / hide the reply's thinking"),
         Binding("o", "toggle_original", "Original", show=False, tooltip="show / hide the original of a corrected reply"),
@@ -49,7 +52,7 @@ class ChatView(VerticalScroll, can_focus=True):
         Binding("enter", "resume_typing", "Type", tooltip="back to the message box (typing any other letter does too)"),
     ]
 
-    MODE_TITLE = "REPLY MODE — ↑↓ select · +/- rate · e correct · r regenerate · i why · enter: back to typing"
+    MODE_TITLE = "REPLY MODE — ↑↓ select · +/- rate · e correct · r regenerate · ←→ versions · i why · enter: back to typing"
     IDLE_TITLE = "chat — ↑ or esc in the message box: reply mode"
     LEGEND = "judge: ✓ accepted · ✗ pushed back · · unclear — i in reply mode: why"
 
@@ -94,6 +97,15 @@ class ChatView(VerticalScroll, can_focus=True):
 
     def action_resume_typing(self) -> None:
         self.post_message(TypingResumed(""))
+
+    def action_version(self, step: int) -> None:
+        view = self._actionable("switch versions of")
+        if view is None:
+            return
+        if view.message.versions < 2:
+            self.app.notify("This reply has one version: r regenerates another.", timeout=3)
+            return
+        self.post_message(VersionStepRequested(view.message.id, step))
 
     def action_detail(self) -> None:
         if (view := self.target()) is not None:

@@ -206,6 +206,8 @@ class MessageView(Vertical):
             return parts
         if self.streaming:
             parts.append(style("● streaming", "$accent"))
+        if m.versions > 1:
+            parts.append(style(f"⟳ {m.version}/{m.versions}", "$accent"))
         if m.rating in RATING_MARKS:
             parts.append(RATING_MARKS[m.rating])
         if m.correction is not None:
