@@ -376,6 +376,33 @@ class Store:
         )
         return self._with_feedback([Message.from_row(r) for r in rows])
 
+    def reply_outcomes(self) -> list[dict[str, Any]]:
+        """How the user's replies went, per adapter version that served them (None = base model):
+        ``replies``, accepted / pushed back split into explicit (rating, correction, regenerate)
+        and judged, ``corrected`` (replies with a correction), first/last reply time."""
+        has_samples = self.db["samples"].exists()
+        verdicts = """
+                   sum(s.reward = 1 and s.reward_source != 'judge') as accepted_explicit,
+                   sum(s.reward = 1 and s.reward_source = 'judge') as accepted_judged,
+                   sum(s.reward = -1 and s.reward_source != 'judge') as pushed_explicit,
+                   sum(s.reward = -1 and s.reward_source = 'judge') as pushed_judged,""" if has_samples else """
+                   0 as accepted_explicit, 0 as accepted_judged, 0 as pushed_explicit, 0 as pushed_judged,"""
+        join = "left join samples s on s.message_id = m.id" if has_samples else ""
+        rows = self._query(
+            f"""
+            select m.adapter_version as version, count(*) as replies, {verdicts}
+                   sum(exists(select 1 from feedback f where f.message_id = m.id and f.kind = 'correction')) as corrected,
+                   min(m.created_at) as first_at, max(m.created_at) as last_at
+            from messages m {join}
+            where m.role = 'assistant' and trim(m.content) != ''
+            group by m.adapter_version order by min(m.id)
+            """
+        )
+        for r in rows:
+            for k in ("accepted_explicit", "accepted_judged", "pushed_explicit", "pushed_judged", "corrected"):
+                r[k] = int(r[k] or 0)
+        return rows
+
     # ----------------------------------------------------------------- feedback
     def rate(self, message_id: int, value: int) -> Feedback:
         """Record a thumbs up (+1), down (-1), or clear a rating (0)."""
