@@ -154,6 +154,11 @@ class OpenClawApp(App):
             self._poll_status()
             self.set_interval(STATUS_POLL_S, self._poll_status)
 
+    def on_resize(self, event) -> None:
+        # 80 columns: a narrower chat list leaves the chat readable.
+        for sidebar in self.query(ConversationSidebar):
+            sidebar.styles.width = 24 if event.size.width < 110 else 32
+
     def on_unmount(self) -> None:
         # Quitting mid-reply: stop generating so the worker thread (and the process) can end.
         if self._cancel is not None:

@@ -36,7 +36,7 @@ class ChatInput(TextArea):
     # from them; enter and ctrl+j are also caught in _on_key (before TextArea inserts a newline).
     BINDINGS = [
         Binding("enter", "submit", "Send", tooltip="send the message"),
-        Binding("ctrl+j", "newline", "New line",
+        Binding("ctrl+j", "newline", "New line", show=False,
                 tooltip="new line (works in every terminal; shift+enter too where the terminal reports it)"),
         Binding("up", "cursor_up", "Reply mode", tooltip="on the first line: select replies and act on them (reply mode)"),
     ]
@@ -47,6 +47,7 @@ class ChatInput(TextArea):
         kwargs.setdefault("soft_wrap", True)
         kwargs.setdefault("show_line_numbers", False)
         kwargs.setdefault("tab_behavior", "focus")
+        kwargs.setdefault("placeholder", "Type a message · ↑ or esc: reply keys · F1: help")
         super().__init__(**kwargs)
         self.border_title = "message — enter: send · ctrl+j: new line · ↑/esc: reply mode · F1: help"
 

@@ -43,8 +43,8 @@ class ChatView(VerticalScroll, can_focus=True):
         Binding("r", "regenerate", "Regenerate",
                 tooltip="regenerate the selected reply: the old one stays as an earlier version (←/→) "
                         "and counts as a push-back unless you rated it"),
-        Binding("left", "version(-1)", "◀ version", tooltip="show the previous version of a regenerated reply"),
-        Binding("right", "version(1)", "version ▶", tooltip="show the next version of a regenerated reply"),
+        Binding("left", "version(-1)", "Versions", tooltip="show the previous version of a regenerated reply"),
+        Binding("right", "version(1)", "Next version", show=False, tooltip="show the next version of a regenerated reply"),
         Binding("i", "detail", "Why ✓/✗", tooltip="what the learner knows about the selected reply: judge, hint, training, adapter"),
         Binding("t", "toggle_thinking", "Thinking", show=False, tooltip="show / hide the reply's thinking"),
         Binding("o", "toggle_original", "Original", show=False, tooltip="show / hide the original of a corrected reply"),
@@ -77,6 +77,16 @@ class ChatView(VerticalScroll, can_focus=True):
         self.editor: CorrectionEditor | None = None
 
     # ------------------------------------------------------------- reply mode
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """While the correction editor has focus, reply-mode keys are off (and leave the footer)."""
+        if self.editor is not None and self.editor.has_focus and action in self._own_actions():
+            return False
+        return True
+
+    @classmethod
+    def _own_actions(cls) -> set[str]:
+        return {b.action.split("(")[0] for b in cls.BINDINGS}
+
     def on_focus(self) -> None:
         self.border_title = self.MODE_TITLE
         self.add_class("-reply-mode")

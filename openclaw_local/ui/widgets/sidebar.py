@@ -92,7 +92,7 @@ class ConversationSidebar(Vertical):
         self._lock = asyncio.Lock()
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="search (ctrl+f or /)", id="search")
+        yield Input(placeholder="search (ctrl+f)", id="search")
         yield ListView(id="conversations")
         yield Label("", classes="count")
 
