@@ -164,3 +164,59 @@ def test_readme_key_table_is_generated_from_bindings():
     for _, rows in sections():
         for keys, _ in rows:
             assert f"`{keys}`" in block
+
+
+async def test_more_key_paths(store):
+    """shift+tab from the box, / from reply mode, ↓, o, ctrl+a and back, ctrl+n, ctrl+l without a learner."""
+    from openclaw_local.ui.adapters_screen import AdaptersScreen
+    from openclaw_local.config import Settings
+    from openclaw_local.services.adapters import AdapterService
+
+    conv = store.create_conversation()
+    store.add_message(conv.id, "user", "capital?")
+    r1 = store.add_message(conv.id, "assistant", "Lyon")
+    store.correct(r1.id, "Paris")
+    store.add_message(conv.id, "user", "and Spain?")
+    store.add_message(conv.id, "assistant", "Madrid")
+    app = make_fake_app(store, open_conversation=conv.id)
+    app.adapter_service = AdapterService(store.path.parent, Settings(), store)
+    notices: list[str] = []
+    async with app.run_test(size=SIZE) as pilot:
+        original = app.notify
+        app.notify = lambda message, *a, **k: (notices.append(str(message)), original(message, *a, **k))[1]
+        await pilot.pause()
+        await pilot.press("shift+tab")
+        assert app.focused is app.sidebar.list_view
+        await pilot.press("escape")  # back home
+        assert app.focused is app.chat_input
+        await pilot.press("escape", "slash")
+        assert app.focused is app.sidebar.search
+        await pilot.press("escape", "escape", "up", "up", "o")
+        first = app.chat_view.replies[0]
+        assert first.has_class("-selected") and first.original_text == "Lyon"
+        box = first.query_one(".original-box")
+        assert not box.collapsed
+        await pilot.press("down")
+        assert app.chat_view.replies[1].has_class("-selected")
+        await pilot.press("ctrl+a")
+        await wait_for(pilot, lambda: isinstance(app.screen, AdaptersScreen), 3, "adapters screen")
+        await pilot.press("escape")
+        assert not isinstance(app.screen, AdaptersScreen)
+        await pilot.press("ctrl+l")
+        assert any("Learning is off" in n for n in notices)
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: app.conversation_id != conv.id, 3, "new chat")
+        assert app.focused is app.chat_input and app.chat_view.replies == []
+
+
+async def test_escape_stops_a_streaming_reply_and_keys_wait(store):
+    from tests.fake_engine import FakeEngine
+
+    app = make_fake_app(store, FakeEngine(["word " * 200], delay_s=0.02))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*"go", "enter")
+        await wait_for(pilot, lambda: app.streaming and app.chat_view.replies, 5, "streaming")
+        await pilot.press("escape")
+        view = await wait_idle(pilot, app, 1)
+        assert "interrupted" in view.header_text()
+        assert store.get_message(view.message.id).interrupted
