@@ -34,7 +34,9 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
             scroll.border_title = "keys — esc closes"
-            yield Static(help_text(markup=True), id="help")
+            # the box is 110 columns or 95 % of the screen
+            width = min(110, int(self.app.size.width * 0.95)) - 9  # border, padding, scrollbar
+            yield Static(help_text(markup=True, width=width), id="help")
 
     def action_close(self) -> None:
         self.dismiss(None)

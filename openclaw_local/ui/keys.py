@@ -68,20 +68,30 @@ def bound_keys(cls) -> set[str]:
     return {k.strip() for b in cls.BINDINGS for k in b.key.split(",")}
 
 
-def help_text(*, markup: bool = False) -> str:
-    """Every key, one per line, grouped by where it works, then the notes."""
+def help_text(*, markup: bool = False, width: int | None = None) -> str:
+    """Every key, one per line, grouped by where it works, then the notes.
+
+    With ``width``, descriptions wrap under themselves (a hanging indent) to fit."""
+    import textwrap
+
     from textual.markup import escape
 
+    esc = escape if markup else (lambda t: t)
     all_sections = sections()
-    width = max(len(k) for _, rows in all_sections for k, _ in rows) + 2
+    key_width = max(len(k) for _, rows in all_sections for k, _ in rows) + 2
+    text_width = max(20, width - key_width - 2) if width else 10**6
     lines: list[str] = []
     for where, rows in all_sections:
         lines.append(f"[b $accent]{escape(where)}[/]" if markup else where)
         for keys, text in rows:
-            key_text = f"[b]{escape(keys.ljust(width))}[/]" if markup else keys.ljust(width)
-            lines.append(f"  {key_text}{escape(text) if markup else text}")
+            key_text = f"[b]{escape(keys.ljust(key_width))}[/]" if markup else keys.ljust(key_width)
+            wrapped = textwrap.wrap(text, text_width) or [""]
+            lines.append(f"  {key_text}{esc(wrapped[0])}")
+            lines += [" " * (key_width + 2) + esc(more) for more in wrapped[1:]]
         lines.append("")
-    lines += [f"[dim]{escape(n)}[/]" if markup else n for n in NOTES]
+    for note in NOTES:
+        for i, part in enumerate(textwrap.wrap(note, width) if width else [note]):
+            lines.append(f"[dim]{esc(part)}[/]" if markup else part)
     return "\n".join(lines)
 
 
