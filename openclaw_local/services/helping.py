@@ -62,17 +62,21 @@ class Outcome:
         if not self.replies:
             return f"{self.label}: no replies yet"
         if not self.judged:
-            return f"{self.label}: {self.replies} replies, none judged yet"
+            return f"{self.label}: {_n(self.replies, 'reply', 'replies')}, none judged yet"
         return (f"{self.label}: {self.accepted_share:.0%} accepted ({self.accepted_explicit} by you, "
                 f"{self.accepted_judged} judged) · {self.pushed / self.judged:.0%} pushed back "
                 f"({self.pushed_explicit} by you, {self.pushed_judged} judged) · "
-                f"{self.corrections_per_10:.1f} corrections per 10 replies · {self.replies} replies")
+                f"{self.corrections_per_10:.1f} corrections per 10 replies · {_n(self.replies, 'reply', 'replies')}")
 
     def as_dict(self) -> dict[str, Any]:
         return {"version": self.version, "replies": self.replies, "accepted_explicit": self.accepted_explicit,
                 "accepted_judged": self.accepted_judged, "pushed_explicit": self.pushed_explicit,
                 "pushed_judged": self.pushed_judged, "corrected": self.corrected,
                 "accepted_share": self.accepted_share, "corrections_per_10": round(self.corrections_per_10, 2)}
+
+
+def _n(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 def outcomes(store: Store) -> list[Outcome]:
