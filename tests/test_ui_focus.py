@@ -120,7 +120,9 @@ async def test_help_on_f1_and_question_mark_when_not_typing(store):
         await pilot.press("f1")
         assert isinstance(app.screen, HelpScreen)
         shown = " ".join(str(app.screen.query_one("#help").content).split())  # descriptions wrap
-        await pilot.press("escape")
+        await pilot.press("f1")  # F1 again closes it
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("f1", "escape")
         assert not isinstance(app.screen, HelpScreen)
         await pilot.press("escape", "question_mark")  # reply mode: ? is help
         assert isinstance(app.screen, HelpScreen)

@@ -283,7 +283,10 @@ class OpenClawApp(App):
         self.notify("Asked the learner to update now: watch the status bar.", timeout=3)
 
     def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
+        """F1 (or ? when not typing): open the help; F1 again closes it."""
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
+        else:
             self.push_screen(HelpScreen())
 
     def action_adapters(self) -> None:
