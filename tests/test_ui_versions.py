@@ -102,3 +102,19 @@ async def test_only_the_last_reply_switches_versions(store):
         await pilot.pause()
         assert any("only the last reply" in n for n in notices)
         assert len(app.chat_view.replies) == 2
+
+
+def test_chat_export_lists_superseded_versions(store):
+    from openclaw_local.cli.history import conversation_record
+
+    conv = store.create_conversation()
+    store.add_message(conv.id, "user", "hi")
+    v1 = store.add_message(conv.id, "assistant", "first")
+    store.rate(v1.id, 1)
+    store.update_message(v1.id, reply_group=v1.id, superseded=True)
+    store.add_message(conv.id, "assistant", "second", reply_group=v1.id)
+    record = conversation_record(store, conv.id)
+    reply = record["messages"][-1]
+    assert reply["content"] == "second" and reply["metadata"]["version"] == "2/2"
+    assert reply["metadata"]["other_versions"] == [
+        {"message_id": v1.id, "content": "first", "rating": 1, "correction": None, "superseded": True}]

@@ -90,6 +90,13 @@ def conversation_record(store: Store, conversation_id: int) -> dict:
                 "correction": m.correction,
                 "created_at": m.created_at,
             }
+            if m.versions > 1:  # regenerated: the replaced versions, marked superseded, with their own ratings
+                entry["metadata"]["version"] = f"{m.version}/{m.versions}"
+                entry["metadata"]["other_versions"] = [
+                    {"message_id": o.id, "content": o.content, "rating": o.rating, "correction": o.correction,
+                     "superseded": True}
+                    for o in store.reply_versions(m.id) if o.id != m.id
+                ]
         messages.append(entry)
     return {"id": conv.id, "title": conv.title, "created_at": conv.created_at, "messages": messages}
 
