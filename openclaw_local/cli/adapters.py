@@ -77,6 +77,18 @@ def _fmt(x, spec: str = ".4f") -> str:
     return "-" if x is None else format(x, spec)
 
 
+def _print_helping(helping) -> None:
+    """"Is it helping?": how the replies each version served went (openclaw-local report plots it)."""
+    from openclaw_local.services.helping import trend
+
+    if not helping:
+        return
+    print("\nIs it helping? How your replies went under each version:")
+    print(f"  {trend(helping)}")
+    for o in helping:
+        print(f"  {o.sentence()}")
+
+
 def run(args: argparse.Namespace) -> int:
     from openclaw_local.services.adapters import gate_summary
 
@@ -86,11 +98,16 @@ def run(args: argparse.Namespace) -> int:
     svc = _service(args)
     if cmd == "list":
         versions = svc.versions()
+        from openclaw_local.services.helping import outcomes
+
+        helping = outcomes(svc.store)
         if args.json:
-            print(json.dumps([svc.describe(v) for v in versions], indent=2))
+            by_version = {o.version: o.as_dict() for o in helping}
+            print(json.dumps([{**svc.describe(v), "outcome": by_version.get(v.id)} for v in versions], indent=2))
             return 0
         if not versions:
             print("no adapter versions yet: the base model is served", file=sys.stderr)
+            _print_helping(helping)
             return 0
         print(f"{'ver':<6}{'status':<10}{'parent':<8}{'created':<18}{'samples':>8}{'loss':>9}{'reward':>8}  gate / reason")
         for v in versions:
@@ -101,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
                   f"{v.n_samples or 0:>8}{_fmt(v.loss):>9}{_fmt(v.mean_reward, '+.2f'):>8}  {note}")
         if svc.active() is None:
             print("(no active version: the base model is served)")
+        _print_helping(helping)
         return 0
     if cmd == "show":
         v = svc.get(args.version)

@@ -93,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
 
             info = inspect_gguf(model_path(settings))
             rows.append(("model", f"{info.path} ({info.architecture}, {info.size_bytes / 1e6:.0f} MB)"))
+            rows.append(("learning", _learning_memory(info.path)))
         except UserError as exc:
             rows.append(("model", f"PROBLEM: {exc.one_line()}"))
             problems += 1
@@ -109,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         except UserError as exc:
             rows.append(("database", f"PROBLEM: {exc.one_line()}"))
             problems += 1
+    rows.append(("recommended", _recommended_model()))
     width = max(len(k) for k, _ in rows)
     columns = max(60, shutil.get_terminal_size((100, 24)).columns)
     for key, value in rows:
@@ -118,3 +120,27 @@ def run(args: argparse.Namespace) -> int:
         for more in lines[1:]:
             print(f"{'':<{width}}  {more}")
     return 1 if problems else 0
+
+
+def _recommended_model() -> str:
+    """Which known model this machine can serve and learn with (models list has the detail)."""
+    from openclaw_local.services.model_pull import fits, machine, recommend
+
+    m = machine()
+    rec = recommend(m)
+    if rec is None:
+        return "none of the known models fits this machine's memory"
+    serve, learn = fits(rec, m)
+    can = "serve and learn" if learn else "serve only (learning needs more memory)"
+    return f"{rec.name} ({can}; models pull {rec.name}; models list for all)"
+
+
+def _learning_memory(path) -> str:
+    """Whether the learner's trainable copy of the served model fits this machine now."""
+    from openclaw_local.services.memory_check import learning_fits
+
+    try:
+        verdict = learning_fits(path)
+    except Exception as exc:  # noqa: BLE001 — an estimate, never a reason for doctor to fail
+        return f"memory estimate unavailable ({type(exc).__name__})"
+    return verdict.sentence(path.name) + ("" if verdict.fits else " — learning will pause; the chat works")

@@ -1,4 +1,5 @@
-"""``history`` and ``export-chats``: read the stored conversations without opening the chat."""
+"""``history`` and ``export-chats``: read the stored conversations without opening the chat;
+``history delete ID`` / ``history delete --all`` erase them (and say which adapters learned from them)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,17 @@ import sys
 from pathlib import Path
 
 from openclaw_local.cli.common import open_store
-from openclaw_local.errors import UserError
+from openclaw_local.errors import UsageError, UserError
 from openclaw_local.store import Store
 
 
 def register(sub) -> None:
-    p = sub.add_parser("history", help="list conversations (or search messages)")
+    p = sub.add_parser("history", help="list conversations (or search messages); history delete ID|--all erases")
+    p.add_argument("action", nargs="?", choices=["list", "delete"], default="list",
+                   help="list (default) or delete: erase a conversation for good (its messages, ratings, "
+                        "corrections, learning samples)")
+    p.add_argument("conversation", nargs="?", type=int, metavar="ID", help="the conversation to delete (see history)")
+    p.add_argument("--all", action="store_true", help="with delete: every conversation")
     p.add_argument("--search", metavar="Q", help="full-text search over messages")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=run_history)
@@ -23,6 +29,10 @@ def register(sub) -> None:
 
 
 def run_history(args: argparse.Namespace) -> int:
+    if getattr(args, "action", "list") == "delete":
+        return run_delete(args)
+    if getattr(args, "conversation", None) is not None or getattr(args, "all", False):
+        raise UsageError("an ID or --all only goes with delete", "openclaw-local history delete ID")
     store = open_store(args)
     if args.search:
         hits = store.search_messages(args.search)
@@ -48,6 +58,21 @@ def run_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_delete(args: argparse.Namespace) -> int:
+    from openclaw_local.services.forget import forget, forget_all
+
+    if args.all == (args.conversation is not None):
+        raise UsageError("say which conversation to delete", "openclaw-local history delete ID, or history delete --all")
+    store = open_store(args)
+    report = forget_all(store) if args.all else forget(store, [args.conversation])
+    if args.json:
+        print(json.dumps({"deleted": report.conversation_ids, "learned_by": report.learned_by,
+                          "checkpointed": report.checkpointed}))
+    else:
+        print(report.sentence())
+    return 0
+
+
 def conversation_record(store: Store, conversation_id: int) -> dict:
     """One conversation as OpenAI-style messages, with ratings and corrections attached."""
     conv = store.get_conversation(conversation_id)
@@ -67,6 +92,13 @@ def conversation_record(store: Store, conversation_id: int) -> dict:
                 "correction": m.correction,
                 "created_at": m.created_at,
             }
+            if m.versions > 1:  # regenerated: the replaced versions, marked superseded, with their own ratings
+                entry["metadata"]["version"] = f"{m.version}/{m.versions}"
+                entry["metadata"]["other_versions"] = [
+                    {"message_id": o.id, "content": o.content, "rating": o.rating, "correction": o.correction,
+                     "superseded": True}
+                    for o in store.reply_versions(m.id) if o.id != m.id
+                ]
         messages.append(entry)
     record = {"id": conv.id, "title": conv.title, "created_at": conv.created_at, "messages": messages}
     if conv.source:

@@ -115,14 +115,45 @@ class ChatService:
         return self._reply(conversation_id, emit, cancel)
 
     def regenerate(self, message_id: int, emit: EventSink, cancel: threading.Event | None = None) -> Message:
-        """Replace an assistant reply with a fresh one; the old one is kept, marked superseded."""
+        """Replace an assistant reply with a fresh one. The old one is kept as an earlier
+        version of the same answer (superseded; ←/→ shows it again), and what followed it
+        leaves the thread. Asking for another reply is a push-back on the replaced one:
+        its learning sample gets reward -1 unless the user rated or corrected it."""
         old = self.store.get_message(message_id)
         if old.role != "assistant":
             raise ValueError("only assistant replies can be regenerated")
+        group = old.group_id
+        if old.reply_group is None:
+            self.store.update_message(old.id, reply_group=group)
         later = [m for m in self.store.messages(old.conversation_id) if m.id > old.id]
         for m in [old, *later]:
             self.store.update_message(m.id, superseded=True)
-        return self._reply(old.conversation_id, emit, cancel)
+        reply = self._reply(old.conversation_id, emit, cancel, reply_group=group)
+        self.on_next_state(old.id)
+        return reply
+
+    def versions(self, message_id: int) -> list[Message]:
+        """Every version of a reply's answer, oldest first."""
+        return self.store.reply_versions(message_id)
+
+    def show_version(self, message_id: int, step: int) -> Message:
+        """Show the previous (-1) or next (+1) version of a reply in its place; returns the one shown.
+
+        Only the last reply of a thread can switch: what followed an earlier reply was an
+        answer to the version shown then."""
+        versions = self.versions(message_id)
+        ids = [v.id for v in versions]
+        i = ids.index(message_id)
+        target = versions[max(0, min(len(ids) - 1, i + step))]
+        if target.id == message_id:
+            return versions[i]
+        thread = self.store.messages(versions[i].conversation_id)
+        if thread and thread[-1].id != message_id:
+            raise ValueError("only the last reply's versions can be switched (what followed answers this version)")
+        self.store.show_version(message_id, target.id)
+        for mid in (message_id, target.id):
+            self.on_next_state(mid)
+        return self.store.get_message(target.id)
 
     def rate(self, message_id: int, value: int) -> None:
         self.store.rate(message_id, value)
@@ -172,7 +203,8 @@ class ChatService:
         return out
 
     def _reply(self, conversation_id: int | None, emit: EventSink, cancel: threading.Event | None, *,
-               context: list[dict[str, Any]] | None = None, options: GenerationOptions | None = None) -> Message:
+               context: list[dict[str, Any]] | None = None, options: GenerationOptions | None = None,
+               reply_group: int | None = None) -> Message:
         """Generate, stream and store a reply; ``conversation_id=None`` streams without storing anything."""
         opts = options or GenerationOptions.from_settings(self.settings)
         if context is None:
@@ -200,6 +232,7 @@ class ChatService:
                 adapter_version=self.adapter_version(),
                 settings=opts.recorded(),
                 interrupted=True,
+                reply_group=reply_group,
             )
         else:
             msg = Message(id=0, conversation_id=0, role="assistant", content="", created_at=now(),

@@ -37,12 +37,17 @@ def _samples(samples: SampleStore, statuses: tuple[str, ...] | None) -> Iterator
             yield row, msg[0]
 
 
+def _superseded(msg: dict[str, Any]) -> dict[str, Any]:
+    """Rows of a replaced (regenerated) reply say so: the user asked for another answer."""
+    return {"superseded": True} if msg["superseded"] else {}
+
+
 def kto_rows(samples: SampleStore) -> Iterator[dict[str, Any]]:
     for row, msg in _samples(samples, ("judged", "trained")):
         prompt = samples.prompt_messages(row["message_id"])
         if row["reward"] in (-1, 1) and (msg["content"] or "").strip():
             yield {"prompt": prompt, "completion": [{"role": "assistant", "content": msg["content"]}],
-                   "label": row["reward"] == 1}
+                   "label": row["reward"] == 1, **_superseded(msg)}
         if row["correction"] and row["correction"].strip():
             yield {"prompt": prompt, "completion": [{"role": "assistant", "content": row["correction"]}], "label": True}
 
@@ -53,7 +58,7 @@ def sft_rows(samples: SampleStore) -> Iterator[dict[str, Any]]:
         if row["correction"] and row["correction"].strip():
             yield {"messages": prompt + [{"role": "assistant", "content": row["correction"]}]}
         elif row["reward"] == 1 and row["reward_source"] == "rating" and (msg["content"] or "").strip():
-            yield {"messages": prompt + [{"role": "assistant", "content": msg["content"]}]}
+            yield {"messages": prompt + [{"role": "assistant", "content": msg["content"]}], **_superseded(msg)}
 
 
 def full_rows(samples: SampleStore) -> Iterator[dict[str, Any]]:
@@ -67,6 +72,7 @@ def full_rows(samples: SampleStore) -> Iterator[dict[str, Any]]:
             "judge_mode": row.get("judge_mode"), "votes": row["votes"], "hint": row["hint"],
             "hint_votes": row["hint_votes"], "correction": row["correction"], "trained_version": row["trained_version"],
             "created_at": msg["created_at"], "judged_at": row["judged_at"],
+            "superseded": bool(msg["superseded"]), "reply_group": msg.get("reply_group"),
         }
 
 

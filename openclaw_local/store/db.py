@@ -103,6 +103,8 @@ class Store:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA synchronous=NORMAL")
+            # Freed pages are zeroed, so deleted (or rewritten, e.g. streamed) text never lingers in the file.
+            conn.execute("PRAGMA secure_delete=ON")
             store = cls(path, conn)
             store._check_not_newer()
             if migrate:
@@ -208,15 +210,67 @@ class Store:
             rows = self._query("select * from conversations order by updated_at desc, id desc limit ?", [limit])
         return [Conversation(**r) for r in rows]
 
+    def search_snippets(self, search: str, limit: int = 2000) -> dict[int, str]:
+        """For each conversation with a matching message: a short excerpt of its newest match,
+        the matched words between \\x01 and \\x02 (the UI highlights them)."""
+        rows = self._query(
+            """
+            select m.conversation_id as cid, snippet(messages_fts, 0, char(1), char(2), '…', 10) as snip
+            from messages_fts join messages m on m.id = messages_fts.rowid
+            where messages_fts match ? order by m.id desc limit ?
+            """,
+            [_fts_query(search), limit],
+        )
+        out: dict[int, str] = {}
+        for r in rows:
+            out.setdefault(r["cid"], r["snip"])
+        return out
+
     def delete_conversation(self, conversation_id: int) -> None:
+        """Delete one conversation and everything about it (see :meth:`forget_conversations`)."""
+        self.forget_conversations([conversation_id])
+
+    def learned_from(self, conversation_ids: list[int]) -> list[int]:
+        """Adapter versions that trained on any reply of these conversations, ascending."""
+        if not conversation_ids:
+            return []
+        marks = ",".join("?" * len(conversation_ids))
+        ids = {r["id"] for r in self._query(f"select id from messages where conversation_id in ({marks})", conversation_ids)}
+        versions: set[int] = set()
+        if ids and self.db["samples"].exists():
+            mid_marks = ",".join("?" * len(ids))
+            versions |= {r["v"] for r in self._query(
+                f"select distinct trained_version as v from samples where trained_version is not null and message_id in ({mid_marks})",
+                list(ids))}
+        if ids and self.db["adapter_versions"].exists():
+            for r in self._query("select id, sample_ids from adapter_versions"):
+                if ids & set(json.loads(r["sample_ids"] or "[]")):
+                    versions.add(r["id"])
+        return sorted(versions)
+
+    def forget_conversations(self, conversation_ids: list[int]) -> bool:
+        """Erase conversations: their messages and every row about those messages (feedback,
+        learning samples, judge labels: any table with a ``message_id``), then rebuild the
+        full-text index and checkpoint the WAL so the text is gone from the files on disk
+        (secure_delete zeroes freed pages). Returns False when another process kept the WAL
+        from being fully checkpointed (the text then leaves the WAL when that process closes)."""
         with self._tx() as db:
-            ids = [r["id"] for r in db.query("select id from messages where conversation_id = ?", [conversation_id])]
-            for mid in ids:
-                db.execute("delete from feedback where message_id = ?", [mid])
-                if db["samples"].exists():
-                    db.execute("delete from samples where message_id = ?", [mid])
-            db.execute("delete from messages where conversation_id = ?", [conversation_id])
-            db.execute("delete from conversations where id = ?", [conversation_id])
+            tables = [t.name for t in db.tables if "message_id" in t.columns_dict and t.name != "messages"]
+            for cid in conversation_ids:
+                ids = [r["id"] for r in db.query("select id from messages where conversation_id = ?", [cid])]
+                for table in tables:
+                    for mid in ids:
+                        db.execute(f"delete from [{table}] where message_id = ?", [mid])
+                db.execute("delete from messages where conversation_id = ?", [cid])
+                db.execute("delete from conversations where id = ?", [cid])
+            # FTS5 keeps deleted terms in its segments until they merge: rebuild from what is left.
+            db.execute("insert into messages_fts(messages_fts) values('rebuild')")
+        with self._lock:
+            try:
+                busy, _, _ = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except sqlite3.Error as exc:
+                raise _translate(exc, self.path) from None
+        return not busy
 
     # ----------------------------------------------------------------- messages
     def add_message(
@@ -231,6 +285,7 @@ class Store:
         settings: dict[str, Any] | None = None,
         interrupted: bool = False,
         tool_info: dict[str, Any] | None = None,
+        reply_group: int | None = None,
     ) -> Message:
         ts = now()
         with self._tx() as db:
@@ -247,6 +302,7 @@ class Store:
                     "settings": json.dumps(settings) if settings else None,
                     "interrupted": int(interrupted),
                     **({"tool_info": json.dumps(tool_info)} if tool_info else {}),
+                    **({"reply_group": reply_group} if reply_group is not None else {}),
                 }
             )
             mid = table.last_pk
@@ -260,7 +316,7 @@ class Store:
 
     def update_message(self, message_id: int, **fields: Any) -> None:
         """Update a streaming or finished reply (content, thinking, interrupted, stats)."""
-        allowed = {"content", "thinking", "interrupted", "n_tokens", "tokens_per_s", "superseded", "settings"}
+        allowed = {"content", "thinking", "interrupted", "n_tokens", "tokens_per_s", "superseded", "settings", "reply_group"}
         bad = set(fields) - allowed
         if bad:
             raise ValueError(f"cannot update {bad}")
@@ -282,12 +338,45 @@ class Store:
         rows = self._query("select * from messages where id = ?", [message_id])
         if not rows:
             raise KeyError(message_id)
-        return self._with_feedback([Message.from_row(rows[0])])[0]
+        return self._with_versions(self._with_feedback([Message.from_row(rows[0])]))[0]
 
     def messages(self, conversation_id: int, *, include_superseded: bool = False) -> list[Message]:
         where = "" if include_superseded else "and superseded = 0"
         rows = self._query(f"select * from messages where conversation_id = ? {where} order by id", [conversation_id])
-        return self._with_feedback([Message.from_row(r) for r in rows])
+        return self._with_versions(self._with_feedback([Message.from_row(r) for r in rows]))
+
+    def _with_versions(self, messages: list[Message]) -> list[Message]:
+        """Fill in ``version`` / ``versions`` of regenerated replies (1/1 for the rest)."""
+        groups = sorted({m.reply_group for m in messages if m.reply_group is not None})
+        if not groups:
+            return messages
+        marks = ",".join("?" * len(groups))
+        rows = self._query(f"select id, reply_group from messages where reply_group in ({marks}) order by id", groups)
+        members: dict[int, list[int]] = {}
+        for r in rows:
+            members.setdefault(r["reply_group"], []).append(r["id"])
+        for m in messages:
+            ids = members.get(m.reply_group, [m.id]) if m.reply_group is not None else [m.id]
+            m.versions = len(ids)
+            m.version = ids.index(m.id) + 1 if m.id in ids else 1
+        return messages
+
+    def reply_versions(self, message_id: int) -> list[Message]:
+        """Every version of the answer ``message_id`` belongs to, oldest first (superseded ones too)."""
+        msg = self.get_message(message_id)
+        if msg.reply_group is None:
+            return [msg]
+        rows = self._query("select * from messages where reply_group = ? order by id", [msg.reply_group])
+        return self._with_versions(self._with_feedback([Message.from_row(r) for r in rows]))
+
+    def show_version(self, current_id: int, target_id: int) -> None:
+        """Make ``target_id`` the shown version of an answer instead of ``current_id`` (same answer only)."""
+        current, target = self.get_message(current_id), self.get_message(target_id)
+        if current.group_id != target.group_id or current.conversation_id != target.conversation_id:
+            raise ValueError("not two versions of the same reply")
+        with self._tx() as db:
+            db["messages"].update(current_id, {"superseded": 1})
+            db["messages"].update(target_id, {"superseded": 0})
 
     def _with_feedback(self, messages: list[Message]) -> list[Message]:
         if not messages:
@@ -321,6 +410,33 @@ class Store:
             [_fts_query(query), limit],
         )
         return self._with_feedback([Message.from_row(r) for r in rows])
+
+    def reply_outcomes(self) -> list[dict[str, Any]]:
+        """How the user's replies went, per adapter version that served them (None = base model):
+        ``replies``, accepted / pushed back split into explicit (rating, correction, regenerate)
+        and judged, ``corrected`` (replies with a correction), first/last reply time."""
+        has_samples = self.db["samples"].exists()
+        verdicts = """
+                   sum(s.reward = 1 and s.reward_source != 'judge') as accepted_explicit,
+                   sum(s.reward = 1 and s.reward_source = 'judge') as accepted_judged,
+                   sum(s.reward = -1 and s.reward_source != 'judge') as pushed_explicit,
+                   sum(s.reward = -1 and s.reward_source = 'judge') as pushed_judged,""" if has_samples else """
+                   0 as accepted_explicit, 0 as accepted_judged, 0 as pushed_explicit, 0 as pushed_judged,"""
+        join = "left join samples s on s.message_id = m.id" if has_samples else ""
+        rows = self._query(
+            f"""
+            select m.adapter_version as version, count(*) as replies, {verdicts}
+                   sum(exists(select 1 from feedback f where f.message_id = m.id and f.kind = 'correction')) as corrected,
+                   min(m.created_at) as first_at, max(m.created_at) as last_at
+            from messages m {join}
+            where m.role = 'assistant' and trim(m.content) != ''
+            group by m.adapter_version order by min(m.id)
+            """
+        )
+        for r in rows:
+            for k in ("accepted_explicit", "accepted_judged", "pushed_explicit", "pushed_judged", "corrected"):
+                r[k] = int(r[k] or 0)
+        return rows
 
     # ----------------------------------------------------------------- feedback
     def rate(self, message_id: int, value: int) -> Feedback:

@@ -169,3 +169,12 @@ def m009_conversation_source(db: Database) -> None:
     db["conversations"].create_index(["session_key"])
     # Tool use from API clients: an assistant turn's tool_calls, a tool result's tool_call_id (JSON).
     db["messages"].add_column("tool_info", str)
+
+
+@migrations(name="m010_reply_versions")
+def m010_reply_versions(db: Database) -> None:
+    # Regenerating keeps the old reply as another version of the same answer: every version
+    # (the first one too) points at the first one's id; NULL = never regenerated. The shown
+    # version is the one not superseded.
+    db["messages"].add_column("reply_group", int)
+    db["messages"].create_index(["reply_group"])

@@ -49,6 +49,13 @@ class Message:
     judgment: str | None = None  # the learner's verdict on a reply: ✓ (+1), ✗ (-1), · (can't tell)
     judgment_hint: str | None = None  # the directive signal (judge hint or correction)
     tool_info: dict[str, Any] = field(default_factory=dict)  # API tool use: {"tool_calls": [...]} or {"tool_call_id": ...}
+    reply_group: int | None = None  # the first version's id, on every version of a regenerated reply
+    version: int = 1  # which version of this answer it is (1-based, oldest first)
+    versions: int = 1  # how many versions the answer has (regenerations + 1)
+
+    @property
+    def group_id(self) -> int:
+        return self.reply_group if self.reply_group is not None else self.id
 
     @property
     def shown_text(self) -> str:
@@ -72,4 +79,5 @@ class Message:
             n_tokens=row.get("n_tokens"),
             tokens_per_s=row.get("tokens_per_s"),
             tool_info=json.loads(row["tool_info"]) if row.get("tool_info") else {},
+            reply_group=row.get("reply_group"),
         )

@@ -10,6 +10,11 @@ Life of a sample (all of it in the ``samples`` table, so nothing is lost across 
               state, judge could not tell = reward 0 and no hint); a later rating or
               correction revives it
 
+A reply the user regenerated (a later version of the same answer exists) is a
+push-back: reward -1 from ``regenerate``, unless the user rated or corrected that
+version (explicit wins). Its "next state" is the request for another reply, not the
+message that followed, which answered the new version.
+
 :meth:`SampleStore.record_next_state` recomputes a reply's next state from SQLite
 (the following user message in the thread, the latest rating, the latest
 correction) and upserts the row; calling it twice changes nothing. Explicit
@@ -142,13 +147,16 @@ class SampleStore:
             ts = now()
             base = {"message_id": message_id, "updated_at": ts, "prompt": ns["prompt"]}
             skip = None
-            if msg["superseded"]:
+            regenerated = bool(msg["superseded"]) and _regenerated(self.store, msg)
+            if regenerated:
+                ns["next_user"] = None  # what followed answered the new version
+            if msg["superseded"] and not regenerated:
                 skip = "superseded (regenerated)"
             elif msg["interrupted"]:
                 skip = "interrupted"
             elif not (msg["content"] or "").strip():
                 skip = "empty reply"
-            has_signal = ns["next_user"] is not None or ns["rating"] is not None or ns["correction"] is not None
+            has_signal = regenerated or ns["next_user"] is not None or ns["rating"] is not None or ns["correction"] is not None
             if skip is None and not has_signal:
                 if row is None:
                     return None
@@ -168,6 +176,8 @@ class SampleStore:
                 explicit = (ns["rating"], "rating")
             elif ns["correction"] is not None:
                 explicit = (-1, "correction")
+            elif regenerated:
+                explicit = (-1, "regenerate")
 
             same_next = row is not None and row["next_state"] == ns["next_user"]
             judged_before = same_next and row["judge_reward"] is not None
@@ -349,6 +359,15 @@ def _correction_item(message_id: int, prompt: list[dict[str, str]], corrected: s
     """The user's corrected text as a known-good reply to the same prompt (reward +1, no hint)."""
     return {"message_id": message_id, "prompt_messages": prompt, "reply": corrected,
             "reward": 1, "hint": None, "kind": "correction"}
+
+
+def _regenerated(store: Store, msg: dict[str, Any]) -> bool:
+    """True when a later version of this reply's answer exists (the user asked for another)."""
+    group = msg.get("reply_group")
+    if group is None:
+        return False
+    rows = store._query("select 1 from messages where reply_group = ? and id > ? limit 1", [group, msg["id"]])  # noqa: SLF001
+    return bool(rows)
 
 
 def _cannot_tell(reward: int | None, hint: str | None) -> bool:

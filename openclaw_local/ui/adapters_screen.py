@@ -17,8 +17,11 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.markup import escape
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Static
+
+from openclaw_local.ui.widgets.helping_panel import HelpingPanel
 
 EXPORTS = {"x": "gguf-lora", "p": "peft", "m": "gguf-merged"}
 
@@ -32,7 +35,7 @@ class AdaptersScreen(Screen):
     AdaptersScreen { layout: vertical; }
     AdaptersScreen #title { padding: 0 1; text-style: bold; }
     AdaptersScreen DataTable { height: 1fr; }
-    AdaptersScreen #detail { height: auto; max-height: 8; padding: 0 1; color: $text-muted; }
+    AdaptersScreen #detail { height: auto; max-height: 9; padding: 0 1; color: $text-muted; }
     AdaptersScreen #message { height: auto; padding: 0 1; color: $warning; }
     """
     BINDINGS = [
@@ -53,6 +56,7 @@ class AdaptersScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static("Adapters — what the assistant learned  (a activate · A force · u roll back · "
                      "x/p/m export gguf-lora/peft/merged · w what changed · esc back)", id="title")
+        yield HelpingPanel(id="helping")
         yield DataTable(id="versions", cursor_type="row", zebra_stripes=True)
         yield Static("", id="detail")
         yield Static("", id="message")
@@ -67,6 +71,11 @@ class AdaptersScreen(Screen):
     # ----------------------------------------------------------------- data
     def refresh_versions(self) -> None:
         from openclaw_local.services.adapters import gate_summary
+        from openclaw_local.services.helping import outcomes, status_words
+
+        store = getattr(self.service, "store", None)
+        if store is not None:
+            self.query_one(HelpingPanel).show(outcomes(store))
 
         table = self.query_one(DataTable)
         keep = table.cursor_row
@@ -74,7 +83,7 @@ class AdaptersScreen(Screen):
         versions = list(reversed(self.service.versions()))
         for v in versions:
             note = gate_summary(v) + (f" — {v.reason}" if v.reason else "")
-            status = ("● " if v.status == "active" else "  ") + v.status
+            status = ("● " if v.status == "active" else "  ") + status_words(v)
             table.add_row(f"v{v.id}", status, f"v{v.parent_id}" if v.parent_id else "base", v.created_at[:16].replace("T", " "),
                           str(v.n_samples or 0), _fmt(v.loss, ".4f"), _fmt(v.mean_reward, "+.2f"), note, key=str(v.id))
         if not versions:
@@ -99,10 +108,17 @@ class AdaptersScreen(Screen):
         v = next((x for x in self.service.versions() if x.id == vid), None)
         if v is None:
             return
-        samples = ", ".join(str(s) for s in v.sample_ids[:12]) + (" …" if len(v.sample_ids) > 12 else "")
-        detail.update(f"v{v.id} · {v.source or 'trained'} · {v.status}{f' ({v.reason})' if v.reason else ''}\n"
-                      f"samples: {samples or '-'} · tokens {v.n_tokens or 0} · trained {_fmt(v.train_seconds, '.1f')} s\n"
-                      f"gate: {v.gate or '-'}")
+        from openclaw_local.services.helping import gate_sentences, sample_excerpts, status_words
+
+        store = getattr(self.service, "store", None)
+        excerpts = sample_excerpts(store, v, n=2) if store is not None else [str(s) for s in v.sample_ids[:12]]
+        gate = " ".join(gate_sentences(v)) or "not gated"
+        reason = f" ({v.reason})" if v.reason and v.status != "rejected" else f": {v.reason}" if v.reason else ""
+        detail.update(escape(
+            f"v{v.id} · {v.source or 'trained'} · {status_words(v)}{reason}\n"
+            f"gate: {gate}\n"
+            f"learned from {v.n_samples or len(v.sample_ids)} replies, e.g. {' · '.join(excerpts) or '-'} · "
+            f"{v.n_tokens or 0} tokens · trained in {_fmt(v.train_seconds, '.1f')} s"))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_detail()

@@ -7,6 +7,14 @@ Replies stream on a thread worker: ``ChatService.send``/``regenerate`` run there
 and their events come back to the UI thread through ``call_from_thread``, with
 reply updates throttled to at most ``DELTA_INTERVAL_S``.
 
+Focus model (chat-TUI convention): the message box is the home of focus and
+typing always lands there. ↑ on its first line, or esc, enters *reply mode* (the
+chat pane focused, its border says so) where single keys act on the selected
+reply; enter or any key that is no command goes back to the box and is typed
+there. Tab cycles message box → chat → sidebar (shift+tab back). The footer shows
+the keys that apply to what has focus; the help screen and the README table are
+generated from the same BINDINGS (:mod:`openclaw_local.ui.keys`).
+
 Other threads (the learner, the judge) reach a running app with
 :meth:`OpenClawApp.post_learning_update` and :meth:`OpenClawApp.post_judgment`
 (both thread-safe), or with ``app.call_from_thread(app.post_message, msg)`` for the
@@ -23,7 +31,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Input, TextArea
+from textual.widgets import Footer, Input, TextArea
 from textual.worker import Worker, WorkerState
 
 from openclaw_local.services.chat import ChatService
@@ -31,7 +39,13 @@ from openclaw_local.services.events import ReplyDelta, ReplyFinished, ReplyStart
 from openclaw_local.store.models import Message
 from openclaw_local.ui.help_screen import HelpScreen
 from openclaw_local.ui.messages import (
+    DeleteChatRequested,
     JudgmentUpdate,
+    MessageSubmitted,
+    ReplyDetailRequested,
+    ReplyModeRequested,
+    TypingResumed,
+    VersionStepRequested,
     LearningUpdate,
     ReplyDeltaMessage,
     ReplyFailed,
@@ -55,15 +69,21 @@ class OpenClawApp(App):
     """
 
     BINDINGS = [
-        Binding("ctrl+n", "new_chat", "New chat", priority=True),
-        Binding("ctrl+f", "focus_search", "Search", priority=True),
-        Binding("slash", "focus_search", "Search", show=False),
-        Binding("question_mark", "help", "Help"),
-        Binding("ctrl+l", "learn_now", "Learn now", priority=True),
-        Binding("ctrl+a", "adapters", "Adapters", priority=True),
-        Binding("escape", "stop", "Stop reply", show=False),
-        Binding("ctrl+c", "ctrl_c", "Stop / copy", show=False, priority=True),
-        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("f1", "help", "Help", priority=True, tooltip="this help (also ? when not typing)"),
+        Binding("question_mark", "help", "Help", show=False, tooltip="this help (also ? when not typing)"),
+        Binding("escape", "escape", "Stop / back", show=False,
+                tooltip="stop the reply being generated; otherwise message box ⇄ reply mode; in search: clear it"),
+        Binding("tab", "focus_next", "Next pane", show=False, tooltip="move focus: message box → chat → sidebar"),
+        Binding("shift+tab", "focus_previous", "Previous pane", show=False, tooltip="move focus back: sidebar → chat → message box"),
+        Binding("ctrl+n", "new_chat", "New chat", priority=True, tooltip="new chat"),
+        Binding("ctrl+f", "focus_search", "Search", priority=True, tooltip="search chats (also / when not typing); esc clears"),
+        Binding("slash", "focus_search", "Search", show=False, tooltip="search chats (also / when not typing); esc clears"),
+        Binding("ctrl+l", "learn_now", "Learn now", priority=True, tooltip="learn now: ask the background learner for an update"),
+        Binding("ctrl+a", "adapters", "Adapters", priority=True,
+                tooltip="adapters: is it helping, what was learned, roll back, export, what changed"),
+        Binding("ctrl+c", "ctrl_c", "Stop / copy", show=False, priority=True,
+                tooltip="stop the reply while generating; otherwise copy the selection (never quits)"),
+        Binding("ctrl+q", "quit", "Quit", priority=True, tooltip="quit"),
     ]
 
     def __init__(
@@ -96,6 +116,7 @@ class OpenClawApp(App):
                 yield ChatView(id="chat")
                 yield ChatInput(id="input")
         yield StatusBar(self.model_name, id="status")
+        yield Footer(show_command_palette=False)
 
     @property
     def sidebar(self) -> ConversationSidebar:
@@ -133,6 +154,11 @@ class OpenClawApp(App):
             self._poll_status()
             self.set_interval(STATUS_POLL_S, self._poll_status)
 
+    def on_resize(self, event) -> None:
+        # 80 columns: a narrower chat list leaves the chat readable.
+        for sidebar in self.query(ConversationSidebar):
+            sidebar.styles.width = 24 if event.size.width < 110 else 32
+
     def on_unmount(self) -> None:
         # Quitting mid-reply: stop generating so the worker thread (and the process) can end.
         if self._cancel is not None:
@@ -147,6 +173,7 @@ class OpenClawApp(App):
                 view.set_judgment(*self._judgments[view.message.id])
             if view.message.id == self._streaming_id:
                 view.streaming = True
+        self.chat_view.show_legend()
         self.chat_view.streaming_id = self._streaming_id
         if conversations is not None:
             await self.sidebar.set_conversations(conversations, current_id=conversation_id)
@@ -154,12 +181,16 @@ class OpenClawApp(App):
             self.sidebar.mark_current(conversation_id)
 
     async def refresh_sidebar(self) -> None:
+        """Re-read the chat list for what the search box holds now (with snippets while searching)."""
         query = self.sidebar.search.value.strip()
-        await self.sidebar.set_conversations(self.chat.conversations(search=query or None), current_id=self.conversation_id)
+        snippets = self.chat.store.search_snippets(query) if query else None
+        await self.sidebar.set_conversations(self.chat.conversations(search=query or None), current_id=self.conversation_id,
+                                             snippets=snippets)
 
     @on(ConversationSidebar.SearchChanged)
     async def _search_changed(self, event: ConversationSidebar.SearchChanged) -> None:
-        await self.sidebar.set_conversations(self.chat.conversations(search=event.query.strip() or None))
+        # Always filter by the box's current text, not the event's: a stale event never wins.
+        await self.refresh_sidebar()
 
     @on(ConversationSidebar.ConversationSelected)
     async def _conversation_selected(self, event: ConversationSidebar.ConversationSelected) -> None:
@@ -182,6 +213,67 @@ class OpenClawApp(App):
     def action_focus_search(self) -> None:
         self.sidebar.focus_search()
 
+    # -------------------------------------------------------------- focus model
+    @property
+    def on_main_screen(self) -> bool:
+        return self.screen is self.screen_stack[0]
+
+    def _panes(self) -> list:
+        return [self.chat_input, self.chat_view, self.sidebar.list_view]
+
+    def _pane_index(self) -> int:
+        focused = self.focused
+        if focused is None:
+            return -1
+        if focused is self.chat_input:
+            return 0
+        if focused is self.chat_view or self.chat_view in focused.ancestors:
+            return 1
+        if self.sidebar in focused.ancestors:
+            return 2
+        return -1
+
+    def action_focus_next(self) -> None:
+        """tab: message box → chat → sidebar (other screens keep Textual's order)."""
+        if not self.on_main_screen:
+            super().action_focus_next()
+            return
+        panes = self._panes()
+        panes[(self._pane_index() + 1) % len(panes)].focus()
+
+    def action_focus_previous(self) -> None:
+        if not self.on_main_screen:
+            super().action_focus_previous()
+            return
+        panes = self._panes()
+        i = self._pane_index()
+        panes[(i - 1) % len(panes) if i >= 0 else 0].focus()
+
+    def enter_reply_mode(self) -> None:
+        """Focus the chat pane (reply mode) with a reply selected."""
+        view = self.chat_view.target()
+        if view is not None:
+            self.chat_view.select(view)
+        self.chat_view.focus()
+
+    @on(ReplyModeRequested)
+    def _reply_mode_requested(self, event: ReplyModeRequested) -> None:
+        self.enter_reply_mode()
+
+    @on(TypingResumed)
+    def _typing_resumed(self, event: TypingResumed) -> None:
+        self.chat_input.focus()
+        if event.text:
+            self.chat_input.type_text(event.text)
+
+    async def clear_search(self) -> None:
+        """Empty the search box and show every chat again."""
+        search = self.sidebar.search
+        if search.value:
+            with search.prevent(Input.Changed):
+                search.value = ""
+        await self.sidebar.set_conversations(self.chat.conversations(), current_id=self.conversation_id)
+
     def action_learn_now(self) -> None:
         """Ask the background learner for an update now, without waiting for enough samples."""
         if self.on_learn_now is None:
@@ -191,7 +283,10 @@ class OpenClawApp(App):
         self.notify("Asked the learner to update now: watch the status bar.", timeout=3)
 
     def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
+        """F1 (or ? when not typing): open the help; F1 again closes it."""
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
+        else:
             self.push_screen(HelpScreen())
 
     def action_adapters(self) -> None:
@@ -205,8 +300,8 @@ class OpenClawApp(App):
             self.push_screen(AdaptersScreen(service))
 
     # ------------------------------------------------------------------ sending
-    @on(ChatInput.Submitted)
-    async def _submitted(self, event: ChatInput.Submitted) -> None:
+    @on(MessageSubmitted)
+    async def _submitted(self, event: MessageSubmitted) -> None:
         if self.streaming:
             self.notify("A reply is still being generated — press esc to stop it.", severity="warning")
             return
@@ -229,6 +324,24 @@ class OpenClawApp(App):
         await self.chat_view.remove_from(event.message_id)
         mid = event.message_id
         self._start_reply(lambda emit, cancel: self.chat.regenerate(mid, emit, cancel))
+
+    @on(VersionStepRequested)
+    async def _version_step(self, event: VersionStepRequested) -> None:
+        if self.streaming:
+            self.notify("A reply is still being generated — press esc to stop it.", severity="warning")
+            return
+        try:
+            shown = self.chat.show_version(event.message_id, event.step)
+        except ValueError as exc:
+            self.notify(str(exc), severity="warning", timeout=4)
+            return
+        if shown.id == event.message_id:
+            return  # already the first / last version
+        await self.open_conversation(shown.conversation_id)
+        view = self.chat_view.view_for(shown.id)
+        if view is not None:
+            self.chat_view.select(view)
+        self.chat_view.focus()
 
     def _start_reply(self, job: Callable[[Callable[[object], None], threading.Event], object]) -> None:
         self._cancel = threading.Event()
@@ -304,10 +417,20 @@ class OpenClawApp(App):
             self.status_bar.update_fields(streaming=None)
 
     def action_stop(self) -> None:
-        """esc: stop the reply being generated; in the search box, go back to the message box."""
+        """Stop the reply being generated (kept, marked interrupted)."""
         if self._cancel is not None:
             self._cancel.set()
-        elif isinstance(self.focused, Input):
+
+    async def action_escape(self) -> None:
+        """esc: stop a reply; in search, clear it; otherwise message box ⇄ reply mode."""
+        if self._cancel is not None:
+            self._cancel.set()
+        elif self.focused is self.sidebar.search:
+            await self.clear_search()
+            self.chat_input.focus()
+        elif self.focused is self.chat_input:
+            self.enter_reply_mode()
+        else:
             self.chat_input.focus()
 
     def action_ctrl_c(self) -> None:
@@ -354,6 +477,63 @@ class OpenClawApp(App):
     async def _correction_cancelled(self, event: CorrectionEditor.Cancelled) -> None:
         await self.chat_view.close_editor()
 
+    @on(ReplyDetailRequested)
+    def _reply_detail(self, event: ReplyDetailRequested) -> None:
+        from openclaw_local.services.reply_detail import LEGEND, explain_reply
+        from openclaw_local.ui.reply_detail_screen import ReplyDetailScreen
+
+        if event.message_id < 0:
+            return
+        try:
+            lines = explain_reply(self.chat.store, event.message_id)
+        except KeyError:
+            self.notify("That reply is no longer stored.", severity="warning")
+            return
+        self.push_screen(ReplyDetailScreen(lines, LEGEND))
+
+    # ------------------------------------------------------------------- forget
+    @on(DeleteChatRequested)
+    def _delete_requested(self, event: DeleteChatRequested) -> None:
+        from openclaw_local.services.forget import learned_from, learned_sentence
+        from openclaw_local.ui.confirm_screen import ConfirmScreen
+
+        cid = event.conversation_id if event.conversation_id is not None else self.conversation_id
+        if cid is None:
+            return
+        if self.streaming and cid == self.conversation_id:
+            self.notify("A reply is still being generated — press esc to stop it first.", severity="warning")
+            return
+        try:
+            conv = self.chat.store.get_conversation(cid)
+        except KeyError:
+            return
+        question = (f"Delete “{conv.title}”? Its messages, ratings, corrections and learning samples are erased "
+                    "from the database for good.")
+        learned = learned_from(self.chat.store, [cid])
+        if learned:
+            question += " " + learned_sentence(learned)
+
+        async def answered(yes: bool | None) -> None:
+            if yes:
+                await self.delete_conversation(cid)
+
+        self.push_screen(ConfirmScreen(question), answered)
+
+    async def delete_conversation(self, conversation_id: int) -> None:
+        """Forget a conversation now (no question asked), then show another one."""
+        from openclaw_local.services.forget import forget
+
+        report = forget(self.chat.store, [conversation_id])
+        self._judgments = {k: v for k, v in self._judgments.items() if self.chat_view.view_for(k) is None}
+        self.notify(report.sentence(), title="deleted", timeout=10)
+        if conversation_id == self.conversation_id:
+            remaining = self.chat.conversations()
+            target = remaining[0].id if remaining else self.chat.new_conversation().id
+            await self.open_conversation(target, conversations=self.chat.conversations())
+        else:
+            await self.refresh_sidebar()
+        self.chat_input.focus()
+
     # ------------------------------------------------------------------- status
     def _poll_status(self) -> None:
         try:
@@ -372,6 +552,7 @@ class OpenClawApp(App):
         view = self.chat_view.view_for(message.message_id)
         if view is not None:
             view.set_judgment(message.mark, message.hint)
+            self.chat_view.show_legend()
 
     def post_learning_update(self, fields: dict[str, Any] | None = None, **values: Any) -> None:
         """Thread-safe: merge status-bar fields (e.g. ``waiting=3, step="2/8", adapter="v3"``)."""

@@ -70,3 +70,59 @@ class JudgmentUpdate(Message):
         self.message_id = message_id
         self.mark = mark
         self.hint = hint
+
+
+# --------------------------------------------------------------------- focus model
+# Widgets talk to the app through these; the app moves focus and calls services.
+
+
+class MessageSubmitted(Message):
+    """The user pressed Enter on a non-empty message in the message box."""
+
+    def __init__(self, chat_input: Any, text: str) -> None:
+        super().__init__()
+        self.chat_input = chat_input
+        self.text = text
+
+    @property
+    def control(self) -> Any:
+        return self.chat_input
+
+
+class ReplyModeRequested(Message):
+    """↑ on the first line (or esc) in the message box: go to reply mode."""
+
+
+class TypingResumed(Message):
+    """A key that is no command was typed outside the message box: go back there and type it.
+
+    ``text`` is what to insert ("" for enter, which only moves focus)."""
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__()
+        self.text = text
+
+
+class ReplyDetailRequested(Message):
+    """Show what the learner knows about one reply (judge, hint, training, adapter)."""
+
+    def __init__(self, message_id: int) -> None:
+        super().__init__()
+        self.message_id = message_id
+
+
+class DeleteChatRequested(Message):
+    """Delete (and forget) a conversation, after the user confirms."""
+
+    def __init__(self, conversation_id: int | None) -> None:
+        super().__init__()
+        self.conversation_id = conversation_id
+
+
+class VersionStepRequested(Message):
+    """Show the previous (-1) or next (+1) version of a regenerated reply in its place."""
+
+    def __init__(self, message_id: int, step: int) -> None:
+        super().__init__()
+        self.message_id = message_id
+        self.step = step

@@ -1,14 +1,21 @@
 """The chat pane: the conversation's messages, a selected reply, and the keys that
-act on it (rate, correct, regenerate). It posts messages; the app does the work."""
+act on it (rate, correct, regenerate). It posts messages; the app does the work.
+
+Focused, it is *reply mode*: single keys act on the selected reply. Any other
+printable key is not a command: it goes back to the message box (TypingResumed),
+and so does enter, so a sentence is never turned into commands.
+"""
 
 from __future__ import annotations
 
+from textual import events
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message as TMessage
 from textual.widgets import Static
 
 from openclaw_local.store.models import Message
+from openclaw_local.ui.messages import DeleteChatRequested, ReplyDetailRequested, TypingResumed, VersionStepRequested
 from openclaw_local.ui.widgets.correction_editor import CorrectionEditor
 from openclaw_local.ui.widgets.message_view import MessageView
 
@@ -23,19 +30,31 @@ class ChatView(VerticalScroll, can_focus=True):
         &:focus { border: round $accent; }
     }
     ChatView .notice { color: $warning; text-style: italic; margin: 0 0 1 0; }
+    ChatView.-reply-mode { border-title-color: $accent; border-title-style: bold; }
     ChatView .empty { color: $text-muted; text-style: italic; padding: 1 2; }
     """
 
     BINDINGS = [
-        Binding("up,k", "select(-1)", "Previous reply", show=False),
-        Binding("down,j", "select(1)", "Next reply", show=False),
-        Binding("plus", "rate(1)", "👍", show=False),
-        Binding("minus", "rate(-1)", "👎", show=False),
-        Binding("e", "correct", "Correct", show=False),
-        Binding("r", "regenerate", "Regenerate", show=False),
-        Binding("t", "toggle_thinking", "Thinking", show=False),
-        Binding("o", "toggle_original", "Original", show=False),
+        Binding("up", "select(-1)", "Previous", tooltip="select the previous reply"),
+        Binding("down", "select(1)", "Next", tooltip="select the next reply"),
+        Binding("plus", "rate(1)", "👍", tooltip="thumbs up the selected reply (again: clear)"),
+        Binding("minus", "rate(-1)", "👎", tooltip="thumbs down the selected reply (again: clear)"),
+        Binding("e", "correct", "Correct", tooltip="correct the selected reply in place"),
+        Binding("r", "regenerate", "Regenerate",
+                tooltip="regenerate the selected reply: the old one stays as an earlier version (←/→) "
+                        "and counts as a push-back unless you rated it"),
+        Binding("left", "version(-1)", "Versions", tooltip="show the previous version of a regenerated reply"),
+        Binding("right", "version(1)", "Next version", show=False, tooltip="show the next version of a regenerated reply"),
+        Binding("i", "detail", "Why ✓/✗", tooltip="what the learner knows about the selected reply: judge, hint, training, adapter"),
+        Binding("t", "toggle_thinking", "Thinking", show=False, tooltip="show / hide the reply's thinking"),
+        Binding("o", "toggle_original", "Original", show=False, tooltip="show / hide the original of a corrected reply"),
+        Binding("delete", "delete_chat", "Delete chat", show=False, tooltip="delete this chat and forget it (asks first)"),
+        Binding("enter", "resume_typing", "Type", tooltip="back to the message box (typing any other letter does too)"),
     ]
+
+    MODE_TITLE = "REPLY MODE — ↑↓ select · +/- rate · e correct · r regenerate · ←→ versions · i why · enter: back to typing"
+    IDLE_TITLE = "chat — ↑ or esc in the message box: reply mode"
+    LEGEND = "judge: ✓ accepted · ✗ pushed back · · unclear — i in reply mode: why"
 
     class RateRequested(TMessage):
         """Rate a reply: +1, -1, or 0 to clear (pressing the same key again)."""
@@ -52,10 +71,59 @@ class ChatView(VerticalScroll, can_focus=True):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.border_title = "chat — ↑↓/jk select · +/- rate · e correct · r regenerate · ? help"
+        self.border_title = self.IDLE_TITLE
         self.selected: MessageView | None = None
         self.streaming_id: int | None = None  # the reply being generated, locked against edits
         self.editor: CorrectionEditor | None = None
+
+    # ------------------------------------------------------------- reply mode
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """While the correction editor has focus, reply-mode keys are off (and leave the footer)."""
+        if self.editor is not None and self.editor.has_focus and action in self._own_actions():
+            return False
+        return True
+
+    @classmethod
+    def _own_actions(cls) -> set[str]:
+        return {b.action.split("(")[0] for b in cls.BINDINGS}
+
+    def on_focus(self) -> None:
+        self.border_title = self.MODE_TITLE
+        self.add_class("-reply-mode")
+
+    def on_blur(self) -> None:
+        self.border_title = self.IDLE_TITLE
+        self.remove_class("-reply-mode")
+
+    def on_key(self, event: events.Key) -> None:
+        """A printable key that is no command (here or app-wide) is typing: send it to the message box."""
+        if not event.is_printable or event.character is None:
+            return
+        if event.key in self.app.active_bindings:
+            return
+        event.stop()
+        event.prevent_default()
+        self.post_message(TypingResumed(event.character))
+
+    def action_resume_typing(self) -> None:
+        self.post_message(TypingResumed(""))
+
+    def action_version(self, step: int) -> None:
+        view = self._actionable("switch versions of")
+        if view is None:
+            return
+        if view.message.versions < 2:
+            self.app.notify("This reply has one version: r regenerates another.", timeout=3)
+            return
+        self.post_message(VersionStepRequested(view.message.id, step))
+
+    def action_detail(self) -> None:
+        if (view := self.target()) is not None:
+            self.post_message(ReplyDetailRequested(view.message.id))
+
+    def action_delete_chat(self) -> None:
+        conversation_id = self.target().message.conversation_id if self.target() is not None else None
+        self.post_message(DeleteChatRequested(conversation_id))
 
     # --------------------------------------------------------------- contents
     @property
@@ -83,6 +151,7 @@ class ChatView(VerticalScroll, can_focus=True):
         else:
             await self.mount(Static("New chat. Type a message below and press Enter.", classes="empty"))
         self._select(self.replies[-1] if self.replies else None)
+        self.call_after_refresh(self.show_legend)
         self.scroll_end(animate=False, immediate=False)
 
     async def add_message(self, message: Message, *, streaming: bool = False) -> MessageView:
@@ -129,6 +198,14 @@ class ChatView(VerticalScroll, can_focus=True):
                 self.call_after_refresh(self.scroll_end, animate=False)
 
     # -------------------------------------------------------------- selection
+    def select(self, view: MessageView | None) -> None:
+        """Make ``view`` the selected reply (what reply-mode keys act on)."""
+        self._select(view)
+
+    def show_legend(self) -> None:
+        """Explain the judge's marks in the pane's border while any reply carries one."""
+        self.border_subtitle = self.LEGEND if any(v.judgment for v in self.replies) else ""
+
     def _select(self, view: MessageView | None) -> None:
         if self.selected is not None and self.selected.is_attached:
             self.selected.set_selected(False)

@@ -19,8 +19,8 @@ class CorrectionEditor(TextArea):
     """
 
     BINDINGS = [
-        Binding("ctrl+s", "save", "Save correction", priority=True),
-        Binding("escape", "cancel", "Cancel", priority=True),
+        Binding("ctrl+s", "save", "Save correction", priority=True, tooltip="save the correction (the original is kept)"),
+        Binding("escape", "cancel", "Cancel", priority=True, tooltip="cancel, nothing is saved"),
     ]
 
     class Saved(Message):

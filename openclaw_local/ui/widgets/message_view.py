@@ -18,6 +18,7 @@ from textual.widgets._collapsible import CollapsibleTitle
 from openclaw_local.store.models import Message
 
 RATING_MARKS = {1: "👍", -1: "👎"}
+JUDGE_WORDS = {"✓": "accepted", "✗": "pushed back", "·": "unclear"}  # the judge's verdict, in words
 
 
 def chat_markdown_parser() -> MarkdownIt:
@@ -141,8 +142,10 @@ class MessageView(Vertical):
         """The judge's mark on this reply: ✓ good, ✗ bad, · pending; hint shows under it."""
         self.judgment = mark or ""
         self.judgment_hint = hint
-        self._hint.update(f"judge: {hint}" if hint else "")
-        self._hint.set_class(bool(hint), "-shown")
+        # A correction is its own hint: repeating it under the reply says nothing new.
+        show = bool(hint) and hint != self.message.correction
+        self._hint.update(f"judge's hint for training: {hint}" if show else "")
+        self._hint.set_class(show, "-shown")
         self._refresh_header()
 
     def set_selected(self, selected: bool) -> None:
@@ -203,6 +206,8 @@ class MessageView(Vertical):
             return parts
         if self.streaming:
             parts.append(style("● streaming", "$accent"))
+        if m.versions > 1:
+            parts.append(style(f"⟳ {m.version}/{m.versions}", "$accent"))
         if m.rating in RATING_MARKS:
             parts.append(RATING_MARKS[m.rating])
         if m.correction is not None:
@@ -210,7 +215,8 @@ class MessageView(Vertical):
         if m.interrupted and not self.streaming:
             parts.append(style("⏸ interrupted", "$error"))
         if self.judgment:
-            parts.append(style(f"judge {self.judgment}", "$secondary"))
+            words = JUDGE_WORDS.get(self.judgment, "")
+            parts.append(style(f"judge {self.judgment} {words}".rstrip(), "$secondary"))
         if m.tokens_per_s and not self.streaming:
             parts.append(style(f"{m.tokens_per_s:.0f} tok/s", "dim"))
         if m.adapter_version is not None:

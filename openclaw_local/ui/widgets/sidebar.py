@@ -1,24 +1,55 @@
-"""The conversation list (newest first) with a search box above it."""
+"""The conversation list (newest first) with a search box above it.
+
+While searching, each match shows a snippet of the message that matched, the
+matched words highlighted. esc in the search box clears the filter (the app
+does that, and moves focus back to the message box).
+"""
 
 from __future__ import annotations
 
 import asyncio
 
+from textual import events
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
+from textual.markup import escape
 from textual.message import Message as TMessage
 from textual.widgets import Input, Label, ListItem, ListView
 
 from openclaw_local.store.models import Conversation
+from openclaw_local.ui.messages import DeleteChatRequested, TypingResumed
+
+MATCH_START, MATCH_END = "\x01", "\x02"  # how the store marks matched words in a snippet
+
+
+def snippet_markup(snippet: str) -> str:
+    """A store snippet (matches between \\x01 and \\x02) as Textual markup, matches highlighted."""
+    out, rest = [], snippet
+    while MATCH_START in rest:
+        before, _, rest = rest.partition(MATCH_START)
+        match, _, rest = rest.partition(MATCH_END)
+        out.append(escape(before))
+        out.append(f"[b $accent]{escape(match)}[/]")
+    out.append(escape(rest))
+    return " ".join("".join(out).split())
+
+
+def snippet_plain(snippet: str) -> str:
+    return " ".join(snippet.replace(MATCH_START, "").replace(MATCH_END, "").split())
 
 
 class ConversationItem(ListItem):
-    def __init__(self, conversation: Conversation) -> None:
+    def __init__(self, conversation: Conversation, snippet: str | None = None) -> None:
         title = conversation.title or "New chat"
         if conversation.source:  # came in through the endpoint: say from which client
             title = f"{title} · {conversation.source}"
-        super().__init__(Label(title, markup=False))
+        children = [Label(title, markup=False, classes="title")]
+        if snippet:
+            children.append(Label(snippet_markup(snippet), classes="snippet"))
+        super().__init__(*children)
         self.conversation = conversation
+        self.snippet = snippet
         self.tooltip = f"{conversation.title}\nupdated {conversation.updated_at[:16].replace('T', ' ')}"
 
 
@@ -33,11 +64,17 @@ class ConversationSidebar(Vertical):
     }
     ConversationSidebar Input { border: tall $panel; margin: 0 0 1 0; }
     ConversationSidebar ListView { height: 1fr; background: transparent; }
-    ConversationSidebar ListItem { padding: 0 1; height: 1; }
+    ConversationSidebar ListItem { padding: 0 1; height: auto; }
     ConversationSidebar ListItem Label { width: 1fr; text-wrap: nowrap; text-overflow: ellipsis; }
-    ConversationSidebar ListItem.-current { text-style: bold; color: $accent; }
+    ConversationSidebar ListItem .snippet { color: $text-muted; padding: 0 0 0 1; }
+    ConversationSidebar ListItem.-current .title { text-style: bold; color: $accent; }
     ConversationSidebar .count { color: $text-muted; height: 1; padding: 0 1; }
     """
+
+    BINDINGS = [
+        Binding("enter", "open", "Open", tooltip="open the selected chat (in the search box: the first match)"),
+        Binding("delete", "delete_chat", "Delete chat", tooltip="delete the selected chat and forget it (asks first)"),
+    ]
 
     class SearchChanged(TMessage):
         def __init__(self, query: str) -> None:
@@ -54,10 +91,11 @@ class ConversationSidebar(Vertical):
         self.border_title = "chats — ctrl+n new"
         self.current_id: int | None = None
         self.conversations: list[Conversation] = []
+        self.snippets: dict[int, str] = {}
         self._lock = asyncio.Lock()
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="search (ctrl+f or /)", id="search")
+        yield Input(placeholder="search (ctrl+f)", id="search")
         yield ListView(id="conversations")
         yield Label("", classes="count")
 
@@ -77,15 +115,17 @@ class ConversationSidebar(Vertical):
         self.search.focus()
         self.search.select_all()
 
-    async def set_conversations(self, conversations: list[Conversation], current_id: int | None = None) -> None:
-        """Replace the list (newest first) and mark the open conversation."""
+    async def set_conversations(self, conversations: list[Conversation], current_id: int | None = None,
+                                snippets: dict[int, str] | None = None) -> None:
+        """Replace the list (newest first) and mark the open conversation; snippets show under matches."""
         if current_id is not None:
             self.current_id = current_id
         async with self._lock:
             self.conversations = list(conversations)
+            self.snippets = dict(snippets or {})
             lv = self.list_view
             await lv.clear()
-            items = [ConversationItem(c) for c in conversations]
+            items = [ConversationItem(c, self.snippets.get(c.id)) for c in conversations]
             for item in items:
                 item.set_class(item.conversation.id == self.current_id, "-current")
             if items:
@@ -101,6 +141,10 @@ class ConversationSidebar(Vertical):
         for item in self.list_view.query(ConversationItem):
             item.set_class(item.conversation.id == conversation_id, "-current")
 
+    def selected_id(self) -> int | None:
+        item = self.list_view.highlighted_child
+        return item.conversation.id if isinstance(item, ConversationItem) else None
+
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
         self.post_message(self.SearchChanged(event.value))
@@ -115,3 +159,22 @@ class ConversationSidebar(Vertical):
         event.stop()
         if isinstance(event.item, ConversationItem):
             self.post_message(self.ConversationSelected(event.item.conversation.id))
+
+    def action_open(self) -> None:
+        if (cid := self.selected_id()) is not None:
+            self.post_message(self.ConversationSelected(cid))
+
+    def action_delete_chat(self) -> None:
+        if self.app.focused is self.search:
+            return  # del edits the search text
+        self.post_message(DeleteChatRequested(self.selected_id()))
+
+    def on_key(self, event: events.Key) -> None:
+        """In the list, a printable key that is no command is typing: back to the message box."""
+        if self.app.focused is not self.list_view or not event.is_printable or event.character is None:
+            return
+        if event.key in self.app.active_bindings:
+            return
+        event.stop()
+        event.prevent_default()
+        self.post_message(TypingResumed(event.character))
