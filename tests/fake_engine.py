@@ -24,7 +24,8 @@ class FakeEngine:
         self.prompts: list[list[dict[str, str]]] = []
 
     def generate(self, messages, *, max_tokens=256, temperature=0.7, top_p=0.95, seed=None, thinking=False,
-                 cancel: threading.Event | None = None, background=False) -> Generation:
+                 cancel: threading.Event | None = None, background=False, stop=None, tools=None,
+                 **_ignored) -> Generation:
         n = next(self._count)
         self.prompts.append(list(messages))
         text = self.replies[(n - 1) % len(self.replies)].format(n=n)
