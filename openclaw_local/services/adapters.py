@@ -232,7 +232,7 @@ class AdapterService:
             "select message_id from samples where status in ('judged', 'trained') and reward in (1, -1) "
             "order by message_id desc limit ?", [HELDOUT_RECENT])]
         heldout = _items_any_status(samples, recent)
-        config = g.GateConfig()
+        config = g.GateConfig.from_settings(self.settings)
         with t.model.disable_adapter():
             parent = g.measure(t.model, t.tokenizer, heldout, config, ppl=False)
         base_ppl = base_perplexity(self.home, t, config)

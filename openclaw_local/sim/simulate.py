@@ -164,7 +164,7 @@ def sft_arm(home: Path, settings: Settings, items: list[dict[str, Any]], steps: 
     from openclaw_local.learn.gate import GateConfig, general_text, perplexity
     from openclaw_local.services.updates import base_perplexity
 
-    gate = GateConfig()  # measured exactly as the promotion gate measures the product's versions
+    gate = GateConfig.from_settings(settings)  # measured exactly as the promotion gate measures the product's versions
     ppl = perplexity(t.model, tok, general_text(), max_tokens=gate.max_tokens, window=gate.window)
     ppl_ratio = ppl / base_perplexity(home, t, gate)
     out_dir.mkdir(parents=True, exist_ok=True)
