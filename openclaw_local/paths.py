@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
@@ -55,6 +56,21 @@ def embedded_model_path() -> Path:
     if not path.exists():
         raise ModelError(f"embedded model file missing: {path}", "re-run ./install.sh")
     return path
+
+
+def resolve_model_path(settings: Any) -> Path:
+    """The served GGUF: ``settings.model_path`` (``~`` expanded), else the embedded model.
+
+    The one place that decides it; every engine, trainable copy and export uses this.
+    """
+    configured = getattr(settings, "model_path", None)
+    return Path(configured).expanduser() if configured else embedded_model_path()
+
+
+def resolve_judge_model_path(settings: Any) -> Path:
+    """The judge's GGUF: ``settings.judge_model_path`` (``~`` expanded), else the served model."""
+    configured = getattr(settings, "judge_model_path", None)
+    return Path(configured).expanduser() if configured else resolve_model_path(settings)
 
 
 def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:

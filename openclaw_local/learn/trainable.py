@@ -272,13 +272,13 @@ def build_trainable(
     it. ``adapter_dir`` continues a saved adapter; otherwise a fresh LoRA of
     ``settings.lora_rank``/``settings.lora_alpha`` is attached.
     """
-    from openclaw_local.paths import embedded_model_path
+    from openclaw_local.paths import resolve_model_path
 
     dev = pick_device(device)
     if getattr(settings, "hf_model_dir", None):
         base_dir = Path(settings.hf_model_dir).expanduser()
     else:
-        gguf = Path(model_path or getattr(settings, "model_path", None) or embedded_model_path()).expanduser()
+        gguf = Path(model_path).expanduser() if model_path else resolve_model_path(settings)
         base_dir = ensure_safetensors_cache(gguf, Path(data_dir) / "trainable", progress)
     model = load_base_model(base_dir, dev, quantize_4bit)
     quantized = bool(getattr(model, "is_loaded_in_4bit", False))

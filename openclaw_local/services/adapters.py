@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from openclaw_local.config import Settings
 from openclaw_local.errors import ImportFormatError, UsageError, UserError
-from openclaw_local.paths import embedded_model_path
+from openclaw_local.paths import resolve_model_path
 from openclaw_local.services import adapter_files
 from openclaw_local.store import Store
 from openclaw_local.store.adapters import GGUF_NAME, AdapterStore, AdapterVersion
@@ -79,7 +79,7 @@ class AdapterService:
 
     @property
     def model_path(self) -> Path:
-        return Path(self.settings.model_path).expanduser() if self.settings.model_path else embedded_model_path()
+        return resolve_model_path(self.settings)
 
     # ------------------------------------------------------------------ reading
     def versions(self) -> list[AdapterVersion]:
