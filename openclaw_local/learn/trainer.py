@@ -36,7 +36,7 @@ import math
 import random
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -178,9 +178,6 @@ class UpdateMetrics:
     grad_norm: float = 0.0  # last step, before clipping
     skipped: int = 0  # items with neither reward nor hint
     general_kl: float = 0.0  # mean general-text KL to the base over steps (0 when the term is off)
-
-    def as_dict(self) -> dict[str, float]:
-        return asdict(self)
 
 
 @dataclass

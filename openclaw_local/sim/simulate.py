@@ -191,7 +191,6 @@ def run_simulation(
     prepare_home: Callable[[Path], None] | None = None,
 ) -> dict[str, Any]:
     """Run one simulated-user session through the product loop; write report.json + curve.png in ``out_dir``."""
-    from openclaw_local.services.events import ReplyFinished  # noqa: F401  (events the chat emits)
     from openclaw_local.services.runtime import Runtime
     from openclaw_local.store.adapters import AdapterStore
 
