@@ -1,4 +1,5 @@
-"""Where things live: the user data directory and the embedded default model.
+"""Where things live (the user data directory, the embedded default model, the model to serve)
+and how files there are written: atomically (temp file + fsync + rename), never half.
 
 The data directory is the platform's user data dir, overridden by ``OPENCLAW_HOME``.
 It holds the config file, the SQLite database and the learned adapters.
@@ -8,7 +9,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Iterator
 
 import platformdirs
 
@@ -57,21 +61,91 @@ def embedded_model_path() -> Path:
     return path
 
 
-def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write via temp file + fsync + rename so a crash never leaves half a file."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+def resolve_model_path(settings: Any) -> Path:
+    """The served GGUF: ``settings.model_path`` (``~`` expanded), else the embedded model.
+
+    The one place that decides it; every engine, trainable copy and export uses this.
+    """
+    configured = getattr(settings, "model_path", None)
+    return Path(configured).expanduser() if configured else embedded_model_path()
+
+
+def resolve_judge_model_path(settings: Any) -> Path:
+    """The judge's GGUF: ``settings.judge_model_path`` (``~`` expanded), else the served model."""
+    configured = getattr(settings, "judge_model_path", None)
+    return Path(configured).expanduser() if configured else resolve_model_path(settings)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new entry in ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def atomic_path(path: Path | str) -> Iterator[Path]:
+    """A temporary file name beside ``path`` to write to; on leaving the block it is fsynced and
+    renamed over ``path`` (and the directory fsynced), so readers and a crash see the old file
+    or the new one, never half of one. On an error the temporary file is removed instead.
+
+    For writers that want a file name (GGUFWriter, ``open``); ``atomic_write_bytes`` for bytes.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        yield tmp
+        _fsync_file(tmp)
         os.replace(tmp, path)
+        fsync_dir(path.parent)
     finally:
         if tmp.exists():
             tmp.unlink()
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+
+
+@contextmanager
+def atomic_dir(path: Path | str) -> Iterator[Path]:
+    """Like :func:`atomic_path` for a directory: write into the yielded empty directory; on leaving
+    the block its files are fsynced and it replaces ``path``.
+
+    ``os.replace`` cannot replace a non-empty directory, so the old one is renamed aside first; a
+    crash in between leaves the old or the new directory under ``path`` plus a stray ``.old``
+    directory, never a half-written one.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
     try:
-        os.fsync(dir_fd)
+        yield tmp
+        for p in sorted(tmp.rglob("*")):
+            if p.is_file():
+                _fsync_file(p)
+        fsync_dir(tmp)
+        old = path.with_name(f".{path.name}.old-{os.getpid()}")
+        if path.exists():
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old.exists():
+            shutil.rmtree(old, ignore_errors=True)
+        fsync_dir(path.parent)
     finally:
-        os.close(dir_fd)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write via temp file + fsync + rename so a crash never leaves half a file."""
+    with atomic_path(path) as tmp:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)

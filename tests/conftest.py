@@ -82,6 +82,14 @@ def quick_settings() -> Settings:
     return Settings(max_tokens=24, n_ctx=1024, temperature=0.0, seed=7, threads=2)
 
 
+@pytest.fixture
+def fake_engine():
+    """A FakeEngine with an empty queue (tests/fake_engine.py): ``fake_engine.queue("reply", ...)``."""
+    from tests.fake_engine import FakeEngine
+
+    return FakeEngine()
+
+
 # --- learning: tiny GGUF models and the trainable-copy cache (see fixtures_models.py) ---
 
 

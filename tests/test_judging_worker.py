@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import statistics
 import time
+from contextlib import contextmanager
 
 import pytest
 
 from openclaw_local.config import Settings
+from openclaw_local.engine import ModelGate
 from openclaw_local.learn.judge import Judge
 from openclaw_local.services.chat import ChatService
 from openclaw_local.services.judging import JudgeWorker
@@ -91,51 +92,78 @@ def test_worker_judges_rated_corrected_and_pushed_back_replies(engine, store, tm
         worker.stop()
 
 
-def _ttft(engine, messages) -> float:
-    start = time.perf_counter()
-    gen = engine.generate(messages, max_tokens=2, temperature=0.0)
-    for _ in gen:
-        break
-    gen.close()
-    return time.perf_counter() - start
+class RecordingGate(ModelGate):
+    """The real gate, logging who asks for the model, who gets it and who gives it back, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: list[tuple[str, str]] = []  # (side, "request" | "acquire" | "release")
+        self.held_by: str | None = None
+
+    def _record(self, side: str, cm):
+        @contextmanager
+        def held():
+            self.log.append((side, "request"))
+            with cm:
+                self.log.append((side, "acquire"))
+                self.held_by = side
+                try:
+                    yield
+                finally:
+                    self.held_by = None
+                    self.log.append((side, "release"))
+
+        return held()
+
+    def foreground(self):
+        return self._record("chat", super().foreground())
+
+    def background(self):
+        return self._record("judge", super().background())
 
 
-def test_chat_gets_the_model_promptly_while_the_judge_is_busy(engine, store):
+def test_the_judge_gives_the_model_to_a_waiting_chat_message(engine, store):
+    """Behaviour, not timing (TTFT under judge load is measured by ``bench``, docs/BENCHMARKS.md):
+    the model is never held by both; a chat request that arrives while the judge generates is
+    served next (the judge is preempted mid-generation, not allowed to finish); the judge never
+    takes the model while a chat message waits; the preempted sample is judged after all."""
     chat_msgs = [
         {"role": "system", "content": "You are a helpful, concise personal assistant."},
-        {"role": "user", "content": "I am planning a small dinner party for six people on Saturday evening."},
-        {"role": "assistant", "content": "Sounds lovely! Do you want help with the menu, the shopping list or the timing?"},
-        {"role": "user", "content": "The menu please. One guest is vegetarian and another cannot eat nuts. Keep it simple."},
+        {"role": "user", "content": "The menu please. One guest is vegetarian and another cannot eat nuts."},
     ]
-    def idle_ttft():
-        engine.llm.reset()  # no cached prefix: the busy case cannot have one either
-        return _ttft(engine, chat_msgs)
-
-    _ttft(engine, chat_msgs)  # warm up
-    idle = [idle_ttft(), idle_ttft()]  # measured before and after the busy phase: the machine is shared
-
+    gate, engine.gate = engine.gate, RecordingGate()
     samples = SampleStore(store)
     conv = store.create_conversation()
-    for i in range(12):
+    for i in range(2):
         _exchange(store, conv, f"Question number {i} about the weather in a city?", f"Here is a fairly long answer number {i} about the weather, with several details.")
     store.add_message(conv.id, "user", "ok")
     samples.record_all()
-    worker = JudgeWorker(samples, judge=_judge(engine, votes=3)).start()
-    busy = []
+    judge = Judge(engine, mode="generate", votes=2, hint_votes=1, seed=0, max_tokens=32, hint_max_tokens=32)
+    worker = JudgeWorker(samples, judge=judge).start()
+    log = engine.gate.log
+    requested_while_judging = 0
     try:
         for _ in range(3):
-            deadline = time.monotonic() + 30
-            while not engine.gate._busy and time.monotonic() < deadline:  # noqa: SLF001 — wait until the judge holds the model
-                time.sleep(0.005)
-            assert engine.gate._busy, "judge never took the model"  # noqa: SLF001
-            time.sleep(0.05)
-            busy.append(_ttft(engine, chat_msgs))
-            time.sleep(0.2)
+            deadline = time.monotonic() + 60
+            while engine.gate.held_by != "judge" and time.monotonic() < deadline:
+                time.sleep(0.002)
+            requested_while_judging += engine.gate.held_by == "judge"
+            reply = engine.complete(chat_msgs, max_tokens=4, temperature=0.0)
+            assert reply.strip(), "the chat request got no reply"
+        assert worker.wait_idle(300), "judge worker did not finish"
     finally:
         worker.stop()
-    idle += [idle_ttft(), idle_ttft()]
-    idle_m, busy_m = statistics.median(idle), statistics.median(busy)
-    print(f"TTFT idle {idle} busy {busy} preemptions {worker.preemptions}")
-    # loose bound, not a benchmark (2 shared cores): ≤ 1.5× idle, plus 0.1 s for scheduler noise
-    assert busy_m <= 1.5 * idle_m + 0.1, f"TTFT while judging {busy_m:.3f}s vs idle {idle_m:.3f}s"
-    assert worker.preemptions >= 1
+        engine.gate = gate
+    assert requested_while_judging >= 1, "the judge never held the model: nothing was tested"
+    holder = None
+    for n, (side, what) in enumerate(log):
+        if what == "acquire":
+            assert holder is None, f"{side} got the model while {holder} held it (event {n})"
+            holder = side
+        elif what == "release":
+            holder = None
+        if side == "chat" and what == "request":
+            nxt = next(e for e in log[n + 1:] if e[1] == "acquire")
+            assert nxt[0] == "chat", f"the judge took the model while a chat message waited (event {n})"
+    # the judge was preempted (the chat came in mid-generation) and the sample judged afterwards
+    assert worker.preemptions >= 1 and samples.counts()["waiting"] == 0 and worker.errors == 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import pytest
 import torch
 
@@ -56,7 +58,7 @@ def _check_update(model, tokenizer, lr):
     )
     after = {k: _mean_logp(model, tokenizer, it) for k, it in (("good", GOOD), ("bad", BAD))}
     changed = [n for n, p in _lora_state(model).items() if not torch.equal(p, weights[n])]
-    print(f"\nbefore {before} after {after} metrics {m.as_dict()}")
+    print(f"\nbefore {before} after {after} metrics {asdict(m)}")
     assert changed, "the adapter did not change"
     assert after["good"] > before["good"]
     assert after["bad"] < before["bad"]

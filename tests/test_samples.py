@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from openclaw_local.store import Store
+from openclaw_local.store.adapters import AdapterStore
 from openclaw_local.store.samples import SampleStore
 
 
@@ -13,6 +14,11 @@ def env(tmp_path):
     store = Store.open(tmp_path)
     yield store, SampleStore(store)
     store.close()
+
+
+def _publish(adapters, version_id, sample_ids, root):
+    """Train-and-publish as the learner records it: the version row marks its samples trained."""
+    adapters.publish(version_id, root / f"v{version_id}", parent_id=None, sample_ids=sample_ids, metrics={}, activate=False)
 
 
 def _exchange(store, conv, user, reply, **kw):
@@ -149,14 +155,15 @@ def test_zero_reward_without_hint_is_not_trained_and_nothing_trains_twice(env, t
     assert samples.record_next_state(b.id)["status"] == "skipped"  # stays skipped...
     assert samples.trainable_ids() == [a.id]
     assert [i["message_id"] for i in samples.training_items([a.id, b.id])] == [a.id]
-    assert samples.mark_trained([a.id, b.id], version=3) == 1
-    assert samples.mark_trained([a.id], version=4) == 0
+    adapters = AdapterStore(store)
+    _publish(adapters, 3, [a.id], tmp_path)
     assert samples.get(a.id)["trained_version"] == 3
-    assert samples.training_items([a.id]) == []
+    assert samples.training_items([a.id]) == [] and samples.trainable_ids() == []
     store.rate(b.id, -1)  # ...until the user says what the judge could not
     assert samples.record_next_state(b.id)["status"] == "judged" and samples.get(b.id)["reward"] == -1
     assert samples.get(b.id)["reason"] is None
-    assert samples.mark_trained([b.id], version=3) == 1
+    _publish(adapters, 4, [b.id], tmp_path)
+    assert samples.get(b.id)["trained_version"] == 4
     # new feedback on a trained reply changes nothing
     store.rate(a.id, 1)
     assert samples.record_next_state(a.id)["status"] == "trained"
@@ -194,7 +201,7 @@ def test_record_all(env):
     assert samples.get(a.id)["status"] == "waiting"
 
 
-def test_replay_correction_items_are_recent_trained_corrections(env):
+def test_replay_correction_items_are_recent_trained_corrections(env, tmp_path):
     store, samples = env
     conv = store.create_conversation("sys")
     ids = []
@@ -204,7 +211,7 @@ def test_replay_correction_items_are_recent_trained_corrections(env):
         samples.record_next_state(a.id)
         ids.append(a.id)
     assert samples.replay_correction_items(8) == []  # nothing trained yet
-    samples.mark_trained(ids[:3], version=1)
+    _publish(AdapterStore(store), 1, ids[:3], tmp_path)
     items = samples.replay_correction_items(2, exclude=[ids[2]])
     assert [(i["message_id"], i["reply"], i["kind"], i["reward"]) for i in items] == [
         (ids[1], "fixed 1", "correction", 1), (ids[0], "fixed 0", "correction", 1)]

@@ -9,11 +9,14 @@ that at least one update was published and served.
 from __future__ import annotations
 
 import json
+from contextlib import closing
 
 import pytest
 
 from openclaw_local.sim.persona import parse_persona
 from openclaw_local.sim.simulate import run_simulation
+from openclaw_local.store import Store
+from openclaw_local.store.adapters import AdapterStore
 
 PERSONA = {
     "name": "zebra-fan",
@@ -54,5 +57,11 @@ def test_short_simulation_learns_through_the_product_loop(tmp_path, shared_train
     assert report["arms"]["offline_sft"]["steps"] == report["optimizer_steps"]
     assert report["arms"]["offline_sft"]["corrections"] == report["reactions"]["correct"]
     # the run's data dir stays for inspection with the normal commands
-    assert (out / "home" / "openclaw.db").exists() or any((out / "home").glob("*.db"))
+    with closing(Store.open(out / "home")) as store:
+        messages = [m for c in store.list_conversations() for m in store.messages(c.id)]
+        versions = {v.id for v in AdapterStore(store).versions()}
+    follow_ups = sum(report["reactions"].get(k, 0) for k in ("complain", "praise", "neutral"))
+    assert sum(m.role == "user" for m in messages) == report["interactions"] + follow_ups
+    assert sum(m.correction is not None for m in messages) == report["reactions"]["correct"]
+    assert set(report["served_versions"]) <= versions
     assert any(line.startswith("[6/6]") for line in lines) and lines[-1].startswith("zebra-fan: baseline")

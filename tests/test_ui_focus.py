@@ -214,7 +214,7 @@ async def test_more_key_paths(store):
 async def test_escape_stops_a_streaming_reply_and_keys_wait(store):
     from tests.fake_engine import FakeEngine
 
-    app = make_fake_app(store, FakeEngine(["word " * 200], delay_s=0.02))
+    app = make_fake_app(store, FakeEngine(["word " * 200], piece_delay_s=0.02))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press(*"go", "enter")
         await wait_for(pilot, lambda: app.streaming and app.chat_view.replies, 5, "streaming")

@@ -12,7 +12,7 @@ from tests.fake_engine import FakeEngine
 
 
 def make_fake_app(store: Store, engine: FakeEngine | None = None, **kwargs) -> OpenClawApp:
-    chat = ChatService(store, engine or FakeEngine(), Settings(max_tokens=24, n_ctx=1024, temperature=0.0))
+    chat = ChatService(store, engine or FakeEngine(default="Reply number {n}: a short answer."), Settings(max_tokens=24, n_ctx=1024, temperature=0.0))
     return build_app(chat, "fake-model.gguf", **kwargs)
 
 

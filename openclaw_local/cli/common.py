@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from openclaw_local.config import Settings, accepted, load_settings
-from openclaw_local.paths import embedded_model_path, ensure_user_dir, user_dir
+from openclaw_local.paths import ensure_user_dir, resolve_model_path, user_dir
 from openclaw_local.store import Store
 
 SETTING_FLAGS = {
@@ -53,8 +53,7 @@ def settings_from(args: argparse.Namespace, home: Path) -> Settings:
     return load_settings(home, overrides, sources=sources)
 
 
-def model_path(settings: Settings) -> Path:
-    return Path(settings.model_path).expanduser() if settings.model_path else embedded_model_path()
+model_path = resolve_model_path  # the commands' short name for the one resolver (paths.py)
 
 
 def open_store(args: argparse.Namespace) -> Store:

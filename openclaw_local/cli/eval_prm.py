@@ -50,7 +50,7 @@ def _check_file(path: Path) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from openclaw_local.cli.common import home_dir, model_path, settings_from
+    from openclaw_local.cli.common import home_dir, settings_from
     from openclaw_local.errors import UsageError
     from openclaw_local.learn.judge import DEFAULT_MODE, MODES, Judge
     from openclaw_local.learn.prm_eval import evaluate, format_report
@@ -66,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
         from openclaw_local.engine import Engine
         from openclaw_local.engine.selftest import plan_for
 
-        judge_model = Path(settings.judge_model_path or model_path(settings)).expanduser()
+        from openclaw_local.paths import resolve_judge_model_path
+
+        judge_model = resolve_judge_model_path(settings)
         engine = Engine(judge_model, n_ctx=min(2048, settings.n_ctx), threads=settings.threads, seed=0,
                         plan=plan_for(home_dir(), settings, judge_model, n_gpu_layers=0))
     try:

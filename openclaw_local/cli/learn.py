@@ -63,7 +63,7 @@ def _learn_here(home, settings) -> int:
     import os
 
     from openclaw_local.engine import Engine
-    from openclaw_local.paths import embedded_model_path
+    from openclaw_local.paths import resolve_judge_model_path
     from openclaw_local.services.judging import JudgeWorker
     from openclaw_local.services.updates import Learner
     from openclaw_local.store import Store
@@ -80,7 +80,7 @@ def _learn_here(home, settings) -> int:
     if waiting:
         judge_engine = None
         if settings.judge_mode != "rules":
-            model = settings.judge_model_path or settings.model_path or embedded_model_path()
+            model = resolve_judge_model_path(settings)
             from openclaw_local.engine.selftest import plan_for
 
             judge_engine = Engine(model, n_ctx=min(2048, settings.n_ctx), threads=settings.threads,

@@ -21,12 +21,13 @@ permutation (A, the input side, is untouched). qwen3 stores q/k unpermuted.
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
+
+from openclaw_local.paths import atomic_path
 
 __all__ = [
     "HF_TO_GGUF",
@@ -95,9 +96,8 @@ def lora_tensors_to_gguf(
 
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(f".{out_path.name}.tmp-{os.getpid()}")
-    writer = gguf.GGUFWriter(str(tmp), architecture)
-    try:
+    with atomic_path(out_path) as tmp:
+        writer = gguf.GGUFWriter(str(tmp), architecture)
         writer.add_string("general.type", "adapter")
         writer.add_string("adapter.type", "lora")
         writer.add_float32("adapter.lora.alpha", float(alpha))
@@ -119,17 +119,6 @@ def lora_tensors_to_gguf(
         writer.write_kv_data_to_file()
         writer.write_tensors_to_file()
         writer.close()
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, out_path)
-        dir_fd = os.open(out_path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return out_path
 
 

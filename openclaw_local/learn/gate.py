@@ -45,6 +45,24 @@ class GateConfig:
     max_tokens: int = 512  # general-text tokens scored: one forward pass (fast on a 2-core CPU)
     window: int = 512
 
+    @classmethod
+    def from_settings(cls, settings: Any) -> "GateConfig":
+        """The one Settings -> GateConfig mapping, used wherever a gate is measured.
+
+        No gate setting exists: every field is a measured default (``INTERNAL_FIELDS``), so this
+        maps nothing today; a gate setting added to ``config.Settings`` is mapped here and listed in
+        ``SETTING_FOR_FIELD`` (tests/test_train_config_mapping.py checks both lists).
+        """
+        return cls(**{name: getattr(settings, setting) for name, setting in SETTING_FOR_FIELD.items()})
+
+
+# Which setting feeds each GateConfig field (none yet), and the fields that have none on purpose.
+SETTING_FOR_FIELD: dict[str, str] = {}
+INTERNAL_FIELDS: frozenset[str] = frozenset({
+    "max_ppl_ratio", "min_accepted_gain", "max_rejected_gain",  # the promotion rule (module docstring)
+    "max_tokens", "window",  # general-text cost: one forward pass on a 2-core CPU
+})
+
 
 def general_text(path: Path | None = None) -> str:
     return Path(path or GENERAL_TEXT).read_text(encoding="utf-8")

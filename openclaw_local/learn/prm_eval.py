@@ -124,10 +124,11 @@ def main(argv: list[str] | None = None) -> int:
         from openclaw_local.config import Settings
         from openclaw_local.engine import Engine
         from openclaw_local.engine.selftest import plan_for
-        from openclaw_local.paths import embedded_model_path, ensure_user_dir
+        from openclaw_local.paths import ensure_user_dir, resolve_model_path
 
-        model = args.model or embedded_model_path()
-        plan = plan_for(ensure_user_dir(), Settings(threads=args.threads), model, n_gpu_layers=0)
+        settings = Settings(model_path=args.model, threads=args.threads)
+        model = resolve_model_path(settings)
+        plan = plan_for(ensure_user_dir(), settings, model, n_gpu_layers=0)
         engine = Engine(model, n_ctx=2048, threads=args.threads, seed=args.seed, plan=plan)
     for mode in modes:
         judge = Judge(engine, mode=mode, votes=args.votes, temperature=args.temperature, seed=args.seed,

@@ -19,8 +19,6 @@ architectures: ``llama`` (the embedded SmolLM2-135M) and ``qwen3``.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +27,7 @@ from typing import Any, Callable
 import torch
 
 from openclaw_local.errors import ModelError
+from openclaw_local.paths import atomic_dir
 
 __all__ = [
     "LORA_TARGETS",
@@ -96,42 +95,6 @@ def cache_dir_for(gguf_path: Path, cache_root: Path) -> Path:
     return cache_root / f"{gguf_path.stem}-{st.st_size}-{st.st_mtime_ns}"
 
 
-def _fsync_tree(path: Path) -> None:
-    for p in sorted(path.rglob("*")):
-        if p.is_file():
-            fd = os.open(p, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _replace_dir(tmp: Path, final: Path) -> None:
-    """Move a fully written ``tmp`` directory to ``final``, replacing any old one.
-
-    ``os.replace`` cannot replace a non-empty directory, so the old one is first
-    renamed aside; a crash in between leaves either the old or the new directory
-    under ``final`` plus a stray ``.old`` directory, never a half-written one.
-    """
-    _fsync_tree(tmp)
-    old = final.with_name(f".{final.name}.old-{os.getpid()}")
-    if final.exists():
-        os.replace(final, old)
-    os.replace(tmp, final)
-    if old.exists():
-        shutil.rmtree(old, ignore_errors=True)
-    fd = os.open(final.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def ensure_safetensors_cache(gguf_path: Path, cache_root: Path, progress: ProgressFn | None = None) -> Path:
     """Dequantize ``gguf_path`` once into ``cache_dir_for(gguf_path, cache_root)`` and return that dir.
 
@@ -151,10 +114,8 @@ def ensure_safetensors_cache(gguf_path: Path, cache_root: Path, progress: Progre
         progress("trainable copy cached", 1.0)
         return final
     cache_root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = cache_root / f".{final.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
     started = time.monotonic()
-    try:
+    with atomic_dir(final) as tmp:
         progress(f"reading {gguf_path.name} (first-time conversion for learning)", 0.0)
         try:
             model = AutoModelForCausalLM.from_pretrained(
@@ -179,9 +140,6 @@ def ensure_safetensors_cache(gguf_path: Path, cache_root: Path, progress: Progre
             "seconds": round(time.monotonic() - started, 2),
         }
         (tmp / CACHE_MARKER).write_text(json.dumps(marker, indent=2))
-        _replace_dir(tmp, final)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     progress("trainable copy ready", 1.0)
     return final
 
@@ -272,13 +230,13 @@ def build_trainable(
     it. ``adapter_dir`` continues a saved adapter; otherwise a fresh LoRA of
     ``settings.lora_rank``/``settings.lora_alpha`` is attached.
     """
-    from openclaw_local.paths import embedded_model_path
+    from openclaw_local.paths import resolve_model_path
 
     dev = pick_device(device)
     if getattr(settings, "hf_model_dir", None):
         base_dir = Path(settings.hf_model_dir).expanduser()
     else:
-        gguf = Path(model_path or getattr(settings, "model_path", None) or embedded_model_path()).expanduser()
+        gguf = Path(model_path).expanduser() if model_path else resolve_model_path(settings)
         base_dir = ensure_safetensors_cache(gguf, Path(data_dir) / "trainable", progress)
     model = load_base_model(base_dir, dev, quantize_4bit)
     quantized = bool(getattr(model, "is_loaded_in_4bit", False))
@@ -310,15 +268,10 @@ def save_adapter(
     """
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+    with atomic_dir(out_dir) as tmp:
         model.save_pretrained(str(tmp), safe_serialization=True)
         if optimizer is not None:
             torch.save(optimizer.state_dict(), tmp / OPTIMIZER_FILE)
         if extra_state is not None:
             (tmp / TRAINER_STATE_FILE).write_text(json.dumps(extra_state, indent=2))
-        _replace_dir(tmp, out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out_dir

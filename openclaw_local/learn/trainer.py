@@ -36,7 +36,7 @@ import math
 import random
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -127,15 +127,39 @@ class TrainConfig:
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> "TrainConfig":
-        cfg = cls(
-            lr=float(getattr(settings, "learning_rate", cls.lr)),
-            w_rl=float(getattr(settings, "w_rl", cls.w_rl)),
-            w_opd=float(getattr(settings, "w_opd", cls.w_opd)),
-            w_sft=float(getattr(settings, "w_sft", cls.w_sft)),
-        )
+        """The one Settings -> TrainConfig mapping (fields in ``SETTING_FOR_FIELD``; the rest keep defaults).
+
+        ``overrides`` replace fields afterwards (benchmarks, tests); an unknown name is an error.
+        """
+        cfg = cls(**{name: type(getattr(cls, name))(getattr(settings, setting))
+                     for name, setting in SETTING_FOR_FIELD.items()})
         for key, value in overrides.items():
+            if not hasattr(cfg, key):
+                raise TypeError(f"TrainConfig has no field {key!r}")
             setattr(cfg, key, value)
         return cfg
+
+
+# Which setting (config.Settings) feeds each TrainConfig field. A field that is not here must
+# be listed in INTERNAL_FIELDS; tests/test_train_config_mapping.py fails otherwise.
+SETTING_FOR_FIELD: dict[str, str] = {
+    "lr": "learning_rate",
+    "w_rl": "w_rl",
+    "w_opd": "w_opd",
+    "w_sft": "w_sft",
+    "w_general": "w_general",
+    "passes": "learn_passes",
+}
+# Fields with no setting, on purpose: measured once and fixed, or used only by benchmarks/tests.
+INTERNAL_FIELDS: frozenset[str] = frozenset({
+    "kl_weight",  # KL to the base on the trained replies; off (0): w_general holds general ability instead
+    "general_tokens",  # size of the general-text batch per step: a cost knob, not a user choice
+    "batch_size", "micro_batch_size",  # optimizer step / memory split; updates are a few dozen items
+    "grad_clip", "clip_low", "clip_high",  # PPO-style clipping constants
+    "max_seq_len",  # prompt truncation for memory
+    "teacher",  # "base" exists only to measure the alternative (module docstring)
+    "seed",  # reproducible minibatch order; the sampling seed setting is a different thing
+})
 
 
 @dataclass
@@ -154,9 +178,6 @@ class UpdateMetrics:
     grad_norm: float = 0.0  # last step, before clipping
     skipped: int = 0  # items with neither reward nor hint
     general_kl: float = 0.0  # mean general-text KL to the base over steps (0 when the term is off)
-
-    def as_dict(self) -> dict[str, float]:
-        return asdict(self)
 
 
 @dataclass

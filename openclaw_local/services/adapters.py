@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from openclaw_local.config import Settings
 from openclaw_local.errors import ImportFormatError, NotFoundError, UsageError, UserError
-from openclaw_local.paths import embedded_model_path
+from openclaw_local.paths import resolve_model_path
 from openclaw_local.services import adapter_files
 from openclaw_local.store import Store
 from openclaw_local.store.adapters import GGUF_NAME, AdapterStore, AdapterVersion
@@ -79,7 +79,7 @@ class AdapterService:
 
     @property
     def model_path(self) -> Path:
-        return Path(self.settings.model_path).expanduser() if self.settings.model_path else embedded_model_path()
+        return resolve_model_path(self.settings)
 
     # ------------------------------------------------------------------ reading
     def versions(self) -> list[AdapterVersion]:
@@ -233,7 +233,7 @@ class AdapterService:
             "select message_id from samples where status in ('judged', 'trained') and reward in (1, -1) "
             "order by message_id desc limit ?", [HELDOUT_RECENT])]
         heldout = _items_any_status(samples, recent)
-        config = g.GateConfig()
+        config = g.GateConfig.from_settings(self.settings)
         with t.model.disable_adapter():
             parent = g.measure(t.model, t.tokenizer, heldout, config, ppl=False)
         base_ppl = base_perplexity(self.home, t, config)

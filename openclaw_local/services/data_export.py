@@ -18,10 +18,10 @@ model saw it (earlier corrections applied).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Iterator
 
+from openclaw_local.paths import atomic_path
 from openclaw_local.store import Store
 from openclaw_local.store.samples import SampleStore
 
@@ -93,17 +93,9 @@ def export_data(store: Store, fmt: str, out: Path | None, *, system_prompt: str 
         return n
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     n = 0
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            for r in rows:
-                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-                n += 1
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        for r in rows:
+            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+            n += 1
     return n

@@ -14,7 +14,7 @@ from typing import Any, Callable
 from openclaw_local.config import Settings
 from openclaw_local.engine import Engine, ModelGate
 from openclaw_local.engine.selftest import plan_for
-from openclaw_local.paths import embedded_model_path
+from openclaw_local.paths import resolve_judge_model_path, resolve_model_path
 from openclaw_local.services.chat import ChatService
 from openclaw_local.services.events import Judged
 from openclaw_local.services.judging import JudgeWorker
@@ -52,7 +52,7 @@ class Runtime:
             self._stack.callback(lock.release)
         self.store = Store.open(self.home)
         self._stack.callback(self.store.close)
-        model = Path(s.model_path).expanduser() if s.model_path else embedded_model_path()
+        model = resolve_model_path(s)
         self.gate = ModelGate()
         self.engine = Engine(model, n_ctx=s.n_ctx, threads=s.threads, seed=s.seed, gate=self.gate,
                              plan=self._plan(model))
@@ -71,7 +71,7 @@ class Runtime:
             # The "rules" judge needs no model at all, so none is loaded for it.
             self.judge_engine = None
             if s.judge_mode != "rules":
-                judge_model = Path(s.judge_model_path).expanduser() if s.judge_model_path else model
+                judge_model = resolve_judge_model_path(s)
                 self.judge_engine = Engine(judge_model, n_ctx=min(2048, s.n_ctx), threads=s.threads,
                                            gate=self.gate, plan=self._plan(judge_model))
                 self._stack.callback(self.judge_engine.close)

@@ -131,8 +131,7 @@ class Learner:
         s = self.settings
         replayed = self.samples.replay_correction_items(s.replay_corrections, exclude=ids)
         self._ensure_loaded()
-        config = TrainConfig(lr=s.learning_rate, w_rl=s.w_rl, w_opd=s.w_opd, w_sft=s.w_sft, passes=s.learn_passes,
-                             w_general=s.w_general)
+        config = TrainConfig.from_settings(s)
         gate_config = self.gate_config
         started = time.monotonic()
         t = self._trainable
@@ -187,4 +186,4 @@ class Learner:
     def gate_config(self):
         from openclaw_local.learn.gate import GateConfig
 
-        return GateConfig()
+        return GateConfig.from_settings(self.settings)

@@ -33,7 +33,7 @@ def _value(text: str) -> Any:
 def replay(run_dir: Path, persona_name: str, out_dir: Path, overrides: dict[str, Any]) -> list[dict[str, Any]]:
     from openclaw_local.config import load_settings
     from openclaw_local.engine.llama_engine import Engine
-    from openclaw_local.paths import embedded_model_path
+    from openclaw_local.paths import resolve_model_path
     from openclaw_local.services.updates import Learner
     from openclaw_local.sim.persona import load_persona
     from openclaw_local.sim.simulate import persona_score
@@ -58,7 +58,7 @@ def replay(run_dir: Path, persona_name: str, out_dir: Path, overrides: dict[str,
     learner = Learner(home, settings, store)
     from openclaw_local.engine.selftest import plan_for
 
-    model = settings.model_path or embedded_model_path()
+    model = resolve_model_path(settings)
     engine = Engine(model, n_ctx=2048, threads=settings.threads, plan=plan_for(src, settings, model, n_gpu_layers=0))
 
     def score() -> float:

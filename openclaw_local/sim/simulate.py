@@ -164,7 +164,7 @@ def sft_arm(home: Path, settings: Settings, items: list[dict[str, Any]], steps: 
     from openclaw_local.learn.gate import GateConfig, general_text, perplexity
     from openclaw_local.services.updates import base_perplexity
 
-    gate = GateConfig()  # measured exactly as the promotion gate measures the product's versions
+    gate = GateConfig.from_settings(settings)  # measured exactly as the promotion gate measures the product's versions
     ppl = perplexity(t.model, tok, general_text(), max_tokens=gate.max_tokens, window=gate.window)
     ppl_ratio = ppl / base_perplexity(home, t, gate)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -191,7 +191,6 @@ def run_simulation(
     prepare_home: Callable[[Path], None] | None = None,
 ) -> dict[str, Any]:
     """Run one simulated-user session through the product loop; write report.json + curve.png in ``out_dir``."""
-    from openclaw_local.services.events import ReplyFinished  # noqa: F401  (events the chat emits)
     from openclaw_local.services.runtime import Runtime
     from openclaw_local.store.adapters import AdapterStore
 

@@ -150,10 +150,6 @@ class AdapterStore:
         with self.store._tx() as db:
             db.execute("update adapter_versions set status = ?, reason = ? where id = ?", [status, reason, version_id])
 
-    def set_files(self, version_id: int, files: dict[str, str]) -> None:
-        with self.store._tx() as db:
-            db.execute("update adapter_versions set files = ? where id = ?", [json.dumps(files), version_id])
-
     def delete(self, version_id: int) -> None:
         """Remove the row (the caller removes the files afterwards; an orphan dir is harmless)."""
         with self.store._tx() as db:

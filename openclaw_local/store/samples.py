@@ -267,20 +267,6 @@ class SampleStore:
                 return
             db["samples"].update(message_id, {"status": "skipped", "reason": reason, "updated_at": now()})
 
-    def mark_trained(self, message_ids: Iterable[int], version: int) -> int:
-        """judged → trained(version). Returns how many rows changed (already trained ones are left)."""
-        n = 0
-        ts = now()
-        with self.store._tx() as db:  # noqa: SLF001
-            for mid in message_ids:
-                cur = db.execute(
-                    "update samples set status = 'trained', trained_version = ?, updated_at = ? "
-                    "where message_id = ? and status = 'judged'",
-                    [version, ts, mid],
-                )
-                n += cur.rowcount
-        return n
-
     # ------------------------------------------------------------------ training
     def prompt_messages(self, message_id: int) -> list[dict[str, str]]:
         """System prompt + the thread before a reply, as the model saw it (corrections applied)."""
