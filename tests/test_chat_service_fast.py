@@ -117,7 +117,7 @@ def test_regenerate_supersedes_the_old_reply_and_asks_without_it(chat, fake_engi
     assert [m.content for m in chat.store.messages(conv.id)] == ["Question?", "Good answer."]
     everything = chat.store.messages(conv.id, include_superseded=True)
     assert [m.id for m in everything if m.superseded] == [old.id] and new.id != old.id
-    assert chat.next_states == []  # regenerating is not feedback on the old reply
+    assert chat.next_states == [old.id]  # regenerating is push-back on the replaced reply (judged like a next state)
     with pytest.raises(ValueError):
         chat.regenerate(everything[0].id, lambda e: None)  # a user message
 

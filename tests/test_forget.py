@@ -42,7 +42,8 @@ def make_history(store: Store) -> tuple[int, int]:
     SampleStore(store).record_next_state(reply.id)
     store.db["adapter_versions"].insert({"id": 3, "created_at": "2026-01-01T00:00:00", "path": "/x", "status": "active",
                                          "sample_ids": json.dumps([reply.id]), "gate": "{}"})
-    SampleStore(store).mark_trained([reply.id], 3)
+    # what the learner's publish does to its samples (the version row above has a fixed date)
+    store.db.execute("update samples set status = 'trained', trained_version = 3 where message_id = ?", [reply.id])
     keep = store.create_conversation()
     store.add_message(keep.id, "user", "Keep this one about tulips")
     store.add_message(keep.id, "assistant", "Tulips it is.")

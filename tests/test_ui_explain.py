@@ -47,7 +47,8 @@ def test_explain_reply_says_what_the_judge_read_and_whether_it_was_used(store):
     assert "Not used in an update yet" in text
     store.db["adapter_versions"].insert({"id": 3, "created_at": "2026-01-02T03:04:00", "path": "/x", "status": "active",
                                          "sample_ids": json.dumps([rid]), "gate": "{}"})
-    SampleStore(store).mark_trained([rid], 3)
+    # what the learner's publish does to its samples (the version row above has a fixed date)
+    store.db.execute("update samples set status = 'trained', trained_version = 3 where message_id = ?", [rid])
     text = "\n".join(explain_reply(store, rid))
     assert "adapter v3 learned from it on 2026-01-02 03:04 (now active)" in text
     assert AdapterStore(store).get(3).status == "active"
