@@ -38,8 +38,6 @@ class LearnerService:
         self.adapters = AdapterStore(store)
         self.notify = notify or (lambda event: None)
         self.served_version: int | None = None
-        self._fits_model: dict[int, str | None] = {}  # version -> why it does not fit the served model
-        self._notified_misfit: set[int] = set()
         self.notices: list[str] = []  # every fallback notice since start (shown by the UI / CLI)
         self._proc: subprocess.Popen | None = None
         self._stop = threading.Event()
@@ -68,23 +66,6 @@ class LearnerService:
         seconds = 0.0
         while True:
             active = self.adapters.active()
-            if active is not None and (why := self._misfit(active)) is not None:
-                # Made for another model (the user switched models): kept, so switching back serves
-                # it again, but not served here — and not marked broken for it.
-                changed = self.served_version is not None
-                if changed:
-                    seconds = self.engine.set_adapter(None)
-                    self.served_version = None
-                if active.id not in self._notified_misfit:
-                    self._notified_misfit.add(active.id)
-                    notices.append(f"adapter v{active.id} was trained on another model ({why}); it is kept but "
-                                   f"not served with {Path(self.engine.model_path).name}")
-                if not (changed or notices):
-                    return None
-                event = AdapterSwapped(None, seconds, "; ".join(notices) or None)
-                self.notices.extend(notices)
-                self.notify(event)
-                return event
             target = active.id if active else None
             if target == self.served_version:
                 if not notices:
@@ -110,15 +91,6 @@ class LearnerService:
         self.notices.extend(notices)
         self.notify(event)
         return event
-
-    def _misfit(self, version: AdapterVersion) -> str | None:
-        """Why ``version`` does not fit the served model (cached per version), or None."""
-        if version.id not in self._fits_model:
-            from openclaw_local.services.adapter_compat import mismatch
-
-            base = getattr(self.engine, "model_path", None)
-            self._fits_model[version.id] = mismatch(version.gguf_path, Path(base)) if base and version.gguf_path.exists() else None
-        return self._fits_model[version.id]
 
     def _last_good(self, before: int) -> AdapterVersion | None:
         return self.adapters.previous_good(before)
