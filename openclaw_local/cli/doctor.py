@@ -93,7 +93,6 @@ def run(args: argparse.Namespace) -> int:
 
             info = inspect_gguf(model_path(settings))
             rows.append(("model", f"{info.path} ({info.architecture}, {info.size_bytes / 1e6:.0f} MB)"))
-            rows.append(("learning", _learning_memory(info.path)))
         except UserError as exc:
             rows.append(("model", f"PROBLEM: {exc.one_line()}"))
             problems += 1
@@ -133,14 +132,3 @@ def _recommended_model() -> str:
     serve, learn = fits(rec, m)
     can = "serve and learn" if learn else "serve only (learning needs more memory)"
     return f"{rec.name} ({can}; models pull {rec.name}; models list for all)"
-
-
-def _learning_memory(path) -> str:
-    """Whether the learner's trainable copy of the served model fits this machine now."""
-    from openclaw_local.services.memory_check import learning_fits
-
-    try:
-        verdict = learning_fits(path)
-    except Exception as exc:  # noqa: BLE001 — an estimate, never a reason for doctor to fail
-        return f"memory estimate unavailable ({type(exc).__name__})"
-    return verdict.sentence(path.name) + ("" if verdict.fits else " — learning will pause; the chat works")

@@ -76,21 +76,11 @@ def main(argv: list[str] | None = None) -> int:
 
     learner = Learner(home, settings, store, progress=progress)
     adapters.set_state(state="idle", step=0, total=0, pid=os.getpid(), error=None)
-    memory_ok = False  # checked until the first update has built (and keeps) the trainable copy
     try:
         while not orphaned():
             request = adapters.take_request()
             ready = learner.ready_samples()
             if ready and (request is not None or len(ready) >= settings.learn_min_samples):
-                if not memory_ok:
-                    note = _memory_note(settings)
-                    if note is not None:  # too big for this machine now: pause learning, never OOM
-                        adapters.set_state(state="no memory", step=0, total=0, pid=os.getpid(), error=note)
-                        if request is not None:
-                            adapters.finish_request(request, f"error: {note}")
-                        time.sleep(30)
-                        continue
-                    memory_ok = True
                 try:
                     version = learner.update(ready)
                 except Stop:
@@ -120,21 +110,6 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             store.close()
     return 0
-
-
-def _memory_note(settings) -> str | None:
-    """None when the trainable copy should fit now; otherwise one line saying it does not."""
-    from openclaw_local.paths import embedded_model_path
-    from openclaw_local.services.memory_check import learning_fits
-
-    model = Path(settings.model_path).expanduser() if settings.model_path else embedded_model_path()
-    try:
-        verdict = learning_fits(model)
-    except Exception:  # noqa: BLE001 — an estimate that fails must not stop learning
-        return None
-    if verdict.fits:
-        return None
-    return verdict.sentence(model.name) + " — learning is paused, the chat keeps working"
 
 
 if __name__ == "__main__":
