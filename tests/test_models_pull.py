@@ -163,16 +163,3 @@ def test_unreachable_hub_and_unknown_names(tmp_path, hub):
     assert out.returncode == 8 and "is not on" in out.stderr
     out = cli(home, hub.url, "pull", "llama-9000")
     assert out.returncode == 2 and "unknown model" in out.stderr
-
-
-def test_recommendation_follows_ram_and_gpu():
-    from openclaw_local.services.model_pull import Machine, fits, recommend, KNOWN
-
-    assert recommend(Machine(32, 8, None)).name == "qwen3-4b"
-    assert recommend(Machine(16, 4, None)).name == "qwen3-1.7b"
-    assert recommend(Machine(8, 2, None)).name == "qwen3-0.6b"
-    assert recommend(Machine(16, 4, 8)).name == "qwen3-4b"  # NF4 learning on the GPU
-    small = recommend(Machine(4, 2, None))
-    assert fits(small, Machine(4, 2, None)) == (True, False)  # serves, cannot learn: says so
-    assert recommend(Machine(1, 1, None)) is None
-    assert all(k.learn_cpu_gb() > k.learn_cuda_gb() for k in KNOWN.values())

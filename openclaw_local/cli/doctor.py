@@ -109,7 +109,6 @@ def run(args: argparse.Namespace) -> int:
         except UserError as exc:
             rows.append(("database", f"PROBLEM: {exc.one_line()}"))
             problems += 1
-    rows.append(("recommended", _recommended_model()))
     width = max(len(k) for k, _ in rows)
     columns = max(60, shutil.get_terminal_size((100, 24)).columns)
     for key, value in rows:
@@ -119,16 +118,3 @@ def run(args: argparse.Namespace) -> int:
         for more in lines[1:]:
             print(f"{'':<{width}}  {more}")
     return 1 if problems else 0
-
-
-def _recommended_model() -> str:
-    """Which known model this machine can serve and learn with (models list has the detail)."""
-    from openclaw_local.services.model_pull import fits, machine, recommend
-
-    m = machine()
-    rec = recommend(m)
-    if rec is None:
-        return "none of the known models fits this machine's memory"
-    serve, learn = fits(rec, m)
-    can = "serve and learn" if learn else "serve only (learning needs more memory)"
-    return f"{rec.name} ({can}; models pull {rec.name}; models list for all)"
