@@ -48,3 +48,9 @@ class ImportFormatError(UserError):
     """An imported or exported file is malformed."""
 
     exit_code = 6
+
+
+class NotFoundError(UserError):
+    """A thing the user named (an adapter version, a conversation, a model) does not exist."""
+
+    exit_code = 8
