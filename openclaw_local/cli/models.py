@@ -45,7 +45,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("say what to do: models list | pull NAME | use NAME | rm NAME")
     home = home_dir()
     if cmd == "pull":
-        path = svc.pull(home, args.name, args.file, progress=_Progress())
+        meter = _Progress()
+        try:
+            path = svc.pull(home, args.name, args.file, progress=meter)
+        finally:
+            meter.end_line()  # an error message starts on a line of its own
         print(f"{path} is ready (sha256 verified); serve it with: openclaw-local models use {args.name if args.name in svc.KNOWN else path.name}")
         return 0
     settings = settings_from(args, home)
@@ -97,6 +101,7 @@ class _Progress:
         self.last = 0.0
         self.started = time.monotonic()
         self.first: int | None = None
+        self.open_line = False
 
     def __call__(self, done: int, total: int) -> None:
         now = time.monotonic()
@@ -108,4 +113,10 @@ class _Progress:
         rate = (done - self.first) / max(now - self.started, 1e-3)
         pct = 100.0 * done / total if total else 100.0
         print(f"\r{pct:5.1f}%  {done / 1e6:,.0f}/{total / 1e6:,.0f} MB  {rate / 1e6:.1f} MB/s ",
-              end="\n" if done >= total else "", file=sys.stderr, flush=True)
+              end="", file=sys.stderr, flush=True)
+        self.open_line = True
+
+    def end_line(self) -> None:
+        if self.open_line:
+            print(file=sys.stderr, flush=True)
+            self.open_line = False

@@ -29,6 +29,8 @@ from openclaw_local.errors import NotFoundError, UserError
 CHUNK = 1 << 20
 DISK_MARGIN = 64 << 20  # keep this much free beyond the file itself
 CONNECT_TIMEOUT_S = 10.0
+ATTEMPTS = 3  # GETs per run; each one after the first continues with a Range request
+RETRY_WAIT_S = 1.0
 
 ProgressFn = Callable[[int, int], None]
 """``progress(bytes_done, bytes_total)``, called at most every chunk."""
@@ -134,9 +136,11 @@ def _gb(n: int) -> str:
     return f"{n / 1e9:.2f} GB" if n >= 1e8 else f"{n / 1e6:.1f} MB"
 
 
-def download(remote: RemoteFile, dest: Path, *, progress: ProgressFn | None = None, attempts: int = 3,
-             retry_wait_s: float = 1.0) -> Path:
+def download(remote: RemoteFile, dest: Path, *, progress: ProgressFn | None = None, attempts: int | None = None,
+             retry_wait_s: float | None = None) -> Path:
     """Fetch ``remote`` into ``dest`` (resuming ``dest.part``), verify it, and rename it into place."""
+    attempts = ATTEMPTS if attempts is None else attempts
+    retry_wait_s = RETRY_WAIT_S if retry_wait_s is None else retry_wait_s
     progress = progress or (lambda done, total: None)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part, info = part_paths(dest)
@@ -207,7 +211,7 @@ def _fetch_range(remote: RemoteFile, part: Path, state: _Progress, progress: Pro
             state.have, state.hasher = 0, _hasher(remote)
             part.write_bytes(b"")
         with open(part, "ab") as fh:
-            for chunk in response.iter_bytes(chunk_size=CHUNK):
+            for chunk in response.iter_bytes():  # as it arrives: a dropped connection loses nothing received
                 if not chunk:
                     continue
                 if state.have + len(chunk) > remote.size:

@@ -90,7 +90,7 @@ def resolve(home: Path, name: str) -> Path:
 
 # --------------------------------------------------------------------------- pull
 def pull(home: Path, name: str, filename: str | None = None, *, progress: ProgressFn | None = None,
-         attempts: int = 3, retry_wait_s: float = 1.0) -> Path:
+         attempts: int | None = None, retry_wait_s: float | None = None) -> Path:
     """Download a known model or ``REPO FILE`` into the models dir (resuming, verified). Returns its path."""
     if name in KNOWN and filename is None:
         repo, filename = KNOWN[name].repo, KNOWN[name].filename
@@ -127,7 +127,8 @@ def use(home: Path, name: str) -> Path:
     path = resolve(home, name).resolve()
     from openclaw_local.engine.gguf_check import inspect_gguf
 
-    inspect_gguf(path)  # a broken file is refused now, not at the next start
+    if _recorded_etag(path.with_name(path.name + ".json")) is None:
+        inspect_gguf(path)  # a file we did not verify at pull: a broken one is refused now, not at the next start
     set_config_key(home / CONFIG_FILE, "model_path", str(path))
     return path
 
