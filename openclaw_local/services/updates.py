@@ -24,6 +24,7 @@ active version (weights and optimizer state).
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 import time
@@ -106,6 +107,9 @@ class Learner:
             self.progress(f"preparing model: {message}", int(fraction * 100), 100, None)
 
         adapter_dir = Path(active.path) if active else None
+        # drop the old copy first: two in memory at once is what an out-of-memory kill looks like
+        self._trainable = self._optimizer = None
+        gc.collect()
         self._trainable = tr.build_trainable(self.settings, self.home, adapter_dir=adapter_dir, progress=report)
         self._optimizer = make_optimizer(self._trainable.model, self.settings.learning_rate)
         if adapter_dir is not None:
