@@ -284,3 +284,26 @@ def recommendation_line(machine: Machine | None = None) -> str:
     if best is None:
         return f"none of the known models fits here ({spec}); the embedded SmolLM2-135M is served"
     return f"{best.model.name} for this machine ({spec}): {describe_fit(best)}"
+
+
+def learning_memory_line(settings: Settings, gguf: Path) -> str:
+    """Whether learning the served model fits in memory now (``doctor``), by the learner's own rule."""
+    from openclaw_local.learn import memory
+
+    device = "cpu"
+    try:
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    except Exception:
+        pass
+    try:
+        shape = memory.shape_from_gguf(gguf)
+        need = memory.check_training_fits(shape, device, rank=settings.lora_rank, name=gguf.name)
+    except memory.NotEnoughMemory as exc:
+        return exc.one_line()
+    except Exception as exc:  # unreadable shape: the model row above already says what is wrong
+        return f"unknown ({type(exc).__name__})"
+    have = memory.available_bytes(device)
+    how = "NF4 on the GPU" if device == "cuda" else "fp32 on the CPU"
+    return f"fits: ~{gb(need)} to train ({how}), {gb(have or 0)} available"
