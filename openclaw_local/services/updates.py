@@ -90,6 +90,11 @@ class Learner:
         self._loaded_version: int | None | str = "nothing"
         self._general_cache: list[int] | None = None
 
+    def _served_model(self) -> Path:
+        from openclaw_local.paths import embedded_model_path
+
+        return Path(self.settings.model_path).expanduser() if self.settings.model_path else embedded_model_path()
+
     def ready_samples(self) -> list[int]:
         return self.samples.trainable_ids()
 
@@ -107,6 +112,8 @@ class Learner:
             self.progress(f"preparing model: {message}", int(fraction * 100), 100, None)
 
         adapter_dir = Path(active.path) if active else None
+        if active is not None and adapter_files.base_mismatch(active, self._served_model()):
+            adapter_dir = None  # trained on another base model: start a new adapter for this one
         # drop the old copy first: two in memory at once is what an out-of-memory kill looks like
         self._trainable = self._optimizer = None
         gc.collect()
