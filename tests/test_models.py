@@ -51,7 +51,8 @@ def one_error_line(err: str) -> str:
     return lines[0]
 
 
-def test_pull_downloads_verifies_and_records(hub, home, payload, capsys):
+def test_pull_downloads_verifies_and_records(hub, home, payload, capsys, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_test_token_not_real")
     code, out, err = run(capsys, "pull", "qwen3-0.6b")
     assert code == 0, err
     dest = home / "models" / SMALL.filename
@@ -62,6 +63,8 @@ def test_pull_downloads_verifies_and_records(hub, home, payload, capsys):
     heads = [r for r in hub.requests if r["server"] == "hub" and r["method"] == "HEAD"]
     assert heads and heads[0]["path"] == f"/{SMALL.repo}/resolve/main/{SMALL.filename}"
     assert all("range" not in r["headers"] for r in hub.gets())
+    assert heads[0]["headers"].get("authorization") == "Bearer hf_test_token_not_real"
+    assert all("authorization" not in r["headers"] for r in hub.gets())  # the token stays with the hub
     assert "100.0%" in err and "sha256 verified" in out
     # pulling again asks the hub but downloads nothing
     n = len(hub.gets())

@@ -15,6 +15,7 @@ renamed into place. A mismatch deletes the part: it can never be served.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -23,6 +24,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
+from urllib.parse import urlsplit
 
 from openclaw_local.errors import NotFoundError, UserError
 
@@ -161,6 +163,9 @@ def download(remote: RemoteFile, dest: Path, *, progress: ProgressFn | None = No
         except DownloadError:
             raise
         except Exception as exc:  # a dropped connection, a timeout: keep what arrived and go on from there
+            if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+                raise DownloadError(f"the disk filled up while downloading {remote.filename}",
+                                    "free some space and run the same command again to resume") from None
             last_error = exc
             with open(part, "ab") as fh:
                 fh.truncate(state.have)  # exactly the bytes that were hashed
@@ -197,7 +202,9 @@ def _fetch_range(remote: RemoteFile, part: Path, state: _Progress, progress: Pro
     from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, http_stream_backoff
     from huggingface_hub import errors as hf_errors
 
-    headers = build_hf_headers()
+    # the token goes to the hub only, never to the CDN it redirects to (as huggingface_hub does)
+    same_host = urlsplit(remote.url).netloc == urlsplit(endpoint()).netloc
+    headers = build_hf_headers(token=None if same_host else False)
     headers["Accept-Encoding"] = "identity"  # the byte count must be the file's
     if state.have:
         headers["Range"] = f"bytes={state.have}-"
