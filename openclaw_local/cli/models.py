@@ -1,7 +1,7 @@
 """``models``: get the model openclaw-local is designed for, choose the default, tidy up.
 
     openclaw-local models list [--json]
-    openclaw-local models pull NAME | REPO FILE   (qwen3-4b, qwen3-1.7b, qwen3-0.6b, or any hub GGUF)
+    openclaw-local models pull NAME [FILE] | REPO FILE   (qwen3-4b, qwen3-1.7b, qwen3-0.6b, or any hub GGUF)
     openclaw-local models use NAME                (writes model_path to config.toml)
     openclaw-local models rm NAME                 (never the model in use: exit 7)
 

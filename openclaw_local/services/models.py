@@ -14,7 +14,7 @@ import json
 import os
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from openclaw_local.config import CONFIG_FILE, Settings
@@ -92,8 +92,8 @@ def resolve(home: Path, name: str) -> Path:
 def pull(home: Path, name: str, filename: str | None = None, *, progress: ProgressFn | None = None,
          attempts: int | None = None, retry_wait_s: float | None = None) -> Path:
     """Download a known model or ``REPO FILE`` into the models dir (resuming, verified). Returns its path."""
-    if name in KNOWN and filename is None:
-        repo, filename = KNOWN[name].repo, KNOWN[name].filename
+    if name in KNOWN:  # a FILE after a known name picks another quantization from the same repo
+        repo, filename = KNOWN[name].repo, filename or KNOWN[name].filename
     elif "/" in name:
         repo = name
         if not filename:
@@ -133,14 +133,11 @@ def use(home: Path, name: str) -> Path:
     return path
 
 
-_KEY_LINE = re.compile(r"^\s*model_path\s*=")
-
-
 def set_config_key(config: Path, key: str, value: str) -> None:
     """Replace (or add) one top-level ``key = "value"`` line; comments and other settings are untouched."""
     line = f"{key} = {json.dumps(value)}\n"  # a JSON string is a valid TOML basic string
     lines = config.read_text().splitlines(keepends=True) if config.exists() else []
-    pattern = re.compile(rf"^\s*{re.escape(key)}\s*=") if key != "model_path" else _KEY_LINE
+    pattern = re.compile(rf"^\s*{re.escape(key)}\s*=")
     first_table = next((i for i, s in enumerate(lines) if s.lstrip().startswith("[")), len(lines))
     for i, s in enumerate(lines[:first_table]):
         if pattern.match(s):
