@@ -18,7 +18,7 @@ def test_training_rule_by_hand():
     assert lora_params(s, 16) == 16 * 21 * 2000 * 20
     lora = 16 * lora_params(s, 16)
     logits = 12 * 1024 * 100_000
-    cpu = 4 * 10**9 + lora + 68 * 1024 * 2000 * 20 + logits + 500e6
+    cpu = 4 * 10**9 + lora + 160 * 1024 * 2000 * 20 + logits + 800e6
     assert train_bytes(s, "cpu", rank=16, seq_len=1024) == int(cpu)
     cuda = 0.55e9 + 2 * 100_000 * 2000 + lora + 34 * 1024 * 2000 + 2 * 1024 * 2000 * 20 + logits + 800e6
     assert train_bytes(s, "cuda", rank=16, seq_len=1024) == int(cuda)
@@ -45,7 +45,8 @@ def test_check_refuses_in_one_line_when_it_does_not_fit():
 
 
 @pytest.mark.parametrize("machine, expected, learns", [
-    (Machine(ram=32 * GB, cores=16), "qwen3-4b", True),         # big CPU box: the designed-for model learns
+    (Machine(ram=64 * GB, cores=16), "qwen3-4b", True),         # big CPU box: the designed-for model learns
+    (Machine(ram=32 * GB, cores=16), "qwen3-1.7b", True),       # 32 GB: 4B in fp32 does not fit beside serving
     (Machine(ram=16 * GB, cores=8), "qwen3-0.6b", True),        # 16 GB laptop: only 0.6B learns in fp32
     (Machine(ram=8 * GB, cores=4), "qwen3-1.7b", False),        # 8 GB: serve 1.7B, learning fits nothing
     (Machine(ram=16 * GB, cores=8, gpu_mem=24 * GB), "qwen3-4b", True),  # a GPU learns 4B in NF4
