@@ -34,7 +34,7 @@ GB = 1e9
 SERVE_OVERHEAD = 300e6
 CPU_TRAIN_OVERHEAD = 800e6  # python + torch + transformers themselves
 # Bytes of saved activations per token × hidden × layer in fp32 on the CPU. Calibrated: SmolLM2-135M,
-# rank 16, 4 × 256 tokens, Adam: peak RSS 4.88 GB measured vs 4.86 GB by these rules (the textbook
+# rank 16, 4 × 256 tokens, Adam: peak RSS 4.88 / 4.48 GB in two runs vs 4.87 GB by these rules (the textbook
 # 34·s·h per layer at 2 bytes, doubled for fp32, gave 68 and underestimated by 1.6 GB).
 CPU_ACT_BYTES = 160
 CUDA_CONTEXT = 800e6
