@@ -71,6 +71,9 @@ def test_doctor(home):
     for key in ("llama-cpp-python", "llama.cpp backend", "CUDA", "model", "data dir", "database"):
         assert key in result.stdout
     assert "SmolLM2-135M-Instruct.Q4_1.gguf" in result.stdout and "schema" in result.stdout
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("recommended model") and ("qwen3-" in line or "none of the known" in line) for line in lines)
+    assert any(line.startswith("learning memory") and ("fits:" in line or "learning paused" in line) for line in lines)
 
 
 def test_missing_model(home, tmp_path):

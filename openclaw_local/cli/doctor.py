@@ -100,6 +100,10 @@ def run(args: argparse.Namespace) -> int:
             line = _selftest_line(home, settings, info.path)
             rows.append(("llama.cpp self-test", line))
             problems += line.startswith("PROBLEM")
+            from openclaw_local.services.models import learning_memory_line, recommendation_line
+
+            rows.append(("learning memory", learning_memory_line(settings, info.path)))
+        rows.append(("recommended model", recommendation_line()))
         try:
             from openclaw_local.store import SCHEMA_VERSION, Store
 

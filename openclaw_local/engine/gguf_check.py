@@ -23,6 +23,7 @@ class GgufInfo:
     size_bytes: int
     file_type: int | None = None  # general.file_type: the quantization (e.g. 3 = Q4_1)
     block_count: int | None = None  # transformer layers (for offloading part of them)
+    embedding_length: int | None = None  # hidden size (tells same-architecture models apart for adapters)
 
 
 _inspected: dict[tuple[str, int, int], GgufInfo] = {}  # by (path, size, mtime): parsing a GGUF takes seconds
@@ -75,7 +76,8 @@ def _inspect(path: Path) -> GgufInfo:
     arch = _field_str(reader, "general.architecture") or "unknown"
     name = _field_str(reader, "general.name") or path.stem
     return GgufInfo(path=path, architecture=arch, name=name, size_bytes=size,
-                    file_type=_field_int(reader, "general.file_type"), block_count=_field_int(reader, f"{arch}.block_count"))
+                    file_type=_field_int(reader, "general.file_type"), block_count=_field_int(reader, f"{arch}.block_count"),
+                    embedding_length=_field_int(reader, f"{arch}.embedding_length"))
 
 
 def _field_str(reader, key: str) -> str | None:

@@ -213,6 +213,19 @@ def load_adapter_weights(model: Any, adapter_dir: Path) -> Any:
     return PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=True)
 
 
+def check_memory(gguf: Path, device: torch.device, rank: int) -> int | None:
+    """Refuse (:class:`~openclaw_local.learn.memory.NotEnoughMemory`, one line) to build a copy that
+    would not fit, before loading anything: an out-of-memory kill would take the learner down
+    mid-update. Returns the estimated need (None when the GGUF's shape cannot be read)."""
+    from openclaw_local.learn import memory
+
+    try:
+        shape = memory.shape_from_gguf(gguf)
+    except Exception:  # not readable here: the loader below says why in its own words
+        return None
+    return memory.check_training_fits(shape, device.type, rank=rank, name=gguf.name)
+
+
 def build_trainable(
     settings: Any,
     data_dir: Path,
@@ -237,6 +250,7 @@ def build_trainable(
         base_dir = Path(settings.hf_model_dir).expanduser()
     else:
         gguf = Path(model_path).expanduser() if model_path else resolve_model_path(settings)
+        check_memory(gguf, dev, getattr(settings, "lora_rank", 16))
         base_dir = ensure_safetensors_cache(gguf, Path(data_dir) / "trainable", progress)
     model = load_base_model(base_dir, dev, quantize_4bit)
     quantized = bool(getattr(model, "is_loaded_in_4bit", False))

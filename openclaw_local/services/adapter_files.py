@@ -55,6 +55,43 @@ def verify(version: AdapterVersion, *, hashes: bool = True) -> str | None:
     return None
 
 
+def base_mismatch(version: AdapterVersion, model: Path) -> str | None:
+    """Why ``version`` was trained for another base model than ``model``, or None when it fits.
+
+    Compares the adapter GGUF's architecture, layer count and input width with the served
+    model's header (cached by ``inspect_gguf``; nothing heavy is parsed). A version that does
+    not fit is kept, just not served: switching back to its model serves it again. An
+    unreadable adapter is not a mismatch (``verify`` and llama.cpp report it as broken).
+    """
+    import re
+
+    from gguf import GGUFReader
+
+    from openclaw_local.engine.gguf_check import inspect_gguf
+
+    try:
+        base = inspect_gguf(model)
+        reader = GGUFReader(str(version.gguf_path))
+        arch_field = reader.fields.get("general.architecture")
+        arch = bytes(arch_field.parts[arch_field.data[0]]).decode() if arch_field is not None else None
+        layers, width = -1, None
+        for t in reader.tensors:
+            m = re.match(r"^blk\.(\d+)\.(\w+)\.weight\.lora_a$", t.name)
+            if m:
+                layers = max(layers, int(m.group(1)))
+                if m.group(2) == "attn_q":
+                    width = int(t.shape[0])  # ggml order: ne0 is the input width
+    except Exception:
+        return None
+    if arch and arch != base.architecture:
+        return f"it was trained on a {arch} model, {base.path.name} is {base.architecture}"
+    if base.block_count is not None and layers + 1 > base.block_count:
+        return f"it has {layers + 1} layers, {base.path.name} has {base.block_count}"
+    if width is not None and base.embedding_length is not None and width != base.embedding_length:
+        return f"it is {width} wide, {base.path.name} is {base.embedding_length}"
+    return None
+
+
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:

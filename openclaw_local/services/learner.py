@@ -38,6 +38,7 @@ class LearnerService:
         self.adapters = AdapterStore(store)
         self.notify = notify or (lambda event: None)
         self.served_version: int | None = None
+        self._mismatch: dict[int, str | None] = {}  # version -> why it does not fit the served model
         self.notices: list[str] = []  # every fallback notice since start (shown by the UI / CLI)
         self._proc: subprocess.Popen | None = None
         self._stop = threading.Event()
@@ -66,6 +67,8 @@ class LearnerService:
         seconds = 0.0
         while True:
             active = self.adapters.active()
+            if active is not None and self._other_base(active, notices):
+                active = None  # kept (still active in the store), not served with this model
             target = active.id if active else None
             if target == self.served_version:
                 if not notices:
@@ -91,6 +94,15 @@ class LearnerService:
         self.notices.extend(notices)
         self.notify(event)
         return event
+
+    def _other_base(self, version: AdapterVersion, notices: list[str]) -> bool:
+        """Was ``version`` trained on another base model than the one served? Said once per version."""
+        if version.id not in self._mismatch:
+            self._mismatch[version.id] = adapter_files.base_mismatch(version, self.engine.model_path)
+            if self._mismatch[version.id]:
+                notices.append(f"adapter v{version.id} is kept but not served: {self._mismatch[version.id]} "
+                               "(switch back to its model to use it; learning starts a new adapter for this one)")
+        return self._mismatch[version.id] is not None
 
     def _last_good(self, before: int) -> AdapterVersion | None:
         return self.adapters.previous_good(before)

@@ -36,6 +36,16 @@ def _lower_priority(threads: int) -> None:
         os.environ[var] = str(threads)
 
 
+MEMORY_RETRY_S = 60.0  # memory may free up (another program closed): look again this often
+
+
+def _sleep_unless_orphaned(seconds: float, orphaned) -> None:
+    """Wait ``seconds``, but not past the chat's end."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not orphaned():
+        time.sleep(1.0)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="openclaw-local-learner")
     parser.add_argument("--home", required=True)
@@ -57,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(settings.learner_threads)
+    from openclaw_local.learn.memory import NotEnoughMemory
     from openclaw_local.services.updates import Learner
     from openclaw_local.store import Store
     from openclaw_local.store.adapters import AdapterStore
@@ -85,6 +96,12 @@ def main(argv: list[str] | None = None) -> int:
                     version = learner.update(ready)
                 except Stop:
                     raise
+                except NotEnoughMemory as exc:  # said in one line (status bar, doctor); chat goes on
+                    adapters.set_state(state="paused", step=0, total=0, error=exc.one_line())
+                    if request is not None:
+                        adapters.finish_request(request, f"error: {exc.one_line()}")
+                    _sleep_unless_orphaned(MEMORY_RETRY_S, orphaned)
+                    continue
                 except Exception as exc:  # keep serving; the samples stay judged for the next try
                     traceback.print_exc(file=sys.stderr)
                     adapters.set_state(state="error", error=f"{type(exc).__name__}: {exc}")

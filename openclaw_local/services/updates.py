@@ -24,6 +24,7 @@ active version (weights and optimizer state).
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 import time
@@ -89,6 +90,11 @@ class Learner:
         self._loaded_version: int | None | str = "nothing"
         self._general_cache: list[int] | None = None
 
+    def _served_model(self) -> Path:
+        from openclaw_local.paths import embedded_model_path
+
+        return Path(self.settings.model_path).expanduser() if self.settings.model_path else embedded_model_path()
+
     def ready_samples(self) -> list[int]:
         return self.samples.trainable_ids()
 
@@ -106,6 +112,11 @@ class Learner:
             self.progress(f"preparing model: {message}", int(fraction * 100), 100, None)
 
         adapter_dir = Path(active.path) if active else None
+        if active is not None and adapter_files.base_mismatch(active, self._served_model()):
+            adapter_dir = None  # trained on another base model: start a new adapter for this one
+        # drop the old copy first: two in memory at once is what an out-of-memory kill looks like
+        self._trainable = self._optimizer = None
+        gc.collect()
         self._trainable = tr.build_trainable(self.settings, self.home, adapter_dir=adapter_dir, progress=report)
         self._optimizer = make_optimizer(self._trainable.model, self.settings.learning_rate)
         if adapter_dir is not None:
