@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import secrets
+import stat
 from pathlib import Path
 
 import platformdirs
@@ -24,19 +26,51 @@ def user_dir() -> Path:
 
 
 def ensure_user_dir(path: Path | None = None) -> Path:
-    """Create the data directory (mode 0700) and prove it is writable."""
+    """Create the data directory (mode 0700) and prove it is writable.
+
+    The probe file's name is unique to this call, so processes starting at once
+    never remove each other's probe. Files that older versions left readable by
+    others are tightened (see :func:`owner_only_tree`).
+    """
     path = path or user_dir()
     try:
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        probe = path / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
+        probe = path / f".write-test-{os.getpid()}-{secrets.token_hex(4)}"
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, b"ok")
+        finally:
+            os.close(fd)
+            probe.unlink()
+        owner_only_tree(path)
     except OSError as exc:
         raise DataDirError(
             f"data directory {path} is not writable ({exc.strerror or exc})",
             "set OPENCLAW_HOME to a writable directory",
         ) from None
     return path
+
+
+def owner_only_tree(root: Path) -> None:
+    """Make everything under the data dir owner-only (0700 directories, 0600 files), like the database.
+
+    New files are created that way (the CLI sets umask 077, writers pass modes);
+    this walk fixes data dirs written by older versions. Symlinks are not followed.
+    """
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in [*dirnames, *filenames, None]:
+            p = dirpath if name is None else os.path.join(dirpath, name)
+            try:
+                st = os.lstat(p)
+            except FileNotFoundError:  # removed meanwhile by another process
+                continue
+            if stat.S_ISLNK(st.st_mode) or not (st.st_mode & 0o077):
+                continue
+            want = 0o700 if stat.S_ISDIR(st.st_mode) else 0o600
+            try:
+                os.chmod(p, stat.S_IMODE(st.st_mode) & want)
+            except OSError:  # removed meanwhile, or not ours: leave it
+                continue
 
 
 def embedded_model_path() -> Path:
@@ -59,7 +93,7 @@ def embedded_model_path() -> Path:
 
 def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Write via temp file + fsync + rename so a crash never leaves half a file."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -8,6 +8,7 @@ stderr and a meaningful exit code; only real bugs show a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from openclaw_local import __version__
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.umask(0o077)  # everything written under the data dir is owner-only, like the database
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -301,14 +301,25 @@ def save_adapter(
     out_dir: Path,
     optimizer: torch.optim.Optimizer | None = None,
     extra_state: dict | None = None,
+    atomic: bool = True,
 ) -> Path:
     """Save the LoRA (``adapter_model.safetensors`` + ``adapter_config.json``) and optimizer state.
 
     Written into a temporary sibling directory, fsynced, then renamed over
     ``out_dir``, so readers see either the previous complete adapter or the new one.
     ``extra_state`` (e.g. update counters) goes to ``trainer_state.json``.
+    ``atomic=False`` writes straight into ``out_dir``, for a caller that already
+    writes into a temporary directory of its own (a new adapter version).
     """
     out_dir = Path(out_dir)
+    if not atomic:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        model.save_pretrained(str(out_dir), safe_serialization=True)
+        if optimizer is not None:
+            torch.save(optimizer.state_dict(), out_dir / OPTIMIZER_FILE)
+        if extra_state is not None:
+            (out_dir / TRAINER_STATE_FILE).write_text(json.dumps(extra_state, indent=2))
+        return out_dir
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
