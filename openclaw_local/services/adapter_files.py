@@ -194,14 +194,14 @@ def sweep_temporaries(home: Path) -> int:
     for p in root.iterdir():
         if p.name.startswith(".v") and any(tag in p.name for tag in (".tmp-", ".old-", ".deleted-")):
             pid = p.name.rsplit("-", 1)[-1]  # every temporary name ends in -<pid>
-            if pid.isdigit() and _alive(int(pid)) and int(pid) != os.getpid():
+            if pid.isdigit() and process_alive(int(pid)) and int(pid) != os.getpid():
                 continue  # another live process is writing it
             shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
             n += 1
     return n
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -253,7 +253,7 @@ def sweep_abandoned(home: Path, adapters: AdapterStore) -> int:
     n = 0
     cutoff = (datetime.now(timezone.utc) - STALE_RESERVATION).isoformat(timespec="milliseconds")
     for r in adapters.open_reservations():
-        dead = r["pid"] is None or not _alive(r["pid"]) or (r["created_at"] or "") < cutoff
+        dead = r["pid"] is None or not process_alive(r["pid"]) or (r["created_at"] or "") < cutoff
         if dead and adapters.abandon(r["id"], pid=r["pid"]):
             n += 1
     root = home / ADAPTERS_DIR

@@ -338,6 +338,11 @@ class AdapterStore:
         with self.store._write_tx() as db:
             return db.execute("delete from learn_requests where id = ? and taken_at is null", [request_id]).rowcount > 0
 
+    def drop_request(self, request_id: int) -> None:
+        """Remove an unfinished request whose learner is gone (nobody will ever answer it)."""
+        with self.store._write_tx() as db:
+            db.execute("delete from learn_requests where id = ? and done_at is null", [request_id])
+
     def drop_untaken_requests(self) -> int:
         """Remove every request nobody took: called where no learner can be running (we hold the lock)."""
         with self.store._write_tx() as db:
