@@ -29,6 +29,7 @@ from typing import Any, Callable
 import torch
 
 from openclaw_local.errors import ModelError
+from openclaw_local.paths import owner_only_tree
 
 __all__ = [
     "LORA_TARGETS",
@@ -179,6 +180,9 @@ def ensure_safetensors_cache(gguf_path: Path, cache_root: Path, progress: Progre
             "seconds": round(time.monotonic() - started, 2),
         }
         (tmp / CACHE_MARKER).write_text(json.dumps(marker, indent=2))
+        owner_only_tree(tmp)  # it lives in the data dir: owner-only like the rest
+        if (final / CACHE_MARKER).exists():  # another process (a second learner, an import's gate) finished first
+            return final
         _replace_dir(tmp, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

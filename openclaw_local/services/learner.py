@@ -114,7 +114,7 @@ class LearnerService:
         env = dict(os.environ)
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
             env[var] = str(self.settings.learner_threads)
-        log = open(self.log_path, "ab")
+        log = os.fdopen(os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "openclaw_local.services.learner_worker", "--home", str(self.home),
              "--settings", json.dumps(overrides), "--parent-pid", str(os.getpid())],
