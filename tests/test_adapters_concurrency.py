@@ -64,8 +64,7 @@ def test_concurrent_imports_and_learner_never_corrupt_a_version(trial, stress_in
     assert r.corrupt == [], "every version's checksum verifies"
     assert r.inconsistent == []
     assert r.active_loads, "the active version loads in llama.cpp"
-    imports_ok = r.commands - len(r.failures)
-    assert imports_ok >= 8, f"the imports themselves must succeed: {r.failures}"
+    assert not [f for f in r.failures if f.startswith("import")], "an import never collides with another writer"
     assert r.versions >= 8
     assert_owner_only(tmp_path / f"trial-{trial:03d}")
 

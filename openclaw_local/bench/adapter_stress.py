@@ -9,7 +9,9 @@ half a llama.cpp LoRA GGUF), a learner process publishing versions through
 takes after training; the training itself is left out to keep a trial a few
 seconds), and ``adapters activate`` / ``rollback`` / ``delete`` commands, while this
 process follows the active version like a running chat does (the chat's own
-:class:`LearnerService` hot-swapping into a real llama.cpp engine).
+:class:`LearnerService` hot-swapping into a real llama.cpp engine). The activate /
+rollback / delete commands start 1-4 s into the trial, while the writers run, so they
+race versions being published.
 
 After each trial: every command succeeded or failed with exactly one ``error: …``
 line (never a traceback); every version's files match their recorded sha256; no
@@ -106,15 +108,17 @@ def learner_main(home: Path, template: Path, count: int) -> int:
     return 0
 
 
-def _commands(inputs: list[Path], template: Path, rng: random.Random, publishes: int) -> list[list[str]]:
+def _commands(inputs: list[Path], template: Path, rng: random.Random, publishes: int) -> tuple[list, list]:
+    """(writers started at once, changers started while they run: (delay s, command))."""
     cli = [sys.executable, "-m", "openclaw_local", "adapters"]
-    cmds = [cli + ["import", str(p), "--activate"] for p in inputs]
-    cmds.append([sys.executable, "-m", "openclaw_local.bench.adapter_stress", LEARNER, str(template), str(publishes)])
-    cmds += [cli + ["activate", str(rng.randint(1, len(inputs)))] for _ in range(2)]
-    cmds.append(cli + ["rollback"])
-    cmds.append(cli + ["delete", str(rng.randint(1, len(inputs)))])
-    rng.shuffle(cmds)
-    return cmds
+    writers = [cli + ["import", str(p), "--activate"] for p in inputs]
+    writers.append([sys.executable, "-m", "openclaw_local.bench.adapter_stress", LEARNER, str(template), str(publishes)])
+    rng.shuffle(writers)
+    n = len(inputs)
+    changers = [cli + ["activate", str(rng.randint(1, n))] for _ in range(2)]
+    changers += [cli + ["rollback"], cli + ["delete", str(rng.randint(1, n))]]
+    # started while the writers run, once a few versions exist, so they race real versions
+    return writers, sorted(((rng.uniform(1.0, 4.0), cmd) for cmd in changers), key=lambda d: d[0])
 
 
 def _judge_output(cmd: list[str], rc: int, stderr: str, result: TrialResult) -> None:
@@ -145,9 +149,16 @@ def run_trial(trial: int, model: Path, inputs: list[Path], template: Path, engin
     chat = LearnerService(home, Settings(learn=False), store, engine)
     chat.start()  # follows the active version every 0.25 s and hot-swaps it into llama.cpp
     started = time.monotonic()
-    cmds = _commands(inputs, template, random.Random(trial), publishes)
-    procs = [(cmd, subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-             for cmd in cmds]
+    writers, changers = _commands(inputs, template, random.Random(trial), publishes)
+
+    def start(cmd):
+        return cmd, subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    procs = [start(cmd) for cmd in writers]
+    for delay, cmd in changers:
+        time.sleep(max(0.0, started + delay - time.monotonic()))
+        procs.append(start(cmd))
+    cmds = [cmd for cmd, _ in procs]
     for cmd, proc in procs:
         try:
             _, stderr = proc.communicate(timeout=300)
