@@ -148,3 +148,33 @@ def test_data_dir_is_owner_only_after_import_publish_and_chat(home, embedded_mod
         rt.learner.stop()
     assert (home / "openclaw.lock").exists() and (home / "exports" / "v2-peft").is_dir()
     assert_owner_only(home)
+
+
+def test_a_data_dir_from_before_reservations_keeps_working(home, embedded_model):
+    """Versions written before m006 count as reserved: new ids continue after them."""
+    import sqlite3
+
+    from sqlite_utils import Database
+
+    from openclaw_local.store.migrations import migrations
+
+    old = Database(sqlite3.connect(home / "openclaw.db"))
+    migrations.apply(old, stop_before="m006_adapter_reservations")
+    old.conn.close()
+    store = Store.open(home, migrate=False)
+    lora = random_lora(embedded_model, rank=2, std=0.01)
+    from adapters_helpers import write_version_files
+
+    vdir = write_version_files(adapter_files.version_dir(home, 3), lora, embedded_model)
+    with store._tx() as db:  # noqa: SLF001 — a row as the previous version wrote it
+        db["adapter_versions"].insert({"id": 3, "parent_id": None, "created_at": "2026-01-01T00:00:00.000+00:00",
+                                       "path": str(vdir), "status": "active", "sample_ids": "[]", "gate": "{}",
+                                       "files": None, "source": "trained"})
+    store.close()
+    store = Store.open(home)
+    adapters = AdapterStore(store)
+    assert adapters.reservation(3)["status"] == "done"
+    v = publish(home, store, lora, embedded_model)
+    assert v.id == 4 and adapters.get(3).status == "retired"
+    assert AdapterService(home, Settings(), store).activate(3).status == "active"
+    store.close()
