@@ -318,6 +318,9 @@ class AdapterStore:
             return table.last_pk
 
     def take_request(self) -> int | None:
+        # polled every second by the learner: only take the write lock when something waits
+        if not self.store._query("select 1 from learn_requests where taken_at is null limit 1"):
+            return None
         with self.store._write_tx() as db:
             rows = list(db.query("select id from learn_requests where taken_at is null order by id limit 1"))
             if not rows:
