@@ -118,7 +118,10 @@ def _ask_running_chat(adapters, home, wait_s: float) -> int:
                 raise NoLearnerError(f"the learner of the chat (pid {holder}) {why}; the request was removed",
                                      "see learner.log in the data dir, then retry")
             st = adapters.state()
-            _line(f"learner: {st.get('state')} {st.get('step') or ''}/{st.get('total') or ''}")
+            if not taken:
+                _line(f"waiting for the chat's learner to take the request ({now - started:.0f} s, at most {wait_s:.0f} s)")
+            else:
+                _line(f"learner: {st.get('state')} {st.get('step') or ''}/{st.get('total') or ''}")
             time.sleep(POLL_S)
     finally:
         if not finished and not taken:  # interrupted (Ctrl-C): leave no request behind that nobody waits for
