@@ -51,26 +51,38 @@ def ensure_user_dir(path: Path | None = None) -> Path:
     return path
 
 
-def owner_only_tree(root: Path) -> None:
-    """Make everything under the data dir owner-only (0700 directories, 0600 files), like the database.
+OWN_SUBDIRS = ("adapters", "exports", "trainable")  # walked whole; other entries are tightened one level deep
 
-    New files are created that way (the CLI sets umask 077, writers pass modes);
-    this walk fixes data dirs written by older versions. Symlinks are not followed.
+
+def owner_only_tree(root: Path) -> None:
+    """Take group/other permissions off the data dir, its entries and the app's own subtrees.
+
+    New files are already created owner-only (the CLI sets umask 077, writers pass
+    modes); this fixes data dirs written by older versions. Only group/other bits
+    are removed (owner bits are kept, so nothing loses its execute bit); symlinks are
+    not followed, and only the app's own subdirectories are walked, so pointing
+    OPENCLAW_HOME at a big existing directory does not walk all of it (a 0700 data
+    dir already keeps others out of everything below it).
     """
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in [*dirnames, *filenames, None]:
-            p = dirpath if name is None else os.path.join(dirpath, name)
-            try:
-                st = os.lstat(p)
-            except FileNotFoundError:  # removed meanwhile by another process
+    _tighten(root)
+    with os.scandir(root) as entries:
+        for entry in list(entries):
+            if entry.is_symlink():
                 continue
-            if stat.S_ISLNK(st.st_mode) or not (st.st_mode & 0o077):
-                continue
-            want = 0o700 if stat.S_ISDIR(st.st_mode) else 0o600
-            try:
-                os.chmod(p, stat.S_IMODE(st.st_mode) & want)
-            except OSError:  # removed meanwhile, or not ours: leave it
-                continue
+            _tighten(Path(entry.path))
+            if entry.name in OWN_SUBDIRS and entry.is_dir(follow_symlinks=False):
+                for dirpath, dirnames, filenames in os.walk(entry.path):
+                    for name in (*dirnames, *filenames):
+                        _tighten(Path(dirpath, name))
+
+
+def _tighten(path: Path) -> None:
+    try:
+        st = os.lstat(path)
+        if not stat.S_ISLNK(st.st_mode) and st.st_mode & 0o077:
+            os.chmod(path, stat.S_IMODE(st.st_mode) & 0o700)
+    except OSError:  # removed meanwhile by another process, or not ours: leave it
+        pass
 
 
 def embedded_model_path() -> Path:

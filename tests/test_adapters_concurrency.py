@@ -128,6 +128,11 @@ def test_data_dir_is_owner_only_after_import_publish_and_chat(home, embedded_mod
     from tests.test_cli import cli
 
     os.chmod(home, 0o755)  # as an older version or another tool might have left it
+    old_export = home / "exports" / "old" / "v1.gguf"
+    old_export.parent.mkdir(parents=True)
+    old_export.write_bytes(b"from an older version")
+    for p, mode in ((old_export, 0o644), (old_export.parent, 0o755), (home / "exports", 0o755)):
+        os.chmod(p, mode)
     peft = tmp_path / "peft"
     from openclaw_local.learn.adapter_io import base_info, write_peft_dir
 
