@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import secrets
 import shutil
+import stat
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -28,19 +30,63 @@ def user_dir() -> Path:
 
 
 def ensure_user_dir(path: Path | None = None) -> Path:
-    """Create the data directory (mode 0700) and prove it is writable."""
+    """Create the data directory (mode 0700) and prove it is writable.
+
+    The probe file's name is unique to this call, so processes starting at once
+    never remove each other's probe. Files that older versions left readable by
+    others are tightened (see :func:`owner_only_tree`).
+    """
     path = path or user_dir()
     try:
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        probe = path / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
+        probe = path / f".write-test-{os.getpid()}-{secrets.token_hex(4)}"
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, b"ok")
+        finally:
+            os.close(fd)
+            probe.unlink()
+        owner_only_tree(path)
     except OSError as exc:
         raise DataDirError(
             f"data directory {path} is not writable ({exc.strerror or exc})",
             "set OPENCLAW_HOME to a writable directory",
         ) from None
     return path
+
+
+OWN_SUBDIRS = ("adapters", "exports", "trainable")  # walked whole; other entries are tightened one level deep
+
+
+def owner_only_tree(root: Path) -> None:
+    """Take group/other permissions off the data dir, its entries and the app's own subtrees.
+
+    New files are already created owner-only (the CLI sets umask 077, writers pass
+    modes); this fixes data dirs written by older versions. Only group/other bits
+    are removed (owner bits are kept, so nothing loses its execute bit); symlinks are
+    not followed, and only the app's own subdirectories are walked, so pointing
+    OPENCLAW_HOME at a big existing directory does not walk all of it (a 0700 data
+    dir already keeps others out of everything below it).
+    """
+    _tighten(root)
+    with os.scandir(root) as entries:
+        for entry in list(entries):
+            if entry.is_symlink():
+                continue
+            _tighten(Path(entry.path))
+            if entry.name in OWN_SUBDIRS and entry.is_dir(follow_symlinks=False):
+                for dirpath, dirnames, filenames in os.walk(entry.path):
+                    for name in (*dirnames, *filenames):
+                        _tighten(Path(dirpath, name))
+
+
+def _tighten(path: Path) -> None:
+    try:
+        st = os.lstat(path)
+        if not stat.S_ISLNK(st.st_mode) and st.st_mode & 0o077:
+            os.chmod(path, stat.S_IMODE(st.st_mode) & 0o700)
+    except OSError:  # removed meanwhile by another process, or not ours: leave it
+        pass
 
 
 def embedded_model_path() -> Path:
@@ -102,7 +148,7 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
     For writers that want a file name (GGUFWriter, ``open``); ``atomic_write_bytes`` for bytes.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
     try:
         yield tmp
         _fsync_file(tmp)
@@ -114,16 +160,18 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
 
 
 @contextmanager
-def atomic_dir(path: Path | str) -> Iterator[Path]:
+def atomic_dir(path: Path | str, *, replace: bool = True) -> Iterator[Path]:
     """Like :func:`atomic_path` for a directory: write into the yielded empty directory; on leaving
     the block its files are fsynced and it replaces ``path``.
 
     ``os.replace`` cannot replace a non-empty directory, so the old one is renamed aside first; a
     crash in between leaves the old or the new directory under ``path`` plus a stray ``.old``
-    directory, never a half-written one.
+    directory, never a half-written one. ``replace=False``: the first writer wins — when ``path``
+    exists by the time the block ends (another process finished first), it is kept and this
+    writer's directory is discarded (for caches that several processes may build at once).
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
@@ -132,7 +180,9 @@ def atomic_dir(path: Path | str) -> Iterator[Path]:
             if p.is_file():
                 _fsync_file(p)
         fsync_dir(tmp)
-        old = path.with_name(f".{path.name}.old-{os.getpid()}")
+        if not replace and path.exists():
+            return
+        old = path.with_name(f".{path.name}.old-{os.getpid()}-{secrets.token_hex(4)}")
         if path.exists():
             os.replace(path, old)
         os.replace(tmp, path)

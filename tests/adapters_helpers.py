@@ -42,12 +42,16 @@ def publish(home: Path, store, lora: Lora | None, base_gguf: Path | None, *, par
     import shutil
 
     adapters = AdapterStore(store)
-    vid = adapters.next_id()
-    vdir = adapter_files.version_dir(home, vid)
     if template is not None:
-        adapter_files.write_dir_atomic(vdir, lambda tmp: [shutil.copyfile(f, tmp / f.name) for f in template.iterdir()])
+        def fill(tmp: Path) -> None:
+            for f in template.iterdir():
+                shutil.copyfile(f, tmp / f.name)
     else:
-        write_version_files(vdir, lora, base_gguf)
+        base = base_info(base_gguf)
+
+        def fill(tmp: Path) -> None:
+            write_peft_dir(lora, tmp, base)
+            write_lora_gguf(lora, tmp / GGUF_NAME, base)
     metrics = {"loss": 0.5, "mean_reward": 0.0, "n_samples": len(sample_ids), **metrics}
-    return adapters.publish(vid, vdir, parent_id=parent, sample_ids=list(sample_ids), metrics=metrics,
-                            activate=activate, files=adapter_files.checksums(vdir))
+    return adapter_files.publish_new_version(home, adapters, fill, purpose="trained", parent_id=parent,
+                                             sample_ids=list(sample_ids), metrics=metrics, activate=activate)

@@ -49,13 +49,12 @@ while True:
     op = rng.random()
     try:
         if op < 0.45:  # what Learner.update does after training
-            vid = ad.next_id()
-            vdir = adapter_files.version_dir(home, vid)
-            adapter_files.write_dir_atomic(vdir, lambda tmp: [shutil.copyfile(f, tmp / f.name) for f in template.iterdir()])
             parent = ad.active()
-            ad.publish(vid, vdir, parent_id=parent.id if parent else None, sample_ids=[], metrics={"loss": 0.1},
-                       activate=False, files=adapter_files.checksums(vdir))
-            ad.promote(vid, {"passed": True}, passed=rng.random() < 0.8, reason="gate said no")
+            v = adapter_files.publish_new_version(
+                home, ad, lambda tmp: [shutil.copyfile(f, tmp / f.name) for f in template.iterdir()],
+                purpose="trained", parent_id=parent.id if parent else None, sample_ids=[], metrics={"loss": 0.1},
+                activate=False)
+            ad.promote(v.id, {"passed": True}, passed=rng.random() < 0.8, reason="gate said no")
         elif op < 0.65:
             svc.rollback()
         elif op < 0.85:

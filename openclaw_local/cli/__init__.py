@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import sys
 
 from openclaw_local import __version__
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.umask(0o077)  # everything written under the data dir is owner-only, like the database
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

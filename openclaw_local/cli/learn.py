@@ -2,7 +2,9 @@
 
 With a chat open on the same data dir, the request goes to its background
 learner (which then hot-swaps the result into the chat); otherwise the update
-runs here, in this process, at low priority.
+runs here, in this process, at low priority. Waiting on the chat's learner is
+bounded: a chat without a learner (``--no-learn``) or a learner that dies ends the
+wait with one line and exit code 5, and the request is removed.
 """
 
 from __future__ import annotations
@@ -38,25 +40,92 @@ def run(args: argparse.Namespace) -> int:
     try:
         lock = InstanceLock(home).acquire()
     except DatabaseError:
-        return _ask_running_chat(AdapterStore(Store.open(home)))
+        return _ask_running_chat(AdapterStore(Store.open(home)), home, settings.learn_wait_s)
     try:
         return _learn_here(home, settings)
     finally:
         lock.release()
 
 
-def _ask_running_chat(adapters) -> int:
+class NoLearnerError(DatabaseError):
+    """Another openclaw-local holds the data dir, but no learner in it answers (or it died)."""
+
+
+NO_LEARNER_GRACE_S = 5.0  # a learner that just started needs a moment to report itself
+DONE_TIMEOUT_S = 3600.0  # an update that was taken never takes longer than this
+POLL_S = 0.25
+
+
+def _learner_alive(adapters) -> int | None:
+    """The pid of a live learner process, by its state row, or None."""
+    from openclaw_local.services.adapter_files import process_alive
+
+    st = adapters.state()
+    pid = st.get("pid")
+    if not pid or st.get("state") == "stopped" or not process_alive(int(pid)):
+        return None
+    return int(pid)
+
+
+def _ask_running_chat(adapters, home, wait_s: float) -> int:
+    """Ask the running chat's learner for an update and wait for it, never forever.
+
+    Ends with one line and a non-zero code when nobody takes the request within
+    ``wait_s`` (e.g. a chat started with ``--no-learn``: the request is removed), or
+    when the learner that took it dies (the request is removed too).
+    """
+    from openclaw_local.store.db import LOCK_FILE
+
+    try:
+        holder = (home / LOCK_FILE).read_text().strip() or "unknown"
+    except OSError:
+        holder = "unknown"
     request = adapters.request_update()
     print("a chat is running on this data dir: asked its learner to update now", file=sys.stderr)
-    while True:
-        row = adapters.request(request)
-        if row["done_at"]:
-            _line("")
-            print(row["result"])
-            return 0 if not (row["result"] or "").startswith("error") else 1
-        st = adapters.state()
-        _line(f"learner: {st.get('state')} {st.get('step') or ''}/{st.get('total') or ''}")
-        time.sleep(0.5)
+    started = time.monotonic()
+    last_seen = started  # when a live learner was last seen
+    taken = False
+    finished = False
+    try:
+        while True:
+            row = adapters.request(request)
+            if row is None:
+                raise NoLearnerError("the learn request was removed by another process", "run `learn --once` again")
+            if row["done_at"]:
+                finished = True
+                _line("")
+                print(row["result"])
+                return 0 if not (row["result"] or "").startswith("error") else 1
+            taken = bool(row["taken_at"])
+            now = time.monotonic()
+            if _learner_alive(adapters) is not None:
+                last_seen = now
+            if not taken and (now - started > wait_s or now - last_seen > NO_LEARNER_GRACE_S):
+                if adapters.cancel_request(request):
+                    finished = True
+                    _line("")
+                    raise NoLearnerError(
+                        f"the openclaw-local running on this data dir (pid {holder}) has no learner taking requests "
+                        f"(waited {now - started:.0f} s; was it started with --no-learn?)",
+                        "close it and run `learn --once` again, or use its own learn-now key")
+                continue  # taken at this very moment
+            if taken and (now - last_seen > NO_LEARNER_GRACE_S or now - started > DONE_TIMEOUT_S):
+                adapters.drop_request(request)
+                finished = True
+                _line("")
+                why = "exited before finishing" if now - last_seen > NO_LEARNER_GRACE_S else \
+                    f"did not finish within {DONE_TIMEOUT_S:.0f} s"
+                raise NoLearnerError(f"the learner of the chat (pid {holder}) {why}; the request was removed",
+                                     "see learner.log in the data dir, then retry")
+            st = adapters.state()
+            if not taken:
+                _line(f"waiting for the chat's learner to take the request ({now - started:.0f} s, at most {wait_s:.0f} s)")
+            else:
+                _line(f"learner: {st.get('state')} {st.get('step') or ''}/{st.get('total') or ''}")
+            time.sleep(POLL_S)
+    finally:
+        if not finished and not taken:  # interrupted (Ctrl-C): leave no request behind that nobody waits for
+            adapters.cancel_request(request)
 
 
 def _learn_here(home, settings) -> int:
@@ -73,7 +142,14 @@ def _learn_here(home, settings) -> int:
         os.nice(10)
     except OSError:
         pass
+    from openclaw_local.services import adapter_files
+    from openclaw_local.store.adapters import AdapterStore
+
     store = Store.open(home)
+    adapters = AdapterStore(store)
+    adapters.drop_untaken_requests()  # we hold the lock, so no learner exists to answer them
+    adapter_files.sweep_temporaries(home)
+    adapter_files.sweep_abandoned(home, adapters)
     samples = SampleStore(store, default_system_prompt=settings.system_prompt)
     samples.record_all()
     waiting = samples.counts()["waiting"]

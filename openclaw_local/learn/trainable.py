@@ -27,7 +27,7 @@ from typing import Any, Callable
 import torch
 
 from openclaw_local.errors import ModelError
-from openclaw_local.paths import atomic_dir
+from openclaw_local.paths import atomic_dir, owner_only_tree
 
 __all__ = [
     "LORA_TARGETS",
@@ -115,7 +115,8 @@ def ensure_safetensors_cache(gguf_path: Path, cache_root: Path, progress: Progre
         return final
     cache_root.mkdir(parents=True, exist_ok=True, mode=0o700)
     started = time.monotonic()
-    with atomic_dir(final) as tmp:
+    # first writer wins: another process (a second learner, an import's gate) may finish first
+    with atomic_dir(final, replace=False) as tmp:
         progress(f"reading {gguf_path.name} (first-time conversion for learning)", 0.0)
         try:
             model = AutoModelForCausalLM.from_pretrained(
@@ -140,6 +141,7 @@ def ensure_safetensors_cache(gguf_path: Path, cache_root: Path, progress: Progre
             "seconds": round(time.monotonic() - started, 2),
         }
         (tmp / CACHE_MARKER).write_text(json.dumps(marker, indent=2))
+        owner_only_tree(tmp)  # it lives in the data dir: owner-only like the rest
     progress("trainable copy ready", 1.0)
     return final
 
@@ -273,14 +275,25 @@ def save_adapter(
     out_dir: Path,
     optimizer: torch.optim.Optimizer | None = None,
     extra_state: dict | None = None,
+    atomic: bool = True,
 ) -> Path:
     """Save the LoRA (``adapter_model.safetensors`` + ``adapter_config.json``) and optimizer state.
 
     Written into a temporary sibling directory, fsynced, then renamed over
     ``out_dir``, so readers see either the previous complete adapter or the new one.
     ``extra_state`` (e.g. update counters) goes to ``trainer_state.json``.
+    ``atomic=False`` writes straight into ``out_dir``, for a caller that already
+    writes into a temporary directory of its own (a new adapter version).
     """
     out_dir = Path(out_dir)
+    if not atomic:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        model.save_pretrained(str(out_dir), safe_serialization=True)
+        if optimizer is not None:
+            torch.save(optimizer.state_dict(), out_dir / OPTIMIZER_FILE)
+        if extra_state is not None:
+            (out_dir / TRAINER_STATE_FILE).write_text(json.dumps(extra_state, indent=2))
+        return out_dir
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with atomic_dir(out_dir) as tmp:
         model.save_pretrained(str(tmp), safe_serialization=True)

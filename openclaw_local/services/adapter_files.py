@@ -5,17 +5,34 @@ hidden temporary sibling, fsynced, and renamed into place; only then is its SQLi
 row written (with the sha256 of the files that matter for serving and continuing).
 On start, :func:`verify` re-checks them, so a file that went missing or was
 damaged afterwards is noticed before llama.cpp is asked to load it.
+
+Several processes may write versions at once (``adapters import`` commands, the
+learner): :func:`publish_new_version` reserves the id in SQLite first, writes the
+directory under a name unique to the process, and moves it into place with a rename
+that refuses to replace anything (``renameat2(RENAME_NOREPLACE)`` on Linux), so an
+existing version directory is never replaced. Reservations whose writer died are
+cleaned up by :func:`sweep_abandoned`. Everything written here is owner-only
+(directories 0700, files 0600), like the database.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import hashlib
 import os
+import secrets
 import shutil
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
-from openclaw_local.store.adapters import GGUF_NAME, AdapterVersion
+from openclaw_local.errors import DataDirError
+from openclaw_local.store.adapters import GGUF_NAME, AdapterStore, AdapterVersion
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+STALE_RESERVATION = timedelta(hours=12)  # no write takes this long: a reservation this old was abandoned
 
 ADAPTERS_DIR = "adapters"
 CHECKED_FILES = (GGUF_NAME, "adapter_model.safetensors", "adapter_config.json")
@@ -100,26 +117,78 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def _unique(path: Path, tag: str) -> Path:
+    """A hidden sibling name no other process or call uses; it ends in ``-<pid>`` for the sweeper."""
+    return path.with_name(f".{path.name}.{tag}-{secrets.token_hex(4)}-{os.getpid()}")
+
+
+def owner_only(root: Path) -> None:
+    """chmod a file, or a directory and everything in it, to 0600 files / 0700 directories."""
+    if root.is_symlink():
+        return
+    if root.is_file():
+        os.chmod(root, FILE_MODE)
+        return
+    os.chmod(root, DIR_MODE)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames:
+            p = os.path.join(dirpath, name)
+            if not os.path.islink(p):
+                os.chmod(p, DIR_MODE)
+        for name in filenames:
+            p = os.path.join(dirpath, name)
+            if not os.path.islink(p):
+                os.chmod(p, FILE_MODE)
+
+
+def _renameat2_noreplace() -> Callable[[str, str], int] | None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    at_fdcwd, rename_noreplace = -100, 1
+    return lambda src, dst: fn(at_fdcwd, os.fsencode(src), at_fdcwd, os.fsencode(dst), rename_noreplace)
+
+
+_RENAMEAT2 = _renameat2_noreplace()
+
+
+def rename_noreplace(src: Path, dst: Path) -> None:
+    """Rename ``src`` to ``dst``, raising FileExistsError if ``dst`` exists (even an empty directory,
+    which a plain rename would silently replace)."""
+    if _RENAMEAT2 is not None:
+        if _RENAMEAT2(str(src), str(dst)) == 0:
+            return
+        err = ctypes.get_errno()
+        if err == errno.EEXIST:
+            raise FileExistsError(err, os.strerror(err), str(dst))
+        if err not in (errno.ENOSYS, errno.EINVAL):  # EINVAL/ENOSYS: this file system cannot; fall back
+            raise OSError(err, os.strerror(err), str(dst))
+    if os.path.lexists(dst):  # fallback: a tiny window remains, closed by the id reservation
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(dst))
+    os.rename(src, dst)
+
+
 def write_dir_atomic(final: Path, fill: Callable[[Path], None]) -> Path:
     """Create ``final`` by letting ``fill(tmp)`` write a temporary sibling, then fsync + rename.
 
-    A directory already at ``final`` (an orphan no row points at) is replaced.
+    Never replaces anything: if ``final`` exists (another writer's, or a leftover),
+    FileExistsError is raised and the temporary is removed. The result is owner-only.
     """
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+    final.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+    tmp = _unique(final, "tmp")
+    tmp.mkdir(mode=DIR_MODE)
     try:
         fill(tmp)
+        owner_only(tmp)
         for p in tmp.rglob("*"):
             if p.is_file():
                 _fsync(p)
         _fsync(tmp)
-        if final.exists():
-            old = final.with_name(f".{final.name}.old-{os.getpid()}")
-            os.replace(final, old)
-            shutil.rmtree(old, ignore_errors=True)
-        os.replace(tmp, final)
+        rename_noreplace(tmp, final)
         _fsync(final.parent)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -128,9 +197,10 @@ def write_dir_atomic(final: Path, fill: Callable[[Path], None]) -> Path:
 
 def copy_file_atomic(src: Path, dst: Path) -> Path:
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.tmp-{os.getpid()}")
+    tmp = _unique(dst, "tmp")
     try:
         shutil.copyfile(src, tmp)
+        os.chmod(tmp, FILE_MODE)
         _fsync(tmp)
         os.replace(tmp, dst)
         _fsync(dst.parent)
@@ -144,8 +214,11 @@ def remove_version_files(path: Path) -> None:
     """Delete a version directory (after its row is gone): rename aside first, then remove."""
     if not path.exists():
         return
-    trash = path.with_name(f".{path.name}.deleted-{os.getpid()}")
-    os.replace(path, trash)
+    trash = _unique(path, "deleted")
+    try:
+        os.rename(path, trash)
+    except FileNotFoundError:  # another process removed it first
+        return
     shutil.rmtree(trash, ignore_errors=True)
 
 
@@ -157,15 +230,15 @@ def sweep_temporaries(home: Path) -> int:
         return 0
     for p in root.iterdir():
         if p.name.startswith(".v") and any(tag in p.name for tag in (".tmp-", ".old-", ".deleted-")):
-            pid = p.name.rsplit("-", 1)[-1]
-            if pid.isdigit() and _alive(int(pid)) and int(pid) != os.getpid():
+            pid = p.name.rsplit("-", 1)[-1]  # every temporary name ends in -<pid>
+            if pid.isdigit() and process_alive(int(pid)) and int(pid) != os.getpid():
                 continue  # another live process is writing it
             shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
             n += 1
     return n
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -173,3 +246,63 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+# --------------------------------------------------------------- new versions
+def publish_new_version(home: Path, adapters: AdapterStore, fill: Callable[[Path], None], *, purpose: str,
+                        **publish: Any) -> AdapterVersion:
+    """Reserve an id, write the version directory with ``fill(tmp)``, register it (one transaction).
+
+    ``publish`` goes to :meth:`AdapterStore.publish` (parent_id, sample_ids, metrics,
+    activate, status, reason, source). On any failure the reservation is abandoned and
+    whatever this call wrote is removed, so the next writer starts clean.
+    """
+    sweep_abandoned(home, adapters)
+    vid = adapters.reserve(os.getpid(), purpose, taken=lambda n: os.path.lexists(version_dir(home, n)))
+    vdir = version_dir(home, vid)
+    placed = False
+    try:
+        try:
+            write_dir_atomic(vdir, fill)
+        except FileExistsError:
+            raise DataDirError(f"adapter directory {vdir} appeared while it was being written",
+                               "another program writes into the adapters directory; retry") from None
+        except OSError as exc:
+            raise DataDirError(f"cannot write adapter version {vdir} ({exc.strerror or exc})",
+                               "free some disk space or check the data directory's permissions") from None
+        placed = True
+        version = adapters.publish(vid, vdir, files=checksums(vdir), source=publish.pop("source", purpose), **publish)
+    except BaseException:
+        adapters.abandon(vid, pid=os.getpid())
+        if placed:
+            remove_version_files(vdir)
+        raise
+    return version
+
+
+def sweep_abandoned(home: Path, adapters: AdapterStore) -> int:
+    """Close reservations whose writer is gone and remove version directories no row owns.
+
+    A directory ``vNNNN`` is removed only when the database (read in one transaction)
+    has no row for it and no open reservation, and NNNN was already reserved then,
+    so a writer that reserves or renames into place meanwhile is never touched.
+    """
+    n = 0
+    cutoff = (datetime.now(timezone.utc) - STALE_RESERVATION).isoformat(timespec="milliseconds")
+    for r in adapters.open_reservations():
+        dead = r["pid"] is None or not process_alive(r["pid"]) or (r["created_at"] or "") < cutoff
+        if dead and adapters.abandon(r["id"], pid=r["pid"]):
+            n += 1
+    root = home / ADAPTERS_DIR
+    if not root.is_dir():
+        return n
+    rows, writing, highest = adapters.ownership()
+    for p in root.iterdir():
+        if not (p.name.startswith("v") and p.name[1:].isdigit() and p.is_dir()):
+            continue
+        vid = int(p.name[1:])
+        if vid in rows or vid in writing or vid > highest:
+            continue
+        remove_version_files(p)
+        n += 1
+    return n

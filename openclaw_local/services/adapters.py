@@ -11,6 +11,7 @@ second, or at the next start when no chat is running.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,9 +108,23 @@ class AdapterService:
 
     # ---------------------------------------------------------------- activation
     def activate(self, version_id: int, *, force: bool = False) -> AdapterVersion:
+        """Serve ``version_id``. Its files are verified (sha256) first, even when it is already
+        active; the activation itself re-checks under SQLite's write lock that the version
+        still exists with the files that were verified."""
         v = self.get(version_id)
         if v.status == "active":
-            return v
+            problem = adapter_files.verify(v)
+            if problem is None:
+                return v
+            self.adapters.mark(v.id, "broken", problem)
+            target = self.adapters.previous_good(v.id)
+            while target is not None and adapter_files.verify(target) is not None:
+                self.adapters.mark(target.id, "broken", adapter_files.verify(target))
+                target = self.adapters.previous_good(target.id)
+            self.adapters.activate(target.id if target else None, expect_active=None,
+                                   refuse=("broken", "rejected"))
+            raise AdapterError(f"v{v.id} cannot be served: {problem}; it is marked broken and "
+                               f"{f'v{target.id}' if target else 'the base model'} is served instead")
         gate_rejected = v.status == "rejected" and v.reason != ROLLED_BACK
         if (gate_rejected or v.status == "broken") and not force:
             raise AdapterError(f"v{v.id} is {v.status} ({v.reason or 'no reason recorded'})",
@@ -119,7 +134,7 @@ class AdapterService:
             if v.status != "broken":
                 self.adapters.mark(v.id, "broken", problem)
             raise AdapterError(f"v{v.id} cannot be served: {problem}")
-        self.adapters.activate(v.id)
+        self.adapters.activate(v.id, expect_files=v.files, refuse=() if force else ("broken",))
         return self.get(v.id)
 
     def rollback(self) -> tuple[AdapterVersion, AdapterVersion | None]:
@@ -135,7 +150,9 @@ class AdapterService:
         while target is not None and adapter_files.verify(target) is not None:
             self.adapters.mark(target.id, "broken", adapter_files.verify(target))
             target = self.adapters.previous_good(target.id)
-        self.adapters.activate(target.id if target else None, demote=("rejected", ROLLED_BACK))
+        # under the write lock: only if v{current} is still the active one and the target still exists
+        self.adapters.activate(target.id if target else None, demote=("rejected", ROLLED_BACK),
+                               expect_active=current.id, refuse=("broken",))
         return self.get(current.id), (self.get(target.id) if target else None)
 
     def delete(self, version_id: int) -> None:
@@ -143,12 +160,25 @@ class AdapterService:
         if v.status == "active":
             raise AdapterError(f"v{v.id} is the active adapter and cannot be deleted",
                                "roll back or activate another version first")
-        self.adapters.delete(v.id)  # row first: a crash leaves an orphan dir, never a row without files
+        # row first (re-checked under the write lock): a crash leaves an orphan dir, never a row without files
+        v = self.adapters.delete(v.id)
         adapter_files.remove_version_files(Path(v.path))
 
     # ------------------------------------------------------------------- export
     def export(self, version_id: int, fmt: str, out: Path, *, merged_type: str = "f16",
                progress: Callable[[str, float], None] | None = None) -> Path:
+        written = self._export(version_id, fmt, out, merged_type=merged_type, progress=progress)
+        home = self.home.resolve()
+        if home in written.resolve().parents:  # an export into the data dir is owner-only, like the rest of it
+            adapter_files.owner_only(written)
+            for parent in written.resolve().parents:
+                if parent == home:
+                    break
+                os.chmod(parent, adapter_files.DIR_MODE)
+        return written
+
+    def _export(self, version_id: int, fmt: str, out: Path, *, merged_type: str = "f16",
+                progress: Callable[[str, float], None] | None = None) -> Path:
         if fmt not in EXPORT_FORMATS:
             raise UsageError(f"unknown export format {fmt!r}", f"choose one of {', '.join(EXPORT_FORMATS)}")
         v = self.get(version_id)
@@ -178,7 +208,10 @@ class AdapterService:
         if out.is_dir():
             raise UsageError(f"{out} is a directory", "give a file name for --out")
         if fmt == "gguf-lora":
-            return adapter_files.copy_file_atomic(v.gguf_path, out)
+            try:
+                return adapter_files.copy_file_atomic(v.gguf_path, out)
+            except FileNotFoundError:
+                raise AdapterError(f"v{v.id} was deleted by another process during the export") from None
         from openclaw_local.learn.adapter_io import merge_into_gguf, read_lora_gguf
 
         if merged_type not in ("f16", "q8_0"):
@@ -200,20 +233,18 @@ class AdapterService:
         base = io.base_info(self.model_path)
         lora = io.read_peft_dir(path, base) if path.is_dir() else io.read_lora_gguf(path)
         io.validate(lora, base, path.name)
-        vid = self.adapters.next_id()
-        vdir = adapter_files.version_dir(self.home, vid)
 
         def fill(tmp: Path) -> None:
             io.write_peft_dir(lora, tmp, base, base_name=self.model_path.name)
             io.write_lora_gguf(lora, tmp / GGUF_NAME, base)
 
-        adapter_files.write_dir_atomic(vdir, fill)
         gate = {"skipped": "activated on import (--activate)"} if activate else {}
-        self.adapters.publish(vid, vdir, parent_id=None, sample_ids=[], metrics={"gate": gate}, activate=activate,
-                              files=adapter_files.checksums(vdir), source="imported")
+        # the id is reserved in SQLite before anything is written: concurrent imports never collide
+        v = adapter_files.publish_new_version(self.home, self.adapters, fill, purpose="imported", parent_id=None,
+                                              sample_ids=[], metrics={"gate": gate}, activate=activate)
         if activate:
-            return self.get(vid)
-        return self.gate_version(vid)
+            return v
+        return self.gate_version(v.id)
 
     def gate_version(self, version_id: int) -> AdapterVersion:
         """Run the promotion gate on a candidate (torch, trainable copy), parent = the base model."""

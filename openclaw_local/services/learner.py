@@ -17,7 +17,7 @@ from openclaw_local.config import Settings
 from openclaw_local.engine import Engine
 from openclaw_local.store import Store
 from openclaw_local.services import adapter_files
-from openclaw_local.store.adapters import AdapterStore, AdapterVersion
+from openclaw_local.store.adapters import AdapterStore, AdapterVersion, ConcurrentChange
 
 POLL_S = 0.25  # a rollback from the CLI or the Adapters screen is served within 0.5 s
 
@@ -86,7 +86,10 @@ class LearnerService:
                     reason = f"llama.cpp could not load it ({exc})"
             self.adapters.mark(active.id, "broken", reason)
             fallback = self._last_good(before=active.id)
-            self.adapters.activate(fallback.id if fallback else None)
+            try:  # unless another process activated something meanwhile (then serve that: loop again)
+                self.adapters.activate(fallback.id if fallback else None, expect_active=None, refuse=("broken",))
+            except ConcurrentChange:
+                continue
             notices.append(f"adapter v{active.id} is broken ({reason}); now serving "
                            f"{f'v{fallback.id}' if fallback else 'the base model'}")
         self.served_version = target
@@ -111,6 +114,7 @@ class LearnerService:
     def start(self) -> None:
         """Start the learner process and the thread that follows it."""
         adapter_files.sweep_temporaries(self.home)
+        adapter_files.sweep_abandoned(self.home, self.adapters)
         self.serve_active(check_all=True)
         if self.settings.learn:
             self._spawn()
@@ -122,7 +126,7 @@ class LearnerService:
         env = dict(os.environ)
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
             env[var] = str(self.settings.learner_threads)
-        log = open(self.log_path, "ab")
+        log = os.fdopen(os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "openclaw_local.services.learner_worker", "--home", str(self.home),
              "--settings", json.dumps(overrides), "--parent-pid", str(os.getpid())],

@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settings", default="{}", help="JSON of settings overrides from the chat process")
     parser.add_argument("--parent-pid", type=int, default=None, help="exit when this process (the chat) is gone")
     args = parser.parse_args(argv)
+    os.umask(0o077)  # adapter versions it publishes are owner-only, like the database
     from openclaw_local.config import load_settings
 
     home = Path(args.home)

@@ -5,12 +5,15 @@ It keeps the trainable model in memory between updates and continues from the
 active version (its weights and its optimizer state); when the active version
 changed under it (a rollback), it reloads.
 
-Publishing order, so that a crash at any point leaves SQLite and disk agreeing:
-write the version directory (PEFT adapter + optimizer, atomically renamed into
-place), then its llama.cpp GGUF (atomic), then one SQLite transaction that
-registers the version, makes it active and marks its samples trained. A crash
-before the transaction leaves an orphan directory that no row points at and the
-samples still judged, so they are trained again by the next update.
+Publishing order, so that a crash at any point leaves SQLite and disk agreeing,
+and so that ``adapters import`` running at the same time cannot collide with it:
+reserve the version id in SQLite (``adapter_reservations``), write the version
+directory (PEFT adapter + optimizer + llama.cpp GGUF) into a temporary sibling and
+rename it into place without replacing anything, then one SQLite transaction that
+closes the reservation, registers the version and marks its samples trained. A
+crash before that transaction leaves an abandoned reservation (and perhaps a
+directory no row points at), both cleaned up later, and the samples still judged,
+so they are trained again by the next update.
 
 Promotion gate (``learn/gate.py``): the version is published as a ``candidate``,
 then in a second transaction made ``active`` if it passes, else ``rejected`` with
@@ -26,7 +29,7 @@ from __future__ import annotations
 
 import gc
 import json
-import shutil
+import os
 import time
 from pathlib import Path
 from typing import Callable
@@ -70,9 +73,11 @@ def base_perplexity(home: Path, trainable, config) -> float:
     with trainable.model.disable_adapter():
         ppl = perplexity(trainable.model, trainable.tokenizer, text, max_tokens=config.max_tokens, window=config.window)
     known[key] = ppl
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_name(f".{cache.name}.tmp")
-    tmp.write_text(json.dumps(known))
+    cache.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = cache.with_name(f".{cache.name}.tmp-{os.getpid()}")  # per process: two learners may write it at once
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(json.dumps(known))
     tmp.replace(cache)
     return ppl
 
@@ -166,10 +171,6 @@ class Learner:
         gate["seconds"] = round(gate_seconds + time.monotonic() - gate_started, 2)
         self.progress("publishing", 0, 0, metrics.loss)
         parent = self.adapters.active()
-        vid = self.adapters.next_id()
-        vdir = version_dir(self.home, vid)
-        if vdir.exists():  # an orphan from a crash before its row was written
-            shutil.rmtree(vdir)
         trained_ids = sorted({item["message_id"] for item in items})
         summary = {
             "loss": metrics.loss, "mean_reward": metrics.mean_reward, "n_samples": len(trained_ids),
@@ -177,14 +178,29 @@ class Learner:
             "steps": metrics.steps, "tokens_per_s": metrics.tokens_per_s, "clip_fraction": metrics.clip_fraction,
             "n_replayed": len(replayed), "general_kl": metrics.general_kl,
         }
-        save_adapter(t.model, vdir, self._optimizer, extra_state=summary)
-        peft_model_to_gguf(t.model, vdir / GGUF_NAME, architecture=t.architecture)
-        self.adapters.publish(vid, vdir, parent_id=parent.id if parent else None, sample_ids=trained_ids,
-                              metrics=summary, activate=False, files=adapter_files.checksums(vdir))
-        version = self.adapters.promote(vid, gate, passed=passed, reason=reason)
+
+        def fill(tmp: Path) -> None:
+            save_adapter(t.model, tmp, self._optimizer, extra_state=summary, atomic=False)
+            peft_model_to_gguf(t.model, tmp / GGUF_NAME, architecture=t.architecture)
+
+        version = self.publish(fill, parent_id=parent.id if parent else None, sample_ids=trained_ids,
+                               metrics=summary, gate=gate, passed=passed, reason=reason)
+        vid = version.id
         # a rejected update must not become the base of the next one: reload the active version then
         self._loaded_version = vid if passed else "stale"
         return version
+
+    def publish(self, fill: Callable[[Path], None], *, parent_id: int | None, sample_ids: list[int],
+                metrics: dict, gate: dict, passed: bool, reason: str | None) -> AdapterVersion:
+        """Publish an update's files (written by ``fill(dir)``) as a candidate, then apply the gate's verdict.
+
+        The id is reserved in SQLite before any file is written, so this is safe while
+        ``adapters import`` or another writer publishes at the same time.
+        """
+        version = adapter_files.publish_new_version(self.home, self.adapters, fill, purpose="trained",
+                                                    parent_id=parent_id, sample_ids=sample_ids, metrics=metrics,
+                                                    activate=False)
+        return self.adapters.promote(version.id, gate, passed=passed, reason=reason)
 
     def _general_ids(self) -> list[int]:
         """Token ids of the replay corpus for the general-text KL (not the gate's corpus)."""

@@ -10,6 +10,15 @@ Statuses: ``candidate`` (published, not yet gated), ``active`` (served),
 (its files went missing or corrupt). A row is only ever written after its files
 are complete on disk, and deleting removes the row before the files, so a row
 never points at files that were not (yet) there.
+
+Concurrency (several CLI commands, the learner, a chat on one data dir): a version
+id is reserved in ``adapter_reservations`` inside one ``BEGIN IMMEDIATE``
+transaction before its files are written, and the reservation is closed in the
+same transaction that inserts the version row, so two writers never share an id
+or a directory. Ids are never handed out twice. Every change that depends on what
+it read (activate only an existing version, delete only a non-active one) checks
+it again inside its write transaction and raises :class:`ConcurrentChange` when
+another process changed it in between.
 """
 
 from __future__ import annotations
@@ -17,11 +26,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+from openclaw_local.errors import DatabaseError
 from openclaw_local.store.db import Store, now
 
 GGUF_NAME = "adapter.gguf"
+_ANY = object()
+
+
+class ConcurrentChange(DatabaseError):
+    """Another process changed the adapter versions between a check and the change it allowed."""
 
 
 @dataclass
@@ -82,9 +97,52 @@ class AdapterStore:
         rows = self.store._query("select * from adapter_versions where status = 'active' order by id desc limit 1")
         return AdapterVersion.from_row(rows[0]) if rows else None
 
-    def next_id(self) -> int:
-        rows = self.store._query("select coalesce(max(id), 0) + 1 as n from adapter_versions")
-        return rows[0]["n"]
+    # ------------------------------------------------------------ reservations
+    def reserve(self, pid: int, purpose: str, taken: Callable[[int], bool] = lambda vid: False) -> int:
+        """Reserve the next version id for ``pid`` (status ``writing``), atomically.
+
+        ``taken(id)`` says whether something already occupies that id outside the
+        database (a leftover directory): such ids are skipped, never reused.
+        """
+        with self.store._write_tx() as db:
+            n = next(iter(db.query(
+                "select max(coalesce((select max(id) from adapter_versions), 0), "
+                "coalesce((select max(id) from adapter_reservations), 0)) + 1 as n")))["n"]
+            while taken(n):
+                n += 1
+            db["adapter_reservations"].insert(
+                {"id": n, "pid": pid, "purpose": purpose, "status": "writing", "created_at": now()})
+        return n
+
+    def abandon(self, version_id: int, *, pid: int | None) -> bool:
+        """Mark a reservation abandoned (its writer failed or died); True if it was still open.
+
+        Only while ``pid`` (the writer the caller saw) still holds it open.
+        """
+        with self.store._write_tx() as db:
+            sql = "update adapter_reservations set status = 'abandoned' where id = ? and status = 'writing'"
+            params: list[Any] = [version_id]
+            if pid is not None:
+                sql += " and pid = ?"
+                params.append(pid)
+            else:
+                sql += " and pid is null"
+            return db.execute(sql, params).rowcount > 0
+
+    def open_reservations(self) -> list[dict[str, Any]]:
+        return self.store._query("select * from adapter_reservations where status = 'writing' order by id")
+
+    def ownership(self) -> tuple[dict[int, str], set[int], int]:
+        """(version id -> path, ids being written, highest id reserved), read in one transaction."""
+        with self.store._write_tx() as db:
+            rows = {r["id"]: r["path"] for r in db.query("select id, path from adapter_versions")}
+            writing = {r["id"] for r in db.query("select id from adapter_reservations where status = 'writing'")}
+            top = next(iter(db.query("select coalesce(max(id), 0) as n from adapter_reservations")))["n"]
+        return rows, writing, max([top, *rows])
+
+    def reservation(self, version_id: int) -> dict[str, Any] | None:
+        rows = self.store._query("select * from adapter_reservations where id = ?", [version_id])
+        return rows[0] if rows else None
 
     def publish(self, version_id: int, path: Path, *, parent_id: int | None, sample_ids: list[int], metrics: dict[str, Any],
                 activate: bool = True, files: dict[str, str] | None = None, source: str = "trained",
@@ -96,7 +154,13 @@ class AdapterStore:
         """
         ts = now()
         status = status or ("active" if activate else "candidate")
-        with self.store._tx() as db:
+        with self.store._write_tx() as db:
+            held = list(db.query("select status from adapter_reservations where id = ?", [version_id]))
+            if not held or held[0]["status"] != "writing":
+                raise ConcurrentChange(
+                    f"adapter version {version_id} was not reserved by this process (or its reservation was "
+                    "abandoned)", "retry")
+            db.execute("update adapter_reservations set status = 'done' where id = ?", [version_id])
             if status == "active":
                 db.execute("update adapter_versions set status = 'retired' where status = 'active'")
             db["adapter_versions"].insert({
@@ -118,7 +182,9 @@ class AdapterStore:
 
     def promote(self, version_id: int, gate: dict[str, Any], *, passed: bool, reason: str | None = None) -> AdapterVersion:
         """Record gate results; a passing candidate becomes active, a failing one rejected (one transaction)."""
-        with self.store._tx() as db:
+        with self.store._write_tx() as db:
+            if not list(db.query("select id from adapter_versions where id = ?", [version_id])):
+                raise ConcurrentChange(f"adapter version {version_id} was deleted by another process while it was gated")
             if passed:
                 db.execute("update adapter_versions set status = 'retired' where status = 'active' and id != ?", [version_id])
                 db.execute(
@@ -132,13 +198,33 @@ class AdapterStore:
                 )
         return self.get(version_id)
 
-    def activate(self, version_id: int | None, *, demote: tuple[str, str | None] | None = None) -> None:
+    def activate(self, version_id: int | None, *, demote: tuple[str, str | None] | None = None,
+                 expect_active: Any = _ANY, expect_files: Any = _ANY, refuse: tuple[str, ...] = ()) -> None:
         """Make one version active (None = serve the base model), in one transaction.
 
         The previously active version becomes ``retired``, or ``demote=(status, reason)``
-        (a rollback marks what it undoes as rejected).
+        (a rollback marks what it undoes as rejected). What the caller checked before
+        is checked again under the write lock, raising :class:`ConcurrentChange`: the
+        version still exists, still has ``expect_files`` (the checksums that were
+        verified), its status is not in ``refuse``, and the active version is still
+        ``expect_active`` (an id, or None for the base model).
         """
-        with self.store._tx() as db:
+        with self.store._write_tx() as db:
+            if expect_active is not _ANY:
+                cur = list(db.query("select id from adapter_versions where status = 'active' order by id desc limit 1"))
+                cur_id = cur[0]["id"] if cur else None
+                if cur_id != expect_active:
+                    now_serving = f"v{cur_id}" if cur_id else "the base model"
+                    raise ConcurrentChange(f"another process changed the active adapter meanwhile (now {now_serving})",
+                                           "look at `adapters list` and retry")
+            if version_id is not None:
+                rows = list(db.query("select status, files from adapter_versions where id = ?", [version_id]))
+                if not rows:
+                    raise ConcurrentChange(f"adapter version {version_id} was deleted by another process")
+                if rows[0]["status"] in refuse:
+                    raise ConcurrentChange(f"adapter version {version_id} became {rows[0]['status']} meanwhile")
+                if expect_files is not _ANY and rows[0]["files"] != (json.dumps(expect_files) if expect_files else None):
+                    raise ConcurrentChange(f"adapter version {version_id}'s files changed meanwhile")
             status, reason = demote or ("retired", None)
             db.execute("update adapter_versions set status = ?, reason = coalesce(?, reason) where status = 'active'",
                        [status, reason])
@@ -150,13 +236,21 @@ class AdapterStore:
         with self.store._tx() as db:
             db.execute("update adapter_versions set status = ?, reason = ? where id = ?", [status, reason, version_id])
 
-    def delete(self, version_id: int) -> None:
-        """Remove the row (the caller removes the files afterwards; an orphan dir is harmless)."""
-        with self.store._tx() as db:
+    def delete(self, version_id: int) -> AdapterVersion:
+        """Remove the row of a version that is not active, and return it (the caller removes
+        the files afterwards; an orphan dir is harmless). Checked under the write lock."""
+        with self.store._write_tx() as db:
+            rows = list(db.query("select * from adapter_versions where id = ?", [version_id]))
+            if not rows:
+                raise ConcurrentChange(f"adapter version {version_id} was deleted by another process")
+            if rows[0]["status"] == "active":
+                raise ConcurrentChange(f"adapter version {version_id} became active meanwhile and cannot be deleted",
+                                       "roll back or activate another version first")
             db.execute("delete from probe_answers where version_id = ?", [version_id])
             db.execute("update adapter_versions set parent_id = ? where parent_id = ?",
-                       [self.get(version_id).parent_id, version_id])
+                       [rows[0]["parent_id"], version_id])
             db.execute("delete from adapter_versions where id = ?", [version_id])
+        return AdapterVersion.from_row(rows[0])
 
     def previous_good(self, version_id: int | None) -> AdapterVersion | None:
         """What a rollback from ``version_id`` goes to: the nearest good ancestor, else the
@@ -220,7 +314,10 @@ class AdapterStore:
             return table.last_pk
 
     def take_request(self) -> int | None:
-        with self.store._tx() as db:
+        # polled every second by the learner: only take the write lock when something waits
+        if not self.store._query("select 1 from learn_requests where taken_at is null limit 1"):
+            return None
+        with self.store._write_tx() as db:
             rows = list(db.query("select id from learn_requests where taken_at is null order by id limit 1"))
             if not rows:
                 return None
@@ -231,5 +328,21 @@ class AdapterStore:
         with self.store._tx() as db:
             db.execute("update learn_requests set done_at = ?, result = ? where id = ?", [now(), result, request_id])
 
-    def request(self, request_id: int) -> dict[str, Any]:
-        return self.store._query("select * from learn_requests where id = ?", [request_id])[0]
+    def request(self, request_id: int) -> dict[str, Any] | None:
+        rows = self.store._query("select * from learn_requests where id = ?", [request_id])
+        return rows[0] if rows else None
+
+    def cancel_request(self, request_id: int) -> bool:
+        """Remove a request nobody took (True), or leave one a learner already took (False)."""
+        with self.store._write_tx() as db:
+            return db.execute("delete from learn_requests where id = ? and taken_at is null", [request_id]).rowcount > 0
+
+    def drop_request(self, request_id: int) -> None:
+        """Remove an unfinished request whose learner is gone (nobody will ever answer it)."""
+        with self.store._write_tx() as db:
+            db.execute("delete from learn_requests where id = ? and done_at is null", [request_id])
+
+    def drop_untaken_requests(self) -> int:
+        """Remove every request nobody took: called where no learner can be running (we hold the lock)."""
+        with self.store._write_tx() as db:
+            return db.execute("delete from learn_requests where taken_at is null").rowcount

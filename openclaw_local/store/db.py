@@ -54,7 +54,9 @@ class InstanceLock:
 
     def acquire(self) -> "InstanceLock":
         try:
-            fh = open(self.path, "a+")
+            # owner-only like the database; an older 0644 lock file is tightened
+            fh = os.fdopen(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600), "a+")
+            os.chmod(self.path, 0o600)
         except OSError as exc:
             raise DataDirError(f"cannot create {self.path} ({exc.strerror})", "check the data directory permissions") from None
         try:
@@ -108,7 +110,7 @@ class Store:
             store = cls(path, conn)
             store._check_not_newer()
             if migrate:
-                migrations.apply(store.db)
+                store._migrate()
         except sqlite3.Error as exc:
             raise _translate(exc, path) from None
         for suffix in ("-wal", "-shm"):
@@ -128,6 +130,19 @@ class Store:
                 "upgrade openclaw-local; the database was left untouched",
             )
 
+    def _migrate(self) -> None:
+        """Apply pending migrations under SQLite's write lock, so processes opening a new
+        data dir at the same moment do not race to create the same tables."""
+        if not migrations.pending(self.db):
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            migrations.apply(self.db)  # each migration becomes a savepoint inside this transaction
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
     def schema_version(self) -> int:
         return len(migrations.applied(self.db))
 
@@ -142,6 +157,33 @@ class Store:
                 with self.db.atomic():
                     yield self.db
             except sqlite3.Error as exc:
+                raise _translate(exc, self.path) from None
+
+    @contextmanager
+    def _write_tx(self) -> Iterator[Database]:
+        """A transaction that takes SQLite's write lock at BEGIN (``BEGIN IMMEDIATE``).
+
+        Use it where a transaction reads and then writes on what it read (reserve the
+        next id, activate a version only if it still exists): a plain deferred one can
+        fail outright with "database is locked" when two processes upgrade at once,
+        while this one waits its turn (the busy timeout) and sees the latest state.
+        """
+        with self._lock:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise _translate(exc, self.path) from None
+            try:
+                yield self.db
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
                 raise _translate(exc, self.path) from None
 
     def _query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:

@@ -160,6 +160,29 @@ DEFAULT_PROBES = (
 )
 
 
+@migrations(name="m006_adapter_reservations")
+def m006_adapter_reservations(db: Database) -> None:
+    # A version id is taken here, in one write transaction, before any file of it is
+    # written, so two writers (imports, the learner) can never pick the same id or
+    # directory. Rows are kept after the version is published (status done) so that
+    # an id is never handed out twice, even after its version is deleted.
+    db["adapter_reservations"].create(
+        {
+            "id": int,
+            "pid": int,  # the writing process; a dead pid means the write was abandoned
+            "purpose": str,  # trained | imported
+            "status": str,  # writing | done | abandoned
+            "created_at": str,
+        },
+        pk="id",
+    )
+    # existing versions count as reserved, so new ids continue after them
+    db.execute(
+        "insert into adapter_reservations (id, pid, purpose, status, created_at) "
+        "select id, null, coalesce(source, 'trained'), 'done', created_at from adapter_versions"
+    )
+
+
 @migrations(name="m009_conversation_source")
 def m009_conversation_source(db: Database) -> None:
     # Conversations that arrive through the OpenAI-compatible endpoint: which client sent
