@@ -30,6 +30,7 @@ NOT_TRAIN_CONFIG = {
     "learner_threads": "torch threads of the learner process",
     "replay_corrections": "which items an update trains on (services/updates.py)",
     "hf_model_dir": "where the trainable copy comes from (learn/trainable.py)",
+    "learn_wait_s": "how long `learn --once` waits for a running chat's learner (cli/learn.py)",
 }
 
 
