@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from openclaw_local.store import Store
@@ -16,9 +18,11 @@ def env(tmp_path):
     store.close()
 
 
-def _publish(adapters, version_id, sample_ids, root):
-    """Train-and-publish as the learner records it: the version row marks its samples trained."""
+def _publish(adapters, sample_ids, root) -> int:
+    """Train-and-publish as the learner records it: reserve an id, then the version row marks its samples trained."""
+    version_id = adapters.reserve(os.getpid(), "trained")
     adapters.publish(version_id, root / f"v{version_id}", parent_id=None, sample_ids=sample_ids, metrics={}, activate=False)
+    return version_id
 
 
 def _exchange(store, conv, user, reply, **kw):
@@ -156,14 +160,14 @@ def test_zero_reward_without_hint_is_not_trained_and_nothing_trains_twice(env, t
     assert samples.trainable_ids() == [a.id]
     assert [i["message_id"] for i in samples.training_items([a.id, b.id])] == [a.id]
     adapters = AdapterStore(store)
-    _publish(adapters, 3, [a.id], tmp_path)
-    assert samples.get(a.id)["trained_version"] == 3
+    first = _publish(adapters, [a.id], tmp_path)
+    assert samples.get(a.id)["trained_version"] == first
     assert samples.training_items([a.id]) == [] and samples.trainable_ids() == []
     store.rate(b.id, -1)  # ...until the user says what the judge could not
     assert samples.record_next_state(b.id)["status"] == "judged" and samples.get(b.id)["reward"] == -1
     assert samples.get(b.id)["reason"] is None
-    _publish(adapters, 4, [b.id], tmp_path)
-    assert samples.get(b.id)["trained_version"] == 4
+    second = _publish(adapters, [b.id], tmp_path)
+    assert samples.get(b.id)["trained_version"] == second > first
     # new feedback on a trained reply changes nothing
     store.rate(a.id, 1)
     assert samples.record_next_state(a.id)["status"] == "trained"
@@ -211,7 +215,7 @@ def test_replay_correction_items_are_recent_trained_corrections(env, tmp_path):
         samples.record_next_state(a.id)
         ids.append(a.id)
     assert samples.replay_correction_items(8) == []  # nothing trained yet
-    _publish(AdapterStore(store), 1, ids[:3], tmp_path)
+    _publish(AdapterStore(store), ids[:3], tmp_path)
     items = samples.replay_correction_items(2, exclude=[ids[2]])
     assert [(i["message_id"], i["reply"], i["kind"], i["reward"]) for i in items] == [
         (ids[1], "fixed 1", "correction", 1), (ids[0], "fixed 0", "correction", 1)]
