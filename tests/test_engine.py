@@ -138,7 +138,9 @@ def test_split_thinking(text, expected):
 
 
 def test_missing_model_file(tmp_path):
-    with pytest.raises(ModelError, match="not found"):
+    from openclaw_local.errors import NotFoundError
+
+    with pytest.raises(NotFoundError, match="not found"):
         inspect_gguf(tmp_path / "nope.gguf")
 
 

@@ -146,7 +146,10 @@ def test_disk_full_during_import_cleans_up(peft_dir, tiny_home, monkeypatch, cap
     assert {k for k in tree_digest(tiny_home / "adapters")} == before_files  # no partial version left behind
     monkeypatch.setattr(adapter_io, "lora_tensors_to_gguf", real)
     assert main(["adapters", "import", str(peft_dir), "--activate"]) == 0  # with space again, it works
-    assert AdapterStore(store).active().id == 2
+    # the failed write's id stays used (ids are never handed out twice); the new version is the newest one
+    active = AdapterStore(store).active()
+    assert [v.id for v in AdapterStore(store).versions()] == sorted([vid for vid, _ in before_versions] + [active.id])
+    assert active.id > max([vid for vid, _ in before_versions], default=0)
     store.close()
 
 

@@ -206,7 +206,9 @@ def run_trial(trial: int, model: Path, inputs: list[Path], template: Path, engin
 
 def run(trials: int, imports: int = 8, keep: Path | None = None, model: Path | None = None,
         say=print) -> list[TrialResult]:
+    from openclaw_local.config import Settings
     from openclaw_local.engine import Engine
+    from openclaw_local.engine.selftest import plan_for
     from openclaw_local.paths import embedded_model_path
 
     model = model or embedded_model_path()
@@ -219,7 +221,8 @@ def run(trials: int, imports: int = 8, keep: Path | None = None, model: Path | N
 
     base = base_info(model)
     write_lora_gguf(read_peft_dir(template, base), template / "adapter.gguf", base)
-    engine = Engine(model, n_ctx=512, threads=1, seed=0)
+    plan = plan_for(None, Settings(threads=1), model)  # loads as the app would on this machine
+    engine = Engine(model, n_ctx=512, threads=1, seed=0, plan=plan)
     results = []
     try:
         for trial in range(trials):
