@@ -46,7 +46,10 @@ class Settings:
     judge_votes: int = field(default=3, metadata={"help": "judge votes per sample (majority wins)"})
     judge_temperature: float = field(default=0.6, metadata={"help": "judge sampling temperature"})
     judge_model_path: str | None = field(default=None, metadata={"help": "separate judge GGUF; empty = served model"})
-    judge_mode: str = field(default="rules", metadata={"help": "judge mode: rules | hybrid | generate | logprob (see docs/JUDGE.md)"})
+    judge_mode: str = field(default="auto", metadata={
+        "help": "judge mode: auto (learned for models < 3B parameters, generate for bigger) | learned | rules | hybrid "
+                "| generate | logprob (see docs/JUDGE.md)",
+        "choices": ("auto", "learned", "rules", "hybrid", "generate", "logprob")})
     lora_rank: int = field(default=16, metadata={"help": "LoRA rank"})
     lora_alpha: float = field(default=32.0, metadata={"help": "LoRA alpha"})
     learning_rate: float = field(default=1e-3, metadata={"help": "Adam learning rate for the adapter (measured: docs/PERSONALIZATION.md)"})

@@ -1,9 +1,10 @@
 """Measure the judge against hand-labeled next states (``assets/prm_labeled.jsonl``).
 
 Each line: ``{"reply", "next_state", "label": 1|0|-1}`` and optionally ``"prompt"``
-(the user message the reply answered). ``python -m openclaw_local.learn.prm_eval
-[--mode M ...] [--votes N] [--model GGUF]`` prints accuracy and the confusion matrix
-per mode.
+(the user message the reply answered) and ``"category"`` (e.g. "sarcasm"; the report
+then gives accuracy, ±1 precision and the share decided per category).
+``python -m openclaw_local.learn.prm_eval [--mode M ...] [--votes N] [--model GGUF]``
+prints accuracy and the confusion matrix per mode.
 """
 
 from __future__ import annotations
@@ -29,6 +30,29 @@ def load_labeled(path: Path | str = DEFAULT_PATH) -> list[dict[str, Any]]:
             raise ValueError(f"{path}:{n}: needs reply, next_state and label in {{1, 0, -1}}")
         rows.append(row)
     return rows
+
+
+def summarize(labels: list[int], preds: list[int]) -> dict[str, Any]:
+    """Accuracy, precision of the ±1 verdicts, share decided and wrong-sign share of some lines."""
+    n = len(labels)
+    decided = [(t, p) for t, p in zip(labels, preds) if p != 0]
+    return {
+        "n": n,
+        "accuracy": sum(1 for t, p in zip(labels, preds) if t == p) / n if n else 0.0,
+        "decided_precision": (sum(1 for t, p in decided if t == p) / len(decided)) if decided else None,
+        "decided_fraction": len(decided) / n if n else 0.0,
+        "wrong_sign": sum(1 for t, p in decided if t == -p) / n if n else 0.0,
+    }
+
+
+def per_category(rows: list[dict[str, Any]], preds: list[int]) -> dict[str, dict[str, Any]]:
+    """:func:`summarize` per ``category`` field (lines without one: "(none)"), sorted by name."""
+    groups: dict[str, tuple[list[int], list[int]]] = {}
+    for row, pred in zip(rows, preds):
+        labels, ps = groups.setdefault(str(row.get("category") or "(none)"), ([], []))
+        labels.append(row["label"])
+        ps.append(pred)
+    return {cat: summarize(*groups[cat]) for cat in sorted(groups)}
 
 
 def evaluate(judge: Any, path: Path | str = DEFAULT_PATH, *, limit: int | None = None) -> dict[str, Any]:
@@ -65,6 +89,8 @@ def evaluate(judge: Any, path: Path | str = DEFAULT_PATH, *, limit: int | None =
         # of the lines the judge scored ±1 (the ones that get trained on), how many had that label
         "decided_precision": (sum(1 for t, p in decided if t == p) / len(decided)) if decided else None,
         "decided_fraction": len(decided) / n if n else 0.0,
+        "wrong_sign": sum(1 for t, p in decided if t == -p) / n if n else 0.0,
+        "categories": per_category(rows, preds) if any("category" in r for r in rows) else {},
         "predictions": preds,
         "seconds": seconds,
     }
@@ -82,6 +108,19 @@ def format_report(result: dict[str, Any]) -> str:
     ]
     for lab, row in zip(result["labels"], result["confusion"]):
         lines.append(f"  true {names[lab]}  " + "".join(f"{v:8d}" for v in row))
+    lines.append(f"wrong-sign verdicts (-1 read as +1 or +1 as -1): {result.get('wrong_sign', 0.0):.1%} of lines")
+    if result.get("categories"):
+        lines.append(format_categories(result["categories"]))
+    return "\n".join(lines)
+
+
+def format_categories(categories: dict[str, dict[str, Any]]) -> str:
+    """One row per category: lines, accuracy, precision of ±1 verdicts, share decided."""
+    width = max(8, *(len(c) for c in categories))
+    lines = [f"  {'category':{width}s}  lines  accuracy  ±1 precision  decided"]
+    for cat, m in categories.items():
+        prec = "—" if m["decided_precision"] is None else f"{m['decided_precision']:.3f}"
+        lines.append(f"  {cat:{width}s}  {m['n']:5d}  {m['accuracy']:8.3f}  {prec:>12s}  {m['decided_fraction']:6.0%}")
     return "\n".join(lines)
 
 
@@ -101,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     modes = args.mode or list(MODES)
     engine = None
-    if any(m != "rules" for m in modes):
+    if any(m not in ("rules", "learned") for m in modes):
         from openclaw_local.engine import Engine
         from openclaw_local.paths import embedded_model_path
 

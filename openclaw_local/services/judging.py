@@ -23,13 +23,28 @@ from typing import Any, Callable
 
 from openclaw_local.config import Settings
 from openclaw_local.engine import Preempted
-from openclaw_local.learn.judge import DEFAULT_MODE, Judge
+from openclaw_local.learn.judge import DEFAULT_MODE, MODEL_FREE_MODES, Judge, resolve_mode
 from openclaw_local.store.samples import SampleStore
 
 log = logging.getLogger(__name__)
 
 OnJudged = Callable[[int, "int | None", "str | None"], None]
 BATCH = 20
+
+
+def judge_mode_for(settings: Settings, model_path: "str | None") -> str:
+    """The concrete judge mode: ``auto`` looks at the judge model's size (parameter count from GGUF)."""
+    mode = getattr(settings, "judge_mode", None) or DEFAULT_MODE
+    if mode != "auto":
+        return mode
+    from openclaw_local.engine.model_size import parameter_count
+
+    path = settings.judge_model_path or model_path
+    return resolve_mode(mode, parameter_count(path) if path else None)
+
+
+def needs_engine(mode: str) -> bool:
+    return mode not in MODEL_FREE_MODES
 
 
 class JudgeWorker:
@@ -52,6 +67,8 @@ class JudgeWorker:
         settings = settings or Settings()
         self.samples = samples
         mode = mode or getattr(settings, "judge_mode", None) or DEFAULT_MODE
+        if mode == "auto":
+            mode = resolve_mode(mode, None) if engine is None else judge_mode_for(settings, getattr(engine, "model_path", None))
         self.judge = judge or Judge(engine, mode=mode, votes=settings.judge_votes, temperature=settings.judge_temperature)
         self.on_judged = on_judged or (lambda message_id, reward, hint: None)
         self.poll_s = poll_s

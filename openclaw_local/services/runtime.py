@@ -16,7 +16,7 @@ from openclaw_local.engine import Engine, ModelGate
 from openclaw_local.paths import embedded_model_path
 from openclaw_local.services.chat import ChatService
 from openclaw_local.services.events import Judged
-from openclaw_local.services.judging import JudgeWorker
+from openclaw_local.services.judging import JudgeWorker, judge_mode_for, needs_engine
 from openclaw_local.services.learner import LearnerService
 from openclaw_local.store.samples import SampleStore
 from openclaw_local.store import Store
@@ -65,14 +65,16 @@ class Runtime:
         if s.learn:
             # The judge gets its own llama.cpp context (same gate, so chat still goes first):
             # judging never evicts the chat's cached prompt, and it always judges with the base model.
-            # The "rules" judge needs no model at all, so none is loaded for it.
+            # The "rules" and "learned" judges need no model at all, so none is loaded for them.
             self.judge_engine = None
-            if s.judge_mode != "rules":
+            judge_mode = judge_mode_for(s, str(model))
+            if needs_engine(judge_mode):
                 judge_model = Path(s.judge_model_path).expanduser() if s.judge_model_path else model
                 self.judge_engine = Engine(judge_model, n_ctx=min(2048, s.n_ctx), threads=s.threads,
                                            n_gpu_layers=s.n_gpu_layers, gate=self.gate)
                 self._stack.callback(self.judge_engine.close)
-            self.judge_worker = JudgeWorker(self.samples, self.judge_engine, settings=s, on_judged=self._on_judged)
+            self.judge_worker = JudgeWorker(self.samples, self.judge_engine, settings=s, mode=judge_mode,
+                                            on_judged=self._on_judged)
             on_next_state = self.judge_worker.notify
         self.chat = ChatService(self.store, self.engine, s, adapter_version=lambda: self.learner.served_version,
                                 on_next_state=on_next_state)
