@@ -13,11 +13,13 @@ import sys
 from openclaw_local import __version__
 from openclaw_local.cli import bench, chat, doctor, eval_prm, history, learn, simulate
 from openclaw_local.cli import adapters, export_data
+from openclaw_local.cli import judge as judge_cli
 from openclaw_local.cli.common import add_common_options
 from openclaw_local.errors import UserError
 
 COMMANDS = [chat, history, doctor, learn, bench, simulate, eval_prm]
 COMMANDS += [adapters, export_data]
+COMMANDS += [judge_cli]
 
 
 def build_parser() -> argparse.ArgumentParser:
