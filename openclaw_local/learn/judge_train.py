@@ -26,7 +26,7 @@ from openclaw_local.learn.prm_eval import load_labeled
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 TRAIN_PATH = ASSETS / "prm_train.jsonl"
-EXTRA_TRAIN = ("prm_labeled.jsonl", "prm_heldout.jsonl", "prm_heldout2.jsonl")
+EXTRA_TRAIN = ("prm_labeled.jsonl", "prm_heldout.jsonl", "prm_heldout2.jsonl", "prm_heldout3.jsonl")
 FALLBACK_DEV = "prm_heldout3.jsonl"  # dev split until prm_train.jsonl exists
 C_GRID = (0.3, 1.0, 3.0, 10.0)
 THRESHOLDS = tuple(round(0.34 + 0.01 * i, 2) for i in range(62))
@@ -46,7 +46,7 @@ def load_splits(assets: Path = ASSETS) -> tuple[list[dict[str, Any]], list[dict[
         dev += load_labeled(assets / FALLBACK_DEV)
         used.append(FALLBACK_DEV)
     for name in EXTRA_TRAIN:
-        if (assets / name).is_file():
+        if (assets / name).is_file() and name not in used:
             train += load_labeled(assets / name)
             used.append(name)
     return train, dev, used
@@ -73,11 +73,7 @@ def pick_threshold(P: np.ndarray, labels: Sequence[int]) -> tuple[float, dict[st
 
 
 def _columns(X: np.ndarray, feature_set: str) -> np.ndarray:
-    if feature_set == "emb":
-        return X[:, :lj.EMBED_DIM]
-    if feature_set == "ctx":
-        return X[:, lj.EMBED_DIM:]
-    return X
+    return lj.select(X, feature_set)
 
 
 def _class_weights(y: np.ndarray) -> np.ndarray:
@@ -97,8 +93,8 @@ def train(assets: Path = ASSETS, *, encoder: lj.Encoder | None = None, feature_s
     encoder = encoder or lj.shared_encoder()
     train_rows, dev_rows, used = load_splits(assets)
     t0 = time.perf_counter()
-    X_train = lj.featurize(train_rows, encoder, "emb+ctx")
-    X_dev = lj.featurize(dev_rows, encoder, "emb+ctx")
+    X_train = lj.featurize(train_rows, encoder, "emb+ctx+pair")
+    X_dev = lj.featurize(dev_rows, encoder, "emb+ctx+pair")
     embed_s = time.perf_counter() - t0
     y_train = [r["label"] for r in train_rows]
     y_dev = [r["label"] for r in dev_rows]
@@ -114,9 +110,14 @@ def train(assets: Path = ASSETS, *, encoder: lj.Encoder | None = None, feature_s
     pool = meets or candidates
     best = max(pool, key=lambda c: (c["dev"]["accuracy"], c["dev"]["precision"], -c["C"]))
     head = fit_head(X_train, y_train, C=best["C"], feature_set=best["feature_set"], threshold=best["threshold"])
+    dev_preds = head.decide(head.probs(_columns(X_dev, head.feature_set)))
+    from openclaw_local.learn.prm_eval import per_category
+
+    dev_categories = per_category(dev_rows, dev_preds)
     report = {
         "chosen": best,
         "rules_dev": rules_dev,
+        "dev_categories": dev_categories,
         "alternatives": candidates,
         "data": {name: hashlib.sha256((assets / name).read_bytes()).hexdigest()[:16] for name in used},
         "n_train": len(train_rows),
@@ -147,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
             m = c["dev"]
             print(f"  {fs:8s} C={c['C']:<5} t={c['threshold']:.2f}  dev acc {m['accuracy']:.3f}  ±1 prec "
                   f"{m['precision']:.3f}  decided {m['decided']:.0%}  wrong-sign {m['wrong_sign']:.1%}")
+    from openclaw_local.learn.prm_eval import format_categories
+
+    print("chosen head on dev, per category:")
+    print(format_categories(report["dev_categories"]))
     b = report["chosen"]
     print(f"chosen: {b['feature_set']} C={b['C']} threshold {b['threshold']:.2f} -> {out}")
     return 0

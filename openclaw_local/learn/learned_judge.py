@@ -163,11 +163,18 @@ def context_features(prompt: str | None, reply: str, next_state: str, cos_prompt
     ], dtype=np.float64)
 
 
-FEATURE_SETS = ("emb", "emb+ctx", "ctx")  # what the head sees; compared in docs/JUDGE.md
+FEATURE_SETS = ("emb", "ctx", "emb+ctx", "emb+ctx+pair")  # what the head sees; compared in docs/JUDGE.md
+N_CTX = len(FEATURE_NAMES)
 
 
-def featurize(rows: Sequence[dict[str, Any]], encoder: Encoder, feature_set: str = "emb+ctx") -> np.ndarray:
-    """One input vector per ``{"prompt", "reply", "next_state"}`` row, batched through the encoder."""
+def featurize(rows: Sequence[dict[str, Any]], encoder: Encoder, feature_set: str = "emb+ctx+pair") -> np.ndarray:
+    """One input vector per ``{"prompt", "reply", "next_state"}`` row, batched through the encoder.
+
+    Blocks, in this order: the next message's embedding (384), the context features,
+    then (``+pair``) the element-wise products of the next message's embedding with the
+    prompt's and with the reply's (384 each: *which* meaning it shares with them, where
+    a cosine only says how much). :func:`select` cuts a full vector down to a smaller set.
+    """
     nexts = [" ".join((r.get("next_state") or "").split()) for r in rows]
     if feature_set == "emb":
         return encoder.encode(nexts)
@@ -176,13 +183,30 @@ def featurize(rows: Sequence[dict[str, Any]], encoder: Encoder, feature_set: str
     emb = encoder.encode(nexts + prompts + replies)
     n = len(rows)
     e_next, e_prompt, e_reply = emb[:n], emb[n:2 * n], emb[2 * n:]
+    e_prompt = e_prompt * np.array([[1.0 if p.strip() else 0.0] for p in prompts]) if n else e_prompt
     ctx = np.stack([
         context_features(p or None, r.get("reply") or "", ns, float(e_next[i] @ e_prompt[i]), float(e_next[i] @ e_reply[i]))
         for i, (r, ns, p) in enumerate(zip(rows, nexts, prompts))
-    ]) if n else np.zeros((0, len(FEATURE_NAMES)))
+    ]) if n else np.zeros((0, N_CTX))
+    full = np.concatenate([e_next, ctx, e_next * e_prompt * PAIR_SCALE, e_next * e_reply * PAIR_SCALE], axis=1)
+    return select(full, feature_set)
+
+
+PAIR_SCALE = 8.0  # products of two unit vectors' entries are tiny; bring them to the scale of the rest
+
+
+def select(full: np.ndarray, feature_set: str) -> np.ndarray:
+    """The columns of a full feature matrix that ``feature_set`` uses."""
+    d, c = EMBED_DIM, N_CTX
+    if feature_set == "emb":
+        return full[:, :d]
     if feature_set == "ctx":
-        return ctx
-    return np.concatenate([e_next, ctx], axis=1)
+        return full[:, d:d + c]
+    if feature_set == "emb+ctx":
+        return full[:, :d + c]
+    if feature_set == "emb+ctx+pair":
+        return full
+    raise ValueError(f"unknown feature set {feature_set!r}")
 
 
 # ----------------------------------------------------------------------------- the head
@@ -267,7 +291,9 @@ def decide(P: np.ndarray, threshold: float) -> list[int]:
 
 
 # ----------------------------------------------------------------------------- per-user calibration
-USER_C = 2.0  # how far a handful of labels may move the head (L2 towards "no change")
+USER_WEIGHT = 10.0  # one user label counts like this many anchor lines
+USER_C = 1.0  # L2 towards "no change"
+ANCHOR_LINES = 240  # shipped training lines that keep the calibration honest on other phrasings
 
 
 @dataclass
@@ -292,11 +318,29 @@ class UserCalibration:
             return cls(dW=z["dW"], db=z["db"], n_labels=int(z["n"]))
 
 
-def fit_user_calibration(head: Head, X: np.ndarray, labels: Sequence[int], *, C: float = USER_C) -> UserCalibration:
-    """Fit ``dW, db`` on the user's labelled next messages with the shipped head held fixed."""
-    y = np.array([CLASSES.index(int(v)) for v in labels])
+def anchor_rows(n: int = ANCHOR_LINES) -> list[dict[str, Any]]:
+    """Every k-th line of the head's training data (deterministic), ~n lines."""
+    from openclaw_local.learn.judge_train import load_splits
+
+    train, _dev, _ = load_splits()
+    step = max(1, len(train) // n)
+    return train[::step][:n]
+
+
+def fit_user_calibration(head: Head, X: np.ndarray, labels: Sequence[int], *, X_anchor: np.ndarray | None = None,
+                         y_anchor: Sequence[int] = (), C: float = USER_C,
+                         user_weight: float = USER_WEIGHT) -> UserCalibration:
+    """Fit ``dW, db`` with the shipped head held fixed: the user's labels (each worth ``user_weight``)
+    plus anchor lines with their true labels. A user's gestures are nearly all ±1; without the
+    anchors the correction would learn "never abstain" instead of "this is how I push back"."""
+    y = [CLASSES.index(int(v)) for v in labels]
+    w = [user_weight] * len(y)
+    if X_anchor is not None and len(X_anchor):
+        X = np.concatenate([X, X_anchor])
+        y += [CLASSES.index(int(v)) for v in y_anchor]
+        w += [1.0] * len(X_anchor)
     offset = X @ head.W.T + head.b
-    dW, db = fit_logistic(X, y, C=C, offset=offset, iters=400)
+    dW, db = fit_logistic(X, np.array(y), C=C, offset=offset, sample_weight=np.array(w), iters=400)
     return UserCalibration(dW=dW, db=db, n_labels=len(labels))
 
 
@@ -310,6 +354,7 @@ class LearnedJudge:
         self._head = head
         self.encoder = encoder or shared_encoder()
         self.calibration: UserCalibration | None = None
+        self._anchors: tuple[np.ndarray, list[int]] | None = None  # features of anchor_rows(), computed once
 
     @property
     def head(self) -> Head:
@@ -331,6 +376,16 @@ class LearnedJudge:
         vote = decide(p[None, :], self.head.threshold)[0]
         return vote, [{"learned": {str(c): round(float(x), 4) for c, x in zip(CLASSES, p)},
                        "calibrated": self.calibration is not None, "vote": vote}]
+
+    def calibrate(self, rows: Sequence[dict[str, Any]]) -> UserCalibration:
+        """Fit this user's calibration on labeled rows (their next messages) and use it from now on."""
+        if self._anchors is None:
+            anchors = anchor_rows()
+            self._anchors = (self.features(anchors), [r["label"] for r in anchors])
+        X_anchor, y_anchor = self._anchors
+        self.calibration = fit_user_calibration(self.head, self.features(rows), [r["label"] for r in rows],
+                                                X_anchor=X_anchor, y_anchor=y_anchor)
+        return self.calibration
 
     def score_many(self, rows: Sequence[dict[str, Any]]) -> tuple[list[int], np.ndarray]:
         X = self.features(rows)

@@ -69,7 +69,7 @@ class CalibrationFitter:
 
     def refit(self) -> int:
         """Fit on every label (fewer than MIN_LABELS: no calibration). Returns the labels used."""
-        from openclaw_local.learn.learned_judge import LearnedJudge, fit_user_calibration
+        from openclaw_local.learn.learned_judge import LearnedJudge
 
         rows = self.labels.all()
         n, newest = self.labels.stamp()
@@ -78,8 +78,11 @@ class CalibrationFitter:
             return 0
         if self._judge is None:
             self._judge = LearnedJudge()
-        X = self._judge.features(rows)
-        cal = fit_user_calibration(self._judge.head, X, [r["label"] for r in rows])
+        saved = self._judge.calibration
+        try:
+            cal = self._judge.calibrate(rows)
+        finally:
+            self._judge.calibration = saved  # the judge worker decides when to use it (refresh_calibration)
         self.labels.save_calibration(cal.to_bytes(), n, newest)
         log.info("judge calibration refitted on %d labels", len(rows))
         return len(rows)
