@@ -13,7 +13,7 @@ import re
 
 from openclaw_local.learn.judge import _content_words
 
-MAX_HINT_CHARS = 240
+MAX_HINT_CHARS = 320
 
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?…])\s+|\s*\n+\s*|\s+[-–—]\s+|(?<=[,;:])\s+(?=(?:but|though|however|just|can|could|would|pls|please|and)\b)", re.I)
 # praise / thanks / fillers that carry no instruction (a whole clause made of them is dropped)
@@ -27,7 +27,7 @@ _FILLER_CLAUSE = re.compile(
 # leading politeness / framing to strip from the request clause
 _LEADS = [
     r"^(but|though|however|and|also|so|just|oh|ok(ay)?|well|hmm+|actually|honestly|sorry)\b[,!.]?\s*",
-    r"^(thanks?( you)?|thx|great|nice|perfect|cool|awesome|love (it|this))\b[,!.]?\s*(but\s+)?",
+    r"^(thanks|thank you|thx|great|nice|perfect|cool|awesome|love (it|this))\b[,!.]?\s*(but\s+)?",
     r"^(can|could|would|will) (you|u)( please| pls| maybe| possibly| also| just)?\s+",
     r"^(please|pls|plz|kindly)\b[,]?\s*",
     r"^(i'?d|i would) (like|love|prefer|appreciate)( it)?( if)?( you)?( to)?\s+",
@@ -54,12 +54,14 @@ _ASK_RX = re.compile(
 _CORRECTION_RX = re.compile(
     r"\b(not|isn'?t|wasn'?t|aren'?t)\b.*\w|\b(actually|in fact)\b|\b(it'?s|it is|that'?s|that is)\b\s+\w+|\?\?+$", re.I)
 # words that say "bad" without saying what to change
-_COMPLAINT_WORDS = set(
+_COMPLAINT_WORDS = set((
     "wrong incorrect bad useless terrible awful meh nope nah no not right true correct helpful help sense "
     "nonsense garbage rubbish wtf ugh seriously really hmm huh what again answer reply response thing "
     "that this it is isn't wasn't doesn't didn't work works working great job quite exactly that's thats it's "
-    "its stupid dumb lame wrong again missed point that' it' what'".split()
-)
+    "its stupid dumb lame missed point that' it' what' completely totally absolutely utterly "
+    "even all whatever come ok okay well oh lol haha omg why did"
+).split())
+_COMPLAINT_STEMS = {w[:-1] for w in _COMPLAINT_WORDS if w.endswith("s") and len(w) > 3}
 _STYLE = [
     (re.compile(r"\btoo long\b|\btoo (verbose|wordy|much)\b|\bshorter\b|\bmore concise\b|\bbriefer\b", re.I), "Make it shorter."),
     (re.compile(r"\btoo short\b|\blonger\b|\bmore detail", re.I), "Give more detail."),
@@ -68,6 +70,9 @@ _STYLE = [
     (re.compile(r"\btoo (technical|complicated|complex|hard|advanced)\b", re.I), "Make it simpler, with less jargon."),
     (re.compile(r"\btoo (vague|generic)\b", re.I), "Be more specific."),
 ]
+
+
+_STYLE_HINTS = {h for _, h in _STYLE}
 
 
 def _clauses(text: str) -> list[str]:
@@ -90,8 +95,10 @@ def _strip(clause: str) -> str:
 
 def _is_bare(clause: str) -> bool:
     """Nothing beyond complaint words: says the reply is bad, not what to change."""
-    words = _content_words(clause)
-    return not (words - _COMPLAINT_WORDS)
+    if sum(1 for ch in clause if "\u3040" <= ch <= "\u9fff") >= 3:  # CJK: the word list below cannot judge it
+        return False
+    words = _content_words(clause)  # (stemmed the judge's way: "useless" → "useles")
+    return not (words - _COMPLAINT_WORDS - _COMPLAINT_STEMS)
 
 
 def _instruction(clause: str) -> str:
@@ -115,7 +122,36 @@ def _style_of(clause: str) -> str | None:
 
 
 def request_hint(next_state: str | None) -> str | None:
-    """The change the user asks for, as an instruction in their own words; None for a bare complaint."""
+    """The change a push-back message asks for, as an instruction in the user's own words.
+
+    An explicit request becomes an instruction (:func:`explicit_request_hint`); a pasted
+    error becomes "Fix this error: …"; any other message that says more than "bad"
+    (a correction, "I asked about my cat", a request in another language) is passed on
+    in the user's words. A bare complaint gives None.
+    """
+    ns = " ".join((next_state or "").split())
+    clauses = [c for c in _clauses(ns) if not _FILLER_CLAUSE.match(c) and not _is_bare(c)]
+    hint = explicit_request_hint(ns)
+    if hint is not None and hint not in _STYLE_HINTS:
+        # the reason often sits beside the request ("I'm vegetarian though, could you swap the chicken?")
+        rest = [_strip(c) for c in clauses if _strip(c) and _strip(c).lower().rstrip(".") not in hint.lower()]
+        return _cap(f"{hint} The user said: \"{' '.join(rest)}\"") if rest else hint
+    if hint is not None:
+        return hint
+    if not clauses:
+        return None
+    said = _cap(" ".join(_strip(c) or c for c in clauses))
+    if _ERROR_TEXT.search(ns):
+        return _cap(f"Fix this error: {said}")
+    return _cap(f"Take the user's correction into account: \"{said}\"")
+
+
+_ERROR_TEXT = re.compile(r"error|exception|traceback|failed|undefined|not found|cannot|denied|timed out|conflict", re.I)
+
+
+def explicit_request_hint(next_state: str | None) -> str | None:
+    """An explicit request ("can you…", "please…", "too long") or a stated correction, as an
+    instruction; None otherwise. (Also one of the learned judge's input features.)"""
     ns = " ".join((next_state or "").split())
     if not ns:
         return None

