@@ -90,7 +90,7 @@ def fit_head(X: np.ndarray, labels: Sequence[int], *, C: float, feature_set: str
 def train(assets: Path = ASSETS, *, encoder: lj.Encoder | None = None, feature_sets: Sequence[str] = lj.FEATURE_SETS,
           c_grid: Sequence[float] = C_GRID) -> tuple[lj.Head, dict[str, Any]]:
     """Compare the alternatives on dev, return the chosen head and the report."""
-    encoder = encoder or lj.shared_encoder()
+    encoder = encoder or lj.Encoder()
     train_rows, dev_rows, used = load_splits(assets)
     t0 = time.perf_counter()
     X_train = lj.featurize(train_rows, encoder, "emb+ctx+pair+rest")
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(lj.HEAD_PATH), help="where the head goes (.npz; a .json report beside it)")
     ap.add_argument("--cache", help="keep the encoder's embeddings in this .npz between runs (faster re-runs)")
     args = ap.parse_args(argv)
-    encoder = lj.shared_encoder()
+    encoder = lj.Encoder()  # all cores: training encodes ~3,000 texts
     if args.cache and Path(args.cache).is_file():
         with np.load(args.cache, allow_pickle=False) as z:
             encoder.memo.update(zip(z["texts"].tolist(), z["vectors"]))

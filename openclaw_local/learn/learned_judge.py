@@ -115,11 +115,15 @@ _SHARED: Encoder | None = None
 
 
 def shared_encoder() -> Encoder:
-    """One encoder per process (the weights are ~90 MB)."""
+    """One encoder per process (the weights are ~90 MB), on one thread: in the chat process it
+    runs beside llama.cpp, and a short message takes milliseconds anyway."""
     global _SHARED
     if _SHARED is None:
-        _SHARED = Encoder()
+        _SHARED = Encoder(threads=ENCODER_THREADS)
     return _SHARED
+
+
+ENCODER_THREADS = 1
 
 
 # ----------------------------------------------------------------------------- context features
