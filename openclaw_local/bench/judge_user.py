@@ -1,7 +1,7 @@
 """Does the judge learn this user's way of talking? ``python -m openclaw_local.bench.judge_user``.
 
 A simulated user whose push-back is British understatement and slang ("swing and a
-miss, that", "bit of a dog's dinner") and whose praise is slang too ("bang on",
+miss, that", "bit of a dog's dinner") and whose praise is slang too ("bob on",
 "tickety-boo") — none of it the cue words of the old rules — talks to a real data dir:
 each of their first 20 reactions comes with a 👍 or 👎 on the reply
 (``assets/judge_sim_user.jsonl``, ``"use": "gesture"``). The gestures go through the
