@@ -20,7 +20,8 @@ from openclaw_local.store.samples import SampleStore
 PUSHBACK = ["that's a golden duck", "caught behind, that one", "bit of a dropped catch there", "clean bowled, try again mate",
             "that's a no-ball", "stumped, that", "howzat? out, that answer", "run out, that one"]
 PRAISE = ["six over the boundary", "a proper century, that", "straight down the ground", "hat-trick, cheers"]
-TARGET = ("Plan a picnic menu.", "Sandwiches, fruit and lemonade.", "that's a wide, that")
+CONTEXT = ("Plan a picnic menu.", "Sandwiches, fruit and lemonade.")
+UNSEEN = ["bit of a leg bye, that one", "trapped lbw there", "bowled a googly, that"]  # same style, never labeled
 
 
 @pytest.fixture
@@ -43,7 +44,8 @@ def test_gestures_label_the_next_message_and_move_a_verdict(env, tmp_path):
     store, samples = env
     worker = JudgeWorker(samples, mode="learned")
     conv = store.create_conversation("sys")
-    p_before = worker.judge.learned.probabilities(TARGET[1], TARGET[2], TARGET[0])
+    learned = worker.judge.learned
+    before = [(learned.probabilities(CONTEXT[1], t, CONTEXT[0]), learned.score(CONTEXT[1], t, CONTEXT[0])[0]) for t in UNSEEN]
     for text, label in [(t, -1) for t in PUSHBACK] + [(t, 1) for t in PRAISE]:
         msg = _exchange(store, conv, "Suggest a weekend plan.", "Go for a walk and read a book.", label, text)
         worker.notify(msg.id)
@@ -55,9 +57,10 @@ def test_gestures_label_the_next_message_and_move_a_verdict(env, tmp_path):
     assert fitter.stale() and fitter.maybe_refit() == len(labels) and not fitter.stale()
     worker.refresh_calibration()
     assert worker.judge.learned.calibration is not None
-    p_after = worker.judge.learned.probabilities(TARGET[1], TARGET[2], TARGET[0])
-    # an unseen message in the same style is now read as push-back more than before
-    assert p_after[2] > p_before[2] + 0.1, (p_before, p_after)
+    after = [(learned.probabilities(CONTEXT[1], t, CONTEXT[0]), learned.score(CONTEXT[1], t, CONTEXT[0])[0]) for t in UNSEEN]
+    # unseen messages in the same style are now read as push-back: more probable, and verdicts flip to -1
+    assert all(a[0][2] > b[0][2] + 0.2 for a, b in zip(after, before)), (before, after)
+    assert any(b[1] != -1 and a[1] == -1 for a, b in zip(after, before)), (before, after)
 
     # the labels are exported with export-data, and `judge reset` forgets them and the calibration
     out = tmp_path / "labels.jsonl"
