@@ -69,6 +69,7 @@ def test_head_file_is_small_and_consistent():
     assert report["chosen"]["feature_set"] == head.feature_set and report["chosen"]["C"] == head.C
 
 
+@pytest.mark.slow
 def test_retraining_reproduces_the_shipped_head():
     """Same data, same choice → the same head (within float noise of the encoder)."""
     from openclaw_local.learn import judge_train

@@ -55,8 +55,9 @@ def load_calibration(store: Store):
 class CalibrationFitter:
     """Refits the calibration when the labels changed since the last fit (run in the learner)."""
 
-    def __init__(self, store: Store, judge: Any = None):
+    def __init__(self, store: Store, judge: Any = None, *, min_interval_s: float = 0.0):
         self.labels = JudgeLabelStore(store)
+        self.min_interval_s = min_interval_s
         self._judge = judge  # a LearnedJudge; created (and its encoder loaded) only when there is work
         self._retry_at = 0.0
 
@@ -92,6 +93,7 @@ class CalibrationFitter:
         if time.monotonic() < self._retry_at or not self.stale():
             return None
         try:
+            self._retry_at = time.monotonic() + self.min_interval_s  # labels come in bursts: refit at most this often
             return self.refit()
         except Exception:
             self._retry_at = time.monotonic() + RETRY_S

@@ -77,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     learner = Learner(home, settings, store, progress=progress)
     from openclaw_local.services.judge_calibration import CalibrationFitter
 
-    judge_fitter = CalibrationFitter(store)  # this user's judge labels → the learned judge's calibration
+    # this user's judge labels → the learned judge's calibration, refitted at most every 30 s
+    judge_fitter = CalibrationFitter(store, min_interval_s=30.0)
     adapters.set_state(state="idle", step=0, total=0, pid=os.getpid(), error=None)
     try:
         while not orphaned():
