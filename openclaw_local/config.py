@@ -65,7 +65,10 @@ class Settings:
     judge_votes: int = field(default=3, metadata={"help": "judge votes per sample (majority wins)", "min": 1, "max": 99})
     judge_temperature: float = field(default=0.6, metadata={"help": "judge sampling temperature", "min": 0.0, "max": 5.0})
     judge_model_path: str | None = field(default=None, metadata={"help": "separate judge GGUF; empty = served model"})
-    judge_mode: str = field(default="rules", metadata={"help": "judge mode: rules | hybrid | generate | logprob (see docs/JUDGE.md)", "choices": ("rules", "hybrid", "generate", "logprob", "auto", "learned")})
+    judge_mode: str = field(default="auto", metadata={
+        "help": "judge mode: auto (learned for models < 3B parameters, generate for bigger) | learned | rules | hybrid "
+                "| generate | logprob (see docs/JUDGE.md)",
+        "choices": ("auto", "learned", "rules", "hybrid", "generate", "logprob")})
     lora_rank: int = field(default=16, metadata={"help": "LoRA rank", "min": 1, "max": 1024})
     lora_alpha: float = field(default=32.0, metadata={"help": "LoRA alpha", "min_exclusive": 0.0, "max": 100000.0})
     learning_rate: float = field(default=1e-3, metadata={"help": "Adam learning rate for the adapter (measured: docs/PERSONALIZATION.md)", "min_exclusive": 0.0, "max": 1.0})

@@ -174,7 +174,7 @@ def test_preempted_propagates_to_the_caller():
 
 
 def test_rules_and_hybrid_modes():
-    assert DEFAULT_MODE == "rules"
+    assert DEFAULT_MODE == "learned"
     r = Judge(mode="rules")
     assert r.score("r", "thanks!") == (1, [{"rule": "thanks0", "vote": 1}])
     assert r.score("r", "The quarterly numbers look odd", "recipe?")[0] in (0, 1)

@@ -52,17 +52,20 @@ def _check_file(path: Path) -> int:
 def run(args: argparse.Namespace) -> int:
     from openclaw_local.cli.common import home_dir, settings_from
     from openclaw_local.errors import UsageError
-    from openclaw_local.learn.judge import DEFAULT_MODE, MODES, Judge
+    from openclaw_local.learn.judge import MODEL_FREE_MODES, MODES, Judge
+    from openclaw_local.services.judging import judge_mode_for
     from openclaw_local.learn.prm_eval import evaluate, format_report
 
     path = Path(args.file)
     n = _check_file(path)
-    mode = args.mode or DEFAULT_MODE
-    if mode not in MODES:
-        raise UsageError(f"unknown judge mode {mode!r} (use one of {', '.join(MODES)})")
     settings = settings_from(args, home_dir())
+    if args.mode is not None and args.mode not in MODES + ("auto",):
+        raise UsageError(f"unknown judge mode {args.mode!r} (use one of {', '.join(MODES + ('auto',))})")
+    if args.mode is not None:
+        settings.judge_mode = args.mode
+    mode = judge_mode_for(settings, None if settings.judge_mode != "auto" else str(model_path(settings)))
     engine = None
-    if mode != "rules":
+    if mode not in MODEL_FREE_MODES:
         from openclaw_local.engine import Engine
         from openclaw_local.engine.selftest import plan_for
 

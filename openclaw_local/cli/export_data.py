@@ -11,8 +11,9 @@ from openclaw_local.cli.common import home_dir, settings_from
 
 def register(sub) -> None:
     p = sub.add_parser("export-data", help="write feedback as TRL KTO/SFT rows or full JSONL")
-    p.add_argument("--format", required=True, choices=["kto", "sft", "jsonl"],
-                   help="kto: prompt/completion/label; sft: messages; jsonl: everything (rewards, hints, votes)")
+    p.add_argument("--format", required=True, choices=["kto", "sft", "jsonl", "judge-labels"],
+                   help="kto: prompt/completion/label; sft: messages; jsonl: everything (rewards, hints, votes); "
+                        "judge-labels: your labels for the judge (from 👍/👎, corrections, overrules)")
     p.add_argument("--out", required=True, metavar="FILE", help="output JSONL file ('-' for stdout)")
     p.set_defaults(func=run)
 

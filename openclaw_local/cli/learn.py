@@ -133,7 +133,7 @@ def _learn_here(home, settings) -> int:
 
     from openclaw_local.engine import Engine
     from openclaw_local.paths import resolve_judge_model_path
-    from openclaw_local.services.judging import JudgeWorker
+    from openclaw_local.services.judging import JudgeWorker, judge_mode_for, needs_engine
     from openclaw_local.services.updates import Learner
     from openclaw_local.store import Store
     from openclaw_local.store.samples import SampleStore
@@ -155,13 +155,14 @@ def _learn_here(home, settings) -> int:
     waiting = samples.counts()["waiting"]
     if waiting:
         judge_engine = None
-        if settings.judge_mode != "rules":
-            model = resolve_judge_model_path(settings)
+        model = resolve_judge_model_path(settings)
+        judge_mode = judge_mode_for(settings, str(model))
+        if needs_engine(judge_mode):
             from openclaw_local.engine.selftest import plan_for
 
             judge_engine = Engine(model, n_ctx=min(2048, settings.n_ctx), threads=settings.threads,
                                   plan=plan_for(home, settings, model, n_gpu_layers=0))
-        worker = JudgeWorker(samples, judge_engine, settings=settings)
+        worker = JudgeWorker(samples, judge_engine, settings=settings, mode=judge_mode)
         print(f"judging {waiting} repl{'y' if waiting == 1 else 'ies'}…", file=sys.stderr)
         worker.run_pending()
         if judge_engine is not None:

@@ -19,9 +19,12 @@ Modes (``Judge(mode=...)``):
 ``rules``     deterministic cue phrases (thanks / "no," / "shorter" / rephrased request /
               new topic); nothing matched → 0. No model.
 ``hybrid``    rules where a rule fires, otherwise the model (``generate`` votes).
+``learned``   a frozen sentence encoder + a trained head (learn/learned_judge.py); hints
+              from the user's own request (learn/hints.py). No model call.
 
 Measured on the embedded 135M model (docs/JUDGE.md) the model-only modes are near
-chance; ``rules`` is the default. Every model call runs with ``background=True`` and
+chance; ``learned`` is the default (``auto`` in the settings picks it for small
+served models and ``generate`` for capable ones, see :func:`resolve_mode`). Every model call runs with ``background=True`` and
 lets :class:`~openclaw_local.engine.Preempted` propagate: the caller (the judge worker)
 retries later, so the judge never delays the user.
 
@@ -36,8 +39,19 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence
 
-MODES = ("generate", "logprob", "rules", "hybrid")
-DEFAULT_MODE = "rules"  # chosen by measured accuracy, see docs/JUDGE.md
+MODES = ("generate", "logprob", "rules", "hybrid", "learned")
+DEFAULT_MODE = "learned"  # chosen by measured accuracy, see docs/JUDGE.md
+MODEL_FREE_MODES = ("rules", "learned")  # need no judge engine
+SETTING_MODES = MODES + ("auto",)  # what the judge_mode setting accepts
+AUTO_GENERATE_MIN_PARAMS = 3e9  # "auto": a served model this big judges by generation (m votes)
+
+
+def resolve_mode(mode: str, n_params: float | None) -> str:
+    """The concrete mode for a setting: ``auto`` → ``generate`` for a model of ≥ 3B parameters
+    (Qwen3-4B judges by voting), else ``learned`` (a 135M model cannot judge, docs/JUDGE.md)."""
+    if mode != "auto":
+        return mode
+    return "generate" if n_params is not None and n_params >= AUTO_GENERATE_MIN_PARAMS else "learned"
 
 MAX_REPLY_CHARS = 400
 MAX_NEXT_CHARS = 300
@@ -375,7 +389,7 @@ class Judge:
     ):
         if mode not in MODES:
             raise ValueError(f"judge mode must be one of {MODES}, not {mode!r}")
-        if mode != "rules" and engine is None:
+        if mode not in MODEL_FREE_MODES and engine is None:
             raise ValueError(f"judge mode {mode!r} needs an engine")
         self.engine = engine
         self.mode = mode
@@ -388,10 +402,22 @@ class Judge:
         self.hint_max_tokens = hint_max_tokens
         self._baseline: dict[int, float] | None = None
         self.cancel = threading.Event()  # set by the worker's stop(): ends a judge generation at its next token
+        self._learned = None
+
+    @property
+    def learned(self):
+        """The learned judge (encoder + head), created on first use; loads nothing until it scores."""
+        if self._learned is None:
+            from openclaw_local.learn.learned_judge import LearnedJudge
+
+            self._learned = LearnedJudge()
+        return self._learned
 
     # -------------------------------------------------------------- evaluative
     def score(self, reply: str, next_state: str, prompt: str | None = None) -> tuple[int, list[dict[str, Any]]]:
         """(reward, votes) for a reply given its next state."""
+        if self.mode == "learned":
+            return self.learned.score(reply, next_state, prompt)
         if self.mode in ("rules", "hybrid"):
             value, rule = rule_score(reply, next_state, prompt)
             if value is not None or self.mode == "rules":
@@ -428,6 +454,11 @@ class Judge:
     # --------------------------------------------------------------- directive
     def hint(self, reply: str, next_state: str, prompt: str | None = None) -> tuple[str | None, list[dict[str, Any]]]:
         """(hint or None, hint votes). Rules first in rules/hybrid mode; model votes otherwise."""
+        if self.mode == "learned":
+            from openclaw_local.learn.hints import request_hint
+
+            h = request_hint(next_state)
+            return h, [{"request": "hint" if h else "none", "hint": h}]
         if self.mode in ("rules", "hybrid"):
             h = rule_hint(reply, next_state, prompt)
             if h is not None or self.mode == "rules":
@@ -445,5 +476,7 @@ class Judge:
     def judge(self, reply: str, next_state: str, prompt: str | None = None) -> Verdict:
         """Score, then a hint unless the reply was clearly fine (+1: nothing to direct)."""
         reward, votes = self.score(reply, next_state, prompt)
-        hint, hint_votes = (None, []) if reward == 1 else self.hint(reply, next_state, prompt)
+        # the learned judge hints only on push-back: a "can't tell" message is not a request to follow
+        no_hint = reward == 1 or (self.mode == "learned" and reward != -1)
+        hint, hint_votes = (None, []) if no_hint else self.hint(reply, next_state, prompt)
         return Verdict(reward=reward, votes=votes, hint=hint, hint_votes=hint_votes, mode=self.mode)

@@ -7,6 +7,9 @@
   these directly (``datasets.load_dataset("json", data_files=FILE)``).
 - ``sft``: ``{"messages": [system, user, …, assistant]}`` rows for ``SFTTrainer``,
   from corrected replies (the corrected text) and replies the user rated up.
+- ``judge-labels``: this user's labels for the judge (``prompt``, ``reply``, ``next_state``,
+  ``label``, ``source``: rating | correction | overrule), the lines the learned judge's
+  calibration is fitted on — the same schema as ``assets/prm_*.jsonl``.
 - ``jsonl``: everything known about every sample: prompt messages, reply, final
   reward and where it came from, the judge's own score and votes, hint and hint
   votes, correction, next state, status and the adapter version that trained it.
@@ -23,9 +26,10 @@ from typing import Any, Iterator
 
 from openclaw_local.paths import atomic_path
 from openclaw_local.store import Store
+from openclaw_local.store.judge_labels import JudgeLabelStore
 from openclaw_local.store.samples import SampleStore
 
-FORMATS = ("kto", "sft", "jsonl")
+FORMATS = ("kto", "sft", "jsonl", "judge-labels")
 
 
 def _samples(samples: SampleStore, statuses: tuple[str, ...] | None) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
@@ -76,13 +80,20 @@ def full_rows(samples: SampleStore) -> Iterator[dict[str, Any]]:
         }
 
 
+def judge_label_rows(samples: SampleStore) -> Iterator[dict[str, Any]]:
+    for row in JudgeLabelStore(samples.store).all():
+        yield {"message_id": row["message_id"], "prompt": row["prompt"], "reply": row["reply"],
+               "next_state": row["next_state"], "label": row["label"], "source": row["source"],
+               "created_at": row["created_at"]}
+
+
 def export_data(store: Store, fmt: str, out: Path | None, *, system_prompt: str | None = None) -> int:
     """Write rows of ``fmt`` as JSONL to ``out`` (None = stdout, via the returned count only). Returns rows written."""
     if fmt not in FORMATS:
         raise ValueError(fmt)
     kwargs = {"default_system_prompt": system_prompt} if system_prompt else {}
     samples = SampleStore(store, **kwargs)
-    rows = {"kto": kto_rows, "sft": sft_rows, "jsonl": full_rows}[fmt](samples)
+    rows = {"kto": kto_rows, "sft": sft_rows, "jsonl": full_rows, "judge-labels": judge_label_rows}[fmt](samples)
     if out is None:
         import sys
 

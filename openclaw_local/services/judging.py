@@ -23,13 +23,30 @@ from typing import Any, Callable
 
 from openclaw_local.config import Settings
 from openclaw_local.engine import Preempted
-from openclaw_local.learn.judge import DEFAULT_MODE, Judge
+from openclaw_local.learn.judge import DEFAULT_MODE, MODEL_FREE_MODES, Judge, resolve_mode
+from openclaw_local.services.judge_calibration import load_calibration, record_gesture_label
+from openclaw_local.store.judge_labels import JudgeLabelStore
 from openclaw_local.store.samples import SampleStore
 
 log = logging.getLogger(__name__)
 
 OnJudged = Callable[[int, "int | None", "str | None"], None]
 BATCH = 20
+
+
+def judge_mode_for(settings: Settings, model_path: "str | None") -> str:
+    """The concrete judge mode: ``auto`` looks at the judge model's size (parameter count from GGUF)."""
+    mode = getattr(settings, "judge_mode", None) or DEFAULT_MODE
+    if mode != "auto":
+        return mode
+    from openclaw_local.engine.model_size import parameter_count
+
+    path = settings.judge_model_path or model_path
+    return resolve_mode(mode, parameter_count(path) if path else None)
+
+
+def needs_engine(mode: str) -> bool:
+    return mode not in MODEL_FREE_MODES
 
 
 class JudgeWorker:
@@ -52,6 +69,8 @@ class JudgeWorker:
         settings = settings or Settings()
         self.samples = samples
         mode = mode or getattr(settings, "judge_mode", None) or DEFAULT_MODE
+        if mode == "auto":
+            mode = resolve_mode(mode, None) if engine is None else judge_mode_for(settings, getattr(engine, "model_path", None))
         self.judge = judge or Judge(engine, mode=mode, votes=settings.judge_votes, temperature=settings.judge_temperature)
         self.on_judged = on_judged or (lambda message_id, reward, hint: None)
         self.poll_s = poll_s
@@ -62,6 +81,7 @@ class JudgeWorker:
         self._announce: deque[int] = deque()
         self._thread: threading.Thread | None = None
         self.judged = 0  # samples judged by this worker (for tests and the status bar)
+        self._calibration_key: tuple | None = None
         self.preemptions = 0
         self.errors = 0
 
@@ -86,6 +106,11 @@ class JudgeWorker:
                 row = None
             if row is not None and row["status"] == "judged":
                 self._announce.append(message_id)  # explicit signal, no judge needed: still tell the UI
+            if row is not None and row.get("reward_source") in ("rating", "correction") and row.get("next_state"):
+                try:  # the gesture labels the user's following message for the judge's calibration
+                    record_gesture_label(self.samples.store, message_id)
+                except Exception:
+                    log.exception("recording the judge label of message %s failed", message_id)
         self._idle.clear()
         self._wake.set()
 
@@ -139,6 +164,16 @@ class JudgeWorker:
         except Exception:
             log.exception("on_judged callback failed")
 
+    def refresh_calibration(self) -> None:
+        """Use the newest per-user calibration the learner fitted (learned judge only)."""
+        if self.judge.mode != "learned":
+            return
+        row = JudgeLabelStore(self.samples.store).calibration()
+        key = (row["fitted_at"], row["n_labels"]) if row and row["params"] else None
+        if key != self._calibration_key:
+            self.judge.learned.calibration = load_calibration(self.samples.store) if key else None
+            self._calibration_key = key
+
     def run_pending(self) -> int:
         """Judge every waiting sample (in this thread). Returns how many were judged."""
         done = 0
@@ -146,6 +181,7 @@ class JudgeWorker:
             batch = self.samples.to_judge(limit=BATCH)
             if not batch:
                 break
+            self.refresh_calibration()
             progressed = False
             for item in batch:
                 if self._stop.is_set():

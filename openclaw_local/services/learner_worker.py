@@ -87,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         adapters.set_state(state=state, step=step, total=total, pid=os.getpid(), error=None)
 
     learner = Learner(home, settings, store, progress=progress)
+    from openclaw_local.services.judge_calibration import CalibrationFitter
+
+    # this user's judge labels → the learned judge's calibration, refitted at most every 30 s
+    judge_fitter = CalibrationFitter(store, min_interval_s=30.0)
     adapters.set_state(state="idle", step=0, total=0, pid=os.getpid(), error=None)
     try:
         while not orphaned():
@@ -119,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
                                             if version else "nothing to learn")
             elif request is not None:
                 adapters.finish_request(request, "nothing to learn")
+            try:
+                judge_fitter.maybe_refit()
+            except Exception:  # the judge keeps its previous calibration; learning goes on
+                traceback.print_exc(file=sys.stderr)
             time.sleep(1.0)
     except Stop:
         pass

@@ -17,7 +17,7 @@ from openclaw_local.engine.selftest import plan_for
 from openclaw_local.paths import resolve_judge_model_path, resolve_model_path
 from openclaw_local.services.chat import ChatService
 from openclaw_local.services.events import Judged
-from openclaw_local.services.judging import JudgeWorker
+from openclaw_local.services.judging import JudgeWorker, judge_mode_for, needs_engine
 from openclaw_local.services.learner import LearnerService
 from openclaw_local.store.samples import SampleStore
 from openclaw_local.store import Store
@@ -68,14 +68,16 @@ class Runtime:
         if s.learn:
             # The judge gets its own llama.cpp context (same gate, so chat still goes first):
             # judging never evicts the chat's cached prompt, and it always judges with the base model.
-            # The "rules" judge needs no model at all, so none is loaded for it.
+            # The "rules" and "learned" judges need no model at all, so none is loaded for them.
             self.judge_engine = None
-            if s.judge_mode != "rules":
-                judge_model = resolve_judge_model_path(s)
+            judge_model = resolve_judge_model_path(s)
+            judge_mode = judge_mode_for(s, str(judge_model))
+            if needs_engine(judge_mode):
                 self.judge_engine = Engine(judge_model, n_ctx=min(2048, s.n_ctx), threads=s.threads,
                                            gate=self.gate, plan=self._plan(judge_model))
                 self._stack.callback(self.judge_engine.close)
-            self.judge_worker = JudgeWorker(self.samples, self.judge_engine, settings=s, on_judged=self._on_judged)
+            self.judge_worker = JudgeWorker(self.samples, self.judge_engine, settings=s, mode=judge_mode,
+                                            on_judged=self._on_judged)
             on_next_state = self.judge_worker.notify
         self.chat = ChatService(self.store, self.engine, s, adapter_version=lambda: self.learner.served_version,
                                 on_next_state=on_next_state)

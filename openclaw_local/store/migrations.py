@@ -183,6 +183,28 @@ def m006_adapter_reservations(db: Database) -> None:
     )
 
 
+@migrations(name="m007_judge_labels")
+def m007_judge_labels(db: Database) -> None:
+    # This user's labels for the judge: a 👍/👎 or a correction on a reply labels the user's
+    # following message (+1 / -1), and an overruled verdict is a label too. One row per reply.
+    db["judge_labels"].create(
+        {
+            "message_id": int,  # the assistant reply whose next message is labeled
+            "prompt": str,
+            "reply": str,
+            "next_state": str,  # the user's following message: what the judge reads
+            "label": int,  # +1 / 0 / -1
+            "source": str,  # rating | correction | overrule
+            "created_at": str,
+        },
+        pk="message_id",
+    )
+    # The per-user calibration of the learned judge, refitted by the learner as labels come in.
+    db["judge_calibration"].create(
+        {"id": int, "params": bytes, "n_labels": int, "last_label_at": str, "fitted_at": str}, pk="id"
+    )
+
+
 @migrations(name="m009_conversation_source")
 def m009_conversation_source(db: Database) -> None:
     # Conversations that arrive through the OpenAI-compatible endpoint: which client sent

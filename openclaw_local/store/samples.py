@@ -35,6 +35,7 @@ from openclaw_local.store.db import Store, now
 STATUSES = ("waiting", "judged", "trained", "skipped")
 EXPLICIT = ("rating", "correction")
 CANNOT_TELL = "judge could not tell"
+OVERRULE = "overrule"  # reward_source of a verdict the user overruled
 
 
 class SampleStore:
@@ -188,6 +189,8 @@ class SampleStore:
                 fields.update(votes=None, hint_votes=None, judge_reward=None, judge_mode=None, judged_at=None)
             if explicit is not None:
                 fields["reward"], fields["reward_source"] = explicit
+            elif same_next and row["reward_source"] == OVERRULE:  # the user overruled the judge: keep it
+                fields["reward"], fields["reward_source"] = row["reward"], OVERRULE
             elif judged_before:
                 fields["reward"], fields["reward_source"] = row["judge_reward"], "judge"
             else:
@@ -257,6 +260,27 @@ class SampleStore:
             final_reward = fields.get("reward", row["reward"])
             if _cannot_tell(final_reward, fields.get("hint", row["hint"])):
                 fields["status"], fields["reason"] = "skipped", CANNOT_TELL
+            db["samples"].update(message_id, fields)
+        return True
+
+    def overrule(self, message_id: int, reward: int) -> bool:
+        """The user overrules the judge's verdict before it trains: the reward becomes theirs.
+
+        Refused (False) for a trained sample, one without a judged next message, or one whose
+        reward came from a rating or correction (those already are the user's own verdict).
+        """
+        if reward not in (-1, 0, 1):
+            raise ValueError("reward must be -1, 0 or +1")
+        with self.store._tx() as db:  # noqa: SLF001
+            row = self.get(message_id)
+            if row is None or row["status"] not in ("judged", "skipped") or row["reward_source"] in EXPLICIT:
+                return False
+            if row["judge_reward"] is None and row["reward_source"] != OVERRULE:
+                return False
+            fields: dict[str, Any] = {"reward": reward, "reward_source": OVERRULE, "updated_at": now(),
+                                      "status": "judged", "reason": None}
+            if _cannot_tell(reward, row["hint"]):
+                fields["status"], fields["reason"] = "skipped", "overruled: can't tell"
             db["samples"].update(message_id, fields)
         return True
 

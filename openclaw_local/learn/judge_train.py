@@ -1,0 +1,169 @@
+"""Train the learned judge's head: ``python -m openclaw_local.learn.judge_train``.
+
+Reads ``assets/prm_train.jsonl`` (lines with ``"split": "train" | "dev"``), plus the
+older hand-labeled sets as extra training lines. Every choice is made on the dev split
+only — which inputs the head sees (:data:`~openclaw_local.learn.learned_judge.FEATURE_SETS`),
+the L2 strength ``C`` and the abstain threshold — and compared with the cue rules on the
+same lines. The chosen head is then fitted on train + dev and written to
+``assets/judge_head.npz``, with the comparison in ``assets/judge_head.json``.
+The frozen test set is never read here. Deterministic: the same data gives the same head.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from openclaw_local.learn import learned_judge as lj
+from openclaw_local.learn.judge import rule_score
+from openclaw_local.learn.prm_eval import load_labeled, per_category
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+TRAIN_PATH = ASSETS / "prm_train.jsonl"
+EXTRA_TRAIN = ("prm_labeled.jsonl", "prm_heldout.jsonl", "prm_heldout2.jsonl", "prm_heldout3.jsonl")
+FALLBACK_DEV = "prm_heldout3.jsonl"  # dev split until prm_train.jsonl exists
+C_GRID = (0.3, 1.0, 3.0, 10.0, 30.0)
+THRESHOLDS = tuple(round(0.34 + 0.01 * i, 2) for i in range(62))
+MIN_PRECISION, MIN_DECIDED = 0.90, 0.50
+
+
+def load_splits(assets: Path = ASSETS) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+    """(train rows, dev rows, files used)."""
+    train, dev, used = [], [], []
+    path = assets / TRAIN_PATH.name
+    if path.is_file():
+        rows = load_labeled(path)
+        train += [r for r in rows if r.get("split", "train") == "train"]
+        dev += [r for r in rows if r.get("split") == "dev"]
+        used.append(path.name)
+    else:
+        dev += load_labeled(assets / FALLBACK_DEV)
+        used.append(FALLBACK_DEV)
+    for name in EXTRA_TRAIN:
+        if (assets / name).is_file() and name not in used:
+            train += load_labeled(assets / name)
+            used.append(name)
+    return train, dev, used
+
+
+def metrics(labels: Sequence[int], preds: Sequence[int]) -> dict[str, float]:
+    n = len(labels)
+    decided = [(t, p) for t, p in zip(labels, preds) if p != 0]
+    return {
+        "accuracy": sum(t == p for t, p in zip(labels, preds)) / n if n else 0.0,
+        "precision": sum(t == p for t, p in decided) / len(decided) if decided else 0.0,
+        "decided": len(decided) / n if n else 0.0,
+        "wrong_sign": sum(1 for t, p in decided if t == -p) / n if n else 0.0,
+    }
+
+
+def pick_threshold(P: np.ndarray, labels: Sequence[int]) -> tuple[float, dict[str, float]]:
+    """Best dev accuracy with ±1 precision ≥ 0.90 and ≥ 50 % decided; else the most precise."""
+    scored = [(t, metrics(labels, lj.decide(P, t))) for t in THRESHOLDS]
+    ok = [(t, m) for t, m in scored if m["precision"] >= MIN_PRECISION and m["decided"] >= MIN_DECIDED]
+    if ok:
+        return max(ok, key=lambda tm: (tm[1]["accuracy"], tm[1]["precision"], -tm[0]))
+    return max(scored, key=lambda tm: (tm[1]["precision"] * min(1.0, tm[1]["decided"] / MIN_DECIDED), tm[1]["accuracy"]))
+
+
+def _columns(X: np.ndarray, feature_set: str) -> np.ndarray:
+    return lj.select(X, feature_set)
+
+
+def _class_weights(y: np.ndarray) -> np.ndarray:
+    counts = np.bincount(y, minlength=len(lj.CLASSES)).astype(np.float64)
+    return (len(y) / (len(lj.CLASSES) * np.maximum(counts, 1)))[y]
+
+
+def fit_head(X: np.ndarray, labels: Sequence[int], *, C: float, feature_set: str, threshold: float = 0.5) -> lj.Head:
+    y = np.array([lj.CLASSES.index(int(v)) for v in labels])
+    W, b = lj.fit_logistic(_columns(X, feature_set), y, C=C, sample_weight=_class_weights(y))
+    return lj.Head(W=W, b=b, threshold=threshold, feature_set=feature_set, C=C)
+
+
+def train(assets: Path = ASSETS, *, encoder: lj.Encoder | None = None, feature_sets: Sequence[str] = lj.FEATURE_SETS,
+          c_grid: Sequence[float] = C_GRID) -> tuple[lj.Head, dict[str, Any]]:
+    """Compare the alternatives on dev, return the chosen head and the report."""
+    encoder = encoder or lj.Encoder()
+    train_rows, dev_rows, used = load_splits(assets)
+    t0 = time.perf_counter()
+    X_train = lj.featurize(train_rows, encoder, "emb+ctx+pair+rest")
+    X_dev = lj.featurize(dev_rows, encoder, "emb+ctx+pair+rest")
+    embed_s = time.perf_counter() - t0
+    y_train = [r["label"] for r in train_rows]
+    y_dev = [r["label"] for r in dev_rows]
+    rules_dev = metrics(y_dev, [rule_score(r["reply"], r["next_state"], r.get("prompt"))[0] or 0 for r in dev_rows])
+    candidates = []
+    for fs in feature_sets:
+        for C in c_grid:
+            head = fit_head(X_train, y_train, C=C, feature_set=fs)
+            P = head.probs(_columns(X_dev, fs))
+            threshold, m = pick_threshold(P, y_dev)
+            candidates.append({"feature_set": fs, "C": C, "threshold": threshold, "dev": m})
+    meets = [c for c in candidates if c["dev"]["precision"] >= MIN_PRECISION and c["dev"]["decided"] >= MIN_DECIDED]
+    pool = meets or candidates
+    best = max(pool, key=lambda c: (c["dev"]["accuracy"], c["dev"]["precision"], -c["C"]))
+    chosen = fit_head(X_train, y_train, C=best["C"], feature_set=best["feature_set"], threshold=best["threshold"])
+    dev_categories = per_category(dev_rows, chosen.decide(chosen.probs(_columns(X_dev, chosen.feature_set))))
+    # everything is chosen; the shipped head is fitted on train + dev (20 % more lines), same C and threshold
+    head = fit_head(np.concatenate([X_train, X_dev]), y_train + y_dev, C=best["C"], feature_set=best["feature_set"],
+                    threshold=best["threshold"])
+    report = {
+        "chosen": best,
+        "rules_dev": rules_dev,
+        "dev_categories": dev_categories,
+        "alternatives": candidates,
+        "data": {name: hashlib.sha256((assets / name).read_bytes()).hexdigest()[:16] for name in used},
+        "n_train": len(train_rows),
+        "n_dev": len(dev_rows),
+        "embed_ms_per_line": 1000 * embed_s / max(1, len(train_rows) + len(dev_rows)),
+    }
+    return head, report
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--assets", default=str(ASSETS), help="folder with prm_train.jsonl (and the older sets)")
+    ap.add_argument("--out", default=str(lj.HEAD_PATH), help="where the head goes (.npz; a .json report beside it)")
+    ap.add_argument("--cache", help="keep the encoder's embeddings in this .npz between runs (faster re-runs)")
+    args = ap.parse_args(argv)
+    encoder = lj.Encoder()  # all cores: training encodes ~3,000 texts
+    if args.cache and Path(args.cache).is_file():
+        with np.load(args.cache, allow_pickle=False) as z:
+            encoder.memo.update(zip(z["texts"].tolist(), z["vectors"]))
+    head, report = train(Path(args.assets), encoder=encoder)
+    if args.cache:
+        texts = list(encoder.memo)
+        np.savez(args.cache, texts=np.array(texts), vectors=np.stack([encoder.memo[t] for t in texts]))
+    out = Path(args.out)
+    head.save(out)
+    report_text = json.dumps({k: v for k, v in report.items() if k != "embed_ms_per_line"}, indent=1)
+    out.with_suffix(".json").write_text(report_text + "\n", encoding="utf-8")
+    print(f"train {report['n_train']} lines, dev {report['n_dev']} ({', '.join(report['data'])}); "
+          f"encoding {report['embed_ms_per_line']:.1f} ms/line")
+    r = report["rules_dev"]
+    print(f"  rules (baseline)        dev acc {r['accuracy']:.3f}  ±1 prec {r['precision']:.3f}  decided {r['decided']:.0%}")
+    for fs in lj.FEATURE_SETS:
+        cands = [c for c in report["alternatives"] if c["feature_set"] == fs]
+        if cands:
+            c = max(cands, key=lambda c: (c["dev"]["accuracy"], c["dev"]["precision"]))
+            m = c["dev"]
+            print(f"  {fs:8s} C={c['C']:<5} t={c['threshold']:.2f}  dev acc {m['accuracy']:.3f}  ±1 prec "
+                  f"{m['precision']:.3f}  decided {m['decided']:.0%}  wrong-sign {m['wrong_sign']:.1%}")
+    from openclaw_local.learn.prm_eval import format_categories
+
+    print("chosen head (fitted on train only) on dev, per category:")
+    print(format_categories(report["dev_categories"]))
+    b = report["chosen"]
+    print(f"chosen: {b['feature_set']} C={b['C']} threshold {b['threshold']:.2f} -> {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

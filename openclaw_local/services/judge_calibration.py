@@ -1,0 +1,100 @@
+"""The judge learns this user's way of talking: labels from gestures and overrules, and the
+per-user calibration of the learned judge refitted on them.
+
+- :func:`record_gesture_label` (chat process, judge worker): a 👍 / 👎 / correction on a reply
+  labels the user's following message (+1 / -1 / -1);
+- :func:`overrule_verdict` (TUI, CLI): the user sets a judged reply's verdict before it trains;
+  the verdict becomes the sample's reward and a label for its next message;
+- :class:`CalibrationFitter` (learner process): when the labels changed, refit the head's
+  per-user correction (:func:`~openclaw_local.learn.learned_judge.fit_user_calibration`)
+  and store it; :func:`load_calibration` (judge worker) picks it up.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from openclaw_local.store import Store
+from openclaw_local.store.judge_labels import JudgeLabelStore
+from openclaw_local.store.samples import SampleStore
+
+log = logging.getLogger(__name__)
+
+MIN_LABELS = 2  # one label says too little about a way of talking
+RETRY_S = 300.0
+
+
+def record_gesture_label(store: Store, message_id: int) -> dict[str, Any] | None:
+    """Label the message after reply ``message_id`` from its rating / correction, if it has both."""
+    return JudgeLabelStore(store).record_gesture(message_id)
+
+
+def overrule_verdict(store: Store, sample_id: int, label: int) -> bool:
+    """The user overrules the judge's verdict on reply ``sample_id`` (+1 / 0 / -1).
+
+    The label is kept for the judge's calibration even when the sample can no longer change
+    (already trained, or rated by the user). Returns True if the sample's reward changed.
+    """
+    changed = SampleStore(store).overrule(sample_id, label)
+    JudgeLabelStore(store).record(sample_id, label, "overrule")
+    return changed
+
+
+def load_calibration(store: Store):
+    """The stored per-user calibration, or None (none fitted, or cleared)."""
+    from openclaw_local.learn.learned_judge import UserCalibration
+
+    row = JudgeLabelStore(store).calibration()
+    if row is None or not row["params"]:
+        return None
+    return UserCalibration.from_bytes(row["params"])
+
+
+class CalibrationFitter:
+    """Refits the calibration when the labels changed since the last fit (run in the learner)."""
+
+    def __init__(self, store: Store, judge: Any = None, *, min_interval_s: float = 0.0):
+        self.labels = JudgeLabelStore(store)
+        self.min_interval_s = min_interval_s
+        self._judge = judge  # a LearnedJudge; created (and its encoder loaded) only when there is work
+        self._retry_at = 0.0
+
+    def stale(self) -> bool:
+        n, newest = self.labels.stamp()
+        cal = self.labels.calibration()
+        if cal is None:
+            return n >= MIN_LABELS
+        return (cal["n_labels"], cal["last_label_at"]) != (n, newest)
+
+    def refit(self) -> int:
+        """Fit on every label (fewer than MIN_LABELS: no calibration). Returns the labels used."""
+        from openclaw_local.learn.learned_judge import LearnedJudge
+
+        rows = self.labels.all()
+        n, newest = self.labels.stamp()
+        if len(rows) < MIN_LABELS:
+            self.labels.save_calibration(None, n, newest)
+            return 0
+        if self._judge is None:
+            self._judge = LearnedJudge()
+        saved = self._judge.calibration
+        try:
+            cal = self._judge.calibrate(rows)
+        finally:
+            self._judge.calibration = saved  # the judge worker decides when to use it (refresh_calibration)
+        self.labels.save_calibration(cal.to_bytes(), n, newest)
+        log.info("judge calibration refitted on %d labels", len(rows))
+        return len(rows)
+
+    def maybe_refit(self) -> int | None:
+        """Refit if stale; None when nothing changed. After a failure, waits RETRY_S before trying again."""
+        if time.monotonic() < self._retry_at or not self.stale():
+            return None
+        try:
+            self._retry_at = time.monotonic() + self.min_interval_s  # labels come in bursts: refit at most this often
+            return self.refit()
+        except Exception:
+            self._retry_at = time.monotonic() + RETRY_S
+            raise

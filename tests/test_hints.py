@@ -1,0 +1,30 @@
+"""Hints from the user's own words (learn/hints.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from openclaw_local.learn.hints import request_hint
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Thanks! can you add sources?", "Add sources."),
+    ("please avoid jargon next time", "Avoid jargon."),
+    ("Great, but can you cite a source?", "Cite a source."),
+    ("please write it for a five year old", "Write it for a five year old."),
+    ("Could you make it shorter and drop the emojis?", "Make it shorter and drop the emojis."),
+    ("too long", "Make it shorter."),
+    ("way too technical tbh", "Make it simpler, with less jargon."),
+])
+def test_requests_become_instructions(text, expected):
+    assert request_hint(text) == expected
+
+
+@pytest.mark.parametrize("text", ["no", "that's wrong", "useless 🙄", "nope", "ugh", "", None, "seriously?"])
+def test_bare_complaints_give_no_hint(text):
+    assert request_hint(text) is None
+
+
+def test_implicit_correction_keeps_the_users_words():
+    h = request_hint("it's python 3 not 2")
+    assert h is not None and "python 3" in h
