@@ -13,7 +13,7 @@ from openclaw_local.errors import UsageError
 
 # the values issue 9 found accepted (or silently changed) at start-up
 ISSUE_VALUES = {
-    "judge_mode": ('"magic"', "one of rules"),
+    "judge_mode": ('"magic"', "one of auto, learned, rules"),
     "n_ctx": ("-5", "a whole number >= 256"),
     "threads": ("0", "a whole number >= 1"),
     "learning_rate": ("-1", "a number > 0"),
