@@ -92,6 +92,9 @@ def run(args: argparse.Namespace) -> int:
                   f"{v.n_samples or 0:>8}{_fmt(v.loss):>9}{_fmt(v.mean_reward, '+.2f'):>8}  {note}")
         if svc.active() is None:
             print("(no active version: the base model is served)")
+        notice = svc.refusal_notice()
+        if notice:
+            print(f"note: {notice}")
         return 0
     if cmd == "show":
         v = svc.get(args.version)
@@ -105,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{key:<14}{d[key]}")
         print(f"{'samples':<14}{', '.join(str(s) for s in d['samples']) or '-'}")
         print(f"{'gate':<14}{json.dumps(d['gate'])}")
+        if d["force_hint"]:
+            print(f"{'refused':<14}{d['force_hint']}")
         return 0
     if cmd == "activate":
         v = svc.activate(args.version, force=args.force)

@@ -158,3 +158,12 @@ DEFAULT_PROBES = (
     "Give me three tips for a productive morning.",
     "Explain what a database index is to a beginner.",
 )
+
+
+@migrations(name="m008_gate_retries")
+def m008_gate_retries(db: Database) -> None:
+    # A sample whose update the promotion gate refused goes back to 'judged' and is retried;
+    # these record how many times that happened and the last refusal's reason, so retries
+    # stay bounded and the user can see why feedback has not been learned yet.
+    db["samples"].add_column("gate_retries", int)
+    db["samples"].add_column("gate_refusal", str)

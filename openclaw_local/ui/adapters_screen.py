@@ -79,6 +79,8 @@ class AdaptersScreen(Screen):
                           str(v.n_samples or 0), _fmt(v.loss, ".4f"), _fmt(v.mean_reward, "+.2f"), note, key=str(v.id))
         if not versions:
             self.say("no adapter versions yet: the base model is served")
+        elif self.service.refusal_notice():
+            self.say(self.service.refusal_notice())
         elif keep is not None and keep < len(versions):
             table.move_cursor(row=keep)
         self._show_detail()
@@ -91,6 +93,8 @@ class AdaptersScreen(Screen):
         return int(key.value)
 
     def _show_detail(self) -> None:
+        from openclaw_local.services.adapters import force_hint, gate_summary
+
         vid = self.selected()
         detail = self.query_one("#detail", Static)
         if vid is None:
@@ -102,7 +106,7 @@ class AdaptersScreen(Screen):
         samples = ", ".join(str(s) for s in v.sample_ids[:12]) + (" …" if len(v.sample_ids) > 12 else "")
         detail.update(f"v{v.id} · {v.source or 'trained'} · {v.status}{f' ({v.reason})' if v.reason else ''}\n"
                       f"samples: {samples or '-'} · tokens {v.n_tokens or 0} · trained {_fmt(v.train_seconds, '.1f')} s\n"
-                      f"gate: {v.gate or '-'}")
+                      f"gate: {gate_summary(v)}" + (f"\n{force_hint(v)} (or press A)" if force_hint(v) else ""))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_detail()
