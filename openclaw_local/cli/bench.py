@@ -10,12 +10,13 @@ from openclaw_local.cli.common import home_dir, model_path, settings_from
 
 def register(sub) -> None:
     p = sub.add_parser("bench", help="run benchmarks and update docs/BENCHMARKS.md")
-    p.add_argument("which", nargs="?", default="all", choices=["all", "chat", "learn", "personas"], help="which benchmark")
+    p.add_argument("which", nargs="?", default="all", choices=["all", "chat", "learn", "personas", "gate"], help="which benchmark")
     p.add_argument("--rounds", type=int, default=7, help="interleaved rounds per arm")
     p.add_argument("--max-tokens", dest="bench_tokens", type=int, default=128, help="tokens generated per round")
     p.add_argument("--write", metavar="FILE", default=None,
                    help="rewrite the results sections in this markdown file (default: docs/BENCHMARKS.md when it exists here)")
     p.add_argument("--full", action="store_true", help="personas: the full protocol (36 interactions, all eval prompts, arms)")
+    p.add_argument("--seeds", type=int, default=2, help="gate: style adapters trained per shipped persona (the noise sample)")
     p.add_argument("--out", metavar="DIR", default=None, help="personas: keep each simulated run under DIR")
     p.set_defaults(func=run)
 
@@ -32,6 +33,10 @@ def run(args: argparse.Namespace) -> int:
         from openclaw_local.bench import learn_bench
 
         results.append(learn_bench.run(model_path(settings), settings, rounds=max(3, args.rounds // 2)))
+    if args.which in ("all", "gate"):
+        from openclaw_local.bench import gate_bench
+
+        results.append(gate_bench.run(model_path(settings), settings, seeds=args.seeds))
     if args.which in ("all", "personas"):
         from openclaw_local.bench import persona_bench
 

@@ -147,12 +147,16 @@ def option_scores(model: Any, prefix: list[int], segments: Sequence[Segment],
         ids, pos, allowed, spans = _row(prefix, [segments[i] for i in group])
         mask = torch.zeros(allowed.shape, dtype=torch.float32)
         mask.masked_fill_(~allowed, torch.finfo(torch.float32).min)
+        # only the positions that predict an option token go through the LM head and softmax
+        keep = sorted({p for seg_spans in spans for pred, _ in seg_spans for p in pred})
+        row_of = {p: i for i, p in enumerate(keep)}
         logits = model(input_ids=torch.tensor([ids], device=device),
                        position_ids=torch.tensor([pos], device=device),
-                       attention_mask=mask[None, None].to(device)).logits[0].float()
+                       attention_mask=mask[None, None].to(device),
+                       logits_to_keep=torch.tensor(keep, device=device)).logits[0].float()
         logp = torch.log_softmax(logits, -1)
         for k, seg_spans in zip(group, spans):
-            out[k] = [float(logp[pred, tgt].mean()) for pred, tgt in seg_spans]
+            out[k] = [float(logp[[row_of[p] for p in pred], tgt].mean()) for pred, tgt in seg_spans]
     return out
 
 

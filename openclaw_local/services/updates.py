@@ -170,8 +170,10 @@ class Learner:
         t.model.eval()
         self.progress("gating", 0, 0, None)
         parent_measure = g.measure(t.model, t.tokenizer, heldout, gate_config, ppl=False) if heldout else {}
-        base = base_results(self.home, t, gate_config, s.system_prompt)
-        gate_seconds = time.monotonic() - started
+        base_started = time.monotonic()
+        base = base_results(self.home, t, gate_config, s.system_prompt)  # measured once per base model, then cached
+        base_seconds = time.monotonic() - base_started
+        gate_seconds = time.monotonic() - started - base_seconds
 
         def on_step(step: int, total: int, loss: float) -> None:
             self.progress("training", step, total, loss)
@@ -185,6 +187,7 @@ class Learner:
         passed, reason, gate = g.decide(parent_measure, new_measure, base, g.lora_nonfinite(t.model), gate_config)
         gate["heldout_ids"] = held_ids
         gate["in_sample"] = not held_ids
+        gate["base_seconds"] = round(base_seconds, 2)
         gate["retry"] = retries
         gate["lr"] = config.lr
         gate["seconds"] = round(gate_seconds + time.monotonic() - gate_started, 2)
