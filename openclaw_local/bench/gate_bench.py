@@ -119,13 +119,14 @@ def wrong_fact_samples(replies: list[str], system_prompt: str) -> list[list[dict
 class GateLab:
     """One trainable model; each arm starts from the base (fresh LoRA, fresh Adam)."""
 
-    def __init__(self, home: Path, settings: Settings):
+    def __init__(self, home: Path, settings: Settings, keep: Path | None = None):
         import torch
 
         from openclaw_local.learn import trainable as tr
         from openclaw_local.services.updates import REPLAY_TEXT, base_results
 
         self.settings = settings
+        self.keep = keep  # where each arm's LoRA weights are saved (to re-gate them later), if set
         self.t = tr.build_trainable(settings, home, device="cpu")
         self.init = {k: v.detach().clone() for k, v in self.t.model.state_dict().items() if "lora_" in k}
         from openclaw_local.learn.gate import GateConfig
@@ -169,6 +170,10 @@ class GateLab:
         train_update(model, tok, train_items, config, make_optimizer(model, lr),
                      general_ids=self.general_ids if config.w_general > 0 else None)
         train_s = time.monotonic() - started
+        if self.keep is not None:
+            self.keep.mkdir(parents=True, exist_ok=True)
+            self._torch.save({k: v.detach().clone() for k, v in model.state_dict().items() if "lora_" in k},
+                             self.keep / f"{arm.name.replace(' ', '_').replace('/', '_')}.pt")
         started = time.monotonic()
         model.eval()
         new = g.measure(model, tok, heldout, self.config, system_prompt=s.system_prompt)
@@ -224,12 +229,12 @@ def build_arms(model_path: Path, settings: Settings, *, seeds: int, n_samples: i
 
 
 def run(model_path: Path, settings: Settings, *, seeds: int = 2, n_samples: int = 12,
-        log: Callable[[str], None] = print) -> BenchResult:
+        log: Callable[[str], None] = print, keep: Path | None = None) -> BenchResult:
     s = settings.replace(replay_corrections=0)
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         arms = build_arms(model_path, s, seeds=seeds, n_samples=n_samples, log=log)
-        lab = GateLab(home, s)
+        lab = GateLab(home, s, keep=keep)
         rerun = lab.base_rerun()
         results = []
         for arm, seed in arms:

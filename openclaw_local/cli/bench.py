@@ -17,6 +17,7 @@ def register(sub) -> None:
                    help="rewrite the results sections in this markdown file (default: docs/BENCHMARKS.md when it exists here)")
     p.add_argument("--full", action="store_true", help="personas: the full protocol (36 interactions, all eval prompts, arms)")
     p.add_argument("--seeds", type=int, default=2, help="gate: style adapters trained per shipped persona (the noise sample)")
+    p.add_argument("--keep", metavar="DIR", default=None, help="gate: save each arm's LoRA weights under DIR")
     p.add_argument("--out", metavar="DIR", default=None, help="personas: keep each simulated run under DIR")
     p.set_defaults(func=run)
 
@@ -36,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
     if args.which in ("all", "gate"):
         from openclaw_local.bench import gate_bench
 
-        results.append(gate_bench.run(model_path(settings), settings, seeds=args.seeds))
+        results.append(gate_bench.run(model_path(settings), settings, seeds=args.seeds,
+                                      keep=Path(args.keep) if args.keep else None))
     if args.which in ("all", "personas"):
         from openclaw_local.bench import persona_bench
 

@@ -14,6 +14,11 @@ assistant's reply:
 - **length-normalized**: the mean log-prob of the option's tokens;
 - **case-blind**: every option is scored case-folded ("paris", "the lungs"), so an adapter
   that prefers lowercase raises all four options of an item alike;
+- **after a neutral lead-in**: the reply is started with ``LEAD_IN`` ("answer:") and only the
+  option after it is scored, so a learned opener ("Hi there!", "Quick answer:") does not sit
+  at the scored position — measured: without it a "Quick answer:" adapter lost 6 points
+  on this set with no loss of knowledge, because nearly all probability of the reply's first
+  token went to the opener and the options' ranking was left to the rest;
 - **no end of turn**: the reply's end (where a sign-off or "~" would go) is not scored.
 
 The item's *margin* is the right answer's score minus the best distractor's; the item
@@ -39,6 +44,7 @@ import torch
 
 ABILITY_SET = Path(__file__).resolve().parents[2] / "assets" / "ability_set.jsonl"
 PACK_TOKENS = 512
+LEAD_IN = "answer:"  # starts every scored reply, unscored (see above)
 
 
 @dataclass
@@ -56,7 +62,7 @@ def load_set(path: Path | None = None) -> list[dict[str, Any]]:
 
 def set_digest(items: Sequence[dict[str, Any]], system_prompt: str) -> str:
     """Identifies what a cached base result was measured on (the set and the system prompt)."""
-    blob = json.dumps([items, system_prompt], sort_keys=True).encode()
+    blob = json.dumps([items, system_prompt, LEAD_IN], sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
@@ -73,7 +79,7 @@ def encode(tokenizer: Any, items: Sequence[dict[str, Any]], system_prompt: str) 
     prompts = []
     for item in items:
         messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": item["question"]}]
-        prompts.append(_ids(tokenizer, _render_prompt(tokenizer, messages)))
+        prompts.append(_ids(tokenizer, _render_prompt(tokenizer, messages) + LEAD_IN))
     shared = 0
     while prompts and all(len(p) > shared + 1 and p[shared] == prompts[0][shared] for p in prompts):
         shared += 1
@@ -81,7 +87,7 @@ def encode(tokenizer: Any, items: Sequence[dict[str, Any]], system_prompt: str) 
     out = []
     for item, prompt in zip(items, prompts):
         options = [item["answer"], *item["distractors"]]
-        out.append(Segment(prompt[shared:], [_ids(tokenizer, normalize(o)) for o in options]))
+        out.append(Segment(prompt[shared:], [_ids(tokenizer, " " + normalize(o)) for o in options]))
     return prefix, out
 
 
