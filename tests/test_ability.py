@@ -42,7 +42,7 @@ def test_packed_scores_equal_item_by_item(tiny_hf_dirs):
     from openclaw_local.learn.trainer import reply_logprobs
 
     seg = segments[0]
-    logp, mask, _ = reply_logprobs(model, [prefix + seg.prompt], [seg.options[1]], tok.eos_token_id)
+    logp, mask, _ = reply_logprobs(model, [prefix + seg.prompt], [seg.options[1][0]], tok.eos_token_id)
     assert float(logp.sum() / mask.sum()) == pytest.approx(packed[0][1], abs=1e-4)
 
 

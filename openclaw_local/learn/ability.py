@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -45,6 +46,10 @@ import torch
 ABILITY_SET = Path(__file__).resolve().parents[2] / "assets" / "ability_set.jsonl"
 PACK_TOKENS = 512
 LEAD_IN = "answer:"  # starts every scored reply, unscored (see above)
+GENERAL_TEXT = Path(__file__).resolve().parents[2] / "assets" / "general_text.txt"
+FLUENCY_PROMPT = "Tell me something."
+FLUENCY_WORDS = 24  # words per scored piece of prose (below every shipped persona's word limit)
+FLUENCY_CHUNKS = 16  # pieces scored (~600 tokens)
 
 
 @dataclass
@@ -52,7 +57,7 @@ class Segment:
     """One item's tokens: its prompt and, per option, the token ids of each written form."""
 
     prompt: list[int]
-    options: list[list[int]]  # option -> token ids of its case-folded text (option 0 is the right answer)
+    options: list[list[list[int]]]  # option -> its forms -> token ids (option 0 is the right answer)
 
 
 def load_set(path: Path | None = None) -> list[dict[str, Any]]:
@@ -67,27 +72,45 @@ def set_digest(items: Sequence[dict[str, Any]], system_prompt: str) -> str:
 
 
 def normalize(option: str) -> str:
-    """The form an option is scored in: case-folded, outer whitespace removed."""
+    """An option case-folded, outer whitespace removed."""
     return option.strip().casefold()
 
 
-def encode(tokenizer: Any, items: Sequence[dict[str, Any]], system_prompt: str) -> tuple[list[int], list[Segment]]:
-    """(shared prefix, segments): the tokens every item's prompt starts with (the system turn) are
-    encoded once per packed row; each segment keeps only the rest of its prompt."""
+def forms(option: str, mode: str = "both") -> list[str]:
+    """The forms an option is scored in: "both" = as written and case-folded (when that differs),
+    "folded" = case-folded only, "written" = as written only."""
+    written, folded = option.strip(), normalize(option)
+    if mode == "folded":
+        return [folded]
+    if mode == "written":
+        return [written]
+    return [written] if written == folded else [written, folded]
+
+
+def encode(tokenizer: Any, items: Sequence[dict[str, Any]], system_prompt: str, mode: str = "both",
+           lead_in: str | None = None) -> tuple[list[int], list[Segment]]:
+    """(shared prefix, segments) for ability items; see :func:`encode_pairs`."""
+    pairs = [(i["question"], [forms(o, mode) for o in [i["answer"], *i["distractors"]]]) for i in items]
+    return encode_pairs(tokenizer, pairs, system_prompt, lead_in)
+
+
+def encode_pairs(tokenizer: Any, pairs: Sequence[tuple[str, list[list[str]]]], system_prompt: str,
+                 lead_in: str | None = None) -> tuple[list[int], list[Segment]]:
+    """(shared prefix, segments) for (question, options' forms) pairs: the tokens every prompt
+    starts with (the system turn) are encoded once per packed row; each segment keeps the rest."""
     from openclaw_local.learn.trainer import _ids, _render_prompt  # the learner's own chat encoding
 
     prompts = []
-    for item in items:
-        messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": item["question"]}]
-        prompts.append(_ids(tokenizer, _render_prompt(tokenizer, messages) + LEAD_IN))
+    for question, _ in pairs:
+        messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": question}]
+        prompts.append(_ids(tokenizer, _render_prompt(tokenizer, messages) + (LEAD_IN if lead_in is None else lead_in)))
     shared = 0
     while prompts and all(len(p) > shared + 1 and p[shared] == prompts[0][shared] for p in prompts):
         shared += 1
     prefix = prompts[0][:shared] if prompts else []
     out = []
-    for item, prompt in zip(items, prompts):
-        options = [item["answer"], *item["distractors"]]
-        out.append(Segment(prompt[shared:], [_ids(tokenizer, " " + normalize(o)) for o in options]))
+    for (_, options), prompt in zip(pairs, prompts):
+        out.append(Segment(prompt[shared:], [[_ids(tokenizer, " " + f) for f in fs] for fs in options]))
     return prefix, out
 
 
@@ -96,7 +119,7 @@ def _pack(segments: Sequence[Segment], limit: int) -> list[list[int]]:
     groups: list[list[int]] = []
     size = 0
     for i, seg in enumerate(segments):
-        n = len(seg.prompt) + sum(len(opt) for opt in seg.options)
+        n = len(seg.prompt) + sum(len(f) for opt in seg.options for f in opt)
         if groups and size + n <= limit:
             groups[-1].append(i)
             size += n
@@ -113,7 +136,7 @@ def _row(prefix: list[int], segments: Sequence[Segment]):
     every option sees the prefix, its item's prompt and itself."""
     ids: list[int] = list(prefix)
     pos: list[int] = list(range(len(prefix)))
-    spans = []  # per segment: per option: (positions of the predicting logits, target ids)
+    spans = []  # per segment: per option: per form: (positions of the predicting logits, target ids)
     blocks = [(0, len(prefix), None)]  # (start, end, (context start, context end) besides the prefix)
     base = len(prefix)
     for seg in segments:
@@ -123,13 +146,16 @@ def _row(prefix: list[int], segments: Sequence[Segment]):
         blocks.append((p0, len(ids), None))
         seg_spans = []
         for opt in seg.options:
-            f0 = len(ids)
-            ids += opt
-            pos += list(range(base + len(seg.prompt), base + len(seg.prompt) + len(opt)))
-            blocks.append((f0, len(ids), (p0, p0 + len(seg.prompt))))
-            # the first token is predicted by the prompt's last position, the rest by the option itself
-            predictors = [p0 + len(seg.prompt) - 1] + list(range(f0, f0 + len(opt) - 1))
-            seg_spans.append((predictors, opt))
+            opt_spans = []
+            for form in opt:
+                f0 = len(ids)
+                ids += form
+                pos += list(range(base + len(seg.prompt), base + len(seg.prompt) + len(form)))
+                blocks.append((f0, len(ids), (p0, p0 + len(seg.prompt))))
+                # the first token is predicted by the prompt's last position, the rest by the form itself
+                predictors = [p0 + len(seg.prompt) - 1] + list(range(f0, f0 + len(form) - 1))
+                opt_spans.append((predictors, form))
+            seg_spans.append(opt_spans)
         spans.append(seg_spans)
     n = len(ids)
     allowed = torch.zeros((n, n), dtype=torch.bool)
@@ -146,7 +172,7 @@ def _row(prefix: list[int], segments: Sequence[Segment]):
 @torch.no_grad()
 def option_scores(model: Any, prefix: list[int], segments: Sequence[Segment],
                   pack_tokens: int = PACK_TOKENS) -> list[list[float]]:
-    """Per item, per option: the mean log-prob of the option's tokens (length-normalized)."""
+    """Per item, per option: logsumexp over its forms of the mean log-prob of the form's tokens."""
     device = next(model.parameters()).device
     out: list[list[float]] = [[] for _ in segments]
     for group in _pack(segments, max(1, pack_tokens - len(prefix))):
@@ -154,7 +180,7 @@ def option_scores(model: Any, prefix: list[int], segments: Sequence[Segment],
         mask = torch.zeros(allowed.shape, dtype=torch.float32)
         mask.masked_fill_(~allowed, torch.finfo(torch.float32).min)
         # only the positions that predict an option token go through the LM head and softmax
-        keep = sorted({p for seg_spans in spans for pred, _ in seg_spans for p in pred})
+        keep = sorted({p for seg_spans in spans for opt_spans in seg_spans for pred, _ in opt_spans for p in pred})
         row_of = {p: i for i, p in enumerate(keep)}
         logits = model(input_ids=torch.tensor([ids], device=device),
                        position_ids=torch.tensor([pos], device=device),
@@ -162,7 +188,9 @@ def option_scores(model: Any, prefix: list[int], segments: Sequence[Segment],
                        logits_to_keep=torch.tensor(keep, device=device)).logits[0].float()
         logp = torch.log_softmax(logits, -1)
         for k, seg_spans in zip(group, spans):
-            out[k] = [float(logp[[row_of[p] for p in pred], tgt].mean()) for pred, tgt in seg_spans]
+            for opt_spans in seg_spans:
+                means = torch.tensor([float(logp[[row_of[p] for p in pred], tgt].mean()) for pred, tgt in opt_spans])
+                out[k].append(float(torch.logsumexp(means, 0)))
     return out
 
 
@@ -182,16 +210,42 @@ def summarize(scores: Sequence[Sequence[float]], items: Sequence[dict[str, Any]]
 
 
 def measure(model: Any, tokenizer: Any, system_prompt: str, items: Sequence[dict[str, Any]] | None = None,
-            pack_tokens: int = PACK_TOKENS) -> dict[str, Any]:
+            pack_tokens: int = PACK_TOKENS, mode: str = "both", lead_in: str | None = None) -> dict[str, Any]:
     """The ability results of one model state (adapter on or off, as the caller set it)."""
     items = list(items) if items is not None else load_set()
     was_training = model.training
     model.eval()
     try:
-        prefix, segments = encode(tokenizer, items, system_prompt)
+        prefix, segments = encode(tokenizer, items, system_prompt, mode, lead_in)
         return summarize(option_scores(model, prefix, segments, pack_tokens), items)
     finally:
         model.train(was_training)
+
+
+def fluency_chunks(text: str, words: int = FLUENCY_WORDS, limit: int = FLUENCY_CHUNKS) -> list[str]:
+    """Consecutive ``words``-word pieces of the case-folded general corpus: short enough for
+    every persona's length limit, so a "keep it short" preference does not read as damage."""
+    tokens = text.casefold().split()
+    return [" ".join(tokens[i:i + words]) for i in range(0, len(tokens) - words + 1, words)][:limit]
+
+
+@torch.no_grad()
+def reply_fluency(model: Any, tokenizer: Any, system_prompt: str, text: str | None = None) -> dict[str, Any]:
+    """Perplexity of ordinary prose *as the assistant's reply* (case-folded, in short pieces).
+
+    What a general-text perplexity misses: the learner's KL term keeps the model's plain-text
+    distribution in place, so an adapter that makes *replies* incoherent (trained on word
+    salad) leaves plain-text perplexity flat; scored in the reply position, it does not."""
+    chunks = fluency_chunks(text if text is not None else GENERAL_TEXT.read_text(encoding="utf-8"))
+    prefix, segments = encode_pairs(tokenizer, [(FLUENCY_PROMPT, [[c]]) for c in chunks], system_prompt)
+    was_training = model.training
+    model.eval()
+    try:
+        scores = [s[0] for s in option_scores(model, prefix, segments)]
+    finally:
+        model.train(was_training)
+    mean = sum(scores) / max(1, len(scores))
+    return {"n": len(scores), "mean_logprob": mean, "ppl": math.exp(-mean)}
 
 
 def compare(base: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

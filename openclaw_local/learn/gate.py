@@ -22,12 +22,14 @@ working, not damage. A version is promoted only if all of these pass:
    ``Δ = mean_i mean_t log π_new(y_it | x_i) − mean_i mean_t log π_parent(y_it | x_i)``.
    When the slice holds no accepted (or no rejected) reply that half is skipped and
    says so; it is not counted as a pass of something unmeasured.
-4. **general text, catastrophic only** — perplexity on the case-folded general corpus
-   ``assets/general_text.txt`` (``ppl = exp(−mean_t log π(w_t | w_<t))`` over the first
-   ``max_tokens`` tokens) is reported next to the ability score as information; it only
-   refuses a version when it exceeds ``max_ppl_ratio`` × the base's, far outside what any
-   style adapter moves it (a broken model). Case-folding keeps a lowercase preference
-   from reading as damage; the bench shows style adapters leave it within a few percent.
+4. **general text as a reply** — the perplexity of ordinary prose (``assets/general_text.txt``,
+   case-folded, in 24-word pieces) *as the assistant's reply* to "Tell me something."
+   (``ability.reply_fluency``; ``ppl = exp(−mean log π)``, length-normalized per piece, end
+   of turn not scored) may rise at most ``max_ppl_ratio`` × the base's. Case-folding keeps a
+   lowercase preference, and pieces shorter than any persona's word limit keep a "be brief"
+   preference, from reading as damage; measured in the reply position because the learner's
+   KL term holds *plain-text* perplexity in place even for an adapter whose replies are word
+   salad (bench: +1.3 % plain-text for the shuffled-words adapter).
 
 Measured with torch on the learner's own trainable model (fp32 dequantized copy of
 the served GGUF), not with llama.cpp: the learner process already holds that model,
@@ -124,13 +126,15 @@ def measure(model: Any, tokenizer: Any, heldout: Sequence[dict[str, Any]], confi
         "accepted": mean_logprobs(model, tokenizer, accepted),
         "rejected": mean_logprobs(model, tokenizer, rejected),
     }
-    if ppl:
-        out["ppl"] = perplexity(model, tokenizer, general_text() if text is None else text,
-                                max_tokens=config.max_tokens, window=config.window)
     if system_prompt is not None:
         from openclaw_local.learn import ability
 
         out["ability"] = ability.measure(model, tokenizer, system_prompt)
+        if ppl:  # general text as the assistant's reply (ability.reply_fluency)
+            out["ppl"] = ability.reply_fluency(model, tokenizer, system_prompt, text)["ppl"]
+    elif ppl:  # plain-text perplexity, when no chat context is given
+        out["ppl"] = perplexity(model, tokenizer, general_text() if text is None else text,
+                                max_tokens=config.max_tokens, window=config.window)
     return out
 
 
