@@ -34,11 +34,19 @@ def test_decide_rules():
     assert ok and res["general"]["ratio"] == pytest.approx(1.2)
     ok, reason, _ = g.decide(parent, dict(good, ppl=16.0), base, [])
     assert not ok and "perplexity +60.0%" in reason
-    # ability: two of twenty items lost is 10 points, over the limit
+    # ability: two of twenty items lost is 10 points, over the limit (6)
     ok, reason, res = g.decide(parent, dict(good, ability=_ability([0.5] * 13 + [-0.5] * 7)), base, [])
     assert not ok and "fewer general questions" in reason and res["ability"]["lost"] == 2
-    ok, reason, _ = g.decide(parent, dict(good, ability=_ability([0.2] * 15 + [-0.8] * 5)), base, [])
+    ok, _, res = g.decide(parent, dict(good, ability=_ability([0.2] * 15 + [-0.8] * 5)), base, [])
+    assert ok and res["ability"]["margin_delta"] == pytest.approx(-0.3)  # margin alone: information
+    ok, reason, _ = g.decide(parent, dict(good, ability=_ability([0.5] * 15 + [-5.0] * 5)), base, [])
     assert not ok and "less sure" in reason
+    # fluency: prose vs the same words shuffled, in the reply position
+    flu = {"fluency": {"contrast": 2.9, "ppl": 100.0}}
+    ok, _, res = g.decide(parent, dict(good, fluency={"contrast": 2.8, "ppl": 130.0}), {**base, **flu}, [])
+    assert ok and res["fluency"]["delta"] == pytest.approx(-0.1) and res["fluency"]["reply_ppl_ratio"] == 1.3
+    ok, reason, _ = g.decide(parent, dict(good, fluency={"contrast": 2.2, "ppl": 100.0}), {**base, **flu}, [])
+    assert not ok and "word order" in reason
     ok, reason, _ = g.decide(parent, dict(good, accepted=[-2.5, -3.0]), base, [])
     assert not ok and "accepted" in reason
     ok, reason, _ = g.decide(parent, dict(good, rejected=[-0.5]), base, [])

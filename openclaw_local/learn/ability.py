@@ -13,12 +13,12 @@ assistant's reply:
 
 - **length-normalized**: the mean log-prob of the option's tokens;
 - **case-blind**: every option is scored case-folded ("paris", "the lungs"), so an adapter
-  that prefers lowercase raises all four options of an item alike;
+  that prefers lowercase raises all four options of an item alike (``forms`` can also combine
+  the written and folded forms by logsumexp; measured on the "Quick answer:" adapter it moved
+  the result no less, at 1.5× the tokens, so the default is folded only);
 - **after a neutral lead-in**: the reply is started with ``LEAD_IN`` ("answer:") and only the
   option after it is scored, so a learned opener ("Hi there!", "Quick answer:") does not sit
-  at the scored position — measured: without it a "Quick answer:" adapter lost 6 points
-  on this set with no loss of knowledge, because nearly all probability of the reply's first
-  token went to the opener and the options' ranking was left to the rest;
+  at the scored position (without it the reply's first token is mostly the opener's);
 - **no end of turn**: the reply's end (where a sign-off or "~" would go) is not scored.
 
 The item's *margin* is the right answer's score minus the best distractor's; the item
@@ -48,8 +48,8 @@ PACK_TOKENS = 512
 LEAD_IN = "answer:"  # starts every scored reply, unscored (see above)
 GENERAL_TEXT = Path(__file__).resolve().parents[2] / "assets" / "general_text.txt"
 FLUENCY_PROMPT = "Tell me something."
-FLUENCY_WORDS = 24  # words per scored piece of prose (below every shipped persona's word limit)
-FLUENCY_CHUNKS = 16  # pieces scored (~600 tokens)
+FLUENCY_WORDS = 20  # words per scored piece of prose (below every shipped persona's word limit)
+FLUENCY_CHUNKS = 12  # pieces scored, each also shuffled (~700 tokens)
 
 
 @dataclass
@@ -87,7 +87,7 @@ def forms(option: str, mode: str = "both") -> list[str]:
     return [written] if written == folded else [written, folded]
 
 
-def encode(tokenizer: Any, items: Sequence[dict[str, Any]], system_prompt: str, mode: str = "both",
+def encode(tokenizer: Any, items: Sequence[dict[str, Any]], system_prompt: str, mode: str = "folded",
            lead_in: str | None = None) -> tuple[list[int], list[Segment]]:
     """(shared prefix, segments) for ability items; see :func:`encode_pairs`."""
     pairs = [(i["question"], [forms(o, mode) for o in [i["answer"], *i["distractors"]]]) for i in items]
@@ -210,7 +210,7 @@ def summarize(scores: Sequence[Sequence[float]], items: Sequence[dict[str, Any]]
 
 
 def measure(model: Any, tokenizer: Any, system_prompt: str, items: Sequence[dict[str, Any]] | None = None,
-            pack_tokens: int = PACK_TOKENS, mode: str = "both", lead_in: str | None = None) -> dict[str, Any]:
+            pack_tokens: int = PACK_TOKENS, mode: str = "folded", lead_in: str | None = None) -> dict[str, Any]:
     """The ability results of one model state (adapter on or off, as the caller set it)."""
     items = list(items) if items is not None else load_set()
     was_training = model.training
@@ -231,21 +231,36 @@ def fluency_chunks(text: str, words: int = FLUENCY_WORDS, limit: int = FLUENCY_C
 
 @torch.no_grad()
 def reply_fluency(model: Any, tokenizer: Any, system_prompt: str, text: str | None = None) -> dict[str, Any]:
-    """Perplexity of ordinary prose *as the assistant's reply* (case-folded, in short pieces).
+    """Ordinary prose *as the assistant's reply*: its perplexity, and how much more likely it is
+    than the same words in a shuffled order (the *contrast*, nats/token).
 
-    What a general-text perplexity misses: the learner's KL term keeps the model's plain-text
-    distribution in place, so an adapter that makes *replies* incoherent (trained on word
-    salad) leaves plain-text perplexity flat; scored in the reply position, it does not."""
+    Pieces are case-folded and shorter than any persona's word limit, so lowercase and "be
+    brief" preferences do not read as damage, and the shuffled distractor has the very same
+    words, case and length, so no style moves the contrast — only losing word order does
+    (an adapter that taught word salad). Measured in the reply position because the learner's
+    KL term holds plain-text perplexity in place whatever the adapter does to replies."""
+    import random
+
     chunks = fluency_chunks(text if text is not None else GENERAL_TEXT.read_text(encoding="utf-8"))
-    prefix, segments = encode_pairs(tokenizer, [(FLUENCY_PROMPT, [[c]]) for c in chunks], system_prompt)
+    rng = random.Random(0)
+    pairs = []
+    for c in chunks:
+        words = c.split()
+        shuffled = words[:]
+        while shuffled == words:
+            rng.shuffle(shuffled)
+        pairs.append((FLUENCY_PROMPT, [[c], [" ".join(shuffled)]]))
+    prefix, segments = encode_pairs(tokenizer, pairs, system_prompt)
     was_training = model.training
     model.eval()
     try:
-        scores = [s[0] for s in option_scores(model, prefix, segments)]
+        scores = option_scores(model, prefix, segments)
     finally:
         model.train(was_training)
-    mean = sum(scores) / max(1, len(scores))
-    return {"n": len(scores), "mean_logprob": mean, "ppl": math.exp(-mean)}
+    n = max(1, len(scores))
+    mean = sum(s[0] for s in scores) / n
+    return {"n": len(scores), "mean_logprob": mean, "ppl": math.exp(-mean),
+            "contrast": sum(s[0] - s[1] for s in scores) / n}
 
 
 def compare(base: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

@@ -22,14 +22,17 @@ working, not damage. A version is promoted only if all of these pass:
    ``Δ = mean_i mean_t log π_new(y_it | x_i) − mean_i mean_t log π_parent(y_it | x_i)``.
    When the slice holds no accepted (or no rejected) reply that half is skipped and
    says so; it is not counted as a pass of something unmeasured.
-4. **general text as a reply** — the perplexity of ordinary prose (``assets/general_text.txt``,
-   case-folded, in 24-word pieces) *as the assistant's reply* to "Tell me something."
-   (``ability.reply_fluency``; ``ppl = exp(−mean log π)``, length-normalized per piece, end
-   of turn not scored) may rise at most ``max_ppl_ratio`` × the base's. Case-folding keeps a
-   lowercase preference, and pieces shorter than any persona's word limit keep a "be brief"
-   preference, from reading as damage; measured in the reply position because the learner's
-   KL term holds *plain-text* perplexity in place even for an adapter whose replies are word
-   salad (bench: +1.3 % plain-text for the shuffled-words adapter).
+4. **fluency of replies** — ordinary prose (``assets/general_text.txt``, case-folded, 20-word
+   pieces) scored *as the assistant's reply* against the same words shuffled
+   (``ability.reply_fluency``): the contrast (nats/token) may fall at most
+   ``max_fluency_drop`` below the base's. Same words, same case, same length: no style moves
+   it; an adapter that taught word salad does. Measured in the reply position because the
+   learner's KL term holds plain-text perplexity in place whatever an adapter does to replies
+   (bench: +1.3 % plain-text perplexity for the shuffled-words adapter, contrast −0.70).
+5. **general text, information** — perplexity of the case-folded corpus as plain text
+   (``ppl = exp(−mean_t log π(w_t | w_<t))`` over the first ``max_tokens`` tokens) is reported
+   next to the ability score; it refuses only beyond ``max_ppl_ratio`` × the base's (a broken
+   model). Case-folded, style adapters move it by −0.1 % to +2.9 % (bench).
 
 Measured with torch on the learner's own trainable model (fp32 dequantized copy of
 the served GGUF), not with llama.cpp: the learner process already holds that model,
@@ -55,8 +58,9 @@ GENERAL_TEXT = Path(__file__).resolve().parents[2] / "assets" / "general_text.tx
 @dataclass
 class GateConfig:
     # thresholds measured in docs/METHOD.md ("Promotion gate"): noise of harmless adapters × margin
-    max_accuracy_drop: float = 0.05  # ability-set items answered, fraction below the base's
-    max_margin_drop: float = 0.10  # mean answer-vs-best-distractor margin (nats/token) below the base's
+    max_accuracy_drop: float = 0.06  # ability-set items answered (fraction) below the base's; style: −4.4 pts worst
+    max_margin_drop: float = 1.0  # mean answer margin (nats/token): information, refuses only a broken model
+    max_fluency_drop: float = 0.3  # reply fluency contrast (nats/token) below the base's; style: never fell
     max_ppl_ratio: float = 1.5  # case-folded general-text perplexity: only a broken model exceeds this
     min_accepted_gain: float = 0.0  # Δ mean log-prob of accepted replies must be > this
     max_rejected_gain: float = 0.0  # Δ mean log-prob of rejected replies must be <= this
@@ -126,15 +130,14 @@ def measure(model: Any, tokenizer: Any, heldout: Sequence[dict[str, Any]], confi
         "accepted": mean_logprobs(model, tokenizer, accepted),
         "rejected": mean_logprobs(model, tokenizer, rejected),
     }
+    if ppl:
+        out["ppl"] = perplexity(model, tokenizer, general_text() if text is None else text,
+                                max_tokens=config.max_tokens, window=config.window)
     if system_prompt is not None:
         from openclaw_local.learn import ability
 
         out["ability"] = ability.measure(model, tokenizer, system_prompt)
-        if ppl:  # general text as the assistant's reply (ability.reply_fluency)
-            out["ppl"] = ability.reply_fluency(model, tokenizer, system_prompt, text)["ppl"]
-    elif ppl:  # plain-text perplexity, when no chat context is given
-        out["ppl"] = perplexity(model, tokenizer, general_text() if text is None else text,
-                                max_tokens=config.max_tokens, window=config.window)
+        out["fluency"] = ability.reply_fluency(model, tokenizer, system_prompt)
     return out
 
 
@@ -168,6 +171,15 @@ def decide(parent: dict[str, Any], new: dict[str, Any], base: dict[str, Any] | f
         elif not margin_ok:
             reasons.append(f"it is less sure of the right answers to general questions: margin "
                            f"{ab['margin_delta']:+.3f} vs the base model (limit −{config.max_margin_drop:.2f})")
+    if new.get("fluency") and base.get("fluency"):
+        b_c, n_c = base["fluency"]["contrast"], new["fluency"]["contrast"]
+        ok = n_c - b_c >= -config.max_fluency_drop
+        results["fluency"] = {"base_contrast": round(b_c, 4), "contrast": round(n_c, 4), "delta": round(n_c - b_c, 4),
+                              "reply_ppl_ratio": round(new["fluency"]["ppl"] / base["fluency"]["ppl"], 4),
+                              "max_drop": config.max_fluency_drop, "ok": ok}
+        if not ok:
+            reasons.append(f"its replies lose word order: ordinary prose is {n_c:.2f} nats/token more likely than "
+                           f"the same words shuffled, vs {b_c:.2f} for the base model (limit −{config.max_fluency_drop})")
     for key, rule in (("accepted", "rise"), ("rejected", "not rise")):
         before, after = _mean(parent.get(key) or []), _mean(new.get(key) or [])
         if before is None or after is None:

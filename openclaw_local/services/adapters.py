@@ -57,6 +57,9 @@ def gate_summary(v: AdapterVersion) -> str:
     ab = g.get("ability") or {}
     if ab.get("accuracy") is not None:
         parts.append(f"ability {ab['accuracy'] * 100:.0f}% (base {ab['base_accuracy'] * 100:.0f}%)")
+    flu = g.get("fluency") or {}
+    if flu.get("delta") is not None:
+        parts.append(f"fluency {flu['delta']:+.2f}")
     gen = g.get("general") or {}
     if gen.get("ratio") is not None:
         parts.append(f"ppl {(gen['ratio'] - 1) * 100:+.1f}%")

@@ -60,8 +60,8 @@ def holdout_split(ids: list[int]) -> tuple[list[int], list[int]]:
 def base_results(home: Path, trainable, config, system_prompt: str | None = None) -> dict:
     """The base model's (adapter off) gate results, computed once and cached on disk.
 
-    ``{"ppl": case-folded general-text perplexity (as replies, ``ability.reply_fluency``, when a
-    system prompt is given; plain text otherwise), "ability": ability results}``, keyed by
+    ``{"ppl": case-folded general-text perplexity, "ability": ability results, "fluency": reply
+    fluency}``, keyed by
     the base model (its cached weights' directory names the GGUF file, size and mtime),
     the corpus, the ability set and the system prompt. Without ``system_prompt`` only the
     perplexity is measured (importing an adapter needs no more).
@@ -84,13 +84,13 @@ def base_results(home: Path, trainable, config, system_prompt: str | None = None
         digest = ability.set_digest(ability.load_set(), system_prompt)
         fluency = hashlib.sha256(f"{digest}|{ability.FLUENCY_PROMPT}|{ability.FLUENCY_WORDS}|"
                                  f"{ability.FLUENCY_CHUNKS}|{text}".encode()).hexdigest()[:16]
-        keys = [("ppl", f"{trainable.base_dir.name}|reply|{fluency}"), ("ability", f"{trainable.base_dir.name}|{digest}")]
+        keys += [("ability", f"{trainable.base_dir.name}|{digest}"), ("fluency", f"{trainable.base_dir.name}|{fluency}")]
     missing = [(name, key) for name, key in keys if key not in known]
     if missing:
         with trainable.model.disable_adapter():
             for name, key in missing:
-                if name == "ppl" and system_prompt is not None:
-                    known[key] = ability.reply_fluency(trainable.model, trainable.tokenizer, system_prompt)["ppl"]
+                if name == "fluency":
+                    known[key] = ability.reply_fluency(trainable.model, trainable.tokenizer, system_prompt)
                 elif name == "ppl":
                     known[key] = perplexity(trainable.model, trainable.tokenizer, text,
                                             max_tokens=config.max_tokens, window=config.window)
