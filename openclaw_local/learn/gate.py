@@ -16,9 +16,11 @@ working, not damage. A version is promoted only if all of these pass:
 3. **feedback** — on a held-out slice of the user's recent feedback (replies this
    update did not train on; with a single-sample update, that sample itself, marked
    ``in_sample``), the mean per-token log-prob of *accepted* replies (rated up, judged
-   positive, or the user's corrected text) rises versus the parent version, and that of
-   *rejected* replies (rated down, judged negative, the original of a correction) does
-   not rise. Measured as
+   positive, or the user's corrected text) does not fall versus the parent version by more
+   than the measured noise (``min_accepted_gain``), and that of *rejected* replies (rated
+   down, judged negative, the original of a correction) does not rise by more than it
+   (``max_rejected_gain``): a slice of one or two replies moves by a few hundredths of a
+   nat under a harmless adapter (docs/METHOD.md). Measured as
    ``Δ = mean_i mean_t log π_new(y_it | x_i) − mean_i mean_t log π_parent(y_it | x_i)``.
    When the slice holds no accepted (or no rejected) reply that half is skipped and
    says so; it is not counted as a pass of something unmeasured.
@@ -62,8 +64,10 @@ class GateConfig:
     max_margin_drop: float = 1.0  # mean answer margin (nats/token): information, refuses only a broken model
     max_fluency_drop: float = 0.3  # reply fluency contrast (nats/token) below the base's; style: never fell
     max_ppl_ratio: float = 1.5  # case-folded general-text perplexity: only a broken model exceeds this
-    min_accepted_gain: float = 0.0  # Δ mean log-prob of accepted replies must be > this
-    max_rejected_gain: float = 0.0  # Δ mean log-prob of rejected replies must be <= this
+    # held-out feedback (nats/token). Harmless adapters moved held-out rejected replies by −0.09 to
+    # +0.014 and accepted ones by +0.21 to +0.77: a zero limit refused style for noise (+0.005)
+    min_accepted_gain: float = -0.10  # Δ mean log-prob of accepted replies must be > this
+    max_rejected_gain: float = 0.10  # Δ mean log-prob of rejected replies must be <= this
     max_tokens: int = 512  # general-text tokens scored: one forward pass (fast on a 2-core CPU)
     window: int = 512
 
