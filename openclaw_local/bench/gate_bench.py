@@ -195,6 +195,7 @@ def describe(r: ArmResult) -> tuple[str, str]:
             fb.append(f"{key[:3]} {d['delta']:+.2f}")
     value = (f"ability {ab.get('accuracy', 0) * 100:.1f}% ({ab.get('accuracy_delta', 0) * 100:+.1f} pts, "
              f"{ab.get('lost', 0)} lost / {ab.get('gained', 0)} gained, margin {ab.get('margin_delta', 0):+.3f}) · "
+             f"fluency {(r.gate.get('fluency') or {}).get('delta', 0):+.2f} · "
              f"ppl {_pct(gen['ratio'] - 1) if gen.get('ratio') else '-'} · {', '.join(fb) or 'no feedback check'} · "
              f"**{'passed' if r.passed else 'refused'}**{'' if r.ok else ' (UNEXPECTED)'}"
              + (f" — {r.reason}" if r.reason and not r.passed else ""))
@@ -245,6 +246,7 @@ def run(model_path: Path, settings: Settings, *, seeds: int = 2, n_samples: int 
     rows = [describe(r) for r in results]
     style = [r.gate["ability"] for r in results if r.arm.kind == "style" and r.gate.get("ability")]
     ppl_style = [r.gate["general"]["ratio"] - 1 for r in results if r.arm.kind == "style" and r.gate.get("general")]
+    flu_style = [r.gate["fluency"]["delta"] for r in results if r.arm.kind == "style" and r.gate.get("fluency")]
     base_acc = lab.base["ability"]["accuracy"]
     rows.append(("base model ability (cached) / rerun", f"{base_acc * 100:.1f}% / {rerun['accuracy'] * 100:.1f}% "
                  f"(margin {lab.base['ability']['margin']:+.4f} / {rerun['margin']:+.4f})"))
@@ -256,13 +258,17 @@ def run(model_path: Path, settings: Settings, *, seeds: int = 2, n_samples: int 
                      f"(n={len(acc)}, sd {statistics.pstdev(acc) * 100:.1f})"))
         rows.append(("noise: style adapters, Δ margin", f"min {min(mar):+.3f}, median {statistics.median(mar):+.3f}, "
                      f"max {max(mar):+.3f} (sd {statistics.pstdev(mar):.3f})"))
+    if flu_style:
+        rows.append(("noise: style adapters, Δ reply fluency contrast",
+                     f"min {min(flu_style):+.3f}, max {max(flu_style):+.3f} (sd {statistics.pstdev(flu_style):.3f})"))
     if ppl_style:
         rows.append(("style adapters, case-folded general ppl change",
                      f"min {_pct(min(ppl_style))}, max {_pct(max(ppl_style))}"))
-    rows.append(("thresholds", f"ability −{lab.config.max_accuracy_drop * 100:.0f} pts, margin −{lab.config.max_margin_drop:.2f}, "
-                 f"ppl ×{lab.config.max_ppl_ratio}"))
+    rows.append(("thresholds", f"ability −{lab.config.max_accuracy_drop * 100:.0f} pts, fluency −{lab.config.max_fluency_drop}, "
+                 f"margin −{lab.config.max_margin_drop:.2f}, ppl ×{lab.config.max_ppl_ratio}, feedback ±"
+                 f"{lab.config.max_rejected_gain:.2f}"))
     gate_s = [r.gate_seconds for r in results]
-    rows.append(("gate time per candidate (ability + ppl + feedback), median", f"{statistics.median(gate_s):.1f} s"))
+    rows.append(("gate time per candidate (ability + fluency + ppl + feedback), median", f"{statistics.median(gate_s):.1f} s"))
     rows.append(("base results, computed once and cached", f"{lab.base_seconds:.1f} s"))
     bad_style = [r.arm.name for r in results if r.arm.kind == "style" and not r.passed]
     missed = [r.arm.name for r in results if r.arm.kind == "damage" and r.passed]

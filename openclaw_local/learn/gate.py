@@ -30,11 +30,11 @@ working, not damage. A version is promoted only if all of these pass:
    ``max_fluency_drop`` below the base's. Same words, same case, same length: no style moves
    it; an adapter that taught word salad does. Measured in the reply position because the
    learner's KL term holds plain-text perplexity in place whatever an adapter does to replies
-   (bench: +1.3 % plain-text perplexity for the shuffled-words adapter, contrast −0.70).
+   (bench: +1.3 % to +1.7 % plain-text perplexity for the shuffled-words adapter, contrast −0.72).
 5. **general text, information** — perplexity of the case-folded corpus as plain text
    (``ppl = exp(−mean_t log π(w_t | w_<t))`` over the first ``max_tokens`` tokens) is reported
    next to the ability score; it refuses only beyond ``max_ppl_ratio`` × the base's (a broken
-   model). Case-folded, style adapters move it by −0.1 % to +2.9 % (bench).
+   model). Case-folded, style adapters move it by −0.1 % to +3.3 % (bench).
 
 Measured with torch on the learner's own trainable model (fp32 dequantized copy of
 the served GGUF), not with llama.cpp: the learner process already holds that model,
