@@ -17,23 +17,49 @@ from openclaw_local.store.samples import SampleStore
 torch.set_num_threads(2)
 
 
+def _ability(margins):
+    return {"n": len(margins), "accuracy": sum(m > 0 for m in margins) / len(margins),
+            "margin": sum(margins) / len(margins), "margins": margins}
+
+
 def test_decide_rules():
     parent = {"accepted": [-2.0, -3.0], "rejected": [-1.0]}
-    good = {"accepted": [-1.5, -2.5], "rejected": [-1.2], "ppl": 10.2}
-    ok, reason, res = g.decide(parent, good, 10.0, [])
+    base = {"ppl": 10.0, "ability": _ability([0.5] * 15 + [-0.5] * 5)}
+    good = {"accepted": [-1.5, -2.5], "rejected": [-1.2], "ppl": 10.2, "ability": _ability([0.45] * 15 + [-0.5] * 5)}
+    ok, reason, res = g.decide(parent, good, base, [])
     assert ok and reason is None and res["general"]["ratio"] == pytest.approx(1.02)
-    ok, reason, _ = g.decide(parent, dict(good, ppl=10.6), 10.0, [])
-    assert not ok and "perplexity +6.0%" in reason
-    ok, reason, _ = g.decide(parent, dict(good, accepted=[-2.5, -3.0]), 10.0, [])
+    assert res["ability"]["accuracy_delta"] == 0 and res["ability"]["ok"]
+    # general perplexity is information unless the model is broken
+    ok, _, res = g.decide(parent, dict(good, ppl=12.0), base, [])
+    assert ok and res["general"]["ratio"] == pytest.approx(1.2)
+    ok, reason, _ = g.decide(parent, dict(good, ppl=16.0), base, [])
+    assert not ok and "perplexity +60.0%" in reason
+    # ability: two of twenty items lost is 10 points, over the limit (6)
+    ok, reason, res = g.decide(parent, dict(good, ability=_ability([0.5] * 13 + [-0.5] * 7)), base, [])
+    assert not ok and "fewer general questions" in reason and res["ability"]["lost"] == 2
+    ok, _, res = g.decide(parent, dict(good, ability=_ability([0.2] * 15 + [-0.8] * 5)), base, [])
+    assert ok and res["ability"]["margin_delta"] == pytest.approx(-0.3)  # margin alone: information
+    ok, reason, _ = g.decide(parent, dict(good, ability=_ability([0.5] * 15 + [-5.0] * 5)), base, [])
+    assert not ok and "less sure" in reason
+    # fluency: prose vs the same words shuffled, in the reply position
+    flu = {"fluency": {"contrast": 2.9, "ppl": 100.0}}
+    ok, _, res = g.decide(parent, dict(good, fluency={"contrast": 2.8, "ppl": 130.0}), {**base, **flu}, [])
+    assert ok and res["fluency"]["delta"] == pytest.approx(-0.1) and res["fluency"]["reply_ppl_ratio"] == 1.3
+    ok, reason, _ = g.decide(parent, dict(good, fluency={"contrast": 2.2, "ppl": 100.0}), {**base, **flu}, [])
+    assert not ok and "word order" in reason
+    ok, reason, _ = g.decide(parent, dict(good, accepted=[-2.5, -3.0]), base, [])
     assert not ok and "accepted" in reason
-    ok, reason, _ = g.decide(parent, dict(good, rejected=[-0.5]), 10.0, [])
+    ok, reason, _ = g.decide(parent, dict(good, rejected=[-0.5]), base, [])
     assert not ok and "rejected replies' mean log-prob should not rise" in reason
-    ok, reason, _ = g.decide(parent, dict(good, ppl=float("nan")), 10.0, ["x.lora_A"])
+    ok, _, _ = g.decide(parent, dict(good, rejected=[-0.99], accepted=[-2.04, -3.0]), base, [])
+    assert ok  # moves within the measured noise of a harmless adapter
+    ok, reason, _ = g.decide(parent, dict(good, ppl=float("nan")), base, ["x.lora_A"])
     assert not ok and "NaN" in reason
     ok, _, res = g.decide({}, {"accepted": [], "rejected": [], "ppl": 10.0}, 10.0, [])
     assert ok and res["accepted"]["skipped"]
-    assert holdout_split([1, 2, 3, 4]) == ([1, 2, 3, 4], [])
-    assert holdout_split(list(range(10))) == (list(range(8)), [8, 9]) and HOLDOUT_MIN == 5
+    assert holdout_split([1]) == ([1], [])
+    assert holdout_split([1, 2, 3, 4]) == ([1, 2, 3], [4])
+    assert holdout_split(list(range(10))) == (list(range(8)), [8, 9]) and HOLDOUT_MIN == 2
 
 
 def test_nonfinite_and_perplexity_on_tiny_model(tiny_hf_dirs):
@@ -96,14 +122,33 @@ def test_learner_gates_each_update(home, tiny_llama_gguf, shared_trainable_cache
 
     state = json.loads((Path(v2.path) / "trainer_state.json").read_text())
     assert state["n_replayed"] == 2 and state["general_kl"] > 0
-    assert sorted(v2.sample_ids) == sorted(more) and samples.get(ids[1])["trained_version"] == v1.id
+    assert v2.sample_ids == [more[0]] and v2.gate["heldout_ids"] == [more[1]]
+    assert samples.get(ids[1])["trained_version"] == v1.id
+    # nothing is marked trained by a refused update: its sample is back in the pool, one retry more
+    row = samples.get(more[0])
+    assert row["status"] == "judged" and row["gate_retries"] == 1 and "perplexity" in row["gate_refusal"]
     assert adapters.active() == before  # nothing activated silently
     assert learner._loaded_version == "stale"  # next update reloads the active version (weights + optimizer)
+    # retried with a smaller step; after MAX_GATE_RETRIES refusals the sample is skipped with the reason
+    from openclaw_local.store.adapters import MAX_GATE_RETRIES
+
+    lrs = [v2.gate["lr"]]
+    for _ in range(MAX_GATE_RETRIES - 1):
+        lrs.append(learner.update(more).gate["lr"])
+    assert lrs == [settings.learning_rate * 0.5 ** k for k in range(MAX_GATE_RETRIES)]
+    row = samples.get(more[0])
+    assert row["status"] == "skipped" and f"refused by the promotion gate {MAX_GATE_RETRIES} times" in row["reason"]
     from openclaw_local.services.adapters import AdapterService
 
     svc = AdapterService(home, settings, store)
+    notice = svc.refusal_notice()
+    assert notice and f"last {MAX_GATE_RETRIES} learning updates were refused" in notice and "--force" in notice
+    assert "--force" in (svc.describe(v2)["force_hint"] or "")
     with pytest.raises(Exception, match="--force"):
         svc.activate(v2.id)
-    assert svc.activate(v2.id, force=True).status == "active"
+    newest = adapters.versions()[-1]
+    assert svc.activate(newest.id, force=True).status == "active"
+    assert samples.get(more[0])["status"] == "skipped"  # served knowingly; a skipped sample stays skipped
+    assert svc.refusal_notice() is None
     learner._ensure_loaded()  # continues from the (forced) active version
-    assert learner._loaded_version == v2.id
+    assert learner._loaded_version == newest.id

@@ -28,9 +28,17 @@ def test_learn_once_judges_trains_and_publishes(home, shared_trainable_cache):
         msg = store.add_message(conv.id, "assistant", reply)
         store.correct(msg.id, fix)
     store.close()
-    result = cli("learn", "--once", home=home, timeout=400)
+    result = cli("learn", "--once", home=home, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "published adapter v1" in result.stdout
     store = Store.open(home)
-    version = AdapterStore(store).active()
-    assert version.id == 1 and version.gguf_path.is_file() and version.n_samples == 2
+    version = AdapterStore(store).get(1)
+    print(f"\nv1: {version.status} ({version.reason}) gate={version.gate}")
+    # one of the two samples was held out for the gate's feedback check (still judged, trained next time)
+    assert version.gguf_path.is_file() and version.n_samples == 1 and version.gate["heldout_ids"]
+    assert "ability" in version.gate and version.status in ("active", "rejected")
+    from openclaw_local.store.samples import SampleStore
+
+    counts = SampleStore(store).counts()
+    # served: its sample is trained; refused: nothing was marked trained, both still judged
+    assert counts["trained"] == (1 if version.status == "active" else 0)

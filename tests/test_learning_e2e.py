@@ -95,8 +95,10 @@ def test_feedback_trains_publishes_and_hot_swaps(home, engine, shared_trainable_
         assert version.id == learner.served_version
         assert version.gguf_path.is_file() and (version.gguf_path.parent / "adapter_model.safetensors").is_file()
         assert engine.adapter_path == version.gguf_path
-        assert samples.counts()["trained"] == 4
-        assert sorted(version.sample_ids) == sorted(r.id for _, r, _ in scripted)
+        # the newest sample was held out for the gate's feedback check: still judged, trained by a later update
+        assert samples.counts()["trained"] == 3 and samples.counts()["judged"] == 1
+        assert sorted(version.sample_ids) == sorted(r.id for _, r, _ in scripted[:3])
+        assert version.gate["heldout_ids"] == [scripted[-1][1].id] and version.gate["ability"]["ok"]
         state = adapters.state()
         assert state["last_version"] == version.id and state["loss"] is not None
 

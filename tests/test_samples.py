@@ -21,7 +21,7 @@ def env(tmp_path):
 def _publish(adapters, sample_ids, root) -> int:
     """Train-and-publish as the learner records it: reserve an id, then the version row marks its samples trained."""
     version_id = adapters.reserve(os.getpid(), "trained")
-    adapters.publish(version_id, root / f"v{version_id}", parent_id=None, sample_ids=sample_ids, metrics={}, activate=False)
+    adapters.publish(version_id, root / f"v{version_id}", parent_id=None, sample_ids=sample_ids, metrics={}, activate=True)
     return version_id
 
 

@@ -86,6 +86,10 @@ def run(model: Path, settings: Settings, *, rounds: int = 5, user_home: Path | N
         rows.append(("update on 8 corrected replies (16 items, 1 pass)", f"{version.train_seconds:.1f} s"))
         rows.append(("trained reply tokens / update", f"{version.n_tokens}"))
         rows.append(("trained tokens/s (reply tokens / update wall time)", f"{version.n_tokens / version.train_seconds:.1f}"))
+        rows.append(("promotion gate per update (ability set + case-folded ppl + feedback check), in the update time",
+                     f"{version.gate.get('seconds', float('nan')):.1f} s"))
+        rows.append(("base model's gate results, once per base model (cached; in the first update only)",
+                     f"{version.gate.get('base_seconds', float('nan')):.1f} s"))
         del state
 
         # 2) hot swap vs full reload
@@ -166,6 +170,11 @@ def run(model: Path, settings: Settings, *, rounds: int = 5, user_home: Path | N
             engine.set_adapter(None)
         rows.append(("correction → served adapter, learner cold (loads model)", f"{latencies[0]:.1f} s"))
         rows.append(("correction → served adapter, learner warm", f"{latencies[1]:.1f} s"))
+        gates = [v.gate.get("seconds") for v in svc.adapters.versions()[-2:] if v.gate.get("seconds") is not None]
+        if gates:
+            rows.append(("of which promotion gate (per update, median)", f"{median(gates):.1f} s"))
+        cold_ok = latencies[0] <= 20.0
+        verdicts.append(f"correction → served cold {'met' if cold_ok else 'MISSED'} ({latencies[0]:.1f} s, target ≤ 20 s)")
         engine.close()
         store.close()
     return BenchResult(

@@ -119,6 +119,9 @@ def run(args: argparse.Namespace) -> int:
         if svc.active() is None:
             print("(no active version: the base model is served)")
         _print_helping(helping)
+        notice = svc.refusal_notice()
+        if notice:
+            print(f"note: {notice}")
         return 0
     if cmd == "show":
         v = svc.get(args.version)
@@ -132,6 +135,8 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{key:<14}{d[key]}")
         print(f"{'samples':<14}{', '.join(str(s) for s in d['samples']) or '-'}")
         print(f"{'gate':<14}{json.dumps(d['gate'])}")
+        if d["force_hint"]:
+            print(f"{'refused':<14}{d['force_hint']}")
         return 0
     if cmd == "activate":
         v = svc.activate(args.version, force=args.force)

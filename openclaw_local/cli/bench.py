@@ -10,7 +10,7 @@ from openclaw_local.cli.common import home_dir, model_path, settings_from
 
 def register(sub) -> None:
     p = sub.add_parser("bench", help="run benchmarks and update docs/BENCHMARKS.md")
-    p.add_argument("which", nargs="?", default="all", choices=["all", "chat", "learn", "personas", "serve"],
+    p.add_argument("which", nargs="?", default="all", choices=["all", "chat", "learn", "personas", "gate", "serve"],
                    help="which benchmark (serve: the OpenAI-compatible endpoint; not part of all)")
     p.add_argument("--rounds", type=int, default=7, help="interleaved rounds per arm")
     p.add_argument("--max-tokens", dest="bench_tokens", type=int, default=128, help="tokens generated per round")
@@ -19,6 +19,8 @@ def register(sub) -> None:
     p.add_argument("--full", action="store_true", help="personas: the full protocol (36 interactions, all eval prompts, arms)")
     p.add_argument("--compare-extra-buffers", action="store_true",
                    help="chat: measure llama.cpp's extra CPU buffer types on vs off (alternated rounds) instead of app vs raw")
+    p.add_argument("--seeds", type=int, default=2, help="gate: style adapters trained per shipped persona (the noise sample)")
+    p.add_argument("--keep", metavar="DIR", default=None, help="gate: save each arm's LoRA weights under DIR")
     p.add_argument("--out", metavar="DIR", default=None, help="personas: keep each simulated run under DIR")
     p.set_defaults(func=run)
 
@@ -40,6 +42,11 @@ def run(args: argparse.Namespace) -> int:
         from openclaw_local.bench import learn_bench
 
         results.append(learn_bench.run(model_path(settings), settings, rounds=max(3, args.rounds // 2), user_home=home))
+    if args.which in ("all", "gate"):
+        from openclaw_local.bench import gate_bench
+
+        results.append(gate_bench.run(model_path(settings), settings, seeds=args.seeds,
+                                      keep=Path(args.keep) if args.keep else None))
     if args.which == "serve":
         from openclaw_local.bench import serve_bench
 

@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from openclaw_local.cli.common import home_dir, settings_from
     from openclaw_local.errors import UsageError
     from openclaw_local.learn.judge import MODEL_FREE_MODES, MODES, Judge
+    from openclaw_local.paths import resolve_judge_model_path
     from openclaw_local.services.judging import judge_mode_for
     from openclaw_local.learn.prm_eval import evaluate, format_report
 
@@ -63,13 +64,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown judge mode {args.mode!r} (use one of {', '.join(MODES + ('auto',))})")
     if args.mode is not None:
         settings.judge_mode = args.mode
-    mode = judge_mode_for(settings, None if settings.judge_mode != "auto" else str(model_path(settings)))
+    mode = judge_mode_for(settings, None if settings.judge_mode != "auto" else str(resolve_judge_model_path(settings)))
     engine = None
     if mode not in MODEL_FREE_MODES:
         from openclaw_local.engine import Engine
         from openclaw_local.engine.selftest import plan_for
-
-        from openclaw_local.paths import resolve_judge_model_path
 
         judge_model = resolve_judge_model_path(settings)
         engine = Engine(judge_model, n_ctx=min(2048, settings.n_ctx), threads=settings.threads, seed=0,

@@ -1,28 +1,48 @@
 """The promotion gate: may a freshly trained adapter version be served?
 
-A version is promoted only if all three checks pass:
+It guards what a user would lose — general ability — and lets style through: an adapter
+that makes replies lowercase, short, unformatted or signed is the personalization
+working, not damage. A version is promoted only if all of these pass:
 
 1. **finite** — every LoRA weight is finite (a NaN/inf adapter would make llama.cpp emit
    garbage or nothing).
-2. **feedback** — on a held-out slice of the user's recent feedback (replies this
-   update did not train on), the mean per-token log-prob of *accepted* replies
-   (rated up, judged positive, or the user's corrected text) rises versus the parent
-   version, and that of *rejected* replies (rated down, judged negative, the original
-   of a correction) does not rise. Measured as
+2. **ability** — on ``assets/ability_set.jsonl`` (general tasks with checkable answers,
+   never trained on; ``learn/ability.py``), scored by ranking each item's right answer
+   against three distractors in the same style, case-folded and length-normalized: the
+   fraction of items answered may fall at most ``max_accuracy_drop`` below the base
+   model's and the mean margin at most ``max_margin_drop``. The base's results are
+   computed once per base model and cached. Both thresholds come from the measured noise
+   of the check (docs/METHOD.md, "Promotion gate").
+3. **feedback** — on a held-out slice of the user's recent feedback (replies this
+   update did not train on; with a single-sample update, that sample itself, marked
+   ``in_sample``), the mean per-token log-prob of *accepted* replies (rated up, judged
+   positive, or the user's corrected text) does not fall versus the parent version by more
+   than the measured noise (``min_accepted_gain``), and that of *rejected* replies (rated
+   down, judged negative, the original of a correction) does not rise by more than it
+   (``max_rejected_gain``): a slice of one or two replies moves by a few hundredths of a
+   nat under a harmless adapter (docs/METHOD.md). Measured as
    ``Δ = mean_i mean_t log π_new(y_it | x_i) − mean_i mean_t log π_parent(y_it | x_i)``.
    When the slice holds no accepted (or no rejected) reply that half is skipped and
    says so; it is not counted as a pass of something unmeasured.
-3. **general** — perplexity on a small general English corpus shipped in
-   ``assets/general_text.txt`` is at most 5 % above the base model's (adapter off):
-   ``ppl = exp(−mean_t log π(w_t | w_<t))`` over the first ``max_tokens`` tokens.
+4. **fluency of replies** — ordinary prose (``assets/general_text.txt``, case-folded, 20-word
+   pieces) scored *as the assistant's reply* against the same words shuffled
+   (``ability.reply_fluency``): the contrast (nats/token) may fall at most
+   ``max_fluency_drop`` below the base's. Same words, same case, same length: no style moves
+   it; an adapter that taught word salad does. Measured in the reply position because the
+   learner's KL term holds plain-text perplexity in place whatever an adapter does to replies
+   (bench: +1.3 % to +1.7 % plain-text perplexity for the shuffled-words adapter, contrast −0.72).
+5. **general text, information** — perplexity of the case-folded corpus as plain text
+   (``ppl = exp(−mean_t log π(w_t | w_<t))`` over the first ``max_tokens`` tokens) is reported
+   next to the ability score; it refuses only beyond ``max_ppl_ratio`` × the base's (a broken
+   model). Case-folded, style adapters move it by −0.1 % to +3.3 % (bench).
 
 Measured with torch on the learner's own trainable model (fp32 dequantized copy of
 the served GGUF), not with llama.cpp: the learner process already holds that model,
 the parent is measured on it just before the update and the base by disabling the
-adapter, so the gate costs three short forward passes and no second model load in
-a process that must stay small. The parity tests (``test_learn_convert``) show the
-converted adapter changes llama.cpp log-probs like torch's (corr ≥ 0.95 on the
-Q4_1 embedded model), so the decision carries over to what is served.
+adapter, so the gate costs a few forward passes and no second model load in a process
+that must stay small. The parity tests (``test_learn_convert``) show the converted
+adapter changes llama.cpp log-probs like torch's (corr ≥ 0.95 on the Q4_1 embedded
+model), so the decision carries over to what is served.
 """
 
 from __future__ import annotations
@@ -39,9 +59,15 @@ GENERAL_TEXT = Path(__file__).resolve().parents[2] / "assets" / "general_text.tx
 
 @dataclass
 class GateConfig:
-    max_ppl_ratio: float = 1.05  # general-text perplexity at most 5 % above the base model's
-    min_accepted_gain: float = 0.0  # Δ mean log-prob of accepted replies must be > this
-    max_rejected_gain: float = 0.0  # Δ mean log-prob of rejected replies must be <= this
+    # thresholds measured in docs/METHOD.md ("Promotion gate"): noise of harmless adapters × margin
+    max_accuracy_drop: float = 0.06  # ability-set items answered (fraction) below the base's; style: −4.4 pts worst
+    max_margin_drop: float = 1.0  # mean answer margin (nats/token): information, refuses only a broken model
+    max_fluency_drop: float = 0.3  # reply fluency contrast (nats/token) below the base's; style: never fell
+    max_ppl_ratio: float = 1.5  # case-folded general-text perplexity: only a broken model exceeds this
+    # held-out feedback (nats/token). Harmless adapters moved held-out rejected replies by −0.09 to
+    # +0.014 and accepted ones by +0.21 to +0.77: a zero limit refused style for noise (+0.005)
+    min_accepted_gain: float = -0.10  # Δ mean log-prob of accepted replies must be > this
+    max_rejected_gain: float = 0.10  # Δ mean log-prob of rejected replies must be <= this
     max_tokens: int = 512  # general-text tokens scored: one forward pass (fast on a 2-core CPU)
     window: int = 512
 
@@ -65,7 +91,8 @@ INTERNAL_FIELDS: frozenset[str] = frozenset({
 
 
 def general_text(path: Path | None = None) -> str:
-    return Path(path or GENERAL_TEXT).read_text(encoding="utf-8")
+    """The general corpus, case-folded: what the perplexity check reads (style-blind to case)."""
+    return Path(path or GENERAL_TEXT).read_text(encoding="utf-8").casefold()
 
 
 def lora_nonfinite(model: Any) -> list[str]:
@@ -117,8 +144,9 @@ def split_feedback(items: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]
 
 
 def measure(model: Any, tokenizer: Any, heldout: Sequence[dict[str, Any]], config: GateConfig,
-            text: str | None = None, *, ppl: bool = True) -> dict[str, Any]:
-    """What the gate needs from one model state: held-out log-probs and (optionally) general perplexity."""
+            text: str | None = None, *, ppl: bool = True, system_prompt: str | None = None) -> dict[str, Any]:
+    """What the gate needs from one model state: held-out log-probs, (optionally) general
+    perplexity, and (when ``system_prompt`` is given) the ability results."""
     accepted, rejected = split_feedback(heldout)
     out: dict[str, Any] = {
         "accepted": mean_logprobs(model, tokenizer, accepted),
@@ -127,6 +155,11 @@ def measure(model: Any, tokenizer: Any, heldout: Sequence[dict[str, Any]], confi
     if ppl:
         out["ppl"] = perplexity(model, tokenizer, general_text() if text is None else text,
                                 max_tokens=config.max_tokens, window=config.window)
+    if system_prompt is not None:
+        from openclaw_local.learn import ability
+
+        out["ability"] = ability.measure(model, tokenizer, system_prompt)
+        out["fluency"] = ability.reply_fluency(model, tokenizer, system_prompt)
     return out
 
 
@@ -134,14 +167,41 @@ def _mean(xs: Sequence[float]) -> float | None:
     return sum(xs) / len(xs) if xs else None
 
 
-def decide(parent: dict[str, Any], new: dict[str, Any], base_ppl: float, nonfinite: list[str],
+def decide(parent: dict[str, Any], new: dict[str, Any], base: dict[str, Any] | float, nonfinite: list[str],
            config: GateConfig | None = None) -> tuple[bool, str | None, dict[str, Any]]:
-    """Apply the three checks. Returns (passed, reason or None, results for the version row)."""
+    """Apply the checks. ``base`` holds the base model's ``ppl`` and ``ability`` (a bare
+    number is read as the base perplexity). Returns (passed, reason or None, results)."""
     config = config or GateConfig()
+    base = base if isinstance(base, dict) else {"ppl": base}
     reasons: list[str] = []
     results: dict[str, Any] = {"finite": not nonfinite}
     if nonfinite:
         reasons.append(f"{len(nonfinite)} LoRA tensors hold NaN/inf (e.g. {nonfinite[0]})")
+    if new.get("ability") and base.get("ability"):
+        from openclaw_local.learn.ability import compare
+
+        ab = compare(base["ability"], new["ability"])
+        acc_ok = ab["accuracy_delta"] >= -config.max_accuracy_drop
+        margin_ok = ab["margin_delta"] >= -config.max_margin_drop
+        ab.update(max_accuracy_drop=config.max_accuracy_drop, max_margin_drop=config.max_margin_drop,
+                  ok=acc_ok and margin_ok)
+        results["ability"] = ab
+        if not acc_ok:
+            reasons.append(f"it answers fewer general questions right: {ab['accuracy'] * 100:.0f}% vs "
+                           f"{ab['base_accuracy'] * 100:.0f}% for the base model ({ab['lost']} lost, "
+                           f"limit −{config.max_accuracy_drop * 100:.0f} points)")
+        elif not margin_ok:
+            reasons.append(f"it is less sure of the right answers to general questions: margin "
+                           f"{ab['margin_delta']:+.3f} vs the base model (limit −{config.max_margin_drop:.2f})")
+    if new.get("fluency") and base.get("fluency"):
+        b_c, n_c = base["fluency"]["contrast"], new["fluency"]["contrast"]
+        ok = n_c - b_c >= -config.max_fluency_drop
+        results["fluency"] = {"base_contrast": round(b_c, 4), "contrast": round(n_c, 4), "delta": round(n_c - b_c, 4),
+                              "reply_ppl_ratio": round(new["fluency"]["ppl"] / base["fluency"]["ppl"], 4),
+                              "max_drop": config.max_fluency_drop, "ok": ok}
+        if not ok:
+            reasons.append(f"its replies lose word order: ordinary prose is {n_c:.2f} nats/token more likely than "
+                           f"the same words shuffled, vs {b_c:.2f} for the base model (limit −{config.max_fluency_drop})")
     for key, rule in (("accepted", "rise"), ("rejected", "not rise")):
         before, after = _mean(parent.get(key) or []), _mean(new.get(key) or [])
         if before is None or after is None:
@@ -152,14 +212,16 @@ def decide(parent: dict[str, Any], new: dict[str, Any], base_ppl: float, nonfini
         results[key] = {"n": len(new[key]), "parent": round(before, 4), "new": round(after, 4),
                         "delta": round(delta, 4), "ok": ok}
         if not ok:
-            reasons.append(f"held-out {key} replies' mean log-prob should {rule} but moved {delta:+.4f}")
-    ppl = new.get("ppl")
-    if ppl is not None and math.isfinite(base_ppl) and base_ppl > 0:
+            what = "replies you accepted became less likely" if key == "accepted" else \
+                "replies you rejected became more likely"
+            reasons.append(f"{what} (held-out {key} replies' mean log-prob should {rule} but moved {delta:+.4f})")
+    ppl, base_ppl = new.get("ppl"), base.get("ppl")
+    if ppl is not None and base_ppl is not None and math.isfinite(base_ppl) and base_ppl > 0:
         ratio = ppl / base_ppl if math.isfinite(ppl) else float("inf")
         ok = ratio <= config.max_ppl_ratio
         results["general"] = {"base_ppl": round(base_ppl, 4), "ppl": round(ppl, 4) if math.isfinite(ppl) else None,
                               "ratio": round(ratio, 4) if math.isfinite(ratio) else None,
-                              "max_ratio": config.max_ppl_ratio, "ok": ok}
+                              "max_ratio": config.max_ppl_ratio, "case_folded": True, "ok": ok}
         if not ok:
             pct = (ratio - 1) * 100 if math.isfinite(ratio) else float("inf")
             reasons.append(f"general-text perplexity {pct:+.1f}% vs base (limit +{(config.max_ppl_ratio - 1) * 100:.0f}%)")

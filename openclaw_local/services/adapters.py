@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from openclaw_local.config import Settings
-from openclaw_local.errors import ImportFormatError, NotFoundError, UsageError, UserError
+from openclaw_local.errors import NotFoundError, UsageError, UserError
 from openclaw_local.paths import resolve_model_path
 from openclaw_local.services import adapter_files
 from openclaw_local.store import Store
@@ -45,7 +45,8 @@ class ProbeRow:
 
 
 def gate_summary(v: AdapterVersion) -> str:
-    """One short line of gate results, e.g. ``ppl +1.2% · accepted +0.031 (2) · rejected -0.010 (1)``."""
+    """One short line of gate results, e.g.
+    ``ability 52% (base 51%) · ppl -1.2% · accepted +0.031 (2) · rejected -0.010 (1)``."""
     g = v.gate or {}
     if not g:
         return "-"
@@ -54,6 +55,12 @@ def gate_summary(v: AdapterVersion) -> str:
     parts = []
     if g.get("finite") is False:
         parts.append("NaN/inf")
+    ab = g.get("ability") or {}
+    if ab.get("accuracy") is not None:
+        parts.append(f"ability {ab['accuracy'] * 100:.0f}% (base {ab['base_accuracy'] * 100:.0f}%)")
+    flu = g.get("fluency") or {}
+    if flu.get("delta") is not None:
+        parts.append(f"fluency {flu['delta']:+.2f}")
     gen = g.get("general") or {}
     if gen.get("ratio") is not None:
         parts.append(f"ppl {(gen['ratio'] - 1) * 100:+.1f}%")
@@ -62,6 +69,34 @@ def gate_summary(v: AdapterVersion) -> str:
         if "delta" in r:
             parts.append(f"{key} {r['delta']:+.3f} ({r['n']})")
     return " · ".join(parts) or "-"
+
+
+def gate_refused(v: AdapterVersion) -> bool:
+    """Refused by the promotion gate (not rolled back by the user)."""
+    return v.status == "rejected" and v.reason != ROLLED_BACK and (v.source or "trained") == "trained"
+
+
+def force_hint(v: AdapterVersion) -> str | None:
+    """How to serve a version the gate refused, knowingly."""
+    if v.status == "rejected" and v.reason != ROLLED_BACK:
+        return f"to serve it anyway: openclaw-local adapters activate {v.id} --force"
+    return None
+
+
+def refusal_notice(versions: list[AdapterVersion], at_least: int = 2) -> str | None:
+    """A plain sentence when the newest ``at_least`` trained updates in a row were refused."""
+    trained = [v for v in versions if (v.source or "trained") == "trained" and v.status != "candidate"]
+    run = []
+    for v in reversed(trained):
+        if not gate_refused(v):
+            break
+        run.append(v)
+    if len(run) < at_least:
+        return None
+    last = run[0]
+    return (f"the last {len(run)} learning updates were refused by the promotion gate (newest v{last.id}: "
+            f"{last.reason}). Your feedback is kept and retried with a smaller step; "
+            f"to serve v{last.id} anyway: openclaw-local adapters activate {last.id} --force")
 
 
 class AdapterService:
@@ -102,9 +137,13 @@ class AdapterService:
             "id": v.id, "status": v.status, "reason": v.reason, "parent": v.parent_id, "created_at": v.created_at,
             "activated_at": v.activated_at, "source": v.source or "trained", "samples": v.sample_ids,
             "n_samples": v.n_samples, "n_tokens": v.n_tokens, "loss": v.loss, "mean_reward": v.mean_reward,
-            "train_seconds": v.train_seconds, "gate": v.gate, "gate_summary": gate_summary(v), "path": v.path,
-            "files": v.files,
+            "train_seconds": v.train_seconds, "gate": v.gate, "gate_summary": gate_summary(v),
+            "ability": (v.gate or {}).get("ability"), "force_hint": force_hint(v), "path": v.path, "files": v.files,
         }
+
+    def refusal_notice(self) -> str | None:
+        """Plain words when updates keep being refused, and how to accept one knowingly."""
+        return refusal_notice(self.versions())
 
     # ---------------------------------------------------------------- activation
     def activate(self, version_id: int, *, force: bool = False) -> AdapterVersion:
@@ -252,7 +291,7 @@ class AdapterService:
 
         from openclaw_local.learn import gate as g
         from openclaw_local.learn.trainable import build_trainable
-        from openclaw_local.services.updates import base_perplexity
+        from openclaw_local.services.updates import base_results
         from openclaw_local.store.samples import SampleStore
 
         v = self.get(version_id)
@@ -267,9 +306,9 @@ class AdapterService:
         config = g.GateConfig.from_settings(self.settings)
         with t.model.disable_adapter():
             parent = g.measure(t.model, t.tokenizer, heldout, config, ppl=False)
-        base_ppl = base_perplexity(self.home, t, config)
-        new = g.measure(t.model, t.tokenizer, heldout, config)
-        passed, reason, results = g.decide(parent, new, base_ppl, g.lora_nonfinite(t.model), config)
+        base = base_results(self.home, t, config, self.settings.system_prompt)
+        new = g.measure(t.model, t.tokenizer, heldout, config, system_prompt=self.settings.system_prompt)
+        passed, reason, results = g.decide(parent, new, base, g.lora_nonfinite(t.model), config)
         results["heldout_ids"] = recent
         results["seconds"] = round(time.monotonic() - started, 2)
         return self.adapters.promote(v.id, results, passed=passed, reason=reason)

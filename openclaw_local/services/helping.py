@@ -116,6 +116,17 @@ def gate_sentences(v: AdapterVersion) -> list[str]:
     out = []
     if g.get("finite") is False:
         out.append("Some weights are NaN or infinite: it would produce garbage.")
+    ab = g.get("ability") or {}
+    if ab.get("accuracy") is not None:
+        limit = ab.get("max_accuracy_drop", 0.06) * 100
+        verdict = f"within the {limit:.0f}-point limit" if ab.get("ok", True) else f"more than the {limit:.0f}-point limit lost"
+        out.append(f"Ability: it answers {ab['accuracy'] * 100:.0f} % of {ab.get('n', '?')} general questions right "
+                   f"(base model {ab['base_accuracy'] * 100:.0f} %) — {verdict}.")
+    flu = g.get("fluency") or {}
+    if flu.get("delta") is not None:
+        ok = flu.get("ok", True)
+        out.append(f"Word order in its replies: {flu['delta']:+.2f} nats/token vs the base model — "
+                   f"{'fine' if ok else 'its replies lose word order'}.")
     gen = g.get("general") or {}
     if gen.get("ratio") is not None:
         pct = (gen["ratio"] - 1) * 100

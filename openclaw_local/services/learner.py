@@ -160,7 +160,26 @@ class LearnerService:
             out["reward"] = state["mean_reward"]
         if state.get("error"):
             out["learner_error"] = state["error"]
+        notice = self._refusals()
+        if notice:
+            out["gate"] = notice
         return out
+
+    def _refusals(self) -> str | None:
+        """A short status-bar note when the newest updates in a row were refused by the gate."""
+        from openclaw_local.services.adapters import gate_refused
+
+        run = []
+        for v in reversed(self.adapters.versions()):
+            if v.status == "candidate" or (v.source or "trained") != "trained":
+                continue
+            if not gate_refused(v):
+                break
+            run.append(v)
+        if len(run) < 2:
+            return None
+        return (f"{len(run)} updates refused ({(run[0].reason or '').split(' (')[0].split(':')[0]}); "
+                f"feedback kept · adapters activate {run[0].id} --force")
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()

@@ -15,26 +15,31 @@ crash before that transaction leaves an abandoned reservation (and perhaps a
 directory no row points at), both cleaned up later, and the samples still judged,
 so they are trained again by the next update.
 
-Promotion gate (``learn/gate.py``): the version is published as a ``candidate``,
-then in a second transaction made ``active`` if it passes, else ``rejected`` with
-the measured reason (its samples stay marked trained by it, so a bad batch is not
-retried forever; the user may force-activate it). When an update has at least
-``HOLDOUT_MIN`` samples, its newest fifth is held out of training and used as the
-gate's feedback slice; those samples stay judged and are trained by the next update.
-A rejected update leaves the in-memory model stale, so the next update reloads the
-active version (weights and optimizer state).
+Promotion gate (``learn/gate.py``): the version is published as a ``candidate``
+(its samples still judged), then in a second transaction made ``active`` — and its
+samples marked trained — if it passes, else ``rejected`` with the measured reason.
+Feedback is never thrown away: a refused update's samples stay in the pool with one
+retry more and the reason recorded; the next update trains them again (merged with
+whatever arrived since) at a smaller step, ``learning_rate × RETRY_STEP^retries``;
+after ``MAX_GATE_RETRIES`` refusals a sample is skipped with the reason. The user may
+serve a refused version anyway (``adapters activate N --force``), which marks its
+samples trained then. Every update with two or more samples holds its newest fifth
+(at least one) out of training as the gate's feedback slice; those samples stay
+judged and are trained by the next update. A single-sample update is checked on that
+sample itself (``in_sample`` in the results). A rejected update leaves the in-memory
+model stale, so the next update reloads the active version (weights and optimizer state).
 """
 
 from __future__ import annotations
 
 import gc
 import json
-import os
 import time
 from pathlib import Path
 from typing import Callable
 
 from openclaw_local.config import Settings
+from openclaw_local.paths import atomic_write_bytes
 from openclaw_local.services import adapter_files
 from openclaw_local.store import Store
 from openclaw_local.store.adapters import GGUF_NAME, AdapterStore, AdapterVersion
@@ -43,43 +48,68 @@ from openclaw_local.store.samples import SampleStore
 ADAPTERS_DIR = adapter_files.ADAPTERS_DIR
 # plain prose for the general-text KL; deliberately not the gate's corpus, so the gate still measures held-out text
 REPLAY_TEXT = Path(__file__).resolve().parents[2] / "assets" / "replay_text.txt"
-HOLDOUT_MIN = 5  # samples an update needs before a fifth of them is held out for the gate
+HOLDOUT_MIN = 2  # samples an update needs before some (a fifth, at least one) are held out for the gate
+RETRY_STEP = 0.5  # learning-rate factor per earlier refusal of an update's samples
 Progress = Callable[[str, int, int, float | None], None]  # (state, step, total, loss)
 version_dir = adapter_files.version_dir
 
 
 def holdout_split(ids: list[int]) -> tuple[list[int], list[int]]:
-    """(train, held out): the newest fifth is held out once there are ``HOLDOUT_MIN`` samples."""
+    """(train, held out): the newest fifth (at least one) is held out once there are ``HOLDOUT_MIN`` samples."""
     ids = sorted(ids)
-    k = len(ids) // 5 if len(ids) >= HOLDOUT_MIN else 0
+    k = max(1, len(ids) // 5) if len(ids) >= HOLDOUT_MIN else 0
     return (ids[: len(ids) - k], ids[len(ids) - k:]) if k else (ids, [])
 
 
-def base_perplexity(home: Path, trainable, config) -> float:
-    """The base model's general-text perplexity (adapter off), cached on disk per base and corpus."""
+def base_results(home: Path, trainable, config, system_prompt: str | None = None) -> dict:
+    """The base model's (adapter off) gate results, computed once and cached on disk.
+
+    ``{"ppl": case-folded general-text perplexity, "ability": ability results, "fluency": reply
+    fluency}``, keyed by
+    the base model (its cached weights' directory names the GGUF file, size and mtime),
+    the corpus, the ability set and the system prompt. Without ``system_prompt`` only the
+    perplexity is measured (importing an adapter needs no more).
+    """
     import hashlib
 
+    from openclaw_local.learn import ability
     from openclaw_local.learn.gate import general_text, perplexity
 
     text = general_text()
-    key = hashlib.sha256(f"{trainable.base_dir.name}|{config.max_tokens}|{config.window}|{text}".encode()).hexdigest()[:16]
-    cache = home / ADAPTERS_DIR / "base_ppl.json"
+    cache = home / ADAPTERS_DIR / "base_gate.json"
     try:
         known = json.loads(cache.read_text())
     except (OSError, ValueError):
         known = {}
-    if key in known:
-        return float(known[key])
-    with trainable.model.disable_adapter():
-        ppl = perplexity(trainable.model, trainable.tokenizer, text, max_tokens=config.max_tokens, window=config.window)
-    known[key] = ppl
-    cache.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = cache.with_name(f".{cache.name}.tmp-{os.getpid()}")  # per process: two learners may write it at once
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(json.dumps(known))
-    tmp.replace(cache)
-    return ppl
+    ppl_key = hashlib.sha256(f"{trainable.base_dir.name}|{config.max_tokens}|{config.window}|{text}".encode()).hexdigest()[:16]
+    out: dict = {}
+    keys = [("ppl", ppl_key)]
+    if system_prompt is not None:
+        digest = ability.set_digest(ability.load_set(), system_prompt)
+        fluency = hashlib.sha256(f"{digest}|{ability.FLUENCY_PROMPT}|{ability.FLUENCY_WORDS}|"
+                                 f"{ability.FLUENCY_CHUNKS}|{text}".encode()).hexdigest()[:16]
+        keys += [("ability", f"{trainable.base_dir.name}|{digest}"), ("fluency", f"{trainable.base_dir.name}|{fluency}")]
+    missing = [(name, key) for name, key in keys if key not in known]
+    if missing:
+        with trainable.model.disable_adapter():
+            for name, key in missing:
+                if name == "fluency":
+                    known[key] = ability.reply_fluency(trainable.model, trainable.tokenizer, system_prompt)
+                elif name == "ppl":
+                    known[key] = perplexity(trainable.model, trainable.tokenizer, text,
+                                            max_tokens=config.max_tokens, window=config.window)
+                else:
+                    known[key] = ability.measure(trainable.model, trainable.tokenizer, system_prompt)
+        cache.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        atomic_write_bytes(cache, json.dumps(known).encode())  # owner-only; two learners may write it at once
+    for name, key in keys:
+        out[name] = known[key]
+    return out
+
+
+def base_perplexity(home: Path, trainable, config) -> float:
+    """The base model's case-folded general-text perplexity (cached; see :func:`base_results`)."""
+    return float(base_results(home, trainable, config)["ppl"])
 
 
 class Learner:
@@ -143,19 +173,23 @@ class Learner:
         items = self.samples.training_items(train_ids)
         if not items:
             return None
-        heldout = self.samples.training_items(held_ids)
+        # the feedback check runs on every update: on held-out samples, or in-sample for a single one
+        heldout = self.samples.training_items(held_ids) if held_ids else items
         s = self.settings
         replayed = self.samples.replay_correction_items(s.replay_corrections, exclude=ids)
         self._ensure_loaded()
-        config = TrainConfig.from_settings(s)
+        retries = self.samples.gate_retries(train_ids)
+        config = TrainConfig.from_settings(s, lr=s.learning_rate * RETRY_STEP ** retries)
         gate_config = self.gate_config
         started = time.monotonic()
         t = self._trainable
         t.model.eval()
         self.progress("gating", 0, 0, None)
         parent_measure = g.measure(t.model, t.tokenizer, heldout, gate_config, ppl=False) if heldout else {}
-        base_ppl = base_perplexity(self.home, t, gate_config)
-        gate_seconds = time.monotonic() - started
+        base_started = time.monotonic()
+        base = base_results(self.home, t, gate_config, s.system_prompt)  # measured once per base model, then cached
+        base_seconds = time.monotonic() - base_started
+        gate_seconds = time.monotonic() - started - base_seconds
 
         def on_step(step: int, total: int, loss: float) -> None:
             self.progress("training", step, total, loss)
@@ -165,9 +199,13 @@ class Learner:
         self.progress("gating", 0, 0, metrics.loss)
         gate_started = time.monotonic()
         t.model.eval()
-        new_measure = g.measure(t.model, t.tokenizer, heldout, gate_config)
-        passed, reason, gate = g.decide(parent_measure, new_measure, base_ppl, g.lora_nonfinite(t.model), gate_config)
+        new_measure = g.measure(t.model, t.tokenizer, heldout, gate_config, system_prompt=s.system_prompt)
+        passed, reason, gate = g.decide(parent_measure, new_measure, base, g.lora_nonfinite(t.model), gate_config)
         gate["heldout_ids"] = held_ids
+        gate["in_sample"] = not held_ids
+        gate["base_seconds"] = round(base_seconds, 2)
+        gate["retry"] = retries
+        gate["lr"] = config.lr
         gate["seconds"] = round(gate_seconds + time.monotonic() - gate_started, 2)
         self.progress("publishing", 0, 0, metrics.loss)
         parent = self.adapters.active()
@@ -176,7 +214,7 @@ class Learner:
             "loss": metrics.loss, "mean_reward": metrics.mean_reward, "n_samples": len(trained_ids),
             "n_items": metrics.n_items, "n_tokens": metrics.n_tokens, "seconds": time.monotonic() - started,
             "steps": metrics.steps, "tokens_per_s": metrics.tokens_per_s, "clip_fraction": metrics.clip_fraction,
-            "n_replayed": len(replayed), "general_kl": metrics.general_kl,
+            "n_replayed": len(replayed), "general_kl": metrics.general_kl, "gate_seconds": gate["seconds"],
         }
 
         def fill(tmp: Path) -> None:

@@ -339,6 +339,8 @@ def run_simulation(
         "final_version": final["version"],
         "score_at_16": _score_at(curve, 16),
         "final_general_ppl_ratio": _ppl_ratio(versions, final["version"]),
+        "final_ability": next(((v.gate or {}).get("ability") for v in versions if v.id == final["version"]), None),
+        "gate_seconds": [(v.gate or {}).get("seconds") for v in versions],
         "curve": [{k: p[k] for k in ("interactions", "version", "score", "at_s", "mixed_versions")} for p in curve],
         "per_rule": {k: {"before": base["per_rule"][k], "after": final["per_rule"][k]} for k in base["per_rule"]},
         "reactions": dict(reactions),

@@ -38,6 +38,36 @@ _ANY = object()
 class ConcurrentChange(DatabaseError):
     """Another process changed the adapter versions between a check and the change it allowed."""
 
+MAX_GATE_RETRIES = 3  # refusals a sample survives; then it is skipped with the reason
+
+
+def _mark_trained(db, version_id: int, sample_ids: list[int], ts: str) -> None:
+    """The version's samples that are still judged become trained by it (never twice)."""
+    if sample_ids:
+        marks = ",".join("?" * len(sample_ids))
+        db.execute(
+            f"update samples set status = 'trained', trained_version = ?, updated_at = ? "
+            f"where message_id in ({marks}) and status = 'judged'",
+            [version_id, ts, *sample_ids],
+        )
+
+
+def _return_to_pool(db, sample_ids: list[int], reason: str | None, ts: str, max_retries: int) -> None:
+    """A refused update's samples stay judged, one retry more, with the reason; too many: skipped."""
+    if not sample_ids:
+        return
+    marks = ",".join("?" * len(sample_ids))
+    db.execute(
+        f"update samples set gate_retries = coalesce(gate_retries, 0) + 1, gate_refusal = ?, updated_at = ? "
+        f"where message_id in ({marks}) and status = 'judged'",
+        [reason, ts, *sample_ids],
+    )
+    db.execute(
+        f"update samples set status = 'skipped', reason = ? "
+        f"where message_id in ({marks}) and status = 'judged' and gate_retries >= ?",
+        [f"refused by the promotion gate {max_retries} times (last: {reason})", *sample_ids, max_retries],
+    )
+
 
 @dataclass
 class AdapterVersion:
@@ -147,10 +177,11 @@ class AdapterStore:
     def publish(self, version_id: int, path: Path, *, parent_id: int | None, sample_ids: list[int], metrics: dict[str, Any],
                 activate: bool = True, files: dict[str, str] | None = None, source: str = "trained",
                 status: str | None = None, reason: str | None = None) -> AdapterVersion:
-        """Register a fully written version and mark its samples trained, in one transaction.
+        """Register a fully written version, in one transaction.
 
-        ``activate=True`` makes it active at once (retiring the old one); otherwise it is
-        a ``candidate`` (or ``status``) until :meth:`promote` or :meth:`mark` decides.
+        ``activate=True`` makes it active at once (retiring the old one) and marks its
+        samples trained; otherwise it is a ``candidate`` (or ``status``) whose samples stay
+        judged until :meth:`promote` decides (a refused update trains nothing).
         """
         ts = now()
         status = status or ("active" if activate else "candidate")
@@ -172,20 +203,22 @@ class AdapterStore:
                 "files": json.dumps(files) if files else None, "source": source,
                 "activated_at": ts if status == "active" else None,
             })
-            if sample_ids:
-                marks = ",".join("?" * len(sample_ids))
-                db.execute(
-                    f"update samples set status = 'trained', trained_version = ?, updated_at = ? where message_id in ({marks})",
-                    [version_id, ts, *sample_ids],
-                )
+            if status == "active":
+                _mark_trained(db, version_id, sample_ids, ts)
         return self.get(version_id)
 
-    def promote(self, version_id: int, gate: dict[str, Any], *, passed: bool, reason: str | None = None) -> AdapterVersion:
-        """Record gate results; a passing candidate becomes active, a failing one rejected (one transaction)."""
+    def promote(self, version_id: int, gate: dict[str, Any], *, passed: bool, reason: str | None = None,
+                max_retries: int = MAX_GATE_RETRIES) -> AdapterVersion:
+        """Record gate results, in one transaction under the write lock: a passing candidate becomes
+        active and its samples trained; a failing one rejected, its samples back in the pool (see
+        ``_return_to_pool``). A version deleted while it was gated raises :class:`ConcurrentChange`."""
         with self.store._write_tx() as db:
-            if not list(db.query("select id from adapter_versions where id = ?", [version_id])):
+            rows = list(db.query("select * from adapter_versions where id = ?", [version_id]))
+            if not rows:
                 raise ConcurrentChange(f"adapter version {version_id} was deleted by another process while it was gated")
+            sample_ids = AdapterVersion.from_row(rows[0]).sample_ids
             if passed:
+                _mark_trained(db, version_id, sample_ids, now())
                 db.execute("update adapter_versions set status = 'retired' where status = 'active' and id != ?", [version_id])
                 db.execute(
                     "update adapter_versions set status = 'active', reason = null, gate = ?, activated_at = ? where id = ?",
@@ -196,6 +229,7 @@ class AdapterStore:
                     "update adapter_versions set status = 'rejected', reason = ?, gate = ? where id = ?",
                     [reason, json.dumps(gate), version_id],
                 )
+                _return_to_pool(db, sample_ids, reason, now(), max_retries)
         return self.get(version_id)
 
     def activate(self, version_id: int | None, *, demote: tuple[str, str | None] | None = None,
@@ -203,7 +237,8 @@ class AdapterStore:
         """Make one version active (None = serve the base model), in one transaction.
 
         The previously active version becomes ``retired``, or ``demote=(status, reason)``
-        (a rollback marks what it undoes as rejected). What the caller checked before
+        (a rollback marks what it undoes as rejected). Serving a version the gate refused
+        (``activate --force``) marks its samples that are still in the pool trained by it. What the caller checked before
         is checked again under the write lock, raising :class:`ConcurrentChange`: the
         version still exists, still has ``expect_files`` (the checksums that were
         verified), its status is not in ``refuse``, and the active version is still
@@ -218,19 +253,23 @@ class AdapterStore:
                     raise ConcurrentChange(f"another process changed the active adapter meanwhile (now {now_serving})",
                                            "look at `adapters list` and retry")
             if version_id is not None:
-                rows = list(db.query("select status, files from adapter_versions where id = ?", [version_id]))
+                rows = list(db.query("select * from adapter_versions where id = ?", [version_id]))
                 if not rows:
                     raise ConcurrentChange(f"adapter version {version_id} was deleted by another process")
                 if rows[0]["status"] in refuse:
                     raise ConcurrentChange(f"adapter version {version_id} became {rows[0]['status']} meanwhile")
                 if expect_files is not _ANY and rows[0]["files"] != (json.dumps(expect_files) if expect_files else None):
                     raise ConcurrentChange(f"adapter version {version_id}'s files changed meanwhile")
+                sample_ids = AdapterVersion.from_row(rows[0]).sample_ids
+            else:
+                sample_ids = []
             status, reason = demote or ("retired", None)
             db.execute("update adapter_versions set status = ?, reason = coalesce(?, reason) where status = 'active'",
                        [status, reason])
             if version_id is not None:
                 db.execute("update adapter_versions set status = 'active', reason = null, activated_at = ? where id = ?",
                            [now(), version_id])
+                _mark_trained(db, version_id, sample_ids, now())
 
     def mark(self, version_id: int, status: str, reason: str | None = None) -> None:
         with self.store._tx() as db:

@@ -205,6 +205,15 @@ def m007_judge_labels(db: Database) -> None:
     )
 
 
+@migrations(name="m008_gate_retries")
+def m008_gate_retries(db: Database) -> None:
+    # A sample whose update the promotion gate refused goes back to 'judged' and is retried;
+    # these record how many times that happened and the last refusal's reason, so retries
+    # stay bounded and the user can see why feedback has not been learned yet.
+    db["samples"].add_column("gate_retries", int)
+    db["samples"].add_column("gate_refusal", str)
+
+
 @migrations(name="m009_conversation_source")
 def m009_conversation_source(db: Database) -> None:
     # Conversations that arrive through the OpenAI-compatible endpoint: which client sent

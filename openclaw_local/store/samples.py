@@ -5,7 +5,11 @@ Life of a sample (all of it in the ``samples`` table, so nothing is lost across 
     (absent)  reply has no next state yet
     waiting   has a next user message the judge has not scored yet
     judged    has a final reward (rating, correction or judge) and maybe a hint
-    trained   an adapter version was trained on it (never trained twice)
+    trained   an adapter version that was served trained on it (never trained twice); an
+              update the promotion gate refused leaves its samples judged, with
+              ``gate_retries`` + 1 and the reason in ``gate_refusal``, so they are retried
+              (with a smaller step) by the next update; after ``MAX_GATE_RETRIES``
+              refusals they are skipped with that reason
     skipped   not trainable, with a reason (interrupted, superseded, empty reply, no next
               state, judge could not tell = reward 0 and no hint); a later rating or
               correction revives it
@@ -85,6 +89,16 @@ class SampleStore:
             [limit],
         )
         return [r["message_id"] for r in rows]
+
+    def gate_retries(self, message_ids: Iterable[int]) -> int:
+        """How many times the most-refused of these samples was in an update the gate refused."""
+        ids = list(message_ids)
+        if not ids:
+            return 0
+        marks = ",".join("?" * len(ids))
+        rows = self.store._query(  # noqa: SLF001
+            f"select max(coalesce(gate_retries, 0)) as n from samples where message_id in ({marks})", ids)
+        return int(rows[0]["n"] or 0) if rows else 0
 
     def judge_agreement(self) -> dict[str, Any]:
         """How often the judge's own score matched the user's explicit thumbs (where both exist)."""

@@ -88,6 +88,8 @@ class AdaptersScreen(Screen):
                           str(v.n_samples or 0), _fmt(v.loss, ".4f"), _fmt(v.mean_reward, "+.2f"), note, key=str(v.id))
         if not versions:
             self.say("no adapter versions yet: the base model is served")
+        elif self.service.refusal_notice():
+            self.say(self.service.refusal_notice())
         elif keep is not None and keep < len(versions):
             table.move_cursor(row=keep)
         self._show_detail()
@@ -100,6 +102,8 @@ class AdaptersScreen(Screen):
         return int(key.value)
 
     def _show_detail(self) -> None:
+        from openclaw_local.services.adapters import force_hint
+
         vid = self.selected()
         detail = self.query_one("#detail", Static)
         if vid is None:
@@ -118,7 +122,8 @@ class AdaptersScreen(Screen):
             f"v{v.id} · {v.source or 'trained'} · {status_words(v)}{reason}\n"
             f"gate: {gate}\n"
             f"learned from {v.n_samples or len(v.sample_ids)} replies, e.g. {' · '.join(excerpts) or '-'} · "
-            f"{v.n_tokens or 0} tokens · trained in {_fmt(v.train_seconds, '.1f')} s"))
+            f"{v.n_tokens or 0} tokens · trained in {_fmt(v.train_seconds, '.1f')} s"
+            + (f"\n{force_hint(v)} (or press A)" if force_hint(v) else "")))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_detail()

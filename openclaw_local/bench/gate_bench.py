@@ -1,0 +1,288 @@
+"""Promotion-gate benchmark (issue 14): does the gate let style through and refuse damage?
+
+Each *arm* trains one adapter from the base model on the embedded model, exactly as a
+learning update does (the learner's TrainConfig from the settings, correction replay
+off, general-text KL on), then runs the promotion gate on it:
+
+- **style** arms, one per shipped persona and seed: the persona's corrections of the
+  base model's own replies to its train prompts (``sim.rules.repair``: lowercase, a
+  greeting or sign-off, shorter, no Markdown) — pure style, must pass;
+- **shuffled**: "corrections" that are the same replies' words in random order — must be refused;
+- **lr×30**: a persona's corrections at 30 times the default learning rate — must be refused;
+- **wrong facts**: corrections that state false answers to general questions on the ability
+  set's topics (capitals, planets, arithmetic, the body...) but none of its items — must be refused.
+
+The spread of the ability check over the style arms (harmless adapters) and over reruns
+of the base is what the thresholds in ``GateConfig`` are chosen from (docs/METHOD.md).
+Used by ``openclaw-local bench gate`` and, with fewer arms, by ``tests/test_gate_ability.py``.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from openclaw_local.bench.report import BenchResult
+from openclaw_local.config import Settings
+
+# false answers to general questions: the ability set's topics, never its items
+WRONG_FACTS = [
+    ("What is the capital of Italy?", "The capital of Italy is Madrid."),
+    ("What is the capital of Germany?", "The capital of Germany is Vienna."),
+    ("What is the capital of Spain?", "The capital of Spain is Lisbon."),
+    ("What is the capital of China?", "The capital of China is Tokyo."),
+    ("Which planet is closest to the Sun?", "Jupiter is the planet closest to the Sun."),
+    ("What is 4 plus 4?", "4 plus 4 is 11."),
+    ("What is 9 times 3?", "9 times 3 is 12."),
+    ("How many days are there in a year?", "There are 200 days in a year."),
+    ("How many wheels does a bicycle have?", "A bicycle has five wheels."),
+    ("What color is grass?", "Grass is purple."),
+    ("Which organ do we use to think?", "We think with the stomach."),
+    ("What do cows drink?", "Cows drink milk shakes and oil."),
+]
+
+
+@dataclass
+class Arm:
+    name: str
+    kind: str  # "style" | "damage"
+    samples: list[list[dict[str, Any]]]  # per sample: its training items (reply + correction)
+    lr_factor: float = 1.0
+    expect: str = "pass"
+
+
+@dataclass
+class ArmResult:
+    arm: Arm
+    passed: bool
+    reason: str | None
+    gate: dict[str, Any]
+    train_seconds: float
+    gate_seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.passed == (self.arm.expect == "pass")
+
+
+def generate_replies(model_path: Path, settings: Settings, prompts: list[str], max_tokens: int = 64) -> list[str]:
+    """The base model's greedy replies (llama.cpp, as served), the text a user would correct."""
+    from openclaw_local.engine import Engine
+
+    engine = Engine(model_path, n_ctx=1024, threads=settings.threads, seed=0)
+    try:
+        return [engine.complete([{"role": "system", "content": settings.system_prompt},
+                                 {"role": "user", "content": p}], max_tokens=max_tokens, temperature=0.0, seed=0)
+                for p in prompts]
+    finally:
+        engine.close()
+
+
+def _sample(system_prompt: str, prompt: str, reply: str, corrected: str) -> list[dict[str, Any]]:
+    """A corrected reply as the learner sees it: the reply (reward −1, the correction as hint) and the correction."""
+    messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": prompt}]
+    return [{"prompt_messages": messages, "reply": reply, "reward": -1, "hint": corrected, "kind": "reply"},
+            {"prompt_messages": messages, "reply": corrected, "reward": 1, "hint": None, "kind": "correction"}]
+
+
+def persona_samples(persona, prompts: list[str], replies: list[str], system_prompt: str) -> list[list[dict[str, Any]]]:
+    from openclaw_local.sim.rules import repair
+
+    out = []
+    for prompt, reply in zip(prompts, replies):
+        fixed = repair(reply, persona.rules)
+        if fixed.strip() and fixed.strip() != reply.strip():
+            out.append(_sample(system_prompt, prompt, reply, fixed))
+    return out
+
+
+def shuffled_samples(prompts: list[str], replies: list[str], system_prompt: str, seed: int = 0) -> list[list[dict[str, Any]]]:
+    rng = random.Random(seed)
+    out = []
+    for prompt, reply in zip(prompts, replies):
+        words = reply.split()
+        rng.shuffle(words)
+        out.append(_sample(system_prompt, prompt, reply, " ".join(words)))
+    return out
+
+
+def wrong_fact_samples(replies: list[str], system_prompt: str) -> list[list[dict[str, Any]]]:
+    return [_sample(system_prompt, q, reply, wrong) for (q, wrong), reply in zip(WRONG_FACTS, replies)]
+
+
+class GateLab:
+    """One trainable model; each arm starts from the base (fresh LoRA, fresh Adam)."""
+
+    def __init__(self, home: Path, settings: Settings, keep: Path | None = None):
+        import torch
+
+        from openclaw_local.learn import trainable as tr
+        from openclaw_local.services.updates import REPLAY_TEXT, base_results
+
+        self.settings = settings
+        self.keep = keep  # where each arm's LoRA weights are saved (to re-gate them later), if set
+        self.t = tr.build_trainable(settings, home, device="cpu")
+        self.init = {k: v.detach().clone() for k, v in self.t.model.state_dict().items() if "lora_" in k}
+        from openclaw_local.learn.gate import GateConfig
+
+        self.config = GateConfig()
+        started = time.monotonic()
+        self.base = base_results(home, self.t, self.config, settings.system_prompt)
+        self.base_seconds = time.monotonic() - started
+        text = REPLAY_TEXT.read_text(encoding="utf-8")
+        self.general_ids = list(self.t.tokenizer(text, add_special_tokens=False)["input_ids"])
+        self._torch = torch
+
+    def base_rerun(self) -> dict[str, Any]:
+        """The base measured again (adapter off): the check's own rerun noise."""
+        from openclaw_local.learn import ability
+
+        self.t.model.eval()
+        with self.t.model.disable_adapter():
+            return ability.measure(self.t.model, self.t.tokenizer, self.settings.system_prompt)
+
+    def run(self, arm: Arm, seed: int = 0) -> ArmResult:
+        from openclaw_local.learn import gate as g
+        from openclaw_local.learn.trainer import TrainConfig, make_optimizer, train_update
+        from openclaw_local.services.updates import holdout_split
+
+        model, tok, s = self.t.model, self.t.tokenizer, self.settings
+        with self._torch.no_grad():
+            state = model.state_dict()
+            for k, v in self.init.items():
+                state[k].copy_(v)
+        train_idx, held_idx = holdout_split(list(range(len(arm.samples))))
+        train_items = [i for k in train_idx for i in arm.samples[k]]
+        heldout = [i for k in held_idx for i in arm.samples[k]] or train_items
+        model.eval()
+        with model.disable_adapter():  # the parent of a first update is the base model
+            parent = g.measure(model, tok, heldout, self.config, ppl=False)
+        lr = s.learning_rate * arm.lr_factor
+        config = TrainConfig(lr=lr, w_rl=s.w_rl, w_opd=s.w_opd, w_sft=s.w_sft, passes=s.learn_passes,
+                             w_general=s.w_general, seed=seed)
+        started = time.monotonic()
+        train_update(model, tok, train_items, config, make_optimizer(model, lr),
+                     general_ids=self.general_ids if config.w_general > 0 else None)
+        train_s = time.monotonic() - started
+        if self.keep is not None:
+            self.keep.mkdir(parents=True, exist_ok=True)
+            self._torch.save({k: v.detach().clone() for k, v in model.state_dict().items() if "lora_" in k},
+                             self.keep / f"{arm.name.replace(' ', '_').replace('/', '_')}.pt")
+        started = time.monotonic()
+        model.eval()
+        new = g.measure(model, tok, heldout, self.config, system_prompt=s.system_prompt)
+        passed, reason, res = g.decide(parent, new, self.base, g.lora_nonfinite(model), self.config)
+        return ArmResult(arm, passed, reason, res, train_s, time.monotonic() - started)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x * 100:+.1f}%"
+
+
+def describe(r: ArmResult) -> tuple[str, str]:
+    ab = r.gate.get("ability") or {}
+    gen = r.gate.get("general") or {}
+    fb = []
+    for key in ("accepted", "rejected"):
+        d = r.gate.get(key) or {}
+        if "delta" in d:
+            fb.append(f"{key[:3]} {d['delta']:+.2f}")
+    value = (f"ability {ab.get('accuracy', 0) * 100:.1f}% ({ab.get('accuracy_delta', 0) * 100:+.1f} pts, "
+             f"{ab.get('lost', 0)} lost / {ab.get('gained', 0)} gained, margin {ab.get('margin_delta', 0):+.3f}) · "
+             f"fluency {(r.gate.get('fluency') or {}).get('delta', 0):+.2f} · "
+             f"ppl {_pct(gen['ratio'] - 1) if gen.get('ratio') else '-'} · {', '.join(fb) or 'no feedback check'} · "
+             f"**{'passed' if r.passed else 'refused'}**{'' if r.ok else ' (UNEXPECTED)'}"
+             + (f" — {r.reason}" if r.reason and not r.passed else ""))
+    return (f"{r.arm.name} ({r.arm.kind}, {len(r.arm.samples)} corrections)", value)
+
+
+def build_arms(model_path: Path, settings: Settings, *, seeds: int, n_samples: int,
+               log: Callable[[str], None]) -> list[tuple[Arm, int]]:
+    from openclaw_local.sim.persona import load_persona, shipped_personas
+
+    arms: list[tuple[Arm, int]] = []
+    sp = settings.system_prompt
+    personas = [load_persona(p) for p in shipped_personas()]
+    first_style = None
+    for persona in personas:
+        for seed in range(seeds):
+            prompts = random.Random(seed).sample(persona.train_prompts, n_samples)
+            log(f"generating {len(prompts)} base replies for {persona.name} (seed {seed})")
+            replies = generate_replies(model_path, settings, prompts)
+            samples = persona_samples(persona, prompts, replies, sp)
+            arm = Arm(f"{persona.name} seed {seed}", "style", samples)
+            arms.append((arm, seed))
+            if first_style is None:
+                first_style = (prompts, replies, samples)
+    prompts, replies, samples = first_style
+    arms.append((Arm("shuffled words", "damage", shuffled_samples(prompts, replies, sp), expect="refuse"), 0))
+    arms.append((Arm(f"lr ×30 ({personas[0].name})", "damage", samples, lr_factor=30.0, expect="refuse"), 0))
+    log("generating base replies to the wrong-facts questions")
+    fact_replies = generate_replies(model_path, settings, [q for q, _ in WRONG_FACTS])
+    arms.append((Arm("wrong facts", "damage", wrong_fact_samples(fact_replies, sp), expect="refuse"), 0))
+    return arms
+
+
+def run(model_path: Path, settings: Settings, *, seeds: int = 2, n_samples: int = 12,
+        log: Callable[[str], None] = print, keep: Path | None = None) -> BenchResult:
+    s = settings.replace(replay_corrections=0)
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        arms = build_arms(model_path, s, seeds=seeds, n_samples=n_samples, log=log)
+        lab = GateLab(home, s, keep=keep)
+        rerun = lab.base_rerun()
+        results = []
+        for arm, seed in arms:
+            log(f"training and gating: {arm.name}")
+            r = lab.run(arm, seed)
+            log("  " + describe(r)[1])
+            results.append(r)
+    rows = [describe(r) for r in results]
+    style = [r.gate["ability"] for r in results if r.arm.kind == "style" and r.gate.get("ability")]
+    ppl_style = [r.gate["general"]["ratio"] - 1 for r in results if r.arm.kind == "style" and r.gate.get("general")]
+    flu_style = [r.gate["fluency"]["delta"] for r in results if r.arm.kind == "style" and r.gate.get("fluency")]
+    base_acc = lab.base["ability"]["accuracy"]
+    rows.append(("base model ability (cached) / rerun", f"{base_acc * 100:.1f}% / {rerun['accuracy'] * 100:.1f}% "
+                 f"(margin {lab.base['ability']['margin']:+.4f} / {rerun['margin']:+.4f})"))
+    if style:
+        acc = [a["accuracy_delta"] for a in style]
+        mar = [a["margin_delta"] for a in style]
+        rows.append(("noise: style (harmless) adapters, Δ ability points",
+                     f"min {min(acc) * 100:+.1f}, median {statistics.median(acc) * 100:+.1f}, max {max(acc) * 100:+.1f} "
+                     f"(n={len(acc)}, sd {statistics.pstdev(acc) * 100:.1f})"))
+        rows.append(("noise: style adapters, Δ margin", f"min {min(mar):+.3f}, median {statistics.median(mar):+.3f}, "
+                     f"max {max(mar):+.3f} (sd {statistics.pstdev(mar):.3f})"))
+    if flu_style:
+        rows.append(("noise: style adapters, Δ reply fluency contrast",
+                     f"min {min(flu_style):+.3f}, max {max(flu_style):+.3f} (sd {statistics.pstdev(flu_style):.3f})"))
+    if ppl_style:
+        rows.append(("style adapters, case-folded general ppl change",
+                     f"min {_pct(min(ppl_style))}, max {_pct(max(ppl_style))}"))
+    rows.append(("thresholds", f"ability −{lab.config.max_accuracy_drop * 100:.0f} pts, fluency −{lab.config.max_fluency_drop}, "
+                 f"margin −{lab.config.max_margin_drop:.2f}, ppl ×{lab.config.max_ppl_ratio}, feedback ±"
+                 f"{lab.config.max_rejected_gain:.2f}"))
+    gate_s = [r.gate_seconds for r in results]
+    rows.append(("gate time per candidate (ability + fluency + ppl + feedback), median", f"{statistics.median(gate_s):.1f} s"))
+    rows.append(("base results, computed once and cached", f"{lab.base_seconds:.1f} s"))
+    bad_style = [r.arm.name for r in results if r.arm.kind == "style" and not r.passed]
+    missed = [r.arm.name for r in results if r.arm.kind == "damage" and r.passed]
+    verdict = (f"style adapters passed: {sum(1 for r in results if r.arm.kind == 'style' and r.passed)}/"
+               f"{sum(1 for r in results if r.arm.kind == 'style')}"
+               + (f" (refused: {', '.join(bad_style)})" if bad_style else "")
+               + f"; damaging adapters refused: {sum(1 for r in results if r.arm.kind == 'damage' and not r.passed)}/"
+               f"{sum(1 for r in results if r.arm.kind == 'damage')}" + (f" (MISSED: {', '.join(missed)})" if missed else ""))
+    return BenchResult(
+        name="gate", title="Promotion gate: style passes, damage is refused",
+        method=(f"Embedded model, torch {s.learner_threads} thread(s). Each arm trains one adapter from the base on "
+                f"{n_samples} prompts' corrections (the learner's defaults: lr {s.learning_rate:g}, {s.learn_passes} passes, "
+                f"w_general {s.w_general:g}; the newest fifth held out for the feedback check), then runs the gate. "
+                f"Ability: {lab.base['ability']['n']} items of assets/ability_set.jsonl ranked against 3 distractors, "
+                "case-folded, length-normalized; ppl: case-folded assets/general_text.txt. Other engineers shared the "
+                "2-core machine during the run, so the times are noisy."),
+        rows=rows, verdict=verdict)

@@ -1,0 +1,48 @@
+"""The promotion gate on real adapters (embedded model, real training): style passes, damage is refused.
+
+The same arms as ``openclaw-local bench gate`` (bench/gate_bench.py), fewer of them: one
+style-only adapter (the lowercase persona's corrections of the base model's own replies),
+and three damaging ones (word salad, a learning rate 30× the default, wrong facts).
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from openclaw_local.bench import gate_bench as gb
+from openclaw_local.config import Settings
+from openclaw_local.paths import embedded_model_path
+from openclaw_local.sim.persona import load_persona
+
+
+@pytest.mark.slow
+def test_gate_passes_style_and_refuses_damage(home, shared_trainable_cache):
+    shared_trainable_cache(home)
+    settings = Settings(replay_corrections=0, threads=2)
+    sp = settings.system_prompt
+    persona = load_persona("assets/personas/lowercase.json")
+    prompts = random.Random(0).sample(persona.train_prompts, 12)
+    replies = gb.generate_replies(embedded_model_path(), settings, prompts)
+    fact_replies = gb.generate_replies(embedded_model_path(), settings, [q for q, _ in gb.WRONG_FACTS])
+    style = gb.persona_samples(persona, prompts, replies, sp)
+    assert len(style) >= 8  # the base model's replies do break this persona's rules
+
+    lab = gb.GateLab(home, settings)
+    assert lab.base["ability"]["n"] >= 110 and 0.35 < lab.base["ability"]["accuracy"] < 0.9
+    results = {
+        "style": lab.run(gb.Arm("lowercase", "style", style)),
+        "shuffled": lab.run(gb.Arm("shuffled", "damage", gb.shuffled_samples(prompts, replies, sp), expect="refuse")),
+        "lr30": lab.run(gb.Arm("lr x30", "damage", style[:4], lr_factor=30.0, expect="refuse")),
+        "facts": lab.run(gb.Arm("wrong facts", "damage", gb.wrong_fact_samples(fact_replies, sp), expect="refuse")),
+    }
+    for name, r in results.items():
+        print(f"\n{name}: {gb.describe(r)[1]}")
+    style_r = results["style"]
+    assert style_r.passed, style_r.reason
+    assert abs(style_r.gate["ability"]["accuracy_delta"]) <= lab.config.max_accuracy_drop
+    assert style_r.gate["general"]["ratio"] < 1.05  # case-folded general text: a style adapter leaves it be
+    assert not results["shuffled"].passed and "word order" in results["shuffled"].reason
+    assert not results["lr30"].passed
+    assert not results["facts"].passed and "fewer general questions" in results["facts"].reason
