@@ -85,6 +85,7 @@ class GateConfig:
 # Which setting feeds each GateConfig field (none yet), and the fields that have none on purpose.
 SETTING_FOR_FIELD: dict[str, str] = {}
 INTERNAL_FIELDS: frozenset[str] = frozenset({
+    "max_accuracy_drop", "max_margin_drop", "max_fluency_drop",  # ability limits, from measured noise
     "max_ppl_ratio", "min_accepted_gain", "max_rejected_gain",  # the promotion rule (module docstring)
     "max_tokens", "window",  # general-text cost: one forward pass on a 2-core CPU
 })
