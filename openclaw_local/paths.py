@@ -122,16 +122,8 @@ def resolve_judge_model_path(settings: Any) -> Path:
     return Path(configured).expanduser() if configured else resolve_model_path(settings)
 
 
-def fsync_dir(path: Path) -> None:
-    """Make a rename or a new entry in ``path`` durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_file(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """fsync a file's contents, or a directory (which makes a rename or a new entry in it durable)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -151,9 +143,9 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
     try:
         yield tmp
-        _fsync_file(tmp)
+        fsync_path(tmp)
         os.replace(tmp, path)
-        fsync_dir(path.parent)
+        fsync_path(path.parent)
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -178,8 +170,8 @@ def atomic_dir(path: Path | str, *, replace: bool = True) -> Iterator[Path]:
         yield tmp
         for p in sorted(tmp.rglob("*")):
             if p.is_file():
-                _fsync_file(p)
-        fsync_dir(tmp)
+                fsync_path(p)
+        fsync_path(tmp)
         if not replace and path.exists():
             return
         old = path.with_name(f".{path.name}.old-{os.getpid()}-{secrets.token_hex(4)}")
@@ -188,7 +180,7 @@ def atomic_dir(path: Path | str, *, replace: bool = True) -> Iterator[Path]:
         os.replace(tmp, path)
         if old.exists():
             shutil.rmtree(old, ignore_errors=True)
-        fsync_dir(path.parent)
+        fsync_path(path.parent)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

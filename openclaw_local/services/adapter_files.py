@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from openclaw_local.errors import DataDirError
+from openclaw_local.paths import fsync_path
 from openclaw_local.store.adapters import GGUF_NAME, AdapterStore, AdapterVersion
 
 DIR_MODE = 0o700
@@ -109,14 +110,6 @@ def base_mismatch(version: AdapterVersion, model: Path) -> str | None:
     return None
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _unique(path: Path, tag: str) -> Path:
     """A hidden sibling name no other process or call uses; it ends in ``-<pid>`` for the sweeper."""
     return path.with_name(f".{path.name}.{tag}-{secrets.token_hex(4)}-{os.getpid()}")
@@ -186,10 +179,10 @@ def write_dir_atomic(final: Path, fill: Callable[[Path], None]) -> Path:
         owner_only(tmp)
         for p in tmp.rglob("*"):
             if p.is_file():
-                _fsync(p)
-        _fsync(tmp)
+                fsync_path(p)
+        fsync_path(tmp)
         rename_noreplace(tmp, final)
-        _fsync(final.parent)
+        fsync_path(final.parent)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return final
@@ -201,9 +194,9 @@ def copy_file_atomic(src: Path, dst: Path) -> Path:
     try:
         shutil.copyfile(src, tmp)
         os.chmod(tmp, FILE_MODE)
-        _fsync(tmp)
+        fsync_path(tmp)
         os.replace(tmp, dst)
-        _fsync(dst.parent)
+        fsync_path(dst.parent)
     finally:
         if tmp.exists():
             tmp.unlink()
