@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from openclaw_local.bench.report import BenchResult, median
+from openclaw_local.bench.report import BenchResult, median, stream_timing
 from openclaw_local.config import Settings
 
 PROMPT = "Write a detailed story about a lighthouse keeper who befriends a whale. Use at least five paragraphs."
@@ -34,9 +34,7 @@ def _raw_round(llm, messages, max_tokens: int, seed: int) -> tuple[float, float,
             n += 1
             if first is None:
                 first = time.perf_counter()
-    end = time.perf_counter()
-    first = first or end
-    return first - start, (n - 1) / (end - first) if n > 1 and end > first else 0.0, n
+    return stream_timing(start, first, time.perf_counter(), n)
 
 
 def _app_round(chat, max_tokens: int) -> tuple[float, float, int]:
@@ -52,10 +50,7 @@ def _app_round(chat, max_tokens: int) -> tuple[float, float, int]:
             first = time.perf_counter()
 
     msg = chat.send(conv.id, PROMPT, emit)
-    end = time.perf_counter()
-    first = first or end
-    n = msg.n_tokens or 0
-    return first - start, (n - 1) / (end - first) if n > 1 and end > first else 0.0, n
+    return stream_timing(start, first, time.perf_counter(), msg.n_tokens or 0)
 
 
 def run(model: Path, settings: Settings, *, rounds: int = 7, max_tokens: int = 128, home: Path | None = None) -> BenchResult:

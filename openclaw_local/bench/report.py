@@ -14,6 +14,16 @@ def median(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
 
 
+def stream_timing(start: float, first: float | None, end: float, n: int) -> tuple[float, float, int]:
+    """(time to first token, tokens/s after the first, token count) of one streamed reply.
+
+    ``first`` is when the first token arrived (None: it never did, counted as ``end``);
+    the rate leaves the first token out, so it measures generation, not prompt evaluation.
+    """
+    first = first or end
+    return first - start, (n - 1) / (end - first) if n > 1 and end > first else 0.0, n
+
+
 def machine_line() -> str:
     import os
 

@@ -27,7 +27,7 @@ import threading
 import time
 from pathlib import Path
 
-from openclaw_local.bench.report import BenchResult, median
+from openclaw_local.bench.report import BenchResult, median, stream_timing
 from openclaw_local.config import Settings
 
 PROMPT = "Write a detailed story about a lighthouse keeper who befriends a whale. Use at least five paragraphs."
@@ -79,9 +79,7 @@ def _endpoint_round(client, base: str, messages, max_tokens: int) -> tuple[float
                 n += 1
                 if first is None:
                     first = time.perf_counter()
-    end = time.perf_counter()
-    first = first or end
-    return first - start, (n - 1) / (end - first) if n > 1 and end > first else 0.0, n
+    return stream_timing(start, first, time.perf_counter(), n)
 
 
 def _raw_round(llm, messages, max_tokens: int) -> tuple[float, float, int]:
@@ -93,9 +91,7 @@ def _raw_round(llm, messages, max_tokens: int) -> tuple[float, float, int]:
             n += 1
             if first is None:
                 first = time.perf_counter()
-    end = time.perf_counter()
-    first = first or end
-    return first - start, (n - 1) / (end - first) if n > 1 and end > first else 0.0, n
+    return stream_timing(start, first, time.perf_counter(), n)
 
 
 def _inproc_round(chat, messages, max_tokens: int) -> tuple[float, float, int]:
@@ -113,10 +109,7 @@ def _inproc_round(chat, messages, max_tokens: int) -> tuple[float, float, int]:
 
     opts = GenerationOptions.from_settings(chat.settings, max_tokens=max_tokens, temperature=0.0, seed=1234)
     msg = chat.reply_to_client(ClientTurn(messages=messages, source="bench"), opts, emit)
-    end = time.perf_counter()
-    first = first or end
-    n = msg.n_tokens or 0
-    return first - start, (n - 1) / (end - first) if n > 1 and end > first else 0.0, n
+    return stream_timing(start, first, time.perf_counter(), msg.n_tokens or 0)
 
 
 def _load(base: str, clients: int, per_client: int, max_tokens: int, tag: str) -> tuple[float, list[float], int, list[dict]]:
