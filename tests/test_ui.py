@@ -320,8 +320,14 @@ async def test_help_screen_and_status_provider(make_app, store):
         state["judging"] = False
         await wait_for(pilot, lambda: "adapter: none" in app.status_bar.plain_text(), 3, "status poll")
         assert "judging" not in app.status_bar.plain_text()
+        # A pushed update wins until the provider speaks for that key again, so the
+        # provider stops reporting the step first (otherwise the next poll restores 3/8).
+        state.pop("step")
+        await wait_for(pilot, lambda: "step 3/8" not in app.status_bar.plain_text(), 3, "step dropped")
         app.post_learning_update(step="4/8")
         await wait_for(pilot, lambda: "step 4/8" in app.status_bar.plain_text(), 3, "learning update")
+        await pilot.pause(0.6)  # a poll after the push leaves it alone
+        assert "step 4/8" in app.status_bar.plain_text()
 
         await pilot.press("?")  # typed into the message box, not help
         assert app.chat_input.text == "?" and not isinstance(app.screen, HelpScreen)
