@@ -45,7 +45,7 @@ class ChatInput(TextArea):
     Submitted = MessageSubmitted  # kept for callers that know the old name
 
     HOME_TITLE = "message — enter: send · ctrl+j: new line · ↑/esc: reply mode · F1: help"
-    AWAY_TITLE = "not typing: REPLY MODE keys act on the selected reply — enter or esc: type here"
+    AWAY_TITLE = "REPLY MODE — enter or esc: type here (keys act on the selected reply)"
 
     def show_reply_mode(self, active: bool) -> None:
         """Where the eyes are (the box) says when keys are commands, not text."""
