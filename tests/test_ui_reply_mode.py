@@ -77,6 +77,23 @@ async def test_after_correcting_or_reading_why_typing_goes_to_the_box(store):
         await wait_for(pilot, lambda: not isinstance(app.screen, ReplyDetailScreen), 3, "detail closed")
         await pilot.press(*"indeed?")
         assert app.chat_input.text == "indeed?" and not isinstance(app.screen, (ReplyDetailScreen, HelpScreen))
+        # a click inside the correction editor keeps typing there
+        app.chat_input.clear()
+        await pilot.press("escape", "e")
+        editor = app.query_one(CorrectionEditor)
+        await pilot.click(editor, offset=(3, 1))
+        await pilot.pause()
+        await pilot.press(*"xy")
+        assert app.focused is editor and "xy" in editor.text and app.chat_input.text == ""
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not app.query(CorrectionEditor), 5, "editor to close")
+        # deleting the chat is one command too: answering "no" returns to typing
+        await pilot.press("escape", "delete")
+        await wait_for(pilot, lambda: app.screen is not app.screen_stack[0], 3, "confirm screen")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.screen is app.screen_stack[0], 3, "confirm closed")
+        await pilot.press(*"no")
+        assert app.focused is app.chat_input and app.chat_input.text == "no"
 
 
 async def test_clicking_a_reply_selects_it_and_typing_stays_in_the_box(store):

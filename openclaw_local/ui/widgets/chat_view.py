@@ -114,6 +114,8 @@ class ChatView(VerticalScroll, can_focus=True):
         """Clicking a reply selects it; typing stays in (or goes back to) the message box."""
         node = event.widget
         while node is not None and node is not self and not isinstance(node, MessageView):
+            if node is self.editor:
+                return  # a click inside the correction editor places its cursor; it keeps the keyboard
             node = node.parent
         if isinstance(node, MessageView) and node.is_assistant:
             self._select(node)
