@@ -184,3 +184,24 @@ async def test_j_refuses_where_there_is_no_verdict_to_overrule(store):
         await pilot.press("escape", "j")
         await pilot.pause()
         assert not isinstance(app.screen, OverruleScreen) and "has not read your next message" in notices[-1]
+
+
+async def test_j_on_a_trained_reply_teaches_the_judge_only(store):
+    cid, rid = judged(store, "Flour, eggs, milk.", "perfect, thanks", -1)
+    store.db.execute("update samples set status = 'trained', trained_version = 1 where message_id = ?", [rid])
+    app = make_fake_app(store, open_conversation=cid)
+    notices: list[str] = []
+    async with app.run_test(size=SIZE) as pilot:
+        original = app.notify
+        app.notify = lambda message, *a, **k: (notices.append(str(message)), original(message, *a, **k))[1]
+        await pilot.pause()
+        await pilot.press("escape", "j")
+        await wait_for(pilot, lambda: isinstance(app.screen, OverruleScreen), 3, "verdict picker")
+        assert "teaches the judge only" in str(app.screen.query_one("#question").render())
+        await pilot.press("plus")
+        await wait_for(pilot, lambda: not isinstance(app.screen, OverruleScreen), 3, "picker closed")
+        row = SampleStore(store).get(rid)
+        assert (row["status"], row["reward"], row["reward_source"]) == ("trained", -1, "judge")  # what trained stays
+        assert JudgeLabelStore(store).get(rid)["label"] == 1  # the judge learns the user's reading
+        assert "can no longer change" in notices[-1]
+        assert "judge ✗ pushed back" in app.chat_view.view_for(rid).header_text()
