@@ -150,9 +150,10 @@ async def test_rate_toggles_mark_and_writes_feedback(make_app, store):
 
         await pilot.press("+")
         assert "👍" in view.header_text()
-        await pilot.press("+")  # same again: cleared
+        assert app.focused is app.chat_input  # reply mode lasts one command
+        await pilot.press("escape", "+")  # same again: cleared
         assert "👍" not in view.header_text()
-        await pilot.press("-")
+        await pilot.press("escape", "-")
         assert "👎" in view.header_text() and "👍" not in view.header_text()
 
         fb = rows(store, "select * from feedback order by id")
@@ -182,7 +183,7 @@ async def test_correct_reply_inline(make_app, store):
         assert view.body_text == "Paris."
         assert view.original_text == original
         assert "corrected" in view.header_text()
-        assert app.focused is app.chat_view
+        assert app.focused is app.chat_input  # saved: typing goes to the message box again
         fb = rows(store, "select * from feedback")
         assert len(fb) == 1
         assert (fb[0]["message_id"], fb[0]["kind"], fb[0]["text"], fb[0]["original"]) == (
@@ -192,7 +193,7 @@ async def test_correct_reply_inline(make_app, store):
         assert stored["content"] == original  # the original reply is kept
 
         # esc in the editor cancels without writing
-        await pilot.press("e")
+        await pilot.press("escape", "e")
         assert app.query_one(CorrectionEditor).text == "Paris."
         await pilot.press("escape")
         await wait_for(pilot, lambda: not app.query(CorrectionEditor), 5, "editor to close")
@@ -363,7 +364,7 @@ async def test_thinking_is_collapsible_and_dim(make_app, store):
         app.chat_view.focus()
         await pilot.press("t")
         assert not box.collapsed
-        await pilot.press("t")
+        await pilot.press("escape", "t")  # t was reply mode's one command; esc returns to it
         assert box.collapsed
         assert rows(store, "select thinking from messages where role = 'assistant'")[0]["thinking"].startswith("7 has")
 

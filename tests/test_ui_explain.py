@@ -77,7 +77,7 @@ async def test_marks_in_words_legend_and_i_opens_the_detail(store):
         await wait_for(pilot, lambda: isinstance(app.screen, ReplyDetailScreen), 3, "detail screen")
         assert "2 of 3 votes agree" in app.screen.text
         await pilot.press("escape")
-        assert not isinstance(app.screen, ReplyDetailScreen) and app.focused is app.chat_view
+        assert not isinstance(app.screen, ReplyDetailScreen) and app.focused is app.chat_input
 
 
 async def test_correction_is_not_repeated_as_a_judge_hint(store):

@@ -198,7 +198,8 @@ async def test_more_key_paths(store):
         assert first.has_class("-selected") and first.original_text == "Lyon"
         box = first.query_one(".original-box")
         assert not box.collapsed
-        await pilot.press("down")
+        assert app.focused is app.chat_input  # o was reply mode's one command: typing is back in the box
+        await pilot.press("escape", "down")  # esc returns to the selected reply, ↓ moves on
         assert app.chat_view.replies[1].has_class("-selected")
         await pilot.press("ctrl+a")
         await wait_for(pilot, lambda: isinstance(app.screen, AdaptersScreen), 3, "adapters screen")

@@ -30,6 +30,8 @@ def make(store):
 
 
 async def regenerate(pilot, app, n: int) -> None:
+    if app.focused is not app.chat_view:  # reply mode lasts one command: esc returns to it
+        await pilot.press("escape")
     await pilot.press("r")
     await wait_for(pilot, lambda: app.chat_view.replies and f"number {n}" in app.chat_view.replies[-1].body_text
                    and not app.streaming, 5, f"reply {n}")
@@ -48,7 +50,7 @@ async def test_versions_switch_and_ratings_belong_to_a_version(store):
         view = app.chat_view.replies[-1]
         assert "⟳ 3/3" in view.header_text() and "👍" not in view.header_text()
         assert len(app.chat_view.replies) == 1
-        await pilot.press("left", "left")
+        await pilot.press("escape", "left", "left")
         await wait_for(pilot, lambda: "⟳ 1/3" in app.chat_view.replies[-1].header_text(), 5, "version 1")
         view = app.chat_view.replies[-1]
         assert view.message.id == v1 and "👍" in view.header_text() and "number 1" in view.body_text
@@ -73,7 +75,7 @@ async def test_regenerate_is_a_push_back_unless_rated(store):
         await pilot.press("escape")
         await regenerate(pilot, app, 2)
         second = app.chat_view.replies[-1].message.id
-        await pilot.press("plus")
+        await pilot.press("escape", "plus")
         await regenerate(pilot, app, 3)
     s1, s2 = samples.get(first), samples.get(second)
     assert (s1["status"], s1["reward"], s1["reward_source"]) == ("judged", -1, "regenerate")

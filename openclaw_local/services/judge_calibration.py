@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from openclaw_local.store import Store
@@ -40,6 +41,34 @@ def overrule_verdict(store: Store, sample_id: int, label: int) -> bool:
     changed = SampleStore(store).overrule(sample_id, label)
     JudgeLabelStore(store).record(sample_id, label, "overrule")
     return changed
+
+
+@dataclass(frozen=True)
+class VerdictState:
+    """What the user can overrule on one reply (for the TUI's verdict picker)."""
+
+    judge: int | None  # the judge's own verdict (+1 / 0 / -1), None if it has not read a next message
+    current: int | None  # the verdict used now: the user's overrule if any, else the judge's
+    overruled: bool
+    trained: bool  # an update already learned from it: an overrule now only teaches the judge
+    refusal: str | None  # why it cannot be overruled, in a sentence; None when it can
+
+
+def verdict_state(store: Store, message_id: int) -> VerdictState:
+    """The judge's verdict on reply ``message_id`` and whether the user may overrule it."""
+    row = SampleStore(store).get(message_id)
+    label = JudgeLabelStore(store).get(message_id)
+    overruled_label = label["label"] if label is not None and label["source"] == "overrule" else None
+    if row is None or (row["judge_reward"] is None and row["reward_source"] != "overrule"):
+        return VerdictState(None, None, False, False,
+                            "The judge has not read your next message about this reply yet: nothing to overrule.")
+    if row["reward_source"] in ("rating", "correction"):
+        by = "rated" if row["reward_source"] == "rating" else "corrected"
+        return VerdictState(row["judge_reward"], row["reward"], False, row["status"] == "trained",
+                            f"You {by} this reply: that already decides what it teaches, not the judge.")
+    overruled = overruled_label is not None
+    current = overruled_label if overruled else row["judge_reward"]
+    return VerdictState(row["judge_reward"], current, overruled, row["status"] == "trained", None)
 
 
 def load_calibration(store: Store):

@@ -63,7 +63,8 @@ def explain_reply(store: Store, message_id: int) -> list[str]:
         lines.append(f"Judge verdict{mode}: {VERDICT_WORDS.get(judge_reward, judge_reward)}{conf}.")
     source = sample.get("reward_source")
     if sample.get("reward") is not None and source:
-        by = {"rating": "your rating", "correction": "your correction", "judge": "the judge"}.get(source, source)
+        by = {"rating": "your rating", "correction": "your correction", "judge": "the judge",
+              "overrule": "you (you overruled the judge)"}.get(source, source)
         lines.append(f"Reward used for training: {sample['reward']:+d}, from {by}.")
     hint = sample.get("hint")
     if hint and source == "correction":

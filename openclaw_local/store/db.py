@@ -435,12 +435,15 @@ class Store:
                 msg.correction = r["text"]
         if self.db["samples"].exists():
             judged = self._query(
-                f"select message_id, reward, hint from samples where status in ('judged', 'trained') and message_id in ({marks})",
+                # an overrule to "can't tell" leaves the sample skipped; the user's · still shows
+                f"select message_id, reward, hint, reward_source from samples where (status in ('judged', 'trained') "
+                f"or reward_source = 'overrule') and message_id in ({marks})",
                 ids,
             )
             for r in judged:
                 by_id[r["message_id"]].judgment = JUDGMENT_MARKS.get(r["reward"], "·")
                 by_id[r["message_id"]].judgment_hint = r["hint"]
+                by_id[r["message_id"]].judgment_overruled = r["reward_source"] == "overrule"
         return messages
 
     def search_messages(self, query: str, limit: int = 100) -> list[Message]:

@@ -48,6 +48,7 @@ class Message:
     correction: str | None = None  # latest corrected text, if any
     judgment: str | None = None  # the learner's verdict on a reply: ✓ (+1), ✗ (-1), · (can't tell)
     judgment_hint: str | None = None  # the directive signal (judge hint or correction)
+    judgment_overruled: bool = False  # the verdict is the user's: they overruled the judge
     tool_info: dict[str, Any] = field(default_factory=dict)  # API tool use: {"tool_calls": [...]} or {"tool_call_id": ...}
     reply_group: int | None = None  # the first version's id, on every version of a regenerated reply
     version: int = 1  # which version of this answer it is (1-based, oldest first)

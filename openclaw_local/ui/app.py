@@ -9,9 +9,10 @@ reply updates throttled to at most ``DELTA_INTERVAL_S``.
 
 Focus model (chat-TUI convention): the message box is the home of focus and
 typing always lands there. ↑ on its first line, or esc, enters *reply mode* (the
-chat pane focused, its border says so) where single keys act on the selected
-reply; enter or any key that is no command goes back to the box and is typed
-there. Tab cycles message box → chat → sidebar (shift+tab back). The footer shows
+chat pane focused; its border and the message box's say so) where ↑↓ pick a reply
+and one key acts on it; after that command, enter, or any key that is no command,
+typing is back in the box (so a sentence typed after a rating is text, never
+commands). A mouse click on a reply selects it without leaving the box. Tab cycles message box → chat → sidebar (shift+tab back). The footer shows
 the keys that apply to what has focus; the help screen and the README table are
 generated from the same BINDINGS (:mod:`openclaw_local.ui.keys`).
 
@@ -42,7 +43,9 @@ from openclaw_local.ui.messages import (
     DeleteChatRequested,
     JudgmentUpdate,
     MessageSubmitted,
+    OverruleRequested,
     ReplyDetailRequested,
+    ReplyModeChanged,
     ReplyModeRequested,
     TypingResumed,
     VersionStepRequested,
@@ -260,6 +263,15 @@ class OpenClawApp(App):
     def _reply_mode_requested(self, event: ReplyModeRequested) -> None:
         self.enter_reply_mode()
 
+    @on(ReplyModeChanged)
+    def _reply_mode_changed(self, event: ReplyModeChanged) -> None:
+        self.chat_input.show_reply_mode(event.active)
+
+    def _back_to_typing(self, *_: object) -> None:
+        """After a modal opened from reply mode closes: typing goes to the message box again."""
+        if self.on_main_screen:
+            self.chat_input.focus()
+
     @on(TypingResumed)
     def _typing_resumed(self, event: TypingResumed) -> None:
         self.chat_input.focus()
@@ -466,16 +478,22 @@ class OpenClawApp(App):
             self.notify(str(exc), title="correction failed", severity="error")
             return
         await self.chat_view.close_editor()
-        view = self.chat_view.view_for(event.message_id)
+        self.chat_input.focus()
+        self._refresh_reply(event.message_id)
+        self.notify("Correction saved (o in reply mode shows the original).", timeout=2)
+
+    def _refresh_reply(self, message_id: int) -> None:
+        """Re-read one shown reply from the store (its feedback and verdict marks)."""
+        view = self.chat_view.view_for(message_id)
         if view is not None:
-            fresh = next((m for m in self.chat.messages(view.message.conversation_id) if m.id == event.message_id), None)
+            fresh = next((m for m in self.chat.messages(view.message.conversation_id) if m.id == message_id), None)
             if fresh is not None:
                 view.set_message(fresh)
-        self.notify("Correction saved (o shows the original).", timeout=2)
 
     @on(CorrectionEditor.Cancelled)
     async def _correction_cancelled(self, event: CorrectionEditor.Cancelled) -> None:
         await self.chat_view.close_editor()
+        self.chat_input.focus()
 
     @on(ReplyDetailRequested)
     def _reply_detail(self, event: ReplyDetailRequested) -> None:
@@ -489,7 +507,35 @@ class OpenClawApp(App):
         except KeyError:
             self.notify("That reply is no longer stored.", severity="warning")
             return
-        self.push_screen(ReplyDetailScreen(lines, LEGEND))
+        self.push_screen(ReplyDetailScreen(lines, LEGEND), self._back_to_typing)
+
+    @on(OverruleRequested)
+    def _overrule_requested(self, event: OverruleRequested) -> None:
+        """j in reply mode: the user says what their next message meant; it trains instead of the judge's verdict."""
+        from openclaw_local.services.judge_calibration import overrule_verdict, verdict_state
+        from openclaw_local.ui.overrule_screen import OverruleScreen
+
+        mid = event.message_id
+        state = verdict_state(self.chat.store, mid)
+        if state.refusal is not None:
+            self.notify(state.refusal, severity="warning", timeout=5)
+            self._back_to_typing()
+            return
+        note = "An update already learned from this reply: your verdict now teaches the judge only." if state.trained else None
+
+        def chosen(value: int | None) -> None:
+            self._back_to_typing()
+            if value is None:
+                return
+            changed = overrule_verdict(self.chat.store, mid, value)
+            self._judgments.pop(mid, None)  # the store now holds the user's verdict
+            self._refresh_reply(mid)
+            if changed:
+                self.notify("Your verdict replaces the judge's for training; the judge learns from it too.", timeout=4)
+            else:
+                self.notify("Noted for the judge; this reply's training signal can no longer change.", timeout=4)
+
+        self.push_screen(OverruleScreen(state.judge, state.current, note), chosen)
 
     # ------------------------------------------------------------------- forget
     @on(DeleteChatRequested)
@@ -516,6 +562,8 @@ class OpenClawApp(App):
         async def answered(yes: bool | None) -> None:
             if yes:
                 await self.delete_conversation(cid)
+            else:
+                self._back_to_typing()
 
         self.push_screen(ConfirmScreen(question), answered)
 

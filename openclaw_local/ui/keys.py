@@ -29,7 +29,10 @@ NOTES = [
     "Regenerating (r) keeps the old reply as an earlier version and counts as a push-back on it: the learner "
     "trains it as ✗ unless you rated or corrected that version (your rating wins). Ratings belong to a version.",
     "Judge marks: ✓ the learner read your next message (or rating) as acceptance and will reinforce the reply; "
-    "✗ as a push-back and will discourage it; · could not tell, not trained on. i in reply mode shows why.",
+    "✗ as a push-back and will discourage it; · could not tell, not trained on. i in reply mode shows why; "
+    "j says the judge got it wrong (the header then reads \"judge overruled: …\" and your verdict trains).",
+    "Reply mode is entered from the keyboard only (↑ on the box's first line, esc, tab) and lasts for one "
+    "command: after it, typing goes to the message box again, so a sentence is never read as commands.",
 ]
 
 
@@ -50,12 +53,15 @@ def sections() -> list[tuple[str, list[tuple[str, str]]]]:
     """``[(where, [(keys, what it does), ...]), ...]`` from the live classes' own BINDINGS."""
     from openclaw_local.ui.adapters_screen import AdaptersScreen
     from openclaw_local.ui.app import OpenClawApp
+    from openclaw_local.ui.overrule_screen import OverruleScreen
     from openclaw_local.ui.widgets import ChatInput, ChatView, ConversationSidebar, CorrectionEditor
 
     places = [
         ("Anywhere", OpenClawApp),
         ("Message box (where typing goes)", ChatInput),
-        ("Reply mode (chat pane; any other letter goes back to the message box)", ChatView),
+        ("Reply mode (chat pane: ↑↓ pick a reply, then one key acts on it; any other letter goes back to the message box)",
+         ChatView),
+        ("Judge verdict picker (j in reply mode)", OverruleScreen),
         ("Correction editor", CorrectionEditor),
         ("Sidebar", ConversationSidebar),
         ("Adapters screen", AdaptersScreen),

@@ -126,3 +126,19 @@ class VersionStepRequested(Message):
         super().__init__()
         self.message_id = message_id
         self.step = step
+
+
+class OverruleRequested(Message):
+    """"The judge got this wrong": let the user set the verdict on one reply."""
+
+    def __init__(self, message_id: int) -> None:
+        super().__init__()
+        self.message_id = message_id
+
+
+class ReplyModeChanged(Message):
+    """The chat pane gained (``active``) or lost keyboard focus: the message box says so too."""
+
+    def __init__(self, active: bool) -> None:
+        super().__init__()
+        self.active = active

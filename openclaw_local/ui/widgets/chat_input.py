@@ -29,6 +29,7 @@ class ChatInput(TextArea):
         border: round $primary 50%;
         border-title-color: $text-muted;
         &:focus { border: round $primary; }
+        &.-away { border: round $accent 60%; border-title-color: $accent; }
     }
     """
 
@@ -43,13 +44,21 @@ class ChatInput(TextArea):
 
     Submitted = MessageSubmitted  # kept for callers that know the old name
 
+    HOME_TITLE = "message — enter: send · ctrl+j: new line · ↑/esc: reply mode · F1: help"
+    AWAY_TITLE = "REPLY MODE — enter or esc: type here (keys act on the selected reply)"
+
+    def show_reply_mode(self, active: bool) -> None:
+        """Where the eyes are (the box) says when keys are commands, not text."""
+        self.set_class(active, "-away")
+        self.border_title = self.AWAY_TITLE if active else self.HOME_TITLE
+
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("soft_wrap", True)
         kwargs.setdefault("show_line_numbers", False)
         kwargs.setdefault("tab_behavior", "focus")
         kwargs.setdefault("placeholder", "Type a message · ↑ or esc: reply keys · F1: help")
         super().__init__(**kwargs)
-        self.border_title = "message — enter: send · ctrl+j: new line · ↑/esc: reply mode · F1: help"
+        self.border_title = self.HOME_TITLE
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":

@@ -1,9 +1,11 @@
 """The chat pane: the conversation's messages, a selected reply, and the keys that
 act on it (rate, correct, regenerate). It posts messages; the app does the work.
 
-Focused, it is *reply mode*: single keys act on the selected reply. Any other
-printable key is not a command: it goes back to the message box (TypingResumed),
-and so does enter, so a sentence is never turned into commands.
+Focused, it is *reply mode*, entered only from the keyboard (↑ / esc / tab): ↑↓
+pick a reply, ←→ its versions, then ONE key acts on it and typing goes back to the
+message box (TypingResumed) — so a sentence typed after a rating is never read as
+commands. Any printable key that is no command, and enter, go back there too. A
+mouse click selects the clicked reply but leaves typing in the message box.
 """
 
 from __future__ import annotations
@@ -15,7 +17,14 @@ from textual.message import Message as TMessage
 from textual.widgets import Static
 
 from openclaw_local.store.models import Message
-from openclaw_local.ui.messages import DeleteChatRequested, ReplyDetailRequested, TypingResumed, VersionStepRequested
+from openclaw_local.ui.messages import (
+    DeleteChatRequested,
+    OverruleRequested,
+    ReplyDetailRequested,
+    ReplyModeChanged,
+    TypingResumed,
+    VersionStepRequested,
+)
 from openclaw_local.ui.widgets.correction_editor import CorrectionEditor
 from openclaw_local.ui.widgets.message_view import MessageView
 
@@ -46,13 +55,17 @@ class ChatView(VerticalScroll, can_focus=True):
         Binding("left", "version(-1)", "Versions", tooltip="show the previous version of a regenerated reply"),
         Binding("right", "version(1)", "Next version", show=False, tooltip="show the next version of a regenerated reply"),
         Binding("i", "detail", "Why ✓/✗", tooltip="what the learner knows about the selected reply: judge, hint, training, adapter"),
+        Binding("j", "overrule", "Judge wrong", tooltip="the judge got this reply wrong: say what you meant (✓ / ✗ / ·); "
+                                                        "your verdict trains instead of the judge's"),
         Binding("t", "toggle_thinking", "Thinking", show=False, tooltip="show / hide the reply's thinking"),
         Binding("o", "toggle_original", "Original", show=False, tooltip="show / hide the original of a corrected reply"),
         Binding("delete", "delete_chat", "Delete chat", show=False, tooltip="delete this chat and forget it (asks first)"),
-        Binding("enter", "resume_typing", "Type", tooltip="back to the message box (typing any other letter does too)"),
+        Binding("enter", "resume_typing", "Type",
+                tooltip="back to the message box (after one command, or any other letter, you are back there too)"),
     ]
 
-    MODE_TITLE = "REPLY MODE — ↑↓ select · +/- rate · e correct · r regenerate · ←→ versions · i why · enter: back to typing"
+    MODE_TITLE = ("REPLY MODE — ↑↓ select · then one key: +/- rate · e correct · r regenerate · i why · j judge wrong"
+                  " · enter: back to typing")
     IDLE_TITLE = "chat — ↑ or esc in the message box: reply mode"
     LEGEND = "judge: ✓ accepted · ✗ pushed back · · unclear — i in reply mode: why"
 
@@ -90,10 +103,28 @@ class ChatView(VerticalScroll, can_focus=True):
     def on_focus(self) -> None:
         self.border_title = self.MODE_TITLE
         self.add_class("-reply-mode")
+        self.post_message(ReplyModeChanged(True))
 
     def on_blur(self) -> None:
         self.border_title = self.IDLE_TITLE
         self.remove_class("-reply-mode")
+        self.post_message(ReplyModeChanged(False))
+
+    def on_click(self, event: events.Click) -> None:
+        """Clicking a reply selects it; typing stays in (or goes back to) the message box."""
+        node = event.widget
+        while node is not None and node is not self and not isinstance(node, MessageView):
+            if node is self.editor:
+                return  # a click inside the correction editor places its cursor; it keeps the keyboard
+            node = node.parent
+        if isinstance(node, MessageView) and node.is_assistant:
+            self._select(node)
+        self.post_message(TypingResumed(""))
+
+    def _done(self) -> None:
+        """A reply command ran: reply mode ends, the next key typed is text again."""
+        if self.has_focus:
+            self.post_message(TypingResumed(""))
 
     def on_key(self, event: events.Key) -> None:
         """A printable key that is no command (here or app-wide) is typing: send it to the message box."""
@@ -119,7 +150,11 @@ class ChatView(VerticalScroll, can_focus=True):
 
     def action_detail(self) -> None:
         if (view := self.target()) is not None:
-            self.post_message(ReplyDetailRequested(view.message.id))
+            self.post_message(ReplyDetailRequested(view.message.id))  # the app returns to typing when it closes
+
+    def action_overrule(self) -> None:
+        if (view := self._actionable("overrule the judge on")) is not None:
+            self.post_message(OverruleRequested(view.message.id))  # the app returns to typing when it closes
 
     def action_delete_chat(self) -> None:
         conversation_id = self.target().message.conversation_id if self.target() is not None else None
@@ -247,19 +282,23 @@ class ChatView(VerticalScroll, can_focus=True):
             return
         new = 0 if view.message.rating == value else value
         self.post_message(self.RateRequested(view.message.id, new))
+        self._done()
 
     def action_regenerate(self) -> None:
         view = self._actionable("regenerate")
         if view is not None:
             self.post_message(self.RegenerateRequested(view.message.id))
+            self._done()
 
     def action_toggle_thinking(self) -> None:
         if (view := self.target()) is not None:
             view.toggle_thinking()
+            self._done()
 
     def action_toggle_original(self) -> None:
         if (view := self.target()) is not None:
             view.toggle_original()
+            self._done()
 
     async def action_correct(self) -> None:
         view = self._actionable("correct")
@@ -274,7 +313,7 @@ class ChatView(VerticalScroll, can_focus=True):
         self.editor.scroll_visible(animate=False)
 
     async def close_editor(self) -> None:
+        """Remove the correction editor; the app sends focus back to the message box."""
         if self.editor is not None:
             editor, self.editor = self.editor, None
             await editor.remove()
-        self.focus()

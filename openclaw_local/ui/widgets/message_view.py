@@ -76,6 +76,7 @@ class MessageView(Vertical):
         self.streaming = streaming
         self.judgment: str = ""
         self.judgment_hint: str | None = None
+        self.judgment_overruled = False
         self._header = Static("", classes="header", markup=True)
         self._thinking = Static("", classes="thinking", markup=False)
         self._thinking_box = Collapsible(self._thinking, title="thinking", collapsed=True, classes="thinking-box")
@@ -120,9 +121,8 @@ class MessageView(Vertical):
             self._original_box.add_class("-shown")
         else:
             self._original_box.remove_class("-shown")
-        mark = getattr(message, "judgment", None)  # once Message carries the judge's verdict
-        if mark:
-            self.set_judgment(mark, getattr(message, "judgment_hint", None))
+        if message.judgment:
+            self.set_judgment(message.judgment, message.judgment_hint, overruled=message.judgment_overruled)
         self._refresh_header()
 
     def update_stream(self, reply: str, thinking: str) -> None:
@@ -138,10 +138,12 @@ class MessageView(Vertical):
         self.message.rating = value or None
         self._refresh_header()
 
-    def set_judgment(self, mark: str, hint: str | None = None) -> None:
-        """The judge's mark on this reply: ✓ good, ✗ bad, · pending; hint shows under it."""
+    def set_judgment(self, mark: str, hint: str | None = None, *, overruled: bool = False) -> None:
+        """The judge's mark on this reply: ✓ good, ✗ bad, · pending; hint shows under it.
+        ``overruled``: the mark is the user's own verdict (j in reply mode), not the judge's."""
         self.judgment = mark or ""
         self.judgment_hint = hint
+        self.judgment_overruled = overruled
         # A correction is its own hint: repeating it under the reply says nothing new.
         show = bool(hint) and hint != self.message.correction
         self._hint.update(f"judge's hint for training: {hint}" if show else "")
@@ -216,7 +218,8 @@ class MessageView(Vertical):
             parts.append(style("⏸ interrupted", "$error"))
         if self.judgment:
             words = JUDGE_WORDS.get(self.judgment, "")
-            parts.append(style(f"judge {self.judgment} {words}".rstrip(), "$secondary"))
+            who = "judge overruled:" if self.judgment_overruled else "judge"
+            parts.append(style(f"{who} {self.judgment} {words}".rstrip(), "$secondary"))
         if m.tokens_per_s and not self.streaming:
             parts.append(style(f"{m.tokens_per_s:.0f} tok/s", "dim"))
         if m.adapter_version is not None:
