@@ -374,11 +374,10 @@ class AdapterService:
             if self._engine_factory is not None:
                 self._probe_engine = self._engine_factory()
             else:
-                from openclaw_local.engine import Engine
-                from openclaw_local.engine.selftest import plan_for
+                from openclaw_local.services.container import load_engine
 
-                plan = plan_for(self.home, self.settings, self.model_path, n_gpu_layers=0)  # probes stay on the CPU
-                self._probe_engine = Engine(self.model_path, n_ctx=1024, threads=self.settings.threads, seed=0, plan=plan)
+                self._probe_engine = load_engine(self.home, self.settings, self.model_path, n_ctx=1024, seed=0,
+                                                 cpu_only=True)  # probes stay on the CPU
         return self._probe_engine
 
     def close(self) -> None:

@@ -32,12 +32,10 @@ def _value(text: str) -> Any:
 
 def replay(run_dir: Path, persona_name: str, out_dir: Path, overrides: dict[str, Any]) -> list[dict[str, Any]]:
     from openclaw_local.config import load_settings
-    from openclaw_local.engine.llama_engine import Engine
-    from openclaw_local.paths import resolve_model_path
+    from openclaw_local.services.container import load_engine, open_store
     from openclaw_local.services.updates import Learner
     from openclaw_local.sim.persona import load_persona
     from openclaw_local.sim.simulate import persona_score
-    from openclaw_local.store import Store
     from openclaw_local.store.adapters import GGUF_NAME
 
     src = run_dir / "home"
@@ -54,12 +52,9 @@ def replay(run_dir: Path, persona_name: str, out_dir: Path, overrides: dict[str,
         con.execute("delete from adapter_versions")
     settings = load_settings(src, overrides)  # overrides are checked like any setting
     persona = load_persona(persona_name)
-    store = Store.open(home)
+    store = open_store(home)
     learner = Learner(home, settings, store)
-    from openclaw_local.engine.selftest import plan_for
-
-    model = resolve_model_path(settings)
-    engine = Engine(model, n_ctx=2048, threads=settings.threads, plan=plan_for(src, settings, model, n_gpu_layers=0))
+    engine = load_engine(src, settings, n_ctx=2048, cpu_only=True)
 
     def score() -> float:
         return persona_score(engine, persona, persona.eval_prompts, system_prompt=settings.system_prompt,
