@@ -299,10 +299,8 @@ class AdapterService:
         t = build_trainable(self.settings, self.home, adapter_dir=Path(v.path), device="cpu")
         t.model.eval()
         samples = SampleStore(self.store, default_system_prompt=self.settings.system_prompt)
-        recent = [r["message_id"] for r in self.store._query(  # noqa: SLF001
-            "select message_id from samples where status in ('judged', 'trained') and reward in (1, -1) "
-            "order by message_id desc limit ?", [HELDOUT_RECENT])]
-        heldout = _items_any_status(samples, recent)
+        recent = samples.recent_labeled_ids(HELDOUT_RECENT)
+        heldout = samples.heldout_items(recent)
         config = g.GateConfig.from_settings(self.settings)
         with t.model.disable_adapter():
             parent = g.measure(t.model, t.tokenizer, heldout, config, ppl=False)
@@ -385,21 +383,3 @@ class AdapterService:
             self._probe_engine.close()
         self._probe_engine = None
 
-
-def _items_any_status(samples, ids: list[int]) -> list[dict[str, Any]]:
-    """Training items for samples whatever their status (the gate only reads them)."""
-    out = []
-    for mid in ids:
-        row = samples.get(mid)
-        if row is None:
-            continue
-        reward = row["reward"] if row["reward"] in (-1, 1) else None
-        reply = samples.store._query("select content from messages where id = ?", [mid])  # noqa: SLF001
-        if not reply:
-            continue
-        prompt = samples.prompt_messages(mid)
-        if reward is not None:
-            out.append({"message_id": mid, "prompt_messages": prompt, "reply": reply[0]["content"], "reward": reward})
-        if row["correction"]:
-            out.append({"message_id": mid, "prompt_messages": prompt, "reply": row["correction"], "reward": 1})
-    return out

@@ -276,7 +276,7 @@ def run_simulation(
         waited_out = False
         while True:
             active = adapters.active()
-            pending = rt.store._query("select count(*) as n from learn_requests where done_at is null")[0]["n"]  # noqa: SLF001
+            pending = adapters.pending_requests()
             busy = str(adapters.state().get("state") or "idle") not in ("idle", "stopped", "error")
             if not pending and not busy and rt.learner.served_version == (active.id if active else None):
                 break
