@@ -9,6 +9,7 @@ composition root (:mod:`openclaw_local.services.container`).
 from __future__ import annotations
 
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -19,6 +20,7 @@ from openclaw_local.services.chat import ChatService
 from openclaw_local.services.events import Judged
 from openclaw_local.services.judging import JudgeWorker
 from openclaw_local.services.learner import LearnerService
+from openclaw_local.services.status import LearnerStatus
 from openclaw_local.store.samples import SampleStore
 from openclaw_local.store import Store
 from openclaw_local.store.db import InstanceLock
@@ -93,13 +95,10 @@ class Runtime:
     def _notify(self, event: object) -> None:
         self._ui_notify(event)
 
-    def status(self) -> dict[str, Any]:
-        """Fields for the status bar, polled by the UI."""
-        out = self.learner.status()
+    def status(self) -> LearnerStatus:
+        """The learner's status with the sample counts, polled by the UI (``.fields()`` for the status bar)."""
         counts = self.samples.counts()
-        out["waiting"] = counts["judged"]
-        out["judging"] = counts["waiting"]
-        return out
+        return replace(self.learner.status(), samples_to_train=counts["judged"], replies_to_judge=counts["waiting"])
 
     def attach_ui(self, notify: Callable[[object], None]) -> None:
         """Give background services a way to tell the UI about judgments and swaps (thread-safe callable)."""
