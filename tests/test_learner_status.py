@@ -27,3 +27,20 @@ def test_learner_service_reports_the_state_row(home, fake_engine):
         assert LearnerService(home, Settings(learn=False), store, fake_engine).status().learner == "off"
     finally:
         store.close()
+
+
+def test_runtime_status_counts_judged_samples_as_to_train_and_waiting_ones_as_to_judge(home, fake_engine, monkeypatch):
+    from openclaw_local.services.runtime import Runtime
+    from openclaw_local.store.samples import SampleStore
+
+    store = Store.open(home)
+    try:
+        samples = SampleStore(store)
+        monkeypatch.setattr(samples, "counts", lambda: {"waiting": 2, "judged": 5, "trained": 9, "skipped": 1})
+        rt = Runtime(home, Settings(learn=True))  # parts set by hand: no model is loaded
+        rt.samples, rt.learner = samples, LearnerService(home, Settings(learn=True), store, fake_engine)
+        st = rt.status()
+        assert (st.samples_to_train, st.replies_to_judge) == (5, 2)
+        assert st.fields()["waiting"] == 5 and st.fields()["judging"] == 2  # what the status bar has always shown
+    finally:
+        store.close()
