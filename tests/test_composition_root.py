@@ -75,3 +75,15 @@ def test_the_root_builds_what_the_commands_used_to(monkeypatch, tmp_path):
     assert kw["n_ctx"] == container.JUDGE_N_CTX and kw["cpu_only"] is True
     judge = container.build_judge(s.replace(judge_votes=5), None, "rules", seed=3)
     assert (judge.mode, judge.votes, judge.seed) == ("rules", 5, 3)
+
+
+def test_auto_judge_mode_sizes_the_judge_model_at_its_expanded_path(monkeypatch):
+    """``judge_model_path = "~/j.gguf"`` is looked at in the home directory, like every model path."""
+    from openclaw_local.config import Settings
+    from openclaw_local.engine import model_size
+    from openclaw_local.services import container
+
+    seen = []
+    monkeypatch.setattr(model_size, "parameter_count", lambda path: seen.append(str(path)) or 8_000_000_000)
+    container.judge_mode(Settings(judge_mode="auto", judge_model_path="~/j.gguf"))
+    assert seen == [str(Path("~/j.gguf").expanduser())]

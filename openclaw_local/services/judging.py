@@ -41,7 +41,9 @@ def judge_mode_for(settings: Settings, model_path: "str | None") -> str:
         return mode
     from openclaw_local.engine.model_size import parameter_count
 
-    path = settings.judge_model_path or model_path
+    from openclaw_local.paths import resolve_judge_model_path
+
+    path = resolve_judge_model_path(settings) if settings.judge_model_path else model_path  # "~" expanded
     return resolve_mode(mode, parameter_count(path) if path else None)
 
 
