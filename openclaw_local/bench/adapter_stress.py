@@ -87,9 +87,9 @@ def learner_main(home: Path, template: Path, count: int) -> int:
     from openclaw_local.config import Settings
     from openclaw_local.errors import UserError
     from openclaw_local.services.updates import Learner
-    from openclaw_local.store import Store
+    from openclaw_local.services import container
 
-    learner = Learner(home, Settings(), Store.open(home))
+    learner = Learner(home, Settings(), container.open_store(home))
     rng = random.Random(os.getpid())
 
     def fill(tmp: Path) -> None:
@@ -138,14 +138,14 @@ def run_trial(trial: int, model: Path, inputs: list[Path], template: Path, engin
     from openclaw_local.config import Settings
     from openclaw_local.services import adapter_files
     from openclaw_local.services.learner import LearnerService
-    from openclaw_local.store import Store
+    from openclaw_local.services import container
     from openclaw_local.store.adapters import AdapterStore
 
     home = root / f"trial-{trial:03d}"
     home.mkdir(parents=True, mode=0o700)
     env = dict(os.environ, OPENCLAW_HOME=str(home), OPENCLAW_MODEL_PATH=str(model))
     result = TrialResult(trial)
-    store = Store.open(home)  # the chat's store (it also creates the schema, as a running chat would have)
+    store = container.open_store(home)  # the chat's store (it also creates the schema, as a running chat would have)
     chat = LearnerService(home, Settings(learn=False), store, engine)
     chat.start()  # follows the active version every 0.25 s and hot-swaps it into llama.cpp
     started = time.monotonic()
@@ -207,8 +207,7 @@ def run_trial(trial: int, model: Path, inputs: list[Path], template: Path, engin
 def run(trials: int, imports: int = 8, keep: Path | None = None, model: Path | None = None,
         say=print) -> list[TrialResult]:
     from openclaw_local.config import Settings
-    from openclaw_local.engine import Engine
-    from openclaw_local.engine.selftest import plan_for
+    from openclaw_local.services import container
     from openclaw_local.paths import embedded_model_path
 
     model = model or embedded_model_path()
@@ -221,8 +220,8 @@ def run(trials: int, imports: int = 8, keep: Path | None = None, model: Path | N
 
     base = base_info(model)
     write_lora_gguf(read_peft_dir(template, base), template / "adapter.gguf", base)
-    plan = plan_for(None, Settings(threads=1), model)  # loads as the app would on this machine
-    engine = Engine(model, n_ctx=512, threads=1, seed=0, plan=plan)
+    plan = container.load_plan(None, Settings(threads=1), model)  # loads as the app would on this machine
+    engine = container.load_engine(None, Settings(threads=1), model, n_ctx=512, seed=0, plan=plan)
     results = []
     try:
         for trial in range(trials):

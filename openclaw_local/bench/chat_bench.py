@@ -54,17 +54,15 @@ def _app_round(chat, max_tokens: int) -> tuple[float, float, int]:
 
 
 def run(model: Path, settings: Settings, *, rounds: int = 7, max_tokens: int = 128, home: Path | None = None) -> BenchResult:
-    from openclaw_local.engine import Engine
+    from openclaw_local.services import container
     from openclaw_local.engine.load_plan import open_llama
-    from openclaw_local.engine.selftest import plan_for
     from openclaw_local.services.chat import ChatService
-    from openclaw_local.store import Store
 
     s = settings.replace(temperature=0.0, max_tokens=max_tokens, seed=1234)
-    plan = plan_for(home, s, model)  # both arms load as the app would on this machine
+    plan = container.load_plan(home, s, model)  # both arms load as the app would on this machine
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store.open(Path(tmp))
-        engine = Engine(model, n_ctx=s.n_ctx, threads=s.threads, seed=1234, plan=plan)
+        store = container.open_store(Path(tmp))
+        engine = container.load_engine(None, s, model, n_ctx=s.n_ctx, threads=s.threads, seed=1234, plan=plan)
         chat = ChatService(store, engine, s)
         raw = open_llama(model, plan, n_ctx=s.n_ctx, n_threads=s.threads, n_threads_batch=s.threads,
                          seed=1234, verbose=False)
@@ -137,11 +135,10 @@ def run_extra_buffers(model: Path, settings: Settings, *, rounds: int = 7, max_t
     "On" is only measured when its self-test probe passes here (where it crashes, that is
     the point of the fallback, and there is nothing to compare).
     """
-    from openclaw_local.engine import Engine
+    from openclaw_local.services import container
     from openclaw_local.engine.load_plan import LoadPlan
     from openclaw_local.engine.selftest import run_probe
     from openclaw_local.services.chat import ChatService
-    from openclaw_local.store import Store
 
     s = settings.replace(temperature=0.0, max_tokens=max_tokens, seed=1234)
     load_before = os.getloadavg()[0]
@@ -152,8 +149,8 @@ def run_extra_buffers(model: Path, settings: Settings, *, rounds: int = 7, max_t
     results: dict[str, list[tuple[float, float, int]]] = {name: [] for name in arms}
     prompt_tps: dict[str, list[float]] = {name: [] for name in arms}
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store.open(Path(tmp))
-        chats = {name: ChatService(store, Engine(model, n_ctx=s.n_ctx, threads=s.threads, seed=1234, plan=plan), s)
+        store = container.open_store(Path(tmp))
+        chats = {name: ChatService(store, container.load_engine(None, s, model, n_ctx=s.n_ctx, threads=s.threads, seed=1234, plan=plan), s)
                  for name, plan in arms.items()}
         for chat in chats.values():
             _app_round(chat, 8)  # warm-up

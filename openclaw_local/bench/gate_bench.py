@@ -73,11 +73,10 @@ class ArmResult:
 
 def generate_replies(model_path: Path, settings: Settings, prompts: list[str], max_tokens: int = 64) -> list[str]:
     """The base model's greedy replies (llama.cpp, as served), the text a user would correct."""
-    from openclaw_local.engine import Engine
-    from openclaw_local.engine.selftest import plan_for
+    from openclaw_local.services import container
 
-    plan = plan_for(None, settings, model_path, n_gpu_layers=0)  # loads as the app would on this machine
-    engine = Engine(model_path, n_ctx=1024, threads=settings.threads, seed=0, plan=plan)
+    plan = container.load_plan(None, settings, model_path, cpu_only=True)  # loads as the app would on this machine
+    engine = container.load_engine(None, settings, model_path, n_ctx=1024, seed=0, plan=plan)
     try:
         return [engine.complete([{"role": "system", "content": settings.system_prompt},
                                  {"role": "user", "content": p}], max_tokens=max_tokens, temperature=0.0, seed=0)

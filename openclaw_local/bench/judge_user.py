@@ -35,7 +35,7 @@ def _score(judge, rows: list[dict[str, Any]]) -> dict[str, Any]:
 def run(steps=STEPS, user_path: Path = USER_PATH) -> list[dict[str, Any]]:
     from openclaw_local.services.judge_calibration import CalibrationFitter
     from openclaw_local.services.judging import JudgeWorker
-    from openclaw_local.store import Store
+    from openclaw_local.services import container
     from openclaw_local.store.samples import SampleStore
 
     rows = load_labeled(user_path)
@@ -45,7 +45,7 @@ def run(steps=STEPS, user_path: Path = USER_PATH) -> list[dict[str, Any]]:
     dev = [r for r in load_labeled(train_path) if r.get("split") == "dev"] if train_path.is_file() else []
     out = []
     with tempfile.TemporaryDirectory() as home:
-        store = Store.open(Path(home))
+        store = container.open_store(Path(home))
         worker = JudgeWorker(SampleStore(store), mode="learned")
         fitter = CalibrationFitter(store, judge=worker.judge.learned)
         conv = store.create_conversation("sys")

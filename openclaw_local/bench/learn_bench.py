@@ -52,14 +52,13 @@ def _ttft(engine, i: int) -> float:
 
 def run(model: Path, settings: Settings, *, rounds: int = 5, user_home: Path | None = None) -> BenchResult:
     """``user_home``: the data dir whose llama.cpp self-test decision the loads follow."""
-    from openclaw_local.engine import Engine, ModelGate
+    from openclaw_local.engine import ModelGate
+    from openclaw_local.services import container
     from openclaw_local.engine.load_plan import open_llama
-    from openclaw_local.engine.selftest import plan_for
     from openclaw_local.services.chat import ChatService
     from openclaw_local.services.judging import JudgeWorker
     from openclaw_local.services.learner import LearnerService
     from openclaw_local.services.updates import Learner
-    from openclaw_local.store import Store
     from openclaw_local.store.samples import SampleStore
 
     rows: list[tuple[str, str]] = []
@@ -67,10 +66,10 @@ def run(model: Path, settings: Settings, *, rounds: int = 5, user_home: Path | N
     s = settings.replace(max_tokens=48, temperature=0.7, seed=5, learn_min_samples=1)
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        store = Store.open(home)
+        store = container.open_store(home)
         gate = ModelGate()
-        plan = plan_for(user_home, s, model)  # every load below follows the start-up self-test
-        engine = Engine(model, n_ctx=s.n_ctx, threads=s.threads, gate=gate, plan=plan)
+        plan = container.load_plan(user_home, s, model)  # every load below follows the start-up self-test
+        engine = container.load_engine(None, s, model, n_ctx=s.n_ctx, threads=s.threads, gate=gate, plan=plan)
         samples = SampleStore(store, default_system_prompt=s.system_prompt)
         chat = ChatService(store, engine, s, on_next_state=samples.record_next_state)
 
@@ -129,8 +128,8 @@ def run(model: Path, settings: Settings, *, rounds: int = 5, user_home: Path | N
         verdicts.append(f"chat while training {'met' if ratio >= 0.90 else 'MISSED'} ({ratio:.2f})")
 
         # 4) time to first token while the judge has queued work vs idle
-        judge_engine = Engine(model, n_ctx=min(2048, s.n_ctx), threads=s.threads, gate=gate,
-                              plan=plan_for(user_home, s, model, n_gpu_layers=0))
+        judge_engine = container.load_engine(None, s, model, n_ctx=min(2048, s.n_ctx), gate=gate,
+                                             plan=container.load_plan(user_home, s, model, cpu_only=True))
         # the model-based judge: the default "rules" judge never touches the model
         worker = JudgeWorker(samples, judge_engine, settings=s, mode="generate")
         idle_t, busy_t = [], []

@@ -169,9 +169,9 @@ def _while_training(tmp: Path, s: Settings, stream_round, pairs: int) -> tuple[l
 
 def _check_replies(home: Path, replies: list[dict]) -> int:
     """Replies that are missing, failed, or stored under another request's conversation."""
-    from openclaw_local.store import Store
+    from openclaw_local.services import container
 
-    store = Store.open(home)
+    store = container.open_store(home)
     bad = 0
     seen: set[str] = set()
     for r in replies:
@@ -197,23 +197,21 @@ def run(model: Path, settings: Settings, *, rounds: int = 7, max_tokens: int = 1
         user_home: Path | None = None) -> BenchResult:
     import httpx
 
-    from openclaw_local.engine import Engine
+    from openclaw_local.services import container
     from openclaw_local.engine.load_plan import open_llama
-    from openclaw_local.engine.selftest import plan_for
     from openclaw_local.services.chat import ChatService
-    from openclaw_local.store import Store
 
     s = settings.replace(temperature=0.0, seed=1234)
     wall_start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
         proc, base = _start_server(home, model, s)
-        plan = plan_for(user_home, s, model)  # every arm loads as the app would on this machine
+        plan = container.load_plan(user_home, s, model)  # every arm loads as the app would on this machine
         raw = open_llama(model, plan, n_ctx=s.n_ctx, n_threads=s.threads, n_threads_batch=s.threads,
                          seed=1234, verbose=False)
         (Path(tmp) / "inproc").mkdir()
-        store = Store.open(Path(tmp) / "inproc")
-        engine = Engine(model, n_ctx=s.n_ctx, threads=s.threads, seed=1234, plan=plan)
+        store = container.open_store(Path(tmp) / "inproc")
+        engine = container.load_engine(None, s, model, n_ctx=s.n_ctx, threads=s.threads, seed=1234, plan=plan)
         chat = ChatService(store, engine, s)
         try:
             http = httpx.Client()

@@ -57,11 +57,11 @@ def _version(text: str) -> int:
 
 def _service(args):
     from openclaw_local.services.adapters import AdapterService
-    from openclaw_local.store import Store
+    from openclaw_local.services.container import open_store
 
     home = home_dir()
     settings = settings_from(args, home)
-    return AdapterService(home, settings, Store.open(home))
+    return AdapterService(home, settings, open_store(home))
 
 
 def _check_out(out: Path) -> None:

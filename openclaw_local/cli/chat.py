@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     with Runtime.open(home, settings, lock_instance=True) as runtime:
         from openclaw_local.ui.app import build_app
 
-        app = build_app(runtime.chat, model_name=runtime.engine.model_name, status_provider=runtime.status,
+        app = build_app(runtime.chat, model_name=runtime.engine.model_name, status_provider=lambda: runtime.status().fields(),
                         on_learn_now=runtime.learner.learn_now if settings.learn else None)
 
         def notify(event: object) -> None:  # called from background threads

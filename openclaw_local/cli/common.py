@@ -60,4 +60,6 @@ def open_store(args: argparse.Namespace) -> Store:
     """The data dir's store; the config is validated too, so a typo in it never goes unnoticed."""
     home = home_dir()
     settings_from(args, home)
-    return Store.open(home)
+    from openclaw_local.services.container import open_store
+
+    return open_store(home)

@@ -45,10 +45,10 @@ def llama_backend() -> str:
 
 def _selftest_line(home, settings, model) -> str:
     """How this machine loads the model (probes it in a child process unless the decision is cached)."""
-    from openclaw_local.engine.selftest import plan_for
+    from openclaw_local.services.container import load_plan
 
     try:
-        return plan_for(home, settings, model).describe()
+        return load_plan(home, settings, model).describe()
     except UserError as exc:
         return f"PROBLEM: {exc.one_line()}"
 
@@ -105,9 +105,10 @@ def run(args: argparse.Namespace) -> int:
             rows.append(("learning memory", learning_memory_line(settings, info.path)))
         rows.append(("recommended model", recommendation_line()))
         try:
-            from openclaw_local.store import SCHEMA_VERSION, Store
+            from openclaw_local.services.container import open_store
+            from openclaw_local.store import SCHEMA_VERSION
 
-            store = Store.open(home)
+            store = open_store(home)
             rows.append(("database", f"{store.path} (schema {store.schema_version()}, this build {SCHEMA_VERSION})"))
             store.close()
         except UserError as exc:

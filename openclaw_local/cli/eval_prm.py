@@ -52,10 +52,9 @@ def _check_file(path: Path) -> int:
 def run(args: argparse.Namespace) -> int:
     from openclaw_local.cli.common import home_dir, settings_from
     from openclaw_local.errors import UsageError
-    from openclaw_local.learn.judge import MODEL_FREE_MODES, MODES, Judge
-    from openclaw_local.paths import resolve_judge_model_path
-    from openclaw_local.services.judging import judge_mode_for
+    from openclaw_local.learn.judge import MODES
     from openclaw_local.learn.prm_eval import evaluate, format_report
+    from openclaw_local.services import container
 
     path = Path(args.file)
     n = _check_file(path)
@@ -64,18 +63,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown judge mode {args.mode!r} (use one of {', '.join(MODES + ('auto',))})")
     if args.mode is not None:
         settings.judge_mode = args.mode
-    mode = judge_mode_for(settings, None if settings.judge_mode != "auto" else str(resolve_judge_model_path(settings)))
-    engine = None
-    if mode not in MODEL_FREE_MODES:
-        from openclaw_local.engine import Engine
-        from openclaw_local.engine.selftest import plan_for
-
-        judge_model = resolve_judge_model_path(settings)
-        engine = Engine(judge_model, n_ctx=min(2048, settings.n_ctx), threads=settings.threads, seed=0,
-                        plan=plan_for(home_dir(), settings, judge_model, n_gpu_layers=0))
+    mode = container.judge_mode(settings)
+    engine = container.load_judge_engine(home_dir(), settings, mode, seed=0)
     try:
-        judge = Judge(engine, mode=mode, votes=args.votes or settings.judge_votes, temperature=settings.judge_temperature,
-                      seed=0)
+        judge = container.build_judge(settings, engine, mode, votes=args.votes, seed=0)
         result = evaluate(judge, path, limit=args.limit)
     finally:
         if engine is not None:

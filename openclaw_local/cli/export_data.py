@@ -20,12 +20,12 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from openclaw_local.services.data_export import export_data
-    from openclaw_local.store import Store
+    from openclaw_local.services.container import open_store
 
     home = home_dir()
     settings = settings_from(args, home)
     out = None if args.out == "-" else Path(args.out).expanduser()
-    n = export_data(Store.open(home), args.format, out, system_prompt=settings.system_prompt)
+    n = export_data(open_store(home), args.format, out, system_prompt=settings.system_prompt)
     if out is not None:
         print(f"wrote {n} {args.format} rows to {out}", file=sys.stderr)
     return 0

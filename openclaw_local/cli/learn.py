@@ -31,7 +31,7 @@ def _line(text: str) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.once:
         raise UsageError("say `openclaw-local learn --once` (the chat runs the continuous learner itself)")
-    from openclaw_local.store import Store
+    from openclaw_local.services.container import open_store
     from openclaw_local.store.adapters import AdapterStore
     from openclaw_local.store.db import InstanceLock
 
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         lock = InstanceLock(home).acquire()
     except DatabaseError:
-        return _ask_running_chat(AdapterStore(Store.open(home)), home, settings.learn_wait_s)
+        return _ask_running_chat(AdapterStore(open_store(home)), home, settings.learn_wait_s)
     try:
         return _learn_here(home, settings)
     finally:
@@ -131,11 +131,9 @@ def _ask_running_chat(adapters, home, wait_s: float) -> int:
 def _learn_here(home, settings) -> int:
     import os
 
-    from openclaw_local.engine import Engine
-    from openclaw_local.paths import resolve_judge_model_path
-    from openclaw_local.services.judging import JudgeWorker, judge_mode_for, needs_engine
+    from openclaw_local.services import container
+    from openclaw_local.services.judging import JudgeWorker
     from openclaw_local.services.updates import Learner
-    from openclaw_local.store import Store
     from openclaw_local.store.samples import SampleStore
 
     try:
@@ -145,7 +143,7 @@ def _learn_here(home, settings) -> int:
     from openclaw_local.services import adapter_files
     from openclaw_local.store.adapters import AdapterStore
 
-    store = Store.open(home)
+    store = container.open_store(home)
     adapters = AdapterStore(store)
     adapters.drop_untaken_requests()  # we hold the lock, so no learner exists to answer them
     adapter_files.sweep_temporaries(home)
@@ -154,15 +152,10 @@ def _learn_here(home, settings) -> int:
     samples.record_all()
     waiting = samples.counts()["waiting"]
     if waiting:
-        judge_engine = None
-        model = resolve_judge_model_path(settings)
-        judge_mode = judge_mode_for(settings, str(model))
-        if needs_engine(judge_mode):
-            from openclaw_local.engine.selftest import plan_for
-
-            judge_engine = Engine(model, n_ctx=min(2048, settings.n_ctx), threads=settings.threads,
-                                  plan=plan_for(home, settings, model, n_gpu_layers=0))
-        worker = JudgeWorker(samples, judge_engine, settings=settings, mode=judge_mode)
+        judge_mode = container.judge_mode(settings)
+        judge_engine = container.load_judge_engine(home, settings, judge_mode)  # on the CPU, like any background job
+        worker = JudgeWorker(samples, judge_engine, settings=settings,
+                             judge=container.build_judge(settings, judge_engine, judge_mode))
         print(f"judging {waiting} repl{'y' if waiting == 1 else 'ies'}…", file=sys.stderr)
         worker.run_pending()
         if judge_engine is not None:

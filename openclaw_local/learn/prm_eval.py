@@ -178,7 +178,8 @@ def format_categories(categories: dict[str, dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from openclaw_local.learn.judge import MODES, Judge
+    from openclaw_local.learn.judge import MODES
+    from openclaw_local.services import container  # a script entry point, like the CLI: it builds through the root
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mode", action="append", choices=MODES, help="mode(s) to evaluate (default: all)")
@@ -192,20 +193,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int)
     args = ap.parse_args(argv)
     modes = args.mode or list(MODES)
+    from openclaw_local.config import Settings
+
+    settings = Settings(model_path=args.model, threads=args.threads)
     engine = None
     if any(m not in ("rules", "learned") for m in modes):
-        from openclaw_local.config import Settings
-        from openclaw_local.engine import Engine
-        from openclaw_local.engine.selftest import plan_for
-        from openclaw_local.paths import ensure_user_dir, resolve_model_path
+        from openclaw_local.paths import ensure_user_dir
 
-        settings = Settings(model_path=args.model, threads=args.threads)
-        model = resolve_model_path(settings)
-        plan = plan_for(ensure_user_dir(), settings, model, n_gpu_layers=0)
-        engine = Engine(model, n_ctx=2048, threads=args.threads, seed=args.seed, plan=plan)
+        engine = container.load_engine(ensure_user_dir(), settings, n_ctx=2048, seed=args.seed, cpu_only=True)
     for mode in modes:
-        judge = Judge(engine, mode=mode, votes=args.votes, temperature=args.temperature, seed=args.seed,
-                      calibrate=not args.no_calibrate)
+        judge = container.build_judge(settings, engine, mode, votes=args.votes, temperature=args.temperature,
+                                      seed=args.seed, calibrate=not args.no_calibrate)
         print(format_report(evaluate(judge, args.path, limit=args.limit)), flush=True)
     return 0
 

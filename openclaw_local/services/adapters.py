@@ -299,10 +299,8 @@ class AdapterService:
         t = build_trainable(self.settings, self.home, adapter_dir=Path(v.path), device="cpu")
         t.model.eval()
         samples = SampleStore(self.store, default_system_prompt=self.settings.system_prompt)
-        recent = [r["message_id"] for r in self.store._query(  # noqa: SLF001
-            "select message_id from samples where status in ('judged', 'trained') and reward in (1, -1) "
-            "order by message_id desc limit ?", [HELDOUT_RECENT])]
-        heldout = _items_any_status(samples, recent)
+        recent = samples.recent_labeled_ids(HELDOUT_RECENT)
+        heldout = samples.heldout_items(recent)
         config = g.GateConfig.from_settings(self.settings)
         with t.model.disable_adapter():
             parent = g.measure(t.model, t.tokenizer, heldout, config, ppl=False)
@@ -374,11 +372,10 @@ class AdapterService:
             if self._engine_factory is not None:
                 self._probe_engine = self._engine_factory()
             else:
-                from openclaw_local.engine import Engine
-                from openclaw_local.engine.selftest import plan_for
+                from openclaw_local.services.container import load_engine
 
-                plan = plan_for(self.home, self.settings, self.model_path, n_gpu_layers=0)  # probes stay on the CPU
-                self._probe_engine = Engine(self.model_path, n_ctx=1024, threads=self.settings.threads, seed=0, plan=plan)
+                self._probe_engine = load_engine(self.home, self.settings, self.model_path, n_ctx=1024, seed=0,
+                                                 cpu_only=True)  # probes stay on the CPU
         return self._probe_engine
 
     def close(self) -> None:
@@ -386,21 +383,3 @@ class AdapterService:
             self._probe_engine.close()
         self._probe_engine = None
 
-
-def _items_any_status(samples, ids: list[int]) -> list[dict[str, Any]]:
-    """Training items for samples whatever their status (the gate only reads them)."""
-    out = []
-    for mid in ids:
-        row = samples.get(mid)
-        if row is None:
-            continue
-        reward = row["reward"] if row["reward"] in (-1, 1) else None
-        reply = samples.store._query("select content from messages where id = ?", [mid])  # noqa: SLF001
-        if not reply:
-            continue
-        prompt = samples.prompt_messages(mid)
-        if reward is not None:
-            out.append({"message_id": mid, "prompt_messages": prompt, "reply": reply[0]["content"], "reward": reward})
-        if row["correction"]:
-            out.append({"message_id": mid, "prompt_messages": prompt, "reply": row["correction"], "reward": 1})
-    return out

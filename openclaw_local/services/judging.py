@@ -41,7 +41,9 @@ def judge_mode_for(settings: Settings, model_path: "str | None") -> str:
         return mode
     from openclaw_local.engine.model_size import parameter_count
 
-    path = settings.judge_model_path or model_path
+    from openclaw_local.paths import resolve_judge_model_path
+
+    path = resolve_judge_model_path(settings) if settings.judge_model_path else model_path  # "~" expanded
     return resolve_mode(mode, parameter_count(path) if path else None)
 
 
@@ -71,7 +73,11 @@ class JudgeWorker:
         mode = mode or getattr(settings, "judge_mode", None) or DEFAULT_MODE
         if mode == "auto":
             mode = resolve_mode(mode, None) if engine is None else judge_mode_for(settings, getattr(engine, "model_path", None))
-        self.judge = judge or Judge(engine, mode=mode, votes=settings.judge_votes, temperature=settings.judge_temperature)
+        if judge is None:
+            from openclaw_local.services.container import build_judge
+
+            judge = build_judge(settings, engine, mode)
+        self.judge = judge
         self.on_judged = on_judged or (lambda message_id, reward, hint: None)
         self.poll_s = poll_s
         self.retry_s = retry_s

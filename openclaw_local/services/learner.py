@@ -11,12 +11,13 @@ import sys
 import threading
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from openclaw_local.config import Settings
 from openclaw_local.engine import Engine
 from openclaw_local.store import Store
 from openclaw_local.services import adapter_files
+from openclaw_local.services.status import LearnerStatus
 from openclaw_local.store.adapters import AdapterStore, AdapterVersion, ConcurrentChange
 
 POLL_S = 0.25  # a rollback from the CLI or the Adapters screen is served within 0.5 s
@@ -144,26 +145,17 @@ class LearnerService:
     def learn_now(self) -> int:
         return self.adapters.request_update()
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> LearnerStatus:
         state = self.adapters.state()
-        out: dict[str, Any] = {"adapter": f"v{self.served_version}" if self.served_version else "none"}
+        adapter = f"v{self.served_version}" if self.served_version else "none"
         if self._proc is not None and self._proc.poll() is not None and not self._stop.is_set():
-            out["learner"] = f"exited ({self._proc.returncode}); see {self.log_path}"
-            return out
+            return LearnerStatus(adapter, f"exited ({self._proc.returncode}); see {self.log_path}")
         name = state.get("state") or "idle"
-        if name == "training" and state.get("total"):
-            out["step"] = f"{state['step']}/{state['total']}"
-        out["learner"] = name if self.settings.learn else "off"
-        if state.get("loss") is not None:
-            out["loss"] = state["loss"]
-        if state.get("mean_reward") is not None:
-            out["reward"] = state["mean_reward"]
-        if state.get("error"):
-            out["learner_error"] = state["error"]
-        notice = self._refusals()
-        if notice:
-            out["gate"] = notice
-        return out
+        return LearnerStatus(
+            adapter, name if self.settings.learn else "off",
+            step=f"{state['step']}/{state['total']}" if name == "training" and state.get("total") else None,
+            loss=state.get("loss"), reward=state.get("mean_reward"), learner_error=state.get("error") or None,
+            gate=self._refusals() or None)
 
     def _refusals(self) -> str | None:
         """A short status-bar note when the newest updates in a row were refused by the gate."""

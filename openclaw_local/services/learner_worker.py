@@ -69,11 +69,11 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(settings.learner_threads)
     from openclaw_local.learn.memory import NotEnoughMemory
+    from openclaw_local.services.container import open_store
     from openclaw_local.services.updates import Learner
-    from openclaw_local.store import Store
     from openclaw_local.store.adapters import AdapterStore
 
-    store = Store.open(home)
+    store = open_store(home)
     adapters = AdapterStore(store)
     last: dict = {"loss": None, "mean_reward": None}
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from openclaw_local.config import CONFIG_FILE, Settings
 from openclaw_local.errors import NotFoundError, UsageError, UserError
 from openclaw_local.learn.memory import ModelShape, fits, gb, serve_bytes, train_bytes
-from openclaw_local.paths import atomic_write_bytes, embedded_model_path
+from openclaw_local.paths import atomic_write_bytes, resolve_model_path
 from openclaw_local.services import model_download
 from openclaw_local.services.model_download import ProgressFn
 
@@ -60,7 +60,7 @@ def models_dir(home: Path) -> Path:
 
 
 def current_model(settings: Settings) -> Path:
-    return Path(settings.model_path).expanduser() if settings.model_path else embedded_model_path()
+    return resolve_model_path(settings)
 
 
 def _same(a: Path, b: Path) -> bool:

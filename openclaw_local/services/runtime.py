@@ -2,23 +2,25 @@
 
 ``Runtime.open`` takes the data dir and settings and builds: the instance lock,
 the store, the serving engine, the chat service, and (when learning is on) the
-background judge and learner. The CLI and the benchmarks both build one.
+background judge and learner. ``chat`` and ``serve`` build one; every part comes from the
+composition root (:mod:`openclaw_local.services.container`).
 """
 
 from __future__ import annotations
 
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
 from openclaw_local.config import Settings
 from openclaw_local.engine import Engine, ModelGate
-from openclaw_local.engine.selftest import plan_for
-from openclaw_local.paths import resolve_judge_model_path, resolve_model_path
+from openclaw_local.services import container
 from openclaw_local.services.chat import ChatService
 from openclaw_local.services.events import Judged
-from openclaw_local.services.judging import JudgeWorker, judge_mode_for, needs_engine
+from openclaw_local.services.judging import JudgeWorker
 from openclaw_local.services.learner import LearnerService
+from openclaw_local.services.status import LearnerStatus
 from openclaw_local.store.samples import SampleStore
 from openclaw_local.store import Store
 from openclaw_local.store.db import InstanceLock
@@ -50,12 +52,10 @@ class Runtime:
         if lock_instance:
             lock = InstanceLock(self.home).acquire()
             self._stack.callback(lock.release)
-        self.store = Store.open(self.home)
+        self.store = container.open_store(self.home)
         self._stack.callback(self.store.close)
-        model = resolve_model_path(s)
         self.gate = ModelGate()
-        self.engine = Engine(model, n_ctx=s.n_ctx, threads=s.threads, seed=s.seed, gate=self.gate,
-                             plan=self._plan(model))
+        self.engine = container.load_chat_engine(self.home, s, gate=self.gate, notices=self.notices)
         self._stack.callback(self.engine.close)
         self.samples = SampleStore(self.store, default_system_prompt=s.system_prompt)
         self.learner = LearnerService(self.home, s, self.store, self.engine, notify=self._notify)
@@ -69,25 +69,17 @@ class Runtime:
             # The judge gets its own llama.cpp context (same gate, so chat still goes first):
             # judging never evicts the chat's cached prompt, and it always judges with the base model.
             # The "rules" and "learned" judges need no model at all, so none is loaded for them.
-            self.judge_engine = None
-            judge_model = resolve_judge_model_path(s)
-            judge_mode = judge_mode_for(s, str(judge_model))
-            if needs_engine(judge_mode):
-                self.judge_engine = Engine(judge_model, n_ctx=min(2048, s.n_ctx), threads=s.threads,
-                                           gate=self.gate, plan=self._plan(judge_model))
+            judge_mode = container.judge_mode(s)
+            self.judge_engine = container.load_judge_engine(self.home, s, judge_mode, gate=self.gate, cpu_only=False,
+                                                            notices=self.notices)
+            if self.judge_engine is not None:
                 self._stack.callback(self.judge_engine.close)
-            self.judge_worker = JudgeWorker(self.samples, self.judge_engine, settings=s, mode=judge_mode,
+            self.judge_worker = JudgeWorker(self.samples, self.judge_engine, settings=s,
+                                            judge=container.build_judge(s, self.judge_engine, judge_mode),
                                             on_judged=self._on_judged)
             on_next_state = self.judge_worker.notify
         self.chat = ChatService(self.store, self.engine, s, adapter_version=lambda: self.learner.served_version,
                                 on_next_state=on_next_state)
-
-    def _plan(self, model: Path):
-        """How llama.cpp loads ``model`` here (the start-up self-test); a fallback just decided is said once."""
-        plan = plan_for(self.home, self.settings, model)
-        if plan.fallback and plan.source == "probed" and plan.notice() not in self.notices:
-            self.notices.append(plan.notice())
-        return plan
 
     def start_background(self) -> None:
         """Start judging and learning; the active adapter is swapped in first."""
@@ -103,13 +95,10 @@ class Runtime:
     def _notify(self, event: object) -> None:
         self._ui_notify(event)
 
-    def status(self) -> dict[str, Any]:
-        """Fields for the status bar, polled by the UI."""
-        out = self.learner.status()
+    def status(self) -> LearnerStatus:
+        """The learner's status with the sample counts, polled by the UI (``.fields()`` for the status bar)."""
         counts = self.samples.counts()
-        out["waiting"] = counts["judged"]
-        out["judging"] = counts["waiting"]
-        return out
+        return replace(self.learner.status(), samples_to_train=counts["judged"], replies_to_judge=counts["waiting"])
 
     def attach_ui(self, notify: Callable[[object], None]) -> None:
         """Give background services a way to tell the UI about judgments and swaps (thread-safe callable)."""

@@ -126,9 +126,9 @@ class Learner:
         self._general_cache: list[int] | None = None
 
     def _served_model(self) -> Path:
-        from openclaw_local.paths import embedded_model_path
+        from openclaw_local.paths import resolve_model_path
 
-        return Path(self.settings.model_path).expanduser() if self.settings.model_path else embedded_model_path()
+        return resolve_model_path(self.settings)
 
     def ready_samples(self) -> list[int]:
         return self.samples.trainable_ids()

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -32,13 +31,11 @@ def _value(text: str) -> Any:
 
 def replay(run_dir: Path, persona_name: str, out_dir: Path, overrides: dict[str, Any]) -> list[dict[str, Any]]:
     from openclaw_local.config import load_settings
-    from openclaw_local.engine.llama_engine import Engine
-    from openclaw_local.paths import resolve_model_path
+    from openclaw_local.services.container import load_engine, open_store
     from openclaw_local.services.updates import Learner
     from openclaw_local.sim.persona import load_persona
     from openclaw_local.sim.simulate import persona_score
-    from openclaw_local.store import Store
-    from openclaw_local.store.adapters import GGUF_NAME
+    from openclaw_local.store.adapters import GGUF_NAME, AdapterStore
 
     src = run_dir / "home"
     home = out_dir / "home"
@@ -48,18 +45,12 @@ def replay(run_dir: Path, persona_name: str, out_dir: Path, overrides: dict[str,
     shutil.copy(src / "openclaw.db", home / "openclaw.db")
     if (src / "trainable").exists():
         (home / "trainable").symlink_to((src / "trainable").resolve())
-    with sqlite3.connect(home / "openclaw.db") as con:
-        batches = [json.loads(r[0]) for r in con.execute("select sample_ids from adapter_versions order by id")]
-        con.execute("update samples set status = 'judged', trained_version = null where status = 'trained'")
-        con.execute("delete from adapter_versions")
     settings = load_settings(src, overrides)  # overrides are checked like any setting
     persona = load_persona(persona_name)
-    store = Store.open(home)
+    store = open_store(home)
+    batches = AdapterStore(store).forget_versions()  # replay the run's batches from an untrained start
     learner = Learner(home, settings, store)
-    from openclaw_local.engine.selftest import plan_for
-
-    model = resolve_model_path(settings)
-    engine = Engine(model, n_ctx=2048, threads=settings.threads, plan=plan_for(src, settings, model, n_gpu_layers=0))
+    engine = load_engine(src, settings, n_ctx=2048, cpu_only=True)
 
     def score() -> float:
         return persona_score(engine, persona, persona.eval_prompts, system_prompt=settings.system_prompt,

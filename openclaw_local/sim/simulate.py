@@ -257,9 +257,9 @@ def run_simulation(
                     complaints.append(r.text)
                 rt.chat.send(conv.id, r.text, sink)
             st = rt.status()
-            say(f"[{i}/{interactions}] {r.kind:8s} score {r.score:.2f} · adapter {st.get('adapter')} · "
-                f"learner {st.get('learner')} {st.get('step', '')} · judging {st.get('judging')} · "
-                f"waiting {st.get('waiting')} · {time.monotonic() - started:.0f} s")
+            say(f"[{i}/{interactions}] {r.kind:8s} score {r.score:.2f} · adapter {st.adapter} · "
+                f"learner {st.learner} {st.step or ''} · judging {st.replies_to_judge} · "
+                f"waiting {st.samples_to_train} · {time.monotonic() - started:.0f} s")
             if rt.learner.served_version != last_eval_version:
                 point = _eval_point(rt, persona, evals, system_prompt, max_tokens, i, started)
                 curve.append(point)
@@ -276,7 +276,7 @@ def run_simulation(
         waited_out = False
         while True:
             active = adapters.active()
-            pending = rt.store._query("select count(*) as n from learn_requests where done_at is null")[0]["n"]  # noqa: SLF001
+            pending = adapters.pending_requests()
             busy = str(adapters.state().get("state") or "idle") not in ("idle", "stopped", "error")
             if not pending and not busy and rt.learner.served_version == (active.id if active else None):
                 break
@@ -285,7 +285,7 @@ def run_simulation(
                 say(f"stopped waiting for the learner after {final_wait_s:.0f} s")
                 break
             st = rt.status()
-            say(f"  waiting for the last update: learner {st.get('learner')} {st.get('step', '')} "
+            say(f"  waiting for the last update: learner {st.learner} {st.step or ''} "
                 f"({time.monotonic() - started:.0f} s)")
             time.sleep(5)
         if rt.learner.served_version != last_eval_version:

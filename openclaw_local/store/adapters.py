@@ -371,6 +371,21 @@ class AdapterStore:
         rows = self.store._query("select * from learn_requests where id = ?", [request_id])
         return rows[0] if rows else None
 
+    def pending_requests(self) -> int:
+        """Learn-now requests not finished yet (taken or not)."""
+        return self.store._query("select count(*) as n from learn_requests where done_at is null")[0]["n"]
+
+    def forget_versions(self) -> list[list[int]]:
+        """Delete every version row and return its samples to the pool; returns each version's sample ids, oldest first.
+
+        For replaying a finished run's batches on a copy of its data dir (``sim/replay.py``); files are left alone.
+        """
+        with self.store._write_tx() as db:
+            batches = [json.loads(r["sample_ids"]) for r in db.query("select sample_ids from adapter_versions order by id")]
+            db.execute("update samples set status = 'judged', trained_version = null where status = 'trained'")
+            db.execute("delete from adapter_versions")
+        return batches
+
     def cancel_request(self, request_id: int) -> bool:
         """Remove a request nobody took (True), or leave one a learner already took (False)."""
         with self.store._write_tx() as db:

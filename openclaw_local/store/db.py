@@ -382,6 +382,16 @@ class Store:
             raise KeyError(message_id)
         return self._with_versions(self._with_feedback([Message.from_row(rows[0])]))[0]
 
+    def find_message(self, message_id: int) -> Message | None:
+        """The stored message as it is, or None (no feedback or version numbers added: see get_message)."""
+        rows = self._query("select * from messages where id = ?", [message_id])
+        return Message.from_row(rows[0]) if rows else None
+
+    def reply_text(self, message_id: int) -> str | None:
+        """The stored text of one message (the model's own reply, not a correction), or None if it is gone."""
+        rows = self._query("select content from messages where id = ?", [message_id])
+        return rows[0]["content"] if rows else None
+
     def messages(self, conversation_id: int, *, include_superseded: bool = False) -> list[Message]:
         where = "" if include_superseded else "and superseded = 0"
         rows = self._query(f"select * from messages where conversation_id = ? {where} order by id", [conversation_id])

@@ -341,18 +341,47 @@ class SampleStore:
             hint = row["hint"] if row["hint"] and row["hint"].strip() else None
             if reward is None and hint is None and not row["correction"]:
                 continue
-            reply_rows = self.store._query("select content from messages where id = ?", [mid])  # noqa: SLF001
-            if not reply_rows:
+            reply = self.store.reply_text(mid)
+            if reply is None:
                 continue
             prompt = self.prompt_messages(mid)
             if reward is not None or hint is not None:
                 items.append(
-                    {"message_id": mid, "prompt_messages": prompt, "reply": reply_rows[0]["content"],
+                    {"message_id": mid, "prompt_messages": prompt, "reply": reply,
                      "reward": reward, "hint": hint, "kind": "reply"}
                 )
             if row["correction"] and row["correction"].strip():
                 items.append(_correction_item(mid, [dict(m) for m in prompt], row["correction"]))
         return items
+
+    def recent_labeled_ids(self, limit: int) -> list[int]:
+        """The newest ``limit`` judged or trained samples with reward ±1 (the promotion gate's held-out set)."""
+        rows = self.store._query(  # noqa: SLF001
+            "select message_id from samples where status in ('judged', 'trained') and reward in (1, -1) "
+            "order by message_id desc limit ?", [limit])
+        return [r["message_id"] for r in rows]
+
+    def heldout_items(self, message_ids: Iterable[int]) -> list[dict[str, Any]]:
+        """Items to measure a version on, whatever the samples' status (the gate only reads them).
+
+        Unlike :meth:`training_items`: trained samples count too, and a reply counts only by its
+        reward (±1), never by a hint alone; a correction adds a +1 item as there.
+        """
+        out: list[dict[str, Any]] = []
+        for mid in message_ids:
+            row = self.get(mid)
+            if row is None:
+                continue
+            reward = row["reward"] if row["reward"] in (-1, 1) else None
+            reply = self.store.reply_text(mid)
+            if reply is None:
+                continue
+            prompt = self.prompt_messages(mid)
+            if reward is not None:
+                out.append({"message_id": mid, "prompt_messages": prompt, "reply": reply, "reward": reward})
+            if row["correction"]:
+                out.append({"message_id": mid, "prompt_messages": prompt, "reply": row["correction"], "reward": 1})
+        return out
 
     def replay_correction_items(self, limit: int, exclude: Iterable[int] = ()) -> list[dict[str, Any]]:
         """The ``limit`` most recent corrections already trained on, as correction items.

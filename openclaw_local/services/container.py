@@ -1,0 +1,101 @@
+"""The composition root: the one place that turns Settings into a store, engines and a judge.
+
+Every entry point builds through these functions — the chat and ``serve`` (through
+:class:`~openclaw_local.services.runtime.Runtime`), ``learn --once``, ``eval-prm``, the learner
+worker process, the Adapters screen's probe context, the simulator's replay and the benchmarks — so
+"which GGUF", "which load plan", "does this judge mode need a model" and "how is a Judge configured
+from the settings" are each decided here and nowhere else.
+``tests/test_composition_root.py`` fails when a module elsewhere constructs an ``Engine`` or a
+``Judge``, calls ``plan_for`` or opens a ``Store`` itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from openclaw_local.paths import resolve_judge_model_path, resolve_model_path
+
+if TYPE_CHECKING:
+    from openclaw_local.engine import Engine, ModelGate
+    from openclaw_local.engine.load_plan import LoadPlan
+    from openclaw_local.learn.judge import Judge
+    from openclaw_local.store import Store
+
+JUDGE_N_CTX = 2048  # a judge prompt (reply + next state + rubric) never needs more; a smaller context loads faster
+
+
+def open_store(home: Path) -> "Store":
+    """The data dir's SQLite store (created and migrated on first open)."""
+    from openclaw_local.store import Store
+
+    return Store.open(home)
+
+
+def load_plan(home: Path | None, settings: Any, model: Path | str, *, cpu_only: bool = False) -> "LoadPlan":
+    """How llama.cpp loads ``model`` on this machine (the start-up self-test; ``home`` None caches nothing).
+
+    ``cpu_only`` keeps every layer on the CPU (background contexts: probes, ``learn --once``'s judge).
+    """
+    from openclaw_local.engine.selftest import plan_for
+
+    return plan_for(home, settings, model, n_gpu_layers=0 if cpu_only else None)
+
+
+def load_engine(home: Path | None, settings: Any, model: Path | str | None = None, *, n_ctx: int | None = None,
+                seed: int = -1, threads: int | None = None, gate: "ModelGate | None" = None, cpu_only: bool = False,
+                plan: "LoadPlan | None" = None, notices: list[str] | None = None) -> "Engine":
+    """A llama.cpp engine for ``model`` (default: the served model), loaded by its plan.
+
+    ``n_ctx``/``threads`` default to the settings; ``plan`` overrides the self-test (benchmarks compare
+    plans). A fallback the self-test just decided is appended to ``notices`` once (the chat says it).
+    """
+    from openclaw_local.engine import Engine
+
+    model = Path(model) if model is not None else resolve_model_path(settings)
+    if plan is None:
+        plan = load_plan(home, settings, model, cpu_only=cpu_only)
+        if notices is not None and plan.fallback and plan.source == "probed" and plan.notice() not in notices:
+            notices.append(plan.notice())
+    return Engine(model, n_ctx=settings.n_ctx if n_ctx is None else n_ctx,
+                  threads=settings.threads if threads is None else threads, seed=seed, gate=gate, plan=plan)
+
+
+def load_chat_engine(home: Path, settings: Any, *, gate: "ModelGate | None" = None,
+                     notices: list[str] | None = None) -> "Engine":
+    """The serving engine: the served model with the chat's context size and sampling seed."""
+    return load_engine(home, settings, seed=settings.seed, gate=gate, notices=notices)
+
+
+def judge_mode(settings: Any) -> str:
+    """The concrete judge mode for these settings (``auto`` looks at the judge model's size)."""
+    from openclaw_local.learn.judge import DEFAULT_MODE
+    from openclaw_local.services.judging import judge_mode_for
+
+    if (getattr(settings, "judge_mode", None) or DEFAULT_MODE) != "auto":
+        return judge_mode_for(settings, None)  # no model path needed (and none resolved)
+    return judge_mode_for(settings, str(resolve_judge_model_path(settings)))
+
+
+def load_judge_engine(home: Path | None, settings: Any, mode: str, *, gate: "ModelGate | None" = None,
+                      cpu_only: bool = True, seed: int = -1, notices: list[str] | None = None) -> "Engine | None":
+    """The judge's own llama.cpp context, or None for the modes that need no model (rules, learned).
+
+    A context of its own: judging never evicts the chat's cached prompt and always scores with the base model.
+    """
+    from openclaw_local.services.judging import needs_engine
+
+    if not needs_engine(mode):
+        return None
+    return load_engine(home, settings, resolve_judge_model_path(settings), n_ctx=min(JUDGE_N_CTX, settings.n_ctx),
+                       seed=seed, gate=gate, cpu_only=cpu_only, notices=notices)
+
+
+def build_judge(settings: Any, engine: Any, mode: str, *, votes: int | None = None, temperature: float | None = None,
+                seed: int | None = None, calibrate: bool = True) -> "Judge":
+    """The judge for ``mode``; votes and temperature from the settings unless given."""
+    from openclaw_local.learn.judge import Judge
+
+    return Judge(engine, mode=mode, votes=settings.judge_votes if votes is None else votes,
+                 temperature=settings.judge_temperature if temperature is None else temperature, seed=seed,
+                 calibrate=calibrate)
