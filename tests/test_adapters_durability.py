@@ -25,6 +25,7 @@ from adapters_helpers import publish, random_lora, write_version_files  # noqa: 
 from openclaw_local.config import Settings  # noqa: E402
 from openclaw_local.services import adapter_files  # noqa: E402
 from openclaw_local.services.adapters import AdapterService  # noqa: E402
+from openclaw_local.services.events import EventBus  # noqa: E402
 from openclaw_local.services.learner import LearnerService  # noqa: E402
 from openclaw_local.store import Store  # noqa: E402
 from openclaw_local.store.adapters import AdapterStore  # noqa: E402
@@ -132,7 +133,9 @@ def test_start_marks_missing_or_corrupt_versions_broken_and_falls_back(home, eng
 
     shutil.rmtree(v1.path)  # and lose an old one entirely
     notices = []
-    service = LearnerService(home, Settings(learn=False, threads=2), store, engine, notify=notices.append)
+    bus = EventBus()
+    bus.subscribe(notices.append)
+    service = LearnerService(home, Settings(learn=False, threads=2), store, engine, events=bus)
     try:
         event = service.serve_active(check_all=True)
         adapters = AdapterStore(store)

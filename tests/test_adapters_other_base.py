@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from openclaw_local.config import Settings
 from openclaw_local.services import adapter_files
+from openclaw_local.services.events import EventBus
 from openclaw_local.services.learner import LearnerService
 from openclaw_local.store import Store
 from openclaw_local.store.adapters import AdapterStore
@@ -24,7 +25,9 @@ def test_adapter_for_another_model_is_kept_not_served(home, engine, embedded_mod
     mine = publish(home, store, random_lora(embedded_model, rank=2, std=0.01), embedded_model)
     other = publish(home, store, random_lora(tiny_llama_gguf, rank=2), tiny_llama_gguf, parent=mine.id)
     events = []
-    service = LearnerService(home, Settings(learn=False, threads=2), store, engine, notify=events.append)
+    bus = EventBus()
+    bus.subscribe(events.append)
+    service = LearnerService(home, Settings(learn=False, threads=2), store, engine, events=bus)
     try:
         service.serve_active(check_all=True)
         adapters = AdapterStore(store)

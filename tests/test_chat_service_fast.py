@@ -13,7 +13,7 @@ import pytest
 from openclaw_local.config import Settings
 from openclaw_local.learn.judge import Judge
 from openclaw_local.services.chat import ChatService
-from openclaw_local.services.events import ReplyDelta, ReplyFinished, ReplyStarted
+from openclaw_local.services.events import EventBus, Judged, ReplyDelta, ReplyFinished, ReplyStarted
 from openclaw_local.services.judging import JudgeWorker
 from openclaw_local.store import Store
 from openclaw_local.store.samples import SampleStore
@@ -167,8 +167,9 @@ def test_judge_worker_stores_the_votes_the_model_gave(store):
     engine = FakeEngine(["+1", "-1", "-1", "<hint>Answer in one line.</hint>", "no hint"])
     samples = SampleStore(store)
     judged = []
-    worker = JudgeWorker(samples, judge=Judge(engine, mode="generate", votes=3, hint_votes=2, seed=0),
-                         on_judged=lambda *e: judged.append(e))
+    bus = EventBus()
+    bus.subscribe(judged.append)
+    worker = JudgeWorker(samples, judge=Judge(engine, mode="generate", votes=3, hint_votes=2, seed=0), events=bus)
     conv = store.create_conversation()
     a = _exchange(store, conv, "Summarize the report.", "It covers sales, hiring, budgets and more, at length.")
     store.add_message(conv.id, "user", "Too long. One line please.")
@@ -178,7 +179,7 @@ def test_judge_worker_stores_the_votes_the_model_gave(store):
     row = samples.get(a.id)
     assert [v["raw"] for v in row["votes"]] == ["+1", "-1", "-1"] and row["judge_reward"] == -1
     assert row["reward"] == -1 and row["hint"] == "Answer in one line." and row["status"] == "judged"
-    assert judged == [(a.id, -1, "Answer in one line.")]
+    assert judged == [Judged(a.id, -1, "Answer in one line.")]
     assert engine.pending == 0 and all(c.kwargs["background"] for c in engine.calls)
     assert "Too long. One line please." in engine.prompts[0][-1]["content"]
 

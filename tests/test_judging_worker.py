@@ -11,6 +11,7 @@ from openclaw_local.config import Settings
 from openclaw_local.engine import ModelGate
 from openclaw_local.learn.judge import Judge
 from openclaw_local.services.chat import ChatService
+from openclaw_local.services.events import EventBus
 from openclaw_local.services.judging import JudgeWorker
 from openclaw_local.store import Store
 from openclaw_local.store.samples import SampleStore
@@ -45,7 +46,9 @@ def _exchange(store, conv, user, reply):
 def test_worker_judges_rated_corrected_and_pushed_back_replies(engine, store, tmp_path):
     samples = SampleStore(store)
     events = []
-    worker = JudgeWorker(samples, judge=_judge(engine), on_judged=lambda *e: events.append(e))
+    bus = EventBus()
+    bus.subscribe(lambda e: events.append((e.message_id, e.reward, e.hint)))
+    worker = JudgeWorker(samples, judge=_judge(engine), events=bus)
     chat = ChatService(store, engine, Settings(max_tokens=4, temperature=0.0, seed=0), on_next_state=worker.notify)
     conv = chat.new_conversation()
     a1 = _exchange(store, conv, "What's the capital of France?", "Paris.")

@@ -180,8 +180,7 @@ async def test_more_key_paths(store):
     store.correct(r1.id, "Paris")
     store.add_message(conv.id, "user", "and Spain?")
     store.add_message(conv.id, "assistant", "Madrid")
-    app = make_fake_app(store, open_conversation=conv.id)
-    app.adapter_service = AdapterService(store.path.parent, Settings(), store)
+    app = make_fake_app(store, open_conversation=conv.id, adapter_service=AdapterService(store.path.parent, Settings(), store))
     notices: list[str] = []
     async with app.run_test(size=SIZE) as pilot:
         original = app.notify

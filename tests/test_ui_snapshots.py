@@ -52,8 +52,8 @@ def app(tmp_path):
                                              "sample_ids": json.dumps([r1, r2]), "loss": 0.41, "mean_reward": 0.5,
                                              "n_samples": 2, "n_tokens": 120, "train_seconds": 3.5, "gate": json.dumps(gate)})
     application = make_fake_app(store, status_provider=lambda: {"learner": "idle", "adapter": "v1", "waiting": 1,
-                                                                 "judging": 0, "loss": 0.41})
-    application.adapter_service = AdapterService(tmp_path, Settings(), store)
+                                                                 "judging": 0, "loss": 0.41},
+                                adapter_service=AdapterService(tmp_path, Settings(), store))
     yield application
     store.close()
 

@@ -6,8 +6,6 @@ import argparse
 
 from openclaw_local.cli.common import add_common_options, home_dir, settings_from
 
-MARKS = {1: "✓", -1: "✗"}
-
 
 def register(sub) -> None:
     p = sub.add_parser("chat", help="open the chat (the default)")
@@ -21,8 +19,8 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from openclaw_local.services.events import Judged
-    from openclaw_local.services.learner import AdapterSwapped
+    from itertools import chain
+
     from openclaw_local.services.runtime import Runtime
 
     serving = getattr(args, "serve", False)
@@ -38,22 +36,14 @@ def run(args: argparse.Namespace) -> int:
     with Runtime.open(home, settings, lock_instance=True) as runtime:
         from openclaw_local.ui.app import build_app
 
-        app = build_app(runtime.chat, model_name=runtime.engine.model_name, status_provider=lambda: runtime.status().fields(),
-                        on_learn_now=runtime.learner.learn_now if settings.learn else None)
-
-        def notify(event: object) -> None:  # called from background threads
-            if not app.is_running:
-                return
-            if isinstance(event, Judged):
-                app.post_judgment(event.message_id, MARKS.get(event.reward, "·"), event.hint)
-            elif isinstance(event, AdapterSwapped):
-                text = event.notice or (f"now serving adapter v{event.version}" if event.version else "now serving the base model")
-                app.call_from_thread(app.notify, text, severity="warning" if event.notice else "information")
-
-        runtime.attach_ui(notify)
-        app.adapter_service = runtime.adapters  # ctrl+a: the Adapters screen
+        # The app subscribes to runtime.events itself while it runs (ui/event_bridge.py); the
+        # fallback notices of start-up (the llama.cpp self-test, a broken adapter) are read once it runs.
+        app = build_app(runtime.chat, model_name=runtime.engine.model_name,
+                        status_provider=lambda: runtime.status().fields(),
+                        on_learn_now=runtime.learner.learn_now if settings.learn else None,
+                        adapter_service=runtime.adapters, events=runtime.events,
+                        start_notices=chain(runtime.notices, runtime.learner.notices))
         runtime.start_background()
-        _show_start_notices(app, runtime.notices, runtime.learner.notices)
         server = None
         if serving:
             from openclaw_local.endpoint.server import BackgroundServer, make_server
@@ -66,22 +56,3 @@ def run(args: argparse.Namespace) -> int:
             if server is not None:
                 server.stop()
     return 0
-
-
-def _show_start_notices(app, *sources: list[str]) -> None:
-    """Fallback notices from start-up (the llama.cpp self-test, a broken adapter version) are shown once the app runs."""
-    import threading
-    import time
-
-    if not any(sources):
-        return
-
-    def show() -> None:
-        deadline = time.monotonic() + 30
-        while not app.is_running and time.monotonic() < deadline:
-            time.sleep(0.1)
-        for text in [text for notices in sources for text in list(notices)]:
-            if app.is_running:
-                app.call_from_thread(app.notify, text, severity="warning", timeout=15)
-
-    threading.Thread(target=show, name="start-notices", daemon=True).start()

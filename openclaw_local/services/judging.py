@@ -4,9 +4,9 @@
 the worker records it (:meth:`SampleStore.record_next_state`, synchronously, so it
 is in SQLite before ``notify`` returns) and wakes up. On start it picks up whatever
 a previous run left waiting. For each waiting sample it runs the :class:`Judge`,
-stores every vote, the score and the hint, and calls ``on_judged(message_id,
-reward, hint)`` with the sample's *final* reward (an explicit rating wins over the
-judge) so the UI can show ✓ / ✗ / ·.
+stores every vote, the score and the hint, and publishes :class:`Judged` (message id,
+the sample's *final* reward — an explicit rating wins over the judge — and hint) on its
+event bus so the UI can show ✓ / ✗ / ·.
 
 It never delays the user: all model work runs with ``background=True``, so the
 engine's gate hands the model to a waiting chat message first and background
@@ -19,18 +19,18 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from typing import Any, Callable
+from typing import Any
 
 from openclaw_local.config import Settings
 from openclaw_local.engine import Preempted
 from openclaw_local.learn.judge import DEFAULT_MODE, MODEL_FREE_MODES, Judge, resolve_mode
+from openclaw_local.services.events import EventBus, Judged
 from openclaw_local.services.judge_calibration import load_calibration, record_gesture_label
 from openclaw_local.store.judge_labels import JudgeLabelStore
 from openclaw_local.store.samples import SampleStore
 
 log = logging.getLogger(__name__)
 
-OnJudged = Callable[[int, "int | None", "str | None"], None]
 BATCH = 20
 
 
@@ -60,13 +60,14 @@ class JudgeWorker:
         settings: Settings | None = None,
         judge: Judge | None = None,
         mode: str | None = None,
-        on_judged: OnJudged | None = None,
+        events: EventBus | None = None,
         poll_s: float = 60.0,
         retry_s: float = 0.05,
     ):
         """``engine``: the judge engine (the served Engine by default; or one for judge_model_path).
 
         ``mode`` defaults to ``settings.judge_mode`` (``rules``: no model call at all).
+        ``events``: where each final verdict is published as :class:`Judged` (a private bus if None).
         """
         settings = settings or Settings()
         self.samples = samples
@@ -78,7 +79,7 @@ class JudgeWorker:
 
             judge = build_judge(settings, engine, mode)
         self.judge = judge
-        self.on_judged = on_judged or (lambda message_id, reward, hint: None)
+        self.events = events if events is not None else EventBus()
         self.poll_s = poll_s
         self.retry_s = retry_s
         self._wake = threading.Event()
@@ -165,10 +166,7 @@ class JudgeWorker:
                 self._emit(mid, row["reward"], row["hint"])
 
     def _emit(self, message_id: int, reward: int | None, hint: str | None) -> None:
-        try:
-            self.on_judged(message_id, reward, hint)
-        except Exception:
-            log.exception("on_judged callback failed")
+        self.events.publish(Judged(message_id, reward, hint))  # the bus logs a failing subscriber
 
     def refresh_calibration(self) -> None:
         """Use the newest per-user calibration the learner fitted (learned judge only)."""

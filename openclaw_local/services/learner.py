@@ -11,33 +11,27 @@ import sys
 import threading
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable
 
 from openclaw_local.config import Settings
 from openclaw_local.engine import Engine
 from openclaw_local.store import Store
 from openclaw_local.services import adapter_files
+from openclaw_local.services.events import AdapterSwapped, EventBus
 from openclaw_local.services.status import LearnerStatus
 from openclaw_local.store.adapters import AdapterStore, AdapterVersion, ConcurrentChange
 
 POLL_S = 0.25  # a rollback from the CLI or the Adapters screen is served within 0.5 s
 
 
-class AdapterSwapped:
-    """Event: the engine now serves ``version`` (None = base) after ``seconds`` of swapping."""
-
-    def __init__(self, version: int | None, seconds: float, notice: str | None = None):
-        self.version, self.seconds, self.notice = version, seconds, notice
-
-
 class LearnerService:
-    def __init__(self, home: Path, settings: Settings, store: Store, engine: Engine, notify: Callable[[object], None] | None = None):
+    def __init__(self, home: Path, settings: Settings, store: Store, engine: Engine, events: EventBus | None = None):
+        """``events``: where each swap is published as :class:`AdapterSwapped` (a private bus if None)."""
         self.home = home
         self.settings = settings
         self.store = store
         self.engine = engine
         self.adapters = AdapterStore(store)
-        self.notify = notify or (lambda event: None)
+        self.events = events if events is not None else EventBus()
         self.served_version: int | None = None
         self._mismatch: dict[int, str | None] = {}  # version -> why it does not fit the served model
         self.notices: list[str] = []  # every fallback notice since start (shown by the UI / CLI)
@@ -96,7 +90,7 @@ class LearnerService:
         self.served_version = target
         event = AdapterSwapped(target, seconds, "; ".join(notices) or None)
         self.notices.extend(notices)
-        self.notify(event)
+        self.events.publish(event)
         return event
 
     def _other_base(self, version: AdapterVersion, notices: list[str]) -> bool:
@@ -140,7 +134,7 @@ class LearnerService:
             try:
                 self.serve_active()
             except Exception as exc:  # never let the follower die silently
-                self.notify(AdapterSwapped(self.served_version, 0.0, f"adapter swap failed: {exc}"))
+                self.events.publish(AdapterSwapped(self.served_version, 0.0, f"adapter swap failed: {exc}"))
 
     def learn_now(self) -> int:
         return self.adapters.request_update()

@@ -4,6 +4,10 @@
 the store, the serving engine, the chat service, and (when learning is on) the
 background judge and learner. ``chat`` and ``serve`` build one; every part comes from the
 composition root (:mod:`openclaw_local.services.container`).
+
+``Runtime.events`` is the bus the judge and the learner publish their background events on
+(:class:`~openclaw_local.services.events.Judged`, ``AdapterSwapped``); a front-end subscribes
+to it (``runtime.events.subscribe(fn)``), as many as like, before ``start_background``.
 """
 
 from __future__ import annotations
@@ -11,13 +15,13 @@ from __future__ import annotations
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from openclaw_local.config import Settings
 from openclaw_local.engine import Engine, ModelGate
 from openclaw_local.services import container
 from openclaw_local.services.chat import ChatService
-from openclaw_local.services.events import Judged
+from openclaw_local.services.events import EventBus
 from openclaw_local.services.judging import JudgeWorker
 from openclaw_local.services.learner import LearnerService
 from openclaw_local.services.status import LearnerStatus
@@ -34,7 +38,7 @@ class Runtime:
         self.store: Store
         self.engine: Engine
         self.chat: ChatService
-        self._ui_notify: Callable[[object], None] = lambda event: None
+        self.events = EventBus()  # background events for every front-end that subscribes
         self.notices: list[str] = []  # start-up notices for the UI (a self-test fallback, said once)
 
     @classmethod
@@ -58,7 +62,7 @@ class Runtime:
         self.engine = container.load_chat_engine(self.home, s, gate=self.gate, notices=self.notices)
         self._stack.callback(self.engine.close)
         self.samples = SampleStore(self.store, default_system_prompt=s.system_prompt)
-        self.learner = LearnerService(self.home, s, self.store, self.engine, notify=self._notify)
+        self.learner = LearnerService(self.home, s, self.store, self.engine, events=self.events)
         from openclaw_local.services.adapters import AdapterService
 
         self.adapters = AdapterService(self.home, s, self.store)  # the Adapters screen's service
@@ -76,7 +80,7 @@ class Runtime:
                 self._stack.callback(self.judge_engine.close)
             self.judge_worker = JudgeWorker(self.samples, self.judge_engine, settings=s,
                                             judge=container.build_judge(s, self.judge_engine, judge_mode),
-                                            on_judged=self._on_judged)
+                                            events=self.events)
             on_next_state = self.judge_worker.notify
         self.chat = ChatService(self.store, self.engine, s, adapter_version=lambda: self.learner.served_version,
                                 on_next_state=on_next_state)
@@ -89,20 +93,10 @@ class Runtime:
             self.judge_worker.start()
             self._stack.callback(self.judge_worker.stop)
 
-    def _on_judged(self, message_id: int, reward: int | None, hint: str | None) -> None:
-        self._notify(Judged(message_id, reward, hint))
-
-    def _notify(self, event: object) -> None:
-        self._ui_notify(event)
-
     def status(self) -> LearnerStatus:
         """The learner's status with the sample counts, polled by the UI (``.fields()`` for the status bar)."""
         counts = self.samples.counts()
         return replace(self.learner.status(), samples_to_train=counts["judged"], replies_to_judge=counts["waiting"])
-
-    def attach_ui(self, notify: Callable[[object], None]) -> None:
-        """Give background services a way to tell the UI about judgments and swaps (thread-safe callable)."""
-        self._ui_notify = notify
 
     def close(self) -> None:
         self._stack.close()

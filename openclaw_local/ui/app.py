@@ -16,17 +16,18 @@ commands). A mouse click on a reply selects it without leaving the box. Tab cycl
 the keys that apply to what has focus; the help screen and the README table are
 generated from the same BINDINGS (:mod:`openclaw_local.ui.keys`).
 
-Other threads (the learner, the judge) reach a running app with
-:meth:`OpenClawApp.post_learning_update` and :meth:`OpenClawApp.post_judgment`
-(both thread-safe), or with ``app.call_from_thread(app.post_message, msg)`` for the
-messages in :mod:`openclaw_local.ui.messages`.
+Background events (the judge's verdicts, adapter swaps) arrive on the services' event bus:
+given ``events``, the app subscribes while it runs and :mod:`openclaw_local.ui.event_bridge`
+turns each event into a message posted to it (thread-safe). Other threads may also use
+:meth:`OpenClawApp.post_learning_update` and :meth:`OpenClawApp.post_judgment`, or
+``app.post_message(msg)`` for the messages in :mod:`openclaw_local.ui.messages`.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -36,7 +37,7 @@ from textual.widgets import Footer, Input, TextArea
 from textual.worker import Worker, WorkerState
 
 from openclaw_local.services.chat import ChatService
-from openclaw_local.services.events import ReplyDelta, ReplyFinished, ReplyStarted
+from openclaw_local.services.events import EventBus, ReplyDelta, ReplyFinished, ReplyStarted
 from openclaw_local.store.models import Message
 from openclaw_local.ui.help_screen import HelpScreen
 from openclaw_local.ui.messages import (
@@ -50,12 +51,16 @@ from openclaw_local.ui.messages import (
     TypingResumed,
     VersionStepRequested,
     LearningUpdate,
+    NoticePosted,
     ReplyDeltaMessage,
     ReplyFailed,
     ReplyFinishedMessage,
     ReplyStartedMessage,
 )
 from openclaw_local.ui.widgets import ChatInput, ChatView, ConversationSidebar, CorrectionEditor, StatusBar
+
+if TYPE_CHECKING:
+    from openclaw_local.services.adapters import AdapterService
 
 StatusProvider = Callable[[], dict[str, Any]]
 DELTA_INTERVAL_S = 0.1  # at most 10 Markdown re-renders a second while streaming
@@ -97,9 +102,16 @@ class OpenClawApp(App):
         status_provider: StatusProvider | None = None,
         open_conversation: int | None = None,
         on_learn_now: Callable[[], object] | None = None,
+        adapter_service: "AdapterService | None" = None,
+        events: EventBus | None = None,
+        start_notices: Iterable[str] = (),
     ) -> None:
         super().__init__()
         self.on_learn_now = on_learn_now
+        self.adapter_service = adapter_service  # ctrl+a: the Adapters screen (None: not available here)
+        self.events = events
+        self._start_notices = start_notices  # read once the app runs: notices added until then are shown too
+        self._unsubscribe: Callable[[], None] | None = None
         self.chat = chat
         self.model_name = model_name
         self.status_provider = status_provider
@@ -156,6 +168,12 @@ class OpenClawApp(App):
         if self.status_provider is not None:
             self._poll_status()
             self.set_interval(STATUS_POLL_S, self._poll_status)
+        for text in list(self._start_notices):
+            self.notify(text, severity="warning", timeout=15)
+        if self.events is not None:
+            from openclaw_local.ui.event_bridge import connect
+
+            self._unsubscribe = connect(self, self.events)
 
     def on_resize(self, event) -> None:
         # 80 columns: a narrower chat list leaves the chat readable.
@@ -163,6 +181,9 @@ class OpenClawApp(App):
             sidebar.styles.width = 24 if event.size.width < 110 else 32
 
     def on_unmount(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         # Quitting mid-reply: stop generating so the worker thread (and the process) can end.
         if self._cancel is not None:
             self._cancel.set()
@@ -302,10 +323,10 @@ class OpenClawApp(App):
             self.push_screen(HelpScreen())
 
     def action_adapters(self) -> None:
-        """ctrl+a: the Adapters screen (set ``adapter_service`` to an AdapterService to enable it)."""
+        """ctrl+a: the Adapters screen (``build_app(adapter_service=...)`` enables it)."""
         from openclaw_local.ui.adapters_screen import AdaptersScreen
 
-        service = getattr(self, "adapter_service", None)
+        service = self.adapter_service
         if service is None:
             self.notify("adapter history is not available here", timeout=3)
         elif not isinstance(self.screen, AdaptersScreen):
@@ -606,6 +627,9 @@ class OpenClawApp(App):
         """Thread-safe: merge status-bar fields (e.g. ``waiting=3, step="2/8", adapter="v3"``)."""
         self.post_message(LearningUpdate({**(fields or {}), **values}))
 
+    def on_notice_posted(self, message: NoticePosted) -> None:
+        self.notify(message.text, severity=message.severity, timeout=message.timeout)
+
     def post_judgment(self, message_id: int, mark: str, hint: str | None = None) -> None:
         """Thread-safe: show the judge's ✓ / ✗ / · on a reply."""
         self.post_message(JudgmentUpdate(message_id, mark, hint))
@@ -618,9 +642,19 @@ def build_app(
     status_provider: StatusProvider | None = None,
     open_conversation: int | None = None,
     on_learn_now: Callable[[], object] | None = None,
+    adapter_service: "AdapterService | None" = None,
+    events: EventBus | None = None,
+    start_notices: Iterable[str] = (),
 ) -> OpenClawApp:
-    """The app for a chat service. ``status_provider`` is polled every 0.5 s on the UI
-    thread (keep it cheap) for extra status-bar fields: ``waiting``, ``judging``,
-    ``step``, ``loss``, ``reward``, ``adapter``."""
+    """The app for a chat service and what else it shows, each optional:
+
+    - ``status_provider`` is polled every 0.5 s on the UI thread (keep it cheap) for extra
+      status-bar fields: ``waiting``, ``judging``, ``step``, ``loss``, ``reward``, ``adapter``;
+    - ``on_learn_now`` answers ctrl+l (None: learning is off);
+    - ``adapter_service`` backs the Adapters screen (ctrl+a);
+    - ``events``: the bus whose background events (verdicts, adapter swaps) the app shows while it runs;
+    - ``start_notices``: warnings shown once the app runs (read then, so a list may still grow until run).
+    """
     return OpenClawApp(chat, model_name=model_name, status_provider=status_provider, open_conversation=open_conversation,
-                       on_learn_now=on_learn_now)
+                       on_learn_now=on_learn_now, adapter_service=adapter_service, events=events,
+                       start_notices=start_notices)

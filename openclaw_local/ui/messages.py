@@ -72,6 +72,16 @@ class JudgmentUpdate(Message):
         self.hint = hint
 
 
+class NoticePosted(Message):
+    """A toast from outside the UI thread (e.g. the adapter now served); shown with ``App.notify``."""
+
+    def __init__(self, text: str, severity: str = "information", timeout: float | None = None) -> None:
+        super().__init__()
+        self.text = text
+        self.severity = severity
+        self.timeout = timeout
+
+
 # --------------------------------------------------------------------- focus model
 # Widgets talk to the app through these; the app moves focus and calls services.
 
