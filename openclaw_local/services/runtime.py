@@ -7,7 +7,7 @@ composition root (:mod:`openclaw_local.services.container`).
 
 ``Runtime.events`` is the bus the judge and the learner publish their background events on
 (:class:`~openclaw_local.services.events.Judged`, ``AdapterSwapped``); a front-end subscribes
-to it (``runtime.events.subscribe(fn)``), as many as like, before ``start_background``.
+to it with ``runtime.events.subscribe(fn)`` — any number of them, each getting every event.
 """
 
 from __future__ import annotations
