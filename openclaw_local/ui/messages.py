@@ -1,14 +1,15 @@
 """Textual messages the app receives from outside the UI thread.
 
 Services never import Textual; the app wraps their plain event dataclasses
-(:mod:`openclaw_local.services.events`) in these messages. A background thread
-(the learner, a judge) talks to a running app like this::
+(:mod:`openclaw_local.services.events`) in these messages: a reply's stream in the reply
+worker, background events (the judge's verdicts, adapter swaps) in
+:mod:`openclaw_local.ui.event_bridge`, its subscriber on the runtime's event bus. Any thread
+may post them (``post_message`` is thread-safe)::
 
-    app.call_from_thread(app.post_message, LearningUpdate({"waiting": 3, "step": "2/8"}))
-    app.call_from_thread(app.post_message, JudgmentUpdate(message_id, "✓", "answered the question"))
+    app.post_message(LearningUpdate({"waiting": 3, "step": "2/8"}))
+    app.post_message(JudgmentUpdate(message_id, "✓", "answered the question"))
 
-or, more simply, through the thread-safe helpers ``app.post_learning_update(...)``
-and ``app.post_judgment(...)``.
+or use the helpers ``app.post_learning_update(...)`` and ``app.post_judgment(...)``.
 """
 
 from __future__ import annotations
