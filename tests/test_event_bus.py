@@ -43,6 +43,7 @@ def test_the_same_function_subscribed_twice_is_called_twice_and_unsubscribed_onc
     bus.subscribe(seen.append)
     bus.publish("x")
     off_a()
+    off_a()  # again: still only its own subscription ends
     bus.publish("y")
     assert seen == ["x", "x", "y"]
 

@@ -78,29 +78,28 @@ class EventBus:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._subscribers: tuple[Subscriber, ...] = ()
+        self._subscriptions: tuple[tuple[object, Subscriber], ...] = ()  # (token, fn): one fn may subscribe twice
 
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
         """Call ``fn(event)`` for every event published from now on; returns the unsubscribe function."""
+        token = object()
         with self._lock:
-            self._subscribers = (*self._subscribers, fn)
+            self._subscriptions = (*self._subscriptions, (token, fn))
 
-        def unsubscribe() -> None:
+        def unsubscribe() -> None:  # ends this subscription only; a second call is harmless
             with self._lock:
-                subs = list(self._subscribers)
-                if fn in subs:  # a second call is harmless
-                    subs.remove(fn)
-                    self._subscribers = tuple(subs)
+                self._subscriptions = tuple(sub for sub in self._subscriptions if sub[0] is not token)
 
         return unsubscribe
 
     def publish(self, event: object) -> None:
-        subscribers = self._subscribers  # a snapshot: (un)subscribing meanwhile never skips or repeats one
-        for fn in subscribers:
+        """Give ``event`` to every subscriber, in the order they subscribed; never raises."""
+        subscriptions = self._subscriptions  # a snapshot: (un)subscribing meanwhile never skips or repeats one
+        for _, fn in subscriptions:
             try:
                 fn(event)
             except Exception:
                 log.exception("event subscriber %r failed on %s", fn, type(event).__name__)
 
     def __len__(self) -> int:
-        return len(self._subscribers)
+        return len(self._subscriptions)
