@@ -8,7 +8,8 @@ import numpy as np
 
 from openclaw_local.learn.adapter_io import Lora, base_info, write_lora_gguf, write_peft_dir
 from openclaw_local.services import adapter_files
-from openclaw_local.store.adapters import GGUF_NAME, AdapterStore
+from openclaw_local.records import GGUF_NAME
+from openclaw_local.store.adapters import AdapterStore
 
 PROJS = ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down")
 

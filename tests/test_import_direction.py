@@ -1,4 +1,5 @@
-"""Imports go one way: front-ends -> services -> {store, engine, learn} -> {config, paths, errors}."""
+"""Imports go one way: front-ends -> services -> {store, engine, learn} -> {config, paths, errors};
+the typed records (``records.py``) are a leaf every layer may use."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ FRONT_ENDS = {"cli", "ui", "endpoint", "sim", "bench", "__main__"}
 # package -> what it may import (besides itself)
 ALLOWED = {
     **{name: None for name in FRONT_ENDS},  # anything
-    "services": {"store", "engine", "learn", "config", "paths", "errors"},
-    "store": {"config", "paths", "errors"},
-    "engine": {"config", "paths", "errors"},
-    "learn": {"config", "paths", "errors"},
+    "services": {"store", "engine", "learn", "config", "paths", "errors", "records"},
+    "store": {"config", "paths", "errors", "records"},
+    "engine": {"config", "paths", "errors", "records"},
+    "learn": {"config", "paths", "errors", "records"},
     "config": {"paths", "errors"},
     "paths": {"errors"},
     "errors": set(),
+    "records": set(),  # a leaf: plain dataclasses, no internal imports
 }
 
 
@@ -56,3 +58,10 @@ def test_the_check_sees_an_upward_import(tmp_path):
         "from openclaw_local.services.chat import ChatService\n"
         "def main():\n    from openclaw_local.services import container\n")  # main() is an entry point
     assert upward_imports(tmp_path) == ["store/x.py:1 store imports services"]
+
+
+def test_records_are_a_leaf():
+    tree = ast.parse((ROOT / "records.py").read_text())
+    internal = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and (n.module or "").startswith("openclaw_local")]
+    internal += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names if a.name.startswith("openclaw_local")]
+    assert internal == []

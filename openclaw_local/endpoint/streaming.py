@@ -16,7 +16,7 @@ from typing import Any, Iterator
 from openclaw_local.endpoint.schema import ChatRequest
 from openclaw_local.engine.tool_calls import visible_prefix
 from openclaw_local.services.events import ReplyDelta, ReplyFinished
-from openclaw_local.store.models import Message
+from openclaw_local.records import Message
 
 FINISH = {"cancelled": "stop", "": "stop"}
 

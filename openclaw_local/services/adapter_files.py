@@ -29,7 +29,8 @@ from typing import Any, Callable
 
 from openclaw_local.errors import DataDirError
 from openclaw_local.paths import fsync_path
-from openclaw_local.store.adapters import GGUF_NAME, AdapterStore, AdapterVersion
+from openclaw_local.records import GGUF_NAME, AdapterVersion
+from openclaw_local.store.adapters import AdapterStore
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600

@@ -22,7 +22,8 @@ from openclaw_local.errors import NotFoundError, UsageError, UserError
 from openclaw_local.paths import resolve_model_path
 from openclaw_local.services import adapter_files
 from openclaw_local.store import Store
-from openclaw_local.store.adapters import GGUF_NAME, AdapterStore, AdapterVersion
+from openclaw_local.records import GGUF_NAME, AdapterVersion
+from openclaw_local.store.adapters import AdapterStore
 
 EXPORT_FORMATS = ("peft", "gguf-lora", "gguf-merged")
 PEFT_FILES = ("adapter_config.json", "adapter_model.safetensors")

@@ -22,7 +22,7 @@ from openclaw_local.services.events import ReplyDelta, ReplyFinished, ReplyStart
 from openclaw_local.services.sessions import ClientTurn
 from openclaw_local.store import Store
 from openclaw_local.store.db import now
-from openclaw_local.store.models import Conversation, Message
+from openclaw_local.records import Conversation, Message
 
 EventSink = Callable[[object], None]
 FLUSH_EVERY_S = 0.25

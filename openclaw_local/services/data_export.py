@@ -27,7 +27,7 @@ from typing import Any, Iterator
 from openclaw_local.paths import atomic_path
 from openclaw_local.store import Store
 from openclaw_local.store.judge_labels import JudgeLabelStore
-from openclaw_local.store.models import Message
+from openclaw_local.records import Message
 from openclaw_local.store.samples import SampleStore
 
 FORMATS = ("kto", "sft", "jsonl", "judge-labels")

@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable
 
-from openclaw_local.store.models import Message
+from openclaw_local.records import Message
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from openclaw_local.services.adapters import ROLLED_BACK
 from openclaw_local.store import Store
-from openclaw_local.store.adapters import AdapterVersion
+from openclaw_local.records import AdapterVersion
 
 SPARK = "▁▂▃▄▅▆▇█"
 

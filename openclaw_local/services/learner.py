@@ -18,7 +18,8 @@ from openclaw_local.store import Store
 from openclaw_local.services import adapter_files
 from openclaw_local.services.events import AdapterSwapped, EventBus
 from openclaw_local.services.status import LearnerStatus
-from openclaw_local.store.adapters import AdapterStore, AdapterVersion, ConcurrentChange
+from openclaw_local.records import AdapterVersion
+from openclaw_local.store.adapters import AdapterStore, ConcurrentChange
 
 POLL_S = 0.25  # a rollback from the CLI or the Adapters screen is served within 0.5 s
 

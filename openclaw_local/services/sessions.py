@@ -32,7 +32,7 @@ from typing import Any
 
 from openclaw_local.engine.thinking import split_thinking
 from openclaw_local.store import Store
-from openclaw_local.store.models import Message
+from openclaw_local.records import Message
 
 MIN_PREFIX = 16  # shortest resent prefix of a reply that still counts as that reply
 

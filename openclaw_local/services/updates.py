@@ -42,7 +42,8 @@ from openclaw_local.config import Settings
 from openclaw_local.paths import atomic_write_bytes
 from openclaw_local.services import adapter_files
 from openclaw_local.store import Store
-from openclaw_local.store.adapters import GGUF_NAME, AdapterStore, AdapterVersion
+from openclaw_local.records import GGUF_NAME, AdapterVersion
+from openclaw_local.store.adapters import AdapterStore
 from openclaw_local.store.samples import SampleStore
 
 ADAPTERS_DIR = adapter_files.ADAPTERS_DIR

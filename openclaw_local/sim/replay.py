@@ -35,7 +35,8 @@ def replay(run_dir: Path, persona_name: str, out_dir: Path, overrides: dict[str,
     from openclaw_local.services.updates import Learner
     from openclaw_local.sim.persona import load_persona
     from openclaw_local.sim.simulate import persona_score
-    from openclaw_local.store.adapters import GGUF_NAME, AdapterStore
+    from openclaw_local.records import GGUF_NAME
+    from openclaw_local.store.adapters import AdapterStore
 
     src = run_dir / "home"
     home = out_dir / "home"

@@ -24,14 +24,13 @@ another process changed it in between.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from openclaw_local.errors import DatabaseError
+from openclaw_local.records import AdapterVersion
 from openclaw_local.store.db import Store, now
 
-GGUF_NAME = "adapter.gguf"
 _ANY = object()
 
 
@@ -67,46 +66,6 @@ def _return_to_pool(db, sample_ids: list[int], reason: str | None, ts: str, max_
         f"where message_id in ({marks}) and status = 'judged' and gate_retries >= ?",
         [f"refused by the promotion gate {max_retries} times (last: {reason})", *sample_ids, max_retries],
     )
-
-
-@dataclass
-class AdapterVersion:
-    id: int
-    parent_id: int | None
-    created_at: str
-    path: str
-    status: str
-    reason: str | None
-    sample_ids: list[int]
-    loss: float | None
-    mean_reward: float | None
-    n_samples: int | None
-    n_tokens: int | None
-    train_seconds: float | None
-    gate: dict[str, Any]
-    files: dict[str, str] | None = None  # file name -> sha256, recorded at publish
-    source: str | None = None  # trained | imported
-    activated_at: str | None = None
-
-    @property
-    def gguf_path(self) -> Path:
-        return Path(self.path) / GGUF_NAME
-
-    @classmethod
-    def from_row(cls, r: dict[str, Any]) -> "AdapterVersion":
-        return cls(
-            id=r["id"], parent_id=r["parent_id"], created_at=r["created_at"], path=r["path"], status=r["status"],
-            reason=r["reason"], sample_ids=json.loads(r["sample_ids"] or "[]"), loss=r["loss"],
-            mean_reward=r["mean_reward"], n_samples=r["n_samples"], n_tokens=r["n_tokens"],
-            train_seconds=r["train_seconds"], gate=json.loads(r["gate"] or "{}"),
-            files=json.loads(r["files"]) if r.get("files") else None, source=r.get("source"),
-            activated_at=r.get("activated_at"),
-        )
-
-    @property
-    def good(self) -> bool:
-        """Was served and never found bad: a rollback or fallback target."""
-        return self.status in ("active", "retired")
 
 
 class AdapterStore:

@@ -21,7 +21,7 @@ from sqlite_utils import Database
 
 from openclaw_local.errors import DatabaseError, DataDirError
 from openclaw_local.store.migrations import migrations
-from openclaw_local.store.models import Conversation, Feedback, Message
+from openclaw_local.records import Conversation, Feedback, Message
 
 DB_FILE = "openclaw.db"
 LOCK_FILE = "openclaw.lock"

@@ -38,7 +38,7 @@ from textual.worker import Worker, WorkerState
 
 from openclaw_local.services.chat import ChatService
 from openclaw_local.services.events import EventBus, ReplyDelta, ReplyFinished, ReplyStarted
-from openclaw_local.store.models import Message
+from openclaw_local.records import Message
 from openclaw_local.ui.help_screen import HelpScreen
 from openclaw_local.ui.messages import (
     DeleteChatRequested,

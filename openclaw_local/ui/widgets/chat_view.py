@@ -16,7 +16,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message as TMessage
 from textual.widgets import Static
 
-from openclaw_local.store.models import Message
+from openclaw_local.records import Message
 from openclaw_local.ui.messages import (
     DeleteChatRequested,
     OverruleRequested,

@@ -15,7 +15,7 @@ from textual.containers import Vertical
 from textual.widgets import Collapsible, Markdown, Static
 from textual.widgets._collapsible import CollapsibleTitle
 
-from openclaw_local.store.models import Message
+from openclaw_local.records import Message
 
 RATING_MARKS = {1: "👍", -1: "👎"}
 JUDGE_WORDS = {"✓": "accepted", "✗": "pushed back", "·": "unclear"}  # the judge's verdict, in words

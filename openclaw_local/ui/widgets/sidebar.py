@@ -17,7 +17,7 @@ from textual.markup import escape
 from textual.message import Message as TMessage
 from textual.widgets import Input, Label, ListItem, ListView
 
-from openclaw_local.store.models import Conversation
+from openclaw_local.records import Conversation
 from openclaw_local.ui.messages import DeleteChatRequested, TypingResumed
 
 MATCH_START, MATCH_END = "\x01", "\x02"  # how the store marks matched words in a snippet

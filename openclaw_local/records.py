@@ -1,9 +1,14 @@
-"""Plain records returned by the store. No SQLite, no UI."""
+"""The typed records that travel from the store up through services, learn and the UI.
+
+A leaf module: it imports nothing from openclaw_local (tests/test_import_direction.py checks),
+so any layer may use these types without depending on the store, SQLite or Textual.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -82,3 +87,46 @@ class Message:
             tool_info=json.loads(row["tool_info"]) if row.get("tool_info") else {},
             reply_group=row.get("reply_group"),
         )
+
+
+GGUF_NAME = "adapter.gguf"
+
+
+@dataclass
+class AdapterVersion:
+    id: int
+    parent_id: int | None
+    created_at: str
+    path: str
+    status: str
+    reason: str | None
+    sample_ids: list[int]
+    loss: float | None
+    mean_reward: float | None
+    n_samples: int | None
+    n_tokens: int | None
+    train_seconds: float | None
+    gate: dict[str, Any]
+    files: dict[str, str] | None = None  # file name -> sha256, recorded at publish
+    source: str | None = None  # trained | imported
+    activated_at: str | None = None
+
+    @property
+    def gguf_path(self) -> Path:
+        return Path(self.path) / GGUF_NAME
+
+    @classmethod
+    def from_row(cls, r: dict[str, Any]) -> "AdapterVersion":
+        return cls(
+            id=r["id"], parent_id=r["parent_id"], created_at=r["created_at"], path=r["path"], status=r["status"],
+            reason=r["reason"], sample_ids=json.loads(r["sample_ids"] or "[]"), loss=r["loss"],
+            mean_reward=r["mean_reward"], n_samples=r["n_samples"], n_tokens=r["n_tokens"],
+            train_seconds=r["train_seconds"], gate=json.loads(r["gate"] or "{}"),
+            files=json.loads(r["files"]) if r.get("files") else None, source=r.get("source"),
+            activated_at=r.get("activated_at"),
+        )
+
+    @property
+    def good(self) -> bool:
+        """Was served and never found bad: a rollback or fallback target."""
+        return self.status in ("active", "retired")
