@@ -63,29 +63,13 @@ def metrics(labels: Sequence[int], preds: Sequence[int]) -> dict[str, float]:
     }
 
 
-def _decide_fast(P: np.ndarray, t_pos: float, t_neg: float) -> np.ndarray:
-    """:func:`learned_judge.decide` vectorised (the threshold grid is 62 × 62 pairs)."""
-    cls = np.array(lj.CLASSES)[P.argmax(axis=1)]
-    p = P.max(axis=1)
-    return np.where(((cls == 1) & (p >= t_pos)) | ((cls == -1) & (p >= t_neg)), cls, 0)
-
-
-def pick_threshold(P: np.ndarray, labels: Sequence[int]) -> tuple[float, float, dict[str, float]]:
-    """(+1 threshold, -1 threshold, dev metrics): the best dev accuracy with ±1 precision ≥ 0.90 and
-    ≥ 50 % decided; else the pair that maximises precision × min(1, decided / 50 %).
-
-    The two verdicts get their own threshold because they are not equally reliable: praise is
-    usually plain, push-back is often polite or sarcastic."""
-    y = np.asarray(labels)
-    scored = []
-    for t_pos in THRESHOLDS:
-        for t_neg in THRESHOLDS:
-            pred = _decide_fast(P, t_pos, t_neg)
-            scored.append((t_pos, t_neg, metrics(y.tolist(), pred.tolist())))
-    ok = [s for s in scored if s[2]["precision"] >= MIN_PRECISION and s[2]["decided"] >= MIN_DECIDED]
+def pick_threshold(P: np.ndarray, labels: Sequence[int]) -> tuple[float, dict[str, float]]:
+    """Best dev accuracy with ±1 precision ≥ 0.90 and ≥ 50 % decided; else the most precise."""
+    scored = [(t, metrics(labels, lj.decide(P, t))) for t in THRESHOLDS]
+    ok = [(t, m) for t, m in scored if m["precision"] >= MIN_PRECISION and m["decided"] >= MIN_DECIDED]
     if ok:
-        return max(ok, key=lambda s: (s[2]["accuracy"], s[2]["precision"], -s[0] - s[1]))
-    return max(scored, key=lambda s: (s[2]["precision"] * min(1.0, s[2]["decided"] / MIN_DECIDED), s[2]["accuracy"]))
+        return max(ok, key=lambda tm: (tm[1]["accuracy"], tm[1]["precision"], -tm[0]))
+    return max(scored, key=lambda tm: (tm[1]["precision"] * min(1.0, tm[1]["decided"] / MIN_DECIDED), tm[1]["accuracy"]))
 
 
 def _columns(X: np.ndarray, feature_set: str) -> np.ndarray:
@@ -97,11 +81,10 @@ def _class_weights(y: np.ndarray) -> np.ndarray:
     return (len(y) / (len(lj.CLASSES) * np.maximum(counts, 1)))[y]
 
 
-def fit_head(X: np.ndarray, labels: Sequence[int], *, C: float, feature_set: str, threshold: float = 0.5,
-             threshold_neg: float | None = None) -> lj.Head:
+def fit_head(X: np.ndarray, labels: Sequence[int], *, C: float, feature_set: str, threshold: float = 0.5) -> lj.Head:
     y = np.array([lj.CLASSES.index(int(v)) for v in labels])
     W, b = lj.fit_logistic(_columns(X, feature_set), y, C=C, sample_weight=_class_weights(y))
-    return lj.Head(W=W, b=b, threshold=threshold, feature_set=feature_set, C=C, threshold_neg=threshold_neg)
+    return lj.Head(W=W, b=b, threshold=threshold, feature_set=feature_set, C=C)
 
 
 def train(assets: Path = ASSETS, *, encoder: lj.Encoder | None = None, feature_sets: Sequence[str] = lj.FEATURE_SETS,
@@ -121,17 +104,16 @@ def train(assets: Path = ASSETS, *, encoder: lj.Encoder | None = None, feature_s
         for C in c_grid:
             head = fit_head(X_train, y_train, C=C, feature_set=fs)
             P = head.probs(_columns(X_dev, fs))
-            t_pos, t_neg, m = pick_threshold(P, y_dev)
-            candidates.append({"feature_set": fs, "C": C, "threshold": t_pos, "threshold_neg": t_neg, "dev": m})
+            threshold, m = pick_threshold(P, y_dev)
+            candidates.append({"feature_set": fs, "C": C, "threshold": threshold, "dev": m})
     meets = [c for c in candidates if c["dev"]["precision"] >= MIN_PRECISION and c["dev"]["decided"] >= MIN_DECIDED]
     pool = meets or candidates
     best = max(pool, key=lambda c: (c["dev"]["accuracy"], c["dev"]["precision"], -c["C"]))
-    chosen = fit_head(X_train, y_train, C=best["C"], feature_set=best["feature_set"], threshold=best["threshold"],
-                      threshold_neg=best["threshold_neg"])
+    chosen = fit_head(X_train, y_train, C=best["C"], feature_set=best["feature_set"], threshold=best["threshold"])
     dev_categories = per_category(dev_rows, chosen.decide(chosen.probs(_columns(X_dev, chosen.feature_set))))
     # everything is chosen; the shipped head is fitted on train + dev (20 % more lines), same C and threshold
     head = fit_head(np.concatenate([X_train, X_dev]), y_train + y_dev, C=best["C"], feature_set=best["feature_set"],
-                    threshold=best["threshold"], threshold_neg=best["threshold_neg"])
+                    threshold=best["threshold"])
     report = {
         "chosen": best,
         "rules_dev": rules_dev,
@@ -172,14 +154,14 @@ def main(argv: list[str] | None = None) -> int:
         if cands:
             c = max(cands, key=lambda c: (c["dev"]["accuracy"], c["dev"]["precision"]))
             m = c["dev"]
-            print(f"  {fs:8s} C={c['C']:<5} t+={c['threshold']:.2f} t-={c['threshold_neg']:.2f}  dev acc {m['accuracy']:.3f}  ±1 prec "
+            print(f"  {fs:8s} C={c['C']:<5} t={c['threshold']:.2f}  dev acc {m['accuracy']:.3f}  ±1 prec "
                   f"{m['precision']:.3f}  decided {m['decided']:.0%}  wrong-sign {m['wrong_sign']:.1%}")
     from openclaw_local.learn.prm_eval import format_categories
 
     print("chosen head (fitted on train only) on dev, per category:")
     print(format_categories(report["dev_categories"]))
     b = report["chosen"]
-    print(f"chosen: {b['feature_set']} C={b['C']} thresholds +1 {b['threshold']:.2f} / -1 {b['threshold_neg']:.2f} -> {out}")
+    print(f"chosen: {b['feature_set']} C={b['C']} threshold {b['threshold']:.2f} -> {out}")
     return 0
 
 
