@@ -10,15 +10,18 @@ import openclaw_local
 ROOT = Path(openclaw_local.__file__).parent
 FRONT_ENDS = {"cli", "ui", "endpoint", "sim", "bench", "__main__"}
 # package -> what it may import (besides itself)
+# leaf modules with no internal imports (shared vocabulary): every layer may use them
+LEAVES = {"verdicts", "thinking"}
 ALLOWED = {
     **{name: None for name in FRONT_ENDS},  # anything
-    "services": {"store", "engine", "learn", "config", "paths", "errors"},
-    "store": {"config", "paths", "errors"},
-    "engine": {"config", "paths", "errors"},
-    "learn": {"config", "paths", "errors"},
+    "services": {"store", "engine", "learn", "config", "paths", "errors", *LEAVES},
+    "store": {"config", "paths", "errors", *LEAVES},
+    "engine": {"config", "paths", "errors", *LEAVES},
+    "learn": {"config", "paths", "errors", *LEAVES},
     "config": {"paths", "errors"},
     "paths": {"errors"},
     "errors": set(),
+    **{name: set() for name in LEAVES},
 }
 
 

@@ -6,7 +6,7 @@ import argparse
 
 from openclaw_local.cli.common import add_common_options, home_dir, settings_from
 
-MARKS = {1: "✓", -1: "✗"}
+from openclaw_local.verdicts import MARKS
 
 
 def register(sub) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 
 @dataclass
@@ -82,3 +82,19 @@ class Message:
             tool_info=json.loads(row["tool_info"]) if row.get("tool_info") else {},
             reply_group=row.get("reply_group"),
         )
+
+
+def model_context(system_prompt: str, messages: Iterable[Message], *, before: int | None = None) -> list[dict[str, str]]:
+    """The prompt as the model sees it: the system prompt, then the thread's user and assistant
+    messages (corrections applied, empty replies left out), up to the message with id ``before``.
+
+    The one definition for both the chat's next reply and a training sample's prompt, so a
+    sample is trained on exactly the context its reply was generated from.
+    """
+    out = [{"role": "system", "content": system_prompt}]
+    for m in messages:
+        if before is not None and m.id >= before:
+            break
+        if m.role in ("user", "assistant") and (m.shown_text or m.role == "user"):
+            out.append({"role": m.role, "content": m.shown_text})
+    return out
