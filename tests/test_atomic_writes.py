@@ -12,6 +12,7 @@ import ast
 from pathlib import Path
 
 import openclaw_local
+from tests.source_tree import modules
 
 ROOT = Path(openclaw_local.__file__).parent
 HELPER_MODULE = "paths.py"
@@ -21,11 +22,7 @@ METHOD_CALLS = {"rename"}  # <path>.rename(...) (Path.replace cannot be told fro
 
 def direct_writes(root: Path) -> list[str]:
     found = []
-    for path in sorted(root.rglob("*.py")):
-        rel = path.relative_to(root).as_posix()
-        if rel == HELPER_MODULE:
-            continue
-        tree = ast.parse(path.read_text())
+    for rel, tree in modules(root, skip={HELPER_MODULE}):
         from_os = {a.asname or a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module == "os"
                    for a in n.names if a.name in OS_CALLS}
         for node in ast.walk(tree):

@@ -9,6 +9,7 @@ from pathlib import Path
 import openclaw_local
 from openclaw_local import verdicts
 from openclaw_local.thinking import split_thinking, strip_thinking
+from tests.source_tree import modules
 
 ROOT = Path(openclaw_local.__file__).parent
 MARKS = {verdicts.ACCEPTED, verdicts.PUSHED_BACK, verdicts.UNCLEAR}
@@ -17,11 +18,8 @@ MARKS = {verdicts.ACCEPTED, verdicts.PUSHED_BACK, verdicts.UNCLEAR}
 def mark_tables(root: Path) -> list[str]:
     """Dict literals outside verdicts.py with a bare verdict mark as a key or value: a second table."""
     found = []
-    for path in sorted(root.rglob("*.py")):
-        rel = path.relative_to(root).as_posix()
-        if rel == "verdicts.py":
-            continue
-        for node in ast.walk(ast.parse(path.read_text())):
+    for rel, tree in modules(root, skip={"verdicts.py"}):
+        for node in ast.walk(tree):
             if isinstance(node, ast.Dict):
                 consts = [n.value for n in (*node.keys, *node.values) if isinstance(n, ast.Constant)]
                 if MARKS & {c for c in consts if isinstance(c, str)}:
