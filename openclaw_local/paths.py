@@ -7,6 +7,8 @@ It holds the config file, the SQLite database and the learned adapters.
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import importlib.util
 import os
 import secrets
@@ -14,7 +16,7 @@ import shutil
 import stat
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Literal
 
 import platformdirs
 
@@ -131,6 +133,65 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
+def unique_sibling(path: Path, tag: str) -> Path:
+    """A hidden name beside ``path`` that no other process or call uses: ``.<name>.<tag>-<random>-<pid>``.
+
+    It ends in the writer's pid so a sweeper can tell a live writer's temporary from a dead one's.
+    """
+    return path.with_name(f".{path.name}.{tag}-{secrets.token_hex(4)}-{os.getpid()}")
+
+
+def move_into_place(src: Path, dst: Path) -> None:
+    """fsync ``src``, rename it over ``dst``, fsync the directory: ``dst`` is now ``src``, durably."""
+    fsync_path(src)
+    os.replace(src, dst)
+    fsync_path(Path(dst).parent)
+
+
+def _rename_noreplace_syscall() -> Callable[[str, str], int] | None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    at_fdcwd, rename_noreplace_flag = -100, 1
+    return lambda src, dst: fn(at_fdcwd, os.fsencode(src), at_fdcwd, os.fsencode(dst), rename_noreplace_flag)
+
+
+_RENAMEAT2 = _rename_noreplace_syscall()
+
+
+def rename_noreplace(src: Path, dst: Path) -> None:
+    """Rename ``src`` to ``dst``, raising FileExistsError if ``dst`` exists (even an empty directory,
+    which a plain rename would silently replace). ``renameat2(RENAME_NOREPLACE)`` on Linux."""
+    if _RENAMEAT2 is not None:
+        if _RENAMEAT2(str(src), str(dst)) == 0:
+            return
+        err = ctypes.get_errno()
+        if err == errno.EEXIST:
+            raise FileExistsError(err, os.strerror(err), str(dst))
+        if err not in (errno.ENOSYS, errno.EINVAL):  # EINVAL/ENOSYS: this file system cannot; fall back
+            raise OSError(err, os.strerror(err), str(dst))
+    if os.path.lexists(dst):  # fallback: a tiny window remains (callers that need more reserve the name first)
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(dst))
+    os.rename(src, dst)
+
+
+def remove_dir(path: Path) -> None:
+    """Delete a directory so readers see it whole or gone: renamed aside (one step), then removed.
+
+    Missing, or removed meanwhile by another process: nothing to do.
+    """
+    trash = unique_sibling(path, "deleted")
+    try:
+        os.rename(path, trash)
+    except FileNotFoundError:
+        return
+    shutil.rmtree(trash, ignore_errors=True)
+
+
 @contextmanager
 def atomic_path(path: Path | str) -> Iterator[Path]:
     """A temporary file name beside ``path`` to write to; on leaving the block it is fsynced and
@@ -140,49 +201,63 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
     For writers that want a file name (GGUFWriter, ``open``); ``atomic_write_bytes`` for bytes.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+    tmp = unique_sibling(path, "tmp")
     try:
         yield tmp
-        fsync_path(tmp)
-        os.replace(tmp, path)
-        fsync_path(path.parent)
+        move_into_place(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
 
 
-@contextmanager
-def atomic_dir(path: Path | str, *, replace: bool = True) -> Iterator[Path]:
-    """Like :func:`atomic_path` for a directory: write into the yielded empty directory; on leaving
-    the block its files are fsynced and it replaces ``path``.
+IfExists = Literal["replace", "keep", "fail"]
 
-    ``os.replace`` cannot replace a non-empty directory, so the old one is renamed aside first; a
-    crash in between leaves the old or the new directory under ``path`` plus a stray ``.old``
-    directory, never a half-written one. ``replace=False``: the first writer wins — when ``path``
-    exists by the time the block ends (another process finished first), it is kept and this
-    writer's directory is discarded (for caches that several processes may build at once).
+
+@contextmanager
+def atomic_dir(path: Path | str, *, if_exists: IfExists = "replace", mode: int = 0o777) -> Iterator[Path]:
+    """Like :func:`atomic_path` for a directory: write into the yielded empty directory (made with
+    ``mode``); on leaving the block its files are fsynced and it is renamed into place as ``path``.
+
+    When ``path`` exists by then:
+
+    - ``"replace"``: it is replaced. ``os.replace`` cannot replace a non-empty directory, so the
+      old one is renamed aside first; a crash in between leaves the old or the new directory
+      under ``path`` plus a stray ``.old`` directory, never a half-written one.
+    - ``"keep"``: the first writer wins — it is kept and this writer's directory is discarded
+      (for caches that several processes may build at once).
+    - ``"fail"``: FileExistsError, and this writer's directory is discarded; nothing is ever
+      replaced, not even an empty directory (the rename itself refuses, see :func:`rename_noreplace`).
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    tmp = unique_sibling(path, "tmp")
+    tmp.mkdir(parents=True, mode=mode)
     try:
         yield tmp
         for p in sorted(tmp.rglob("*")):
             if p.is_file():
                 fsync_path(p)
         fsync_path(tmp)
-        if not replace and path.exists():
-            return
-        old = path.with_name(f".{path.name}.old-{os.getpid()}-{secrets.token_hex(4)}")
-        if path.exists():
-            os.replace(path, old)
-        os.replace(tmp, path)
-        if old.exists():
-            shutil.rmtree(old, ignore_errors=True)
+        if if_exists == "replace":
+            _replace_dir(tmp, path)
+        else:
+            try:
+                rename_noreplace(tmp, path)
+            except FileExistsError:
+                if if_exists == "fail":
+                    raise
+                return
         fsync_path(path.parent)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _replace_dir(new: Path, path: Path) -> None:
+    old = unique_sibling(path, "old")
+    if path.exists():
+        os.replace(path, old)
+    os.replace(new, path)
+    if old.exists():
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
@@ -191,3 +266,13 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+
+
+def copy_file_atomic(src: Path, dst: Path, mode: int = 0o600) -> Path:
+    """Copy ``src`` to ``dst`` (made with ``mode``, its directory if missing) via temp file + fsync + rename."""
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(dst) as tmp:
+        shutil.copyfile(src, tmp)
+        os.chmod(tmp, mode)
+    return dst

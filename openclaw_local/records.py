@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 
 @dataclass
@@ -130,3 +130,19 @@ class AdapterVersion:
     def good(self) -> bool:
         """Was served and never found bad: a rollback or fallback target."""
         return self.status in ("active", "retired")
+
+
+def model_context(system_prompt: str, messages: Iterable[Message], *, before: int | None = None) -> list[dict[str, str]]:
+    """The prompt as the model sees it: the system prompt, then the thread's user and assistant
+    messages (corrections applied, empty replies left out), up to the message with id ``before``.
+
+    The one definition for both the chat's next reply and a training sample's prompt, so a
+    sample is trained on exactly the context its reply was generated from.
+    """
+    out = [{"role": "system", "content": system_prompt}]
+    for m in messages:
+        if before is not None and m.id >= before:
+            break
+        if m.role in ("user", "assistant") and (m.shown_text or m.role == "user"):
+            out.append({"role": m.role, "content": m.shown_text})
+    return out

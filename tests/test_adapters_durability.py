@@ -79,6 +79,7 @@ def template(tmp_path_factory, embedded_model):
 
 
 def start_up(home: Path, engine) -> tuple[LearnerService, Store]:
+    engine.set_adapter(None)  # a starting app's engine serves nothing yet (the engine is shared across trials)
     store = Store.open(home)
     service = LearnerService(home, Settings(learn=False, threads=2), store, engine)
     adapter_files.sweep_temporaries(home)

@@ -134,6 +134,19 @@ def test_rating_and_correction_reach_the_hook_and_the_context(chat, fake_engine)
         chat.correct(reply.id, "  ")
 
 
+def test_a_training_sample_is_prompted_with_the_context_its_reply_was_generated_from(chat, fake_engine, store):
+    """ChatService.context_for and SampleStore.prompt_messages are one definition (records.model_context)."""
+    fake_engine.queue("Paris.", "About 2 million.")
+    conv = chat.new_conversation()
+    first = chat.send(conv.id, "Capital of France?", lambda e: None)
+    chat.correct(first.id, "Paris, France.")
+    second = chat.send(conv.id, "Population?", lambda e: None)
+    samples = SampleStore(store, default_system_prompt=SETTINGS.system_prompt)
+    assert samples.prompt_messages(first.id) == fake_engine.prompts[0] == chat.context_for(conv.id, upto=first.id)
+    assert samples.prompt_messages(second.id) == fake_engine.prompts[1] == chat.context_for(conv.id, upto=second.id)
+    assert fake_engine.prompts[1][2] == {"role": "assistant", "content": "Paris, France."}
+
+
 def test_dropped_turns_become_a_notice(chat, fake_engine):
     fake_engine.n_ctx = 40  # fake tokens are words: room for the system prompt, the reply reserve and one turn
     fake_engine.queue("First.", "Second.")

@@ -6,6 +6,7 @@ import ast
 from pathlib import Path
 
 import openclaw_local
+from tests.source_tree import modules
 
 ROOT = Path(openclaw_local.__file__).parent
 COMPOSITION_ROOT = "services/container.py"
@@ -30,11 +31,8 @@ def _call_name(node: ast.Call) -> str:
 
 def constructions_outside_root(root: Path) -> list[str]:
     found = []
-    for path in sorted(root.rglob("*.py")):
-        rel = path.relative_to(root).as_posix()
-        if rel == COMPOSITION_ROOT:
-            continue
-        for node in ast.walk(ast.parse(path.read_text())):
+    for rel, tree in modules(root, skip={COMPOSITION_ROOT}):
+        for node in ast.walk(tree):
             if isinstance(node, ast.Call) and _call_name(node) in BUILT_ONLY_IN_ROOT:
                 name = _call_name(node)
                 found.append(f"{rel}:{node.lineno} {name}(): {BUILT_ONLY_IN_ROOT[name]}")

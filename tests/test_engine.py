@@ -8,8 +8,8 @@ import pytest
 
 from openclaw_local.engine import Engine, Preempted
 from openclaw_local.engine.gguf_check import inspect_gguf
-from openclaw_local.engine.thinking import split_thinking
 from openclaw_local.errors import ModelError
+from openclaw_local.thinking import split_thinking
 
 SYSTEM = {"role": "system", "content": "You are a helpful assistant."}
 

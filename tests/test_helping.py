@@ -12,7 +12,6 @@ from pathlib import Path
 from openclaw_local.services.helping import gate_sentences, outcomes, sample_excerpts, sparkline, status_words
 from openclaw_local.store import Store
 from openclaw_local.records import AdapterVersion
-from openclaw_local.store.adapters import AdapterStore
 from openclaw_local.store.samples import SampleStore
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,16 +11,18 @@ import openclaw_local
 ROOT = Path(openclaw_local.__file__).parent
 FRONT_ENDS = {"cli", "ui", "endpoint", "sim", "bench", "__main__"}
 # package -> what it may import (besides itself)
+# leaf modules with no internal imports (shared vocabulary): every layer may use them
+LEAVES = {"verdicts", "thinking", "records"}
 ALLOWED = {
     **{name: None for name in FRONT_ENDS},  # anything
-    "services": {"store", "engine", "learn", "config", "paths", "errors", "records"},
-    "store": {"config", "paths", "errors", "records"},
-    "engine": {"config", "paths", "errors", "records"},
-    "learn": {"config", "paths", "errors", "records"},
+    "services": {"store", "engine", "learn", "config", "paths", "errors", *LEAVES},
+    "store": {"config", "paths", "errors", *LEAVES},
+    "engine": {"config", "paths", "errors", *LEAVES},
+    "learn": {"config", "paths", "errors", *LEAVES},
     "config": {"paths", "errors"},
     "paths": {"errors"},
     "errors": set(),
-    "records": set(),  # a leaf: plain dataclasses, no internal imports
+    **{name: set() for name in LEAVES},
 }
 
 

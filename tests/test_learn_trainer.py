@@ -17,10 +17,10 @@ from openclaw_local.learn.trainer import (
     make_optimizer,
     reply_logprobs,
     save_optimizer_state,
-    strip_thinking,
     train_update,
     with_hint,
 )
+from openclaw_local.thinking import strip_thinking
 
 torch.set_num_threads(2)
 

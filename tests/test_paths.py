@@ -59,3 +59,24 @@ def test_atomic_dir_swaps_the_directory_whole_or_not_at_all(tmp_path):
         (tmp / "b.txt").write_text("second")
     assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v1"]  # no temporary or .old directory left
+
+
+def test_atomic_dir_keeps_or_refuses_an_existing_directory(tmp_path):
+    """``keep``: the first writer wins; ``fail``: FileExistsError, even over an empty directory."""
+    from openclaw_local.paths import atomic_dir, remove_dir
+
+    target = tmp_path / "cache"
+    with atomic_dir(target, if_exists="keep") as tmp:
+        (tmp / "a.txt").write_text("first")
+    with atomic_dir(target, if_exists="keep") as tmp:
+        (tmp / "a.txt").write_text("second")
+    assert (target / "a.txt").read_text() == "first"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(FileExistsError):
+        with atomic_dir(empty, if_exists="fail") as tmp:
+            (tmp / "b.txt").write_text("new")
+    assert list(empty.iterdir()) == []
+    remove_dir(target)
+    remove_dir(target)  # already gone: nothing to do
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]  # no temporaries left

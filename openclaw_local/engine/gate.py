@@ -28,12 +28,8 @@ class ModelGate:
             finally:
                 self._foreground_waiting -= 1
             self._busy = True
-        try:
+        with self._release_on_exit():
             yield
-        finally:
-            with self._cv:
-                self._busy = False
-                self._cv.notify_all()
 
     @contextmanager
     def background(self) -> Iterator[None]:
@@ -41,6 +37,12 @@ class ModelGate:
             while self._busy or self._foreground_waiting:
                 self._cv.wait()
             self._busy = True
+        with self._release_on_exit():
+            yield
+
+    @contextmanager
+    def _release_on_exit(self) -> Iterator[None]:
+        """Run the holder's block, then free the model and wake every waiter."""
         try:
             yield
         finally:

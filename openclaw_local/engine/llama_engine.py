@@ -22,8 +22,8 @@ import numpy as np
 from openclaw_local.engine.gate import ModelGate
 from openclaw_local.engine.gguf_check import inspect_gguf
 from openclaw_local.engine.load_plan import LoadPlan, open_llama
-from openclaw_local.engine.thinking import split_thinking
 from openclaw_local.errors import ModelError
+from openclaw_local.thinking import split_thinking
 
 CUT_NOTICE = "\n\n[… message cut to fit the context window …]"
 SCORE_CHUNK = 128  # rows of logits materialised at once while scoring

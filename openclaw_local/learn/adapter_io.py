@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -31,11 +29,17 @@ import numpy as np
 
 from openclaw_local.config import MAX_ALPHA_OVER_RANK
 from openclaw_local.errors import ImportFormatError
-from openclaw_local.learn.convert import HF_TO_GGUF, PERMUTED_ARCHITECTURES, llama_permute_rows, lora_tensors_to_gguf
+from openclaw_local.learn.convert import (
+    GGUF_LORA_KEY,
+    HF_TO_GGUF,
+    PEFT_KEY,
+    PERMUTED_ARCHITECTURES,
+    llama_permute_rows,
+    lora_tensors_to_gguf,
+)
+from openclaw_local.paths import atomic_path
 
 GGUF_TO_HF = {v: k for k, v in HF_TO_GGUF.items()}
-_GGUF_LORA = re.compile(r"^blk\.(\d+)\.(\w+)\.weight\.lora_([ab])$")
-_PEFT_KEY = re.compile(r"layers\.(\d+)\.(?:self_attn|mlp)\.(\w+_proj)\.lora_([AB])(?:\.[\w-]+)?\.weight$")
 MLP = ("gate_proj", "up_proj", "down_proj")
 
 
@@ -105,7 +109,7 @@ def read_lora_gguf(path: Path) -> Lora:
     alpha = _alpha(meta["adapter.lora.alpha"], f"{path.name}: adapter.lora.alpha")
     half: dict[tuple[int, str], dict[str, np.ndarray]] = {}
     for t in reader.tensors:
-        m = _GGUF_LORA.match(t.name)
+        m = GGUF_LORA_KEY.match(t.name)
         if not m or m.group(2) not in GGUF_TO_HF:
             raise ImportFormatError(f"{path.name}: unexpected tensor {t.name!r}")
         if t.tensor_type not in (gguf.GGMLQuantizationType.F32, gguf.GGMLQuantizationType.F16):
@@ -133,7 +137,7 @@ def read_peft_dir(path: Path, base: BaseInfo) -> Lora:
         raise ImportFormatError(f"{st_path.name} is not readable safetensors ({type(exc).__name__}: {exc})") from None
     half: dict[tuple[int, str], dict[str, np.ndarray]] = {}
     for key, value in tensors.items():
-        m = _PEFT_KEY.search(key)
+        m = PEFT_KEY.search(key)
         if not m or m.group(2) not in HF_TO_GGUF:
             raise ImportFormatError(f"{st_path.name}: unexpected tensor {key!r}")
         arr = np.asarray(value, dtype=np.float32)
@@ -294,9 +298,8 @@ def merge_into_gguf(base_path: Path, lora: Lora, out: Path, *, out_type: str = "
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    writer = gguf.GGUFWriter(str(tmp), arch)
-    try:
+    with atomic_path(out) as tmp:
+        writer = gguf.GGUFWriter(str(tmp), arch)
         for key, field in reader.fields.items():
             if key.startswith("GGUF.") or key in ("general.architecture", "general.alignment"):
                 continue
@@ -342,10 +345,4 @@ def merge_into_gguf(base_path: Path, lora: Lora, out: Path, *, out_type: str = "
             writer.write_tensor_data(data)
             progress(f"merged {t.name}", (i + 1) / len(plan))
         writer.close()
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return out

@@ -30,7 +30,9 @@ import numpy as np
 from openclaw_local.paths import atomic_path
 
 __all__ = [
+    "GGUF_LORA_KEY",
     "HF_TO_GGUF",
+    "PEFT_KEY",
     "llama_permute_rows",
     "lora_tensors_to_gguf",
     "peft_model_to_gguf",
@@ -48,8 +50,11 @@ HF_TO_GGUF = {
 }
 PERMUTED_ARCHITECTURES = ("llama",)
 
-# e.g. base_model.model.model.layers.3.self_attn.q_proj.lora_A.weight (optionally with .default)
-_KEY = re.compile(r"layers\.(\d+)\.(?:self_attn|mlp)\.(\w+_proj)\.lora_([AB])(?:\.[\w-]+)?\.weight$")
+# The two namings of one LoRA tensor; groups: layer, projection, A/B (a/b).
+# PEFT, e.g. base_model.model.model.layers.3.self_attn.q_proj.lora_A.weight (optionally with .default)
+PEFT_KEY = re.compile(r"layers\.(\d+)\.(?:self_attn|mlp)\.(\w+_proj)\.lora_([AB])(?:\.[\w-]+)?\.weight$")
+# llama.cpp, e.g. blk.3.attn_q.weight.lora_a
+GGUF_LORA_KEY = re.compile(r"^blk\.(\d+)\.(\w+)\.weight\.lora_([ab])$")
 
 
 def llama_permute_rows(w: np.ndarray, n_head: int) -> np.ndarray:
@@ -84,7 +89,7 @@ def lora_tensors_to_gguf(
 
     pairs: dict[tuple[int, str], dict[str, np.ndarray]] = {}
     for key, value in tensors.items():
-        m = _KEY.search(key)
+        m = PEFT_KEY.search(key)
         if not m:
             continue
         layer, proj, which = int(m.group(1)), m.group(2), m.group(3)

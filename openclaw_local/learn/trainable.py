@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -116,7 +117,7 @@ def ensure_safetensors_cache(gguf_path: Path, cache_root: Path, progress: Progre
     cache_root.mkdir(parents=True, exist_ok=True, mode=0o700)
     started = time.monotonic()
     # first writer wins: another process (a second learner, an import's gate) may finish first
-    with atomic_dir(final, replace=False) as tmp:
+    with atomic_dir(final, if_exists="keep") as tmp:
         progress(f"reading {gguf_path.name} (first-time conversion for learning)", 0.0)
         try:
             model = AutoModelForCausalLM.from_pretrained(
@@ -286,19 +287,16 @@ def save_adapter(
     writes into a temporary directory of its own (a new adapter version).
     """
     out_dir = Path(out_dir)
-    if not atomic:
+    if atomic:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        target = atomic_dir(out_dir)
+    else:
         out_dir.mkdir(parents=True, exist_ok=True)
-        model.save_pretrained(str(out_dir), safe_serialization=True)
+        target = nullcontext(out_dir)
+    with target as d:
+        model.save_pretrained(str(d), safe_serialization=True)
         if optimizer is not None:
-            torch.save(optimizer.state_dict(), out_dir / OPTIMIZER_FILE)
+            torch.save(optimizer.state_dict(), d / OPTIMIZER_FILE)
         if extra_state is not None:
-            (out_dir / TRAINER_STATE_FILE).write_text(json.dumps(extra_state, indent=2))
-        return out_dir
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_dir(out_dir) as tmp:
-        model.save_pretrained(str(tmp), safe_serialization=True)
-        if optimizer is not None:
-            torch.save(optimizer.state_dict(), tmp / OPTIMIZER_FILE)
-        if extra_state is not None:
-            (tmp / TRAINER_STATE_FILE).write_text(json.dumps(extra_state, indent=2))
+            (d / TRAINER_STATE_FILE).write_text(json.dumps(extra_state, indent=2))
     return out_dir

@@ -34,7 +34,6 @@ from __future__ import annotations
 import io
 import math
 import random
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +49,7 @@ from openclaw_local.learn.losses import (
     general_text_kl,
     kl_to_base,
 )
+from openclaw_local.thinking import strip_thinking
 
 __all__ = [
     "HINT_LABEL",
@@ -57,7 +57,6 @@ __all__ = [
     "TrainConfig",
     "UpdateMetrics",
     "Encoded",
-    "strip_thinking",
     "with_hint",
     "encode_item",
     "reply_logprobs",
@@ -189,17 +188,6 @@ class Encoded:
 
 
 # --- tokenization ---------------------------------------------------------------
-
-
-_THINK = re.compile(r"<think>.*?</think>\s*", re.DOTALL)
-
-
-def strip_thinking(reply: str) -> str:
-    """The visible reply: drop Qwen3 ``<think>…</think>`` blocks (and an unclosed trailing one)."""
-    reply = _THINK.sub("", reply)
-    if "<think>" in reply:
-        reply = reply.split("<think>", 1)[0]
-    return reply.strip()
 
 
 def with_hint(messages: Sequence[Mapping[str, str]], hint: str) -> list[dict[str, str]]:

@@ -17,18 +17,15 @@ cleaned up by :func:`sweep_abandoned`. Everything written here is owner-only
 
 from __future__ import annotations
 
-import ctypes
-import errno
 import hashlib
 import os
-import secrets
 import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 from openclaw_local.errors import DataDirError
-from openclaw_local.paths import fsync_path
+from openclaw_local.paths import atomic_dir, remove_dir
 from openclaw_local.records import GGUF_NAME, AdapterVersion
 from openclaw_local.store.adapters import AdapterStore
 
@@ -82,11 +79,10 @@ def base_mismatch(version: AdapterVersion, model: Path) -> str | None:
     not fit is kept, just not served: switching back to its model serves it again. An
     unreadable adapter is not a mismatch (``verify`` and llama.cpp report it as broken).
     """
-    import re
-
     from gguf import GGUFReader
 
     from openclaw_local.engine.gguf_check import inspect_gguf
+    from openclaw_local.learn.convert import GGUF_LORA_KEY
 
     try:
         base = inspect_gguf(model)
@@ -95,8 +91,8 @@ def base_mismatch(version: AdapterVersion, model: Path) -> str | None:
         arch = bytes(arch_field.parts[arch_field.data[0]]).decode() if arch_field is not None else None
         layers, width = -1, None
         for t in reader.tensors:
-            m = re.match(r"^blk\.(\d+)\.(\w+)\.weight\.lora_a$", t.name)
-            if m:
+            m = GGUF_LORA_KEY.match(t.name)
+            if m and m.group(3) == "a":
                 layers = max(layers, int(m.group(1)))
                 if m.group(2) == "attn_q":
                     width = int(t.shape[0])  # ggml order: ne0 is the input width
@@ -109,11 +105,6 @@ def base_mismatch(version: AdapterVersion, model: Path) -> str | None:
     if width is not None and base.embedding_length is not None and width != base.embedding_length:
         return f"it is {width} wide, {base.path.name} is {base.embedding_length}"
     return None
-
-
-def _unique(path: Path, tag: str) -> Path:
-    """A hidden sibling name no other process or call uses; it ends in ``-<pid>`` for the sweeper."""
-    return path.with_name(f".{path.name}.{tag}-{secrets.token_hex(4)}-{os.getpid()}")
 
 
 def owner_only(root: Path) -> None:
@@ -135,37 +126,6 @@ def owner_only(root: Path) -> None:
                 os.chmod(p, FILE_MODE)
 
 
-def _renameat2_noreplace() -> Callable[[str, str], int] | None:
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        fn = libc.renameat2
-    except (OSError, AttributeError):
-        return None
-    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    fn.restype = ctypes.c_int
-    at_fdcwd, rename_noreplace = -100, 1
-    return lambda src, dst: fn(at_fdcwd, os.fsencode(src), at_fdcwd, os.fsencode(dst), rename_noreplace)
-
-
-_RENAMEAT2 = _renameat2_noreplace()
-
-
-def rename_noreplace(src: Path, dst: Path) -> None:
-    """Rename ``src`` to ``dst``, raising FileExistsError if ``dst`` exists (even an empty directory,
-    which a plain rename would silently replace)."""
-    if _RENAMEAT2 is not None:
-        if _RENAMEAT2(str(src), str(dst)) == 0:
-            return
-        err = ctypes.get_errno()
-        if err == errno.EEXIST:
-            raise FileExistsError(err, os.strerror(err), str(dst))
-        if err not in (errno.ENOSYS, errno.EINVAL):  # EINVAL/ENOSYS: this file system cannot; fall back
-            raise OSError(err, os.strerror(err), str(dst))
-    if os.path.lexists(dst):  # fallback: a tiny window remains, closed by the id reservation
-        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(dst))
-    os.rename(src, dst)
-
-
 def write_dir_atomic(final: Path, fill: Callable[[Path], None]) -> Path:
     """Create ``final`` by letting ``fill(tmp)`` write a temporary sibling, then fsync + rename.
 
@@ -173,47 +133,10 @@ def write_dir_atomic(final: Path, fill: Callable[[Path], None]) -> Path:
     FileExistsError is raised and the temporary is removed. The result is owner-only.
     """
     final.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
-    tmp = _unique(final, "tmp")
-    tmp.mkdir(mode=DIR_MODE)
-    try:
+    with atomic_dir(final, if_exists="fail", mode=DIR_MODE) as tmp:
         fill(tmp)
         owner_only(tmp)
-        for p in tmp.rglob("*"):
-            if p.is_file():
-                fsync_path(p)
-        fsync_path(tmp)
-        rename_noreplace(tmp, final)
-        fsync_path(final.parent)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return final
-
-
-def copy_file_atomic(src: Path, dst: Path) -> Path:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _unique(dst, "tmp")
-    try:
-        shutil.copyfile(src, tmp)
-        os.chmod(tmp, FILE_MODE)
-        fsync_path(tmp)
-        os.replace(tmp, dst)
-        fsync_path(dst.parent)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return dst
-
-
-def remove_version_files(path: Path) -> None:
-    """Delete a version directory (after its row is gone): rename aside first, then remove."""
-    if not path.exists():
-        return
-    trash = _unique(path, "deleted")
-    try:
-        os.rename(path, trash)
-    except FileNotFoundError:  # another process removed it first
-        return
-    shutil.rmtree(trash, ignore_errors=True)
 
 
 def sweep_temporaries(home: Path) -> int:
@@ -269,7 +192,7 @@ def publish_new_version(home: Path, adapters: AdapterStore, fill: Callable[[Path
     except BaseException:
         adapters.abandon(vid, pid=os.getpid())
         if placed:
-            remove_version_files(vdir)
+            remove_dir(vdir)
         raise
     return version
 
@@ -297,6 +220,6 @@ def sweep_abandoned(home: Path, adapters: AdapterStore) -> int:
         vid = int(p.name[1:])
         if vid in rows or vid in writing or vid > highest:
             continue
-        remove_version_files(p)
+        remove_dir(p)
         n += 1
     return n

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from openclaw_local.config import Settings
 from openclaw_local.errors import NotFoundError, UsageError, UserError
-from openclaw_local.paths import resolve_model_path
+from openclaw_local.paths import copy_file_atomic, remove_dir, resolve_model_path
 from openclaw_local.services import adapter_files
 from openclaw_local.store import Store
 from openclaw_local.records import GGUF_NAME, AdapterVersion
@@ -202,7 +202,7 @@ class AdapterService:
                                "roll back or activate another version first")
         # row first (re-checked under the write lock): a crash leaves an orphan dir, never a row without files
         v = self.adapters.delete(v.id)
-        adapter_files.remove_version_files(Path(v.path))
+        remove_dir(Path(v.path))
 
     # ------------------------------------------------------------------- export
     def export(self, version_id: int, fmt: str, out: Path, *, merged_type: str = "f16",
@@ -249,7 +249,7 @@ class AdapterService:
             raise UsageError(f"{out} is a directory", "give a file name for --out")
         if fmt == "gguf-lora":
             try:
-                return adapter_files.copy_file_atomic(v.gguf_path, out)
+                return copy_file_atomic(v.gguf_path, out)
             except FileNotFoundError:
                 raise AdapterError(f"v{v.id} was deleted by another process during the export") from None
         from openclaw_local.learn.adapter_io import merge_into_gguf, read_lora_gguf

@@ -15,14 +15,14 @@ from typing import Any, Callable
 
 from openclaw_local.config import Settings
 from openclaw_local.engine import Engine
-from openclaw_local.engine.thinking import split_thinking
 from openclaw_local.engine.tool_calls import split_tool_calls
 from openclaw_local.services import sessions
 from openclaw_local.services.events import ReplyDelta, ReplyFinished, ReplyStarted
 from openclaw_local.services.sessions import ClientTurn
 from openclaw_local.store import Store
 from openclaw_local.store.db import now
-from openclaw_local.records import Conversation, Message
+from openclaw_local.records import Conversation, Message, model_context
+from openclaw_local.thinking import split_thinking
 
 EventSink = Callable[[object], None]
 FLUSH_EVERY_S = 0.25
@@ -92,13 +92,8 @@ class ChatService:
     def context_for(self, conversation_id: int, *, upto: int | None = None) -> list[dict[str, str]]:
         """Messages as the model sees them: system prompt, then the thread, corrections applied."""
         conv = self.store.get_conversation(conversation_id)
-        ctx = [{"role": "system", "content": conv.system_prompt or self.settings.system_prompt}]
-        for m in self.store.messages(conversation_id):
-            if upto is not None and m.id >= upto:
-                break
-            if m.role in ("user", "assistant") and (m.shown_text or m.role == "user"):
-                ctx.append({"role": m.role, "content": m.shown_text})
-        return ctx
+        return model_context(conv.system_prompt or self.settings.system_prompt, self.store.messages(conversation_id),
+                             before=upto)
 
     # ------------------------------------------------------------------ writing
     def send(self, conversation_id: int, text: str, emit: EventSink, cancel: threading.Event | None = None) -> Message | None:

@@ -27,6 +27,7 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 from openclaw_local.errors import NotFoundError, UserError
+from openclaw_local.paths import move_into_place
 
 CHUNK = 1 << 20
 DISK_MARGIN = 64 << 20  # keep this much free beyond the file itself
@@ -183,9 +184,7 @@ def download(remote: RemoteFile, dest: Path, *, progress: ProgressFn | None = No
         raise DownloadError(f"{remote.filename} is corrupt: its checksum differs from the hub's "
                             f"({hasher.hexdigest()[:12]}… vs {remote.etag[:12]}…); the file was deleted",
                             "run the command again to download it afresh")
-    with open(part, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(part, dest)
+    move_into_place(part, dest)
     info.unlink(missing_ok=True)
     return dest
 

@@ -108,9 +108,9 @@ def pull(home: Path, name: str, filename: str | None = None, *, progress: Progre
     if dest.is_file() and _recorded_etag(record) == remote.etag and dest.stat().st_size == remote.size:
         return dest  # already here, verified when it was pulled
     model_download.download(remote, dest, progress=progress, attempts=attempts, retry_wait_s=retry_wait_s)
-    record.write_text(json.dumps({"repo": repo, "filename": filename, "size": remote.size, "sha256": remote.etag,
-                                  "commit": remote.commit, "pulled_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
-                                 indent=2))
+    atomic_write_bytes(record, json.dumps(  # a half-written record would cost a fresh download
+        {"repo": repo, "filename": filename, "size": remote.size, "sha256": remote.etag, "commit": remote.commit,
+         "pulled_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=2).encode())
     return dest
 
 

@@ -30,9 +30,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from openclaw_local.engine.thinking import split_thinking
 from openclaw_local.store import Store
 from openclaw_local.records import Message
+from openclaw_local.thinking import split_thinking
 
 MIN_PREFIX = 16  # shortest resent prefix of a reply that still counts as that reply
 

@@ -124,42 +124,38 @@ def memory_system_prompt(base: str, complaints: list[str], corrections: list[tup
 
 def sft_arm(home: Path, settings: Settings, items: list[dict[str, Any]], steps: int, out_dir: Path,
             *, batch_size: int = 16, seed: int = 0) -> dict[str, Any]:
-    """Fresh LoRA, plain cross-entropy on the corrections, ``steps`` Adam steps → GGUF path."""
+    """Fresh LoRA, plain cross-entropy on the corrections, ``steps`` Adam steps → GGUF path.
+
+    Each step is one product update (``trainer.train_update``) on a minibatch of up to
+    ``batch_size`` corrections cycled over them, with the imitation term alone
+    (``losses.correction_sft_loss`` at weight 1, the RL and distillation weights 0): plain
+    cross-entropy, computed by the same code as the product's ``w_sft`` term.
+    """
     import torch
 
     from openclaw_local.learn.convert import peft_model_to_gguf
     from openclaw_local.learn.trainable import build_trainable
-    from openclaw_local.learn.trainer import TrainItem, encode_item, make_optimizer, reply_logprobs
+    from openclaw_local.learn.trainer import TrainConfig, TrainItem, make_optimizer, train_update
 
     started = time.monotonic()
     torch.manual_seed(seed)
     t = build_trainable(settings, home)
     tok = t.tokenizer
-    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-    enc = [encode_item(tok, TrainItem(prompt_messages=i["prompt_messages"], reply=i["reply"], reward=1)) for i in items]
+    corrections = [TrainItem(prompt_messages=i["prompt_messages"], reply=i["reply"], reward=1, is_correction=True)
+                   for i in items]
     opt = make_optimizer(t.model, settings.learning_rate)
     rng = random.Random(seed)
     order: list[int] = []
-    losses = []
-    t.model.train(True)
+    losses: list[float] = []
     for _ in range(steps):
         batch = []
-        while len(batch) < min(batch_size, len(enc)):
+        while len(batch) < min(batch_size, len(corrections)):
             if not order:
-                order = list(range(len(enc)))
+                order = list(range(len(corrections)))
                 rng.shuffle(order)
-            batch.append(order.pop())
-        opt.zero_grad(set_to_none=True)
-        total = 0.0
-        for j in range(0, len(batch), 4):
-            sub = batch[j:j + 4]
-            logp, mask, _ = reply_logprobs(t.model, [enc[i].prompt_ids for i in sub], [enc[i].reply_ids for i in sub], pad)
-            nll = -((logp * mask).sum(1) / mask.sum(1).clamp(min=1)).mean()
-            (nll * len(sub) / len(batch)).backward()
-            total += float(nll.detach()) * len(sub) / len(batch)
-        torch.nn.utils.clip_grad_norm_([p for p in t.model.parameters() if p.requires_grad], 1.0)
-        opt.step()
-        losses.append(total)
+            batch.append(corrections[order.pop()])
+        sft_only = TrainConfig(lr=settings.learning_rate, w_rl=0.0, w_opd=0.0, w_sft=1.0, batch_size=len(batch), seed=seed)
+        train_update(t.model, tok, batch, sft_only, opt, progress=lambda step, total, loss: losses.append(loss))
     t.model.train(False)
     from openclaw_local.learn.gate import GateConfig, general_text, perplexity
     from openclaw_local.services.updates import base_perplexity

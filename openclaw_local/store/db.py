@@ -22,12 +22,12 @@ from sqlite_utils import Database
 from openclaw_local.errors import DatabaseError, DataDirError
 from openclaw_local.store.migrations import migrations
 from openclaw_local.records import Conversation, Feedback, Message
+from openclaw_local.verdicts import mark as verdict_mark
 
 DB_FILE = "openclaw.db"
 LOCK_FILE = "openclaw.lock"
 SCHEMA_VERSION = len(migrations._migrations)
 TITLE_CHARS = 60
-JUDGMENT_MARKS = {1: "✓", -1: "✗"}
 
 
 def now() -> str:
@@ -451,7 +451,7 @@ class Store:
                 ids,
             )
             for r in judged:
-                by_id[r["message_id"]].judgment = JUDGMENT_MARKS.get(r["reward"], "·")
+                by_id[r["message_id"]].judgment = verdict_mark(r["reward"])
                 by_id[r["message_id"]].judgment_hint = r["hint"]
                 by_id[r["message_id"]].judgment_overruled = r["reward_source"] == "overrule"
         return messages

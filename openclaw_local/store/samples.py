@@ -35,6 +35,7 @@ from typing import Any, Iterable
 
 from openclaw_local.config import DEFAULT_SYSTEM_PROMPT
 from openclaw_local.store.db import Store, now
+from openclaw_local.records import model_context
 
 STATUSES = ("waiting", "judged", "trained", "skipped")
 EXPLICIT = ("rating", "correction")
@@ -315,13 +316,7 @@ class SampleStore:
         cid = msg[0]["conversation_id"]
         conv = q("select system_prompt from conversations where id = ?", [cid])
         system = (conv[0]["system_prompt"] if conv else None) or self.default_system_prompt
-        out = [{"role": "system", "content": system}]
-        for m in self.store.messages(cid):
-            if m.id >= message_id:
-                break
-            if m.role in ("user", "assistant") and (m.shown_text or m.role == "user"):
-                out.append({"role": m.role, "content": m.shown_text})
-        return out
+        return model_context(system, self.store.messages(cid), before=message_id)
 
     def training_items(self, message_ids: Iterable[int]) -> list[dict[str, Any]]:
         """Items for the trainer, one per usable judged sample, plus one per correction.

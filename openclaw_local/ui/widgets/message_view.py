@@ -16,9 +16,9 @@ from textual.widgets import Collapsible, Markdown, Static
 from textual.widgets._collapsible import CollapsibleTitle
 
 from openclaw_local.records import Message
+from openclaw_local.verdicts import WORDS as JUDGE_WORDS
 
 RATING_MARKS = {1: "👍", -1: "👎"}
-JUDGE_WORDS = {"✓": "accepted", "✗": "pushed back", "·": "unclear"}  # the judge's verdict, in words
 
 
 def chat_markdown_parser() -> MarkdownIt:
