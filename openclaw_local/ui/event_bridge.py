@@ -13,12 +13,10 @@ from typing import TYPE_CHECKING, Callable
 
 from openclaw_local.services.events import AdapterSwapped, EventBus, Judged
 from openclaw_local.ui.messages import NoticePosted
+from openclaw_local.verdicts import mark as verdict_mark
 
 if TYPE_CHECKING:
     from openclaw_local.ui.app import OpenClawApp
-
-JUDGE_MARKS = {1: "✓", -1: "✗"}  # anything else (0, None: could not tell) shows as ·
-
 
 def swap_notice(event: AdapterSwapped) -> NoticePosted:
     """What the chat says when the served adapter changes: the reason if it was not asked for."""
@@ -33,7 +31,7 @@ def forward(app: "OpenClawApp", event: object) -> None:
     if not app.is_running:
         return
     if isinstance(event, Judged):
-        app.post_judgment(event.message_id, JUDGE_MARKS.get(event.reward, "·"), event.hint)
+        app.post_judgment(event.message_id, verdict_mark(event.reward), event.hint)
     elif isinstance(event, AdapterSwapped):
         app.post_message(swap_notice(event))
 
