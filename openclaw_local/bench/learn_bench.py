@@ -222,6 +222,7 @@ def chat_while_training(engine, home: Path, s: Settings, rounds: int) -> tuple[l
     env = dict(os.environ, OMP_NUM_THREADS=str(s.learner_threads))
     loads: dict[str, subprocess.Popen] = {}
     results: dict[str, list[float]] = {name: [] for name, _ in TRAINING_ARMS}
+    load_share: dict[str, list[float]] = {name: [] for name, _ in TRAINING_ARMS}  # the load's cores used meanwhile
     try:
         for name, policy in TRAINING_ARMS:
             if policy is None:
@@ -244,7 +245,11 @@ def chat_while_training(engine, home: Path, s: Settings, rounds: int) -> tuple[l
                 for other, proc in loads.items():
                     os.kill(proc.pid, signal.SIGCONT if other == name else signal.SIGSTOP)
                 time.sleep(1.0)  # the load is back in its training loop
+                cpu0, t0 = _cpu_seconds(loads.get(name)), time.perf_counter()
                 results[name].append(_chat_tps(engine, 96))
+                cpu1 = _cpu_seconds(loads.get(name))
+                if cpu0 is not None and cpu1 is not None:
+                    load_share[name].append((cpu1 - cpu0) / (time.perf_counter() - t0))
     finally:
         for proc in loads.values():
             os.kill(proc.pid, signal.SIGCONT)
@@ -252,13 +257,28 @@ def chat_while_training(engine, home: Path, s: Settings, rounds: int) -> tuple[l
             proc.wait()
     idle = median(results["idle"])
     rows = [(f"chat tokens/s {name} ({s.learner_threads} torch thread(s))" if name != "idle" else "chat tokens/s idle",
-             f"{median(results[name]):.1f}") for name, _ in TRAINING_ARMS]
+             f"{median(results[name]):.1f} (rounds {min(results[name]):.1f}–{max(results[name]):.1f})")
+            for name, _ in TRAINING_ARMS]
+    rows += [(f"training load's CPU while chat generates, {name} (cores, median)", f"{median(load_share[name]):.2f}")
+             for name, _ in TRAINING_ARMS if load_share[name]]
     nice_ratio = median(results[TRAINING_ARMS[1][0]]) / idle
     ratio = median(results[TRAINING_ARMS[2][0]]) / idle
     rows.append(("ratio training/idle, nice 19", f"{nice_ratio:.3f}"))
     rows.append(("ratio training/idle, SCHED_IDLE (target ≥ 0.95)" if idle_class_available()
                  else "ratio training/idle, learner policy (no SCHED_IDLE here: nice 19; target ≥ 0.95)", f"{ratio:.3f}"))
     return rows, f"chat while training {'met' if ratio >= 0.95 else 'MISSED'} ({ratio:.2f})"
+
+
+def _cpu_seconds(proc: subprocess.Popen | None) -> float | None:
+    """User + system CPU seconds of a child so far (Linux /proc); None elsewhere."""
+    if proc is None:
+        return None
+    try:
+        with open(f"/proc/{proc.pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def run_chat_while_training(model: Path, settings: Settings, *, rounds: int = 4,
