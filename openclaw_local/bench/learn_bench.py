@@ -304,3 +304,38 @@ def run_chat_while_training(model: Path, settings: Settings, *, rounds: int = 4,
         rows=rows,
         verdict=verdict,
     )
+
+
+def run_judge_latency(model: Path, settings: Settings, *, user_home: Path | None = None) -> BenchResult:
+    """Only the judge's latency per sample (``bench learn --only judge-latency``): default and generate judge."""
+    from openclaw_local.services import container
+    from openclaw_local.services.chat import ChatService
+    from openclaw_local.store.samples import SampleStore
+
+    s = settings.replace(max_tokens=48, temperature=0.7, seed=5)
+    rows: list[tuple[str, str]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        store = container.open_store(Path(tmp))
+        engine = container.load_engine(None, s, model, n_ctx=s.n_ctx, threads=s.threads,
+                                       plan=container.load_plan(user_home, s, model))
+        judge_engine = container.load_engine(None, s, model, n_ctx=min(2048, s.n_ctx),
+                                             plan=container.load_plan(user_home, s, model, cpu_only=True))
+        try:
+            samples = SampleStore(store, default_system_prompt=s.system_prompt)
+            chat = ChatService(store, engine, s, on_next_state=samples.record_next_state)
+            for mode in (None, "generate"):  # None: the default judge for this model (settings.judge_mode)
+                per_sample, name = _judge_latency(chat, samples, judge_engine, s, mode)
+                rows.append((f"judge latency per sample ({name} judge, queue of 4, median)", f"{per_sample * 1000:.0f} ms"))
+        finally:
+            judge_engine.close()
+            engine.close()
+            store.close()
+    return BenchResult(
+        name="learn-judge",
+        title="Judge latency per sample",
+        method=(f"Embedded model; the judge on its own CPU llama.cpp context, as in the app, {s.judge_votes} vote(s) "
+                "for the generate judge. Four fresh replies, each followed by a user complaint, judged by a "
+                "JudgeWorker with no chat running. Median seconds per judged sample."),
+        rows=rows,
+        verdict="reported (no target)",
+    )
