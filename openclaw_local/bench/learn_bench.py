@@ -335,7 +335,7 @@ def run_judge_latency(model: Path, settings: Settings, *, user_home: Path | None
         title="Judge latency per sample",
         method=(f"Embedded model; the judge on its own CPU llama.cpp context, as in the app, {s.judge_votes} vote(s) "
                 "for the generate judge. Four fresh replies, each followed by a user complaint, judged by a "
-                "JudgeWorker with no chat running. Median seconds per judged sample."),
+                "JudgeWorker with no chat running. Median time per judged sample."),
         rows=rows,
         verdict="reported (no target)",
     )
