@@ -74,6 +74,8 @@ def test_doctor(home):
     lines = result.stdout.splitlines()
     assert any(line.startswith("recommended model") and ("qwen3-" in line or "none of the known" in line) for line in lines)
     assert any(line.startswith("learning memory") and ("fits:" in line or "learning paused" in line) for line in lines)
+    expected = "SCHED_IDLE" if hasattr(os, "SCHED_IDLE") else "nice 19"
+    assert any(line.startswith("learner CPU priority") and expected in line for line in lines)
 
 
 def test_missing_model(home, tmp_path):

@@ -33,6 +33,12 @@ def test_worker_runs_at_lowest_priority_answers_requests_and_stops_on_sigterm(ho
         with open(f"/proc/{proc.pid}/stat") as fh:
             nice = int(fh.read().rsplit(")", 1)[1].split()[16])
         assert nice == 19
+        if hasattr(os, "SCHED_IDLE"):  # Linux: every thread, torch's pool included, in the idle class
+            tids = [int(t) for t in os.listdir(f"/proc/{proc.pid}/task")]
+            assert {os.sched_getscheduler(t) for t in tids} == {os.SCHED_IDLE}
+            assert adapters.state()["detail"].startswith("cpu priority: SCHED_IDLE")
+        else:
+            assert "nice 19" in adapters.state()["detail"]
         request = adapters.request_update()
         wait_for(lambda: adapters.request(request)["done_at"], 30, "the request to be answered")
         assert adapters.request(request)["result"] == "nothing to learn"

@@ -104,28 +104,10 @@ def run(model: Path, settings: Settings, *, rounds: int = 5, user_home: Path | N
         rows.append(("full reload with the adapter", f"{median(reloads) * 1000:.0f} ms"))
         rows.append(("reload / hot swap", f"{median(reloads) / median(swaps):.0f}×"))
 
-        # 3) chat tokens/s while the learner trains (nice 19) vs idle, interleaved via SIGSTOP/SIGCONT
-        env = dict(os.environ, OMP_NUM_THREADS=str(s.learner_threads))
-        load = subprocess.Popen([sys.executable, "-m", "openclaw_local.bench.train_load", "--home", str(home),
-                                 "--threads", str(s.learner_threads)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        try:
-            time.sleep(15)  # let it load the model and start training
-            idle, busy = [], []
-            for i in range(rounds * 2):
-                training = i % 2 == 1
-                os.kill(load.pid, signal.SIGCONT if training else signal.SIGSTOP)
-                time.sleep(1.0)
-                (busy if training else idle).append(_chat_tps(engine, 96))
-            os.kill(load.pid, signal.SIGCONT)
-        finally:
-            load.kill()
-            load.wait()
-        ratio = median(busy) / median(idle)
-        rows.append(("chat tokens/s idle", f"{median(idle):.1f}"))
-        rows.append((f"chat tokens/s while training (nice 19, {s.learner_threads} torch thread(s))", f"{median(busy):.1f}"))
-        rows.append(("ratio training/idle (target ≥ 0.90)", f"{ratio:.3f}"))
-        verdicts.append(f"chat while training {'met' if ratio >= 0.90 else 'MISSED'} ({ratio:.2f})")
+        # 3) chat tokens/s while the learner trains vs idle, per CPU policy, interleaved via SIGSTOP/SIGCONT
+        train_rows, train_verdict = chat_while_training(engine, home, s, rounds)
+        rows += train_rows
+        verdicts.append(train_verdict)
 
         # 4) time to first token while the judge has queued work vs idle
         judge_engine = container.load_engine(None, s, model, n_ctx=min(2048, s.n_ctx), gate=gate,
@@ -142,12 +124,15 @@ def run(model: Path, settings: Settings, *, rounds: int = 5, user_home: Path | N
             (busy_t if busy_round else idle_t).append(_ttft(engine, i))
             if busy_round:
                 worker.stop()
+        for mode in (None, "generate"):  # None: the default judge for this model (settings.judge_mode)
+            per_sample, name = _judge_latency(chat, samples, judge_engine, s, mode)
+            rows.append((f"judge latency per sample ({name} judge, queue of 4, median)", f"{per_sample * 1000:.0f} ms"))
         judge_engine.close()
         tr = median(busy_t) / median(idle_t)
         rows.append(("time to first token idle", f"{median(idle_t) * 1000:.0f} ms"))
-        rows.append(("time to first token with judge work queued", f"{median(busy_t) * 1000:.0f} ms"))
-        rows.append(("ratio judging/idle (target ≤ 1.2)", f"{tr:.2f}"))
-        verdicts.append(f"TTFT while judging {'met' if tr <= 1.2 else 'MISSED'} ({tr:.2f})")
+        rows.append(("time to first token with generate-judge work queued", f"{median(busy_t) * 1000:.0f} ms"))
+        rows.append(("ratio judging/idle (target ≤ 1.1)", f"{tr:.2f}"))
+        verdicts.append(f"TTFT while judging {'met' if tr <= 1.1 else 'MISSED'} ({tr:.2f})")
 
         # 5) correction → served adapter that reflects it (learner process + follower, as in the app)
         svc = LearnerService(home, s.replace(learn_min_samples=1), store, engine)
@@ -179,7 +164,8 @@ def run(model: Path, settings: Settings, *, rounds: int = 5, user_home: Path | N
     return BenchResult(
         name="learn",
         title="Learning: update cost, hot swap, chat while learning, judge TTFT, correction latency",
-        method=(f"Embedded model, {s.threads} llama.cpp threads, learner {s.learner_threads} torch thread(s) at nice 19. "
+        method=(f"Embedded model, {s.threads} llama.cpp threads, learner {s.learner_threads} torch thread(s) "
+                "under SCHED_IDLE (nice 19 where the OS has no idle class), compared with nice 19 alone. "
                 f"{rounds} interleaved rounds per arm for the ratios (training load paused with SIGSTOP for idle rounds; "
                 "judge worker started on a fresh queue for busy rounds). Medians."),
         rows=rows,
@@ -197,3 +183,159 @@ def _seed_judge_queue(chat, samples, n: int):
         samples.record_next_state(reply.id)
         out.append(reply)
     return out
+
+
+def _judge_latency(chat, samples, judge_engine, s: Settings, mode: str | None) -> tuple[float, str]:
+    """Median seconds per judged sample over a fresh queue of 4, and the judge's concrete mode."""
+    from openclaw_local.services.judging import JudgeWorker
+
+    _seed_judge_queue(chat, samples, 4)
+    worker = JudgeWorker(samples, judge_engine, settings=s, mode=mode)
+    times: list[float] = []
+    last = time.perf_counter()
+    worker.start()
+    deadline = last + 600
+    while not worker.wait_idle(0.01) and time.perf_counter() < deadline:
+        if worker.judged > len(times):
+            now = time.perf_counter()
+            times += [(now - last) / (worker.judged - len(times))] * (worker.judged - len(times))
+            last = now
+    if worker.judged > len(times):
+        times += [(time.perf_counter() - last) / (worker.judged - len(times))] * (worker.judged - len(times))
+    worker.stop()
+    return median(times), getattr(worker.judge, "mode", mode or "default")
+
+
+TRAINING_ARMS = (("idle", None), ("training, nice 19", "nice"), ("training, SCHED_IDLE (the learner's policy)", "idle"))
+READY_TIMEOUT_S = 600.0  # a loaded machine converts and loads the trainable model slowly
+
+
+def chat_while_training(engine, home: Path, s: Settings, rounds: int) -> tuple[list[tuple[str, str]], str]:
+    """Chat tokens/s idle vs with a training load at nice 19 vs under the learner's policy.
+
+    One load process per policy, each paused (SIGSTOP) except in its own rounds; the arms rotate
+    their order every round so drift on a shared machine falls on all of them. Medians.
+    """
+    from openclaw_local.bench.train_load import READY_FILE
+    from openclaw_local.services.cpu_priority import idle_class_available
+
+    env = dict(os.environ, OMP_NUM_THREADS=str(s.learner_threads))
+    loads: dict[str, subprocess.Popen] = {}
+    results: dict[str, list[float]] = {name: [] for name, _ in TRAINING_ARMS}
+    load_share: dict[str, list[float]] = {name: [] for name, _ in TRAINING_ARMS}  # the load's cores used meanwhile
+    try:
+        for name, policy in TRAINING_ARMS:
+            if policy is None:
+                continue
+            load_home = home / f"train_load_{policy}"
+            load_home.mkdir(exist_ok=True)
+            loads[name] = subprocess.Popen(
+                [sys.executable, "-m", "openclaw_local.bench.train_load", "--home", str(load_home),
+                 "--threads", str(s.learner_threads), "--policy", policy], env=env,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            deadline = time.monotonic() + READY_TIMEOUT_S  # one at a time: both converting at once would race
+            while not (load_home / READY_FILE).exists():
+                if loads[name].poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the {policy} training load did not start (exit {loads[name].poll()})")
+                time.sleep(0.5)
+            os.kill(loads[name].pid, signal.SIGSTOP)
+        for r in range(rounds):
+            order = TRAINING_ARMS[r % 3:] + TRAINING_ARMS[:r % 3]
+            for name, _ in order:
+                for other, proc in loads.items():
+                    os.kill(proc.pid, signal.SIGCONT if other == name else signal.SIGSTOP)
+                time.sleep(1.0)  # the load is back in its training loop
+                cpu0, t0 = _cpu_seconds(loads.get(name)), time.perf_counter()
+                results[name].append(_chat_tps(engine, 96))
+                cpu1 = _cpu_seconds(loads.get(name))
+                if cpu0 is not None and cpu1 is not None:
+                    load_share[name].append((cpu1 - cpu0) / (time.perf_counter() - t0))
+    finally:
+        for proc in loads.values():
+            os.kill(proc.pid, signal.SIGCONT)
+            proc.kill()
+            proc.wait()
+    idle = median(results["idle"])
+    rows = [(f"chat tokens/s {name} ({s.learner_threads} torch thread(s))" if name != "idle" else "chat tokens/s idle",
+             f"{median(results[name]):.1f} (rounds {min(results[name]):.1f}–{max(results[name]):.1f})")
+            for name, _ in TRAINING_ARMS]
+    rows += [(f"training load's CPU while chat generates, {name} (cores, median)", f"{median(load_share[name]):.2f}")
+             for name, _ in TRAINING_ARMS if load_share[name]]
+    nice_ratio = median(results[TRAINING_ARMS[1][0]]) / idle
+    ratio = median(results[TRAINING_ARMS[2][0]]) / idle
+    rows.append(("ratio training/idle, nice 19", f"{nice_ratio:.3f}"))
+    rows.append(("ratio training/idle, SCHED_IDLE (target ≥ 0.95)" if idle_class_available()
+                 else "ratio training/idle, learner policy (no SCHED_IDLE here: nice 19; target ≥ 0.95)", f"{ratio:.3f}"))
+    return rows, f"chat while training {'met' if ratio >= 0.95 else 'MISSED'} ({ratio:.2f})"
+
+
+def _cpu_seconds(proc: subprocess.Popen | None) -> float | None:
+    """User + system CPU seconds of a child so far (Linux /proc); None elsewhere."""
+    if proc is None:
+        return None
+    try:
+        with open(f"/proc/{proc.pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def run_chat_while_training(model: Path, settings: Settings, *, rounds: int = 4,
+                            user_home: Path | None = None) -> BenchResult:
+    """Only the chat-while-training section of :func:`run` (``bench learn --only chat-while-training``)."""
+    from openclaw_local.services import container
+
+    s = settings.replace(max_tokens=48, temperature=0.7, seed=5)
+    with tempfile.TemporaryDirectory() as tmp:
+        plan = container.load_plan(user_home, s, model)
+        engine = container.load_engine(None, s, model, n_ctx=s.n_ctx, threads=s.threads, plan=plan)
+        try:
+            rows, verdict = chat_while_training(engine, Path(tmp), s, rounds)
+        finally:
+            engine.close()
+    return BenchResult(
+        name="learn-training",
+        title="Chat tokens/s while the learner trains: nice 19 vs SCHED_IDLE",
+        method=(f"Embedded model, {s.threads} llama.cpp thread(s); a real LoRA training loop "
+                f"(bench/train_load.py, {s.learner_threads} torch thread(s)) per CPU policy, paused with SIGSTOP "
+                f"outside its rounds. {rounds} rounds, arm order rotated each round, 96 greedy tokens per "
+                "measurement. Medians."),
+        rows=rows,
+        verdict=verdict,
+    )
+
+
+def run_judge_latency(model: Path, settings: Settings, *, user_home: Path | None = None) -> BenchResult:
+    """Only the judge's latency per sample (``bench learn --only judge-latency``): default and generate judge."""
+    from openclaw_local.services import container
+    from openclaw_local.services.chat import ChatService
+    from openclaw_local.store.samples import SampleStore
+
+    s = settings.replace(max_tokens=48, temperature=0.7, seed=5)
+    rows: list[tuple[str, str]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        store = container.open_store(Path(tmp))
+        engine = container.load_engine(None, s, model, n_ctx=s.n_ctx, threads=s.threads,
+                                       plan=container.load_plan(user_home, s, model))
+        judge_engine = container.load_engine(None, s, model, n_ctx=min(2048, s.n_ctx),
+                                             plan=container.load_plan(user_home, s, model, cpu_only=True))
+        try:
+            samples = SampleStore(store, default_system_prompt=s.system_prompt)
+            chat = ChatService(store, engine, s, on_next_state=samples.record_next_state)
+            for mode in (None, "generate"):  # None: the default judge for this model (settings.judge_mode)
+                per_sample, name = _judge_latency(chat, samples, judge_engine, s, mode)
+                rows.append((f"judge latency per sample ({name} judge, queue of 4, median)", f"{per_sample * 1000:.0f} ms"))
+        finally:
+            judge_engine.close()
+            engine.close()
+            store.close()
+    return BenchResult(
+        name="learn-judge",
+        title="Judge latency per sample",
+        method=(f"Embedded model; the judge on its own CPU llama.cpp context, as in the app, {s.judge_votes} vote(s) "
+                "for the generate judge. Four fresh replies, each followed by a user complaint, judged by a "
+                "JudgeWorker with no chat running. Median time per judged sample."),
+        rows=rows,
+        verdict="reported (no target)",
+    )

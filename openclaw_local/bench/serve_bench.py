@@ -144,7 +144,10 @@ def _load(base: str, clients: int, per_client: int, max_tokens: int, tag: str) -
 
 
 def _while_training(tmp: Path, s: Settings, stream_round, pairs: int) -> tuple[list[float], list[float]]:
-    """Endpoint tokens/s with a real training load (nice 19) paused (SIGSTOP) and running, alternated."""
+    """Endpoint tokens/s with a real training load paused (SIGSTOP) and running, alternated.
+
+    The load runs under the learner's CPU policy (SCHED_IDLE, else nice 19).
+    """
     import signal
 
     env = dict(os.environ, OMP_NUM_THREADS=str(s.learner_threads))

@@ -103,6 +103,10 @@ def run(args: argparse.Namespace) -> int:
             from openclaw_local.services.models import learning_memory_line, recommendation_line
 
             rows.append(("learning memory", learning_memory_line(settings, info.path)))
+        from openclaw_local.services.cpu_priority import idle_class_available
+
+        rows.append(("learner CPU priority", "SCHED_IDLE (trains only on otherwise idle cores)" if idle_class_available()
+                     else "nice 19 (this OS has no idle scheduling class)"))
         rows.append(("recommended model", recommendation_line()))
         try:
             from openclaw_local.services.container import open_store

@@ -1,8 +1,9 @@
 """The background learner process: ``python -m openclaw_local.services.learner_worker --home DIR``.
 
-Runs at the lowest CPU priority (nice 19) with a bounded number of torch threads,
-so chat keeps its speed while it trains (docs/METHOD.md, "Priorities": at equal priority a torch job
-cut chat from ~95 to ~25 tokens/s; at nice 19 chat stays at full speed).
+Runs at the lowest CPU priority the OS offers (Linux: the SCHED_IDLE class; elsewhere nice 19;
+see services/cpu_priority.py) with a bounded number of torch threads, so chat keeps its speed while
+it trains (docs/METHOD.md, "Priorities": at equal priority a torch job cut chat from ~95 to ~25
+tokens/s). What it got is in the learner state's ``detail`` and its log.
 
 It polls SQLite once a second: when enough judged samples wait
 (``learn_min_samples``) or a "learn now" request is pending, it runs one update
@@ -27,13 +28,13 @@ class Stop(BaseException):
     """Raised from the SIGTERM handler to abandon work immediately."""
 
 
-def _lower_priority(threads: int) -> None:
-    try:
-        os.nice(19 - os.nice(0))
-    except OSError:
-        pass
+def _lower_priority(threads: int) -> str:
+    from openclaw_local.services.cpu_priority import lower_cpu_priority
+
+    got = lower_cpu_priority("idle")
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
+    return got
 
 
 MEMORY_RETRY_S = 60.0  # memory may free up (another program closed): look again this often
@@ -57,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
 
     home = Path(args.home)
     settings = load_settings(home, json.loads(args.settings))
-    _lower_priority(settings.learner_threads)
+    priority = f"cpu priority: {_lower_priority(settings.learner_threads)}"  # before torch starts its threads
+    print(priority, file=sys.stderr, flush=True)
 
     def on_term(signum, frame):
         raise Stop()
@@ -91,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # this user's judge labels → the learned judge's calibration, refitted at most every 30 s
     judge_fitter = CalibrationFitter(store, min_interval_s=30.0)
-    adapters.set_state(state="idle", step=0, total=0, pid=os.getpid(), error=None)
+    adapters.set_state(state="idle", step=0, total=0, pid=os.getpid(), error=None, detail=priority)
     try:
         while not orphaned():
             request = adapters.take_request()
