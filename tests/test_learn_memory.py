@@ -68,7 +68,7 @@ def test_no_gpu_and_few_cores_rule_out_4b_serving():
 def test_learner_says_so_instead_of_loading(home, tiny_llama_gguf, monkeypatch):
     """The real Learner path: too little memory raises NotEnoughMemory before any weights are read."""
     from openclaw_local.learn import trainable
-    from openclaw_local.services.updates import Learner
+    from openclaw_local.services.training import Learner
     from openclaw_local.store import Store
     from openclaw_local.store.samples import SampleStore
     from tests.test_adapters_gate import _feedback

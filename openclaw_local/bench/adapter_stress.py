@@ -86,7 +86,7 @@ def learner_main(home: Path, template: Path, count: int) -> int:
     """The publishing learner: ``count`` versions through Learner.publish, gate verdicts at random."""
     from openclaw_local.config import Settings
     from openclaw_local.errors import UserError
-    from openclaw_local.services.updates import Learner
+    from openclaw_local.services.training import Learner
     from openclaw_local.services import container
 
     learner = Learner(home, Settings(), container.open_store(home))

@@ -124,7 +124,7 @@ class GateLab:
         import torch
 
         from openclaw_local.learn import trainable as tr
-        from openclaw_local.services.updates import REPLAY_TEXT, base_results
+        from openclaw_local.services.training import REPLAY_TEXT, base_results
 
         self.settings = settings
         self.keep = keep  # where each arm's LoRA weights are saved (to re-gate them later), if set
@@ -151,7 +151,7 @@ class GateLab:
     def run(self, arm: Arm, seed: int = 0) -> ArmResult:
         from openclaw_local.learn import gate as g
         from openclaw_local.learn.trainer import TrainConfig, make_optimizer, train_update
-        from openclaw_local.services.updates import holdout_split
+        from openclaw_local.services.training import holdout_split
 
         model, tok, s = self.t.model, self.t.tokenizer, self.settings
         with self._torch.no_grad():

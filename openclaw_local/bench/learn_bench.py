@@ -58,7 +58,7 @@ def run(model: Path, settings: Settings, *, rounds: int = 5, user_home: Path | N
     from openclaw_local.services.chat import ChatService
     from openclaw_local.services.judging import JudgeWorker
     from openclaw_local.services.learner import LearnerService
-    from openclaw_local.services.updates import Learner
+    from openclaw_local.services.training import Learner
     from openclaw_local.store.samples import SampleStore
 
     rows: list[tuple[str, str]] = []

@@ -133,7 +133,7 @@ def _learn_here(home, settings) -> int:
 
     from openclaw_local.services import container
     from openclaw_local.services.judging import JudgeWorker
-    from openclaw_local.services.updates import Learner
+    from openclaw_local.services.training import Learner
     from openclaw_local.store.samples import SampleStore
 
     try:

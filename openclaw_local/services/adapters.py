@@ -292,7 +292,7 @@ class AdapterService:
 
         from openclaw_local.learn import gate as g
         from openclaw_local.learn.trainable import build_trainable
-        from openclaw_local.services.updates import base_results
+        from openclaw_local.services.training import base_results
         from openclaw_local.store.samples import SampleStore
 
         v = self.get(version_id)

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(settings.learner_threads)
     from openclaw_local.learn.memory import NotEnoughMemory
     from openclaw_local.services.container import open_store
-    from openclaw_local.services.updates import Learner
+    from openclaw_local.services.training import Learner
     from openclaw_local.store.adapters import AdapterStore
 
     store = open_store(home)

@@ -3,7 +3,7 @@
 A measuring tool for learner settings (docs/PERSONALIZATION.md, "Regularizing
 the update"): it copies the run's database, marks its trained samples judged
 again, and feeds the *same* update batches (the sample ids of each version the
-run published) to ``services.updates.Learner`` — the real trainer, promotion
+run published) to ``services.training.Learner`` — the real trainer, promotion
 gate and GGUF export — scoring the persona after every promoted update on the
 llama.cpp engine. What it does not do: generate new replies. The replies,
 corrections and complaints are those of the original run, so it isolates the
@@ -32,7 +32,7 @@ def _value(text: str) -> Any:
 def replay(run_dir: Path, persona_name: str, out_dir: Path, overrides: dict[str, Any]) -> list[dict[str, Any]]:
     from openclaw_local.config import load_settings
     from openclaw_local.services.container import load_engine, open_store
-    from openclaw_local.services.updates import Learner
+    from openclaw_local.services.training import Learner
     from openclaw_local.sim.persona import load_persona
     from openclaw_local.sim.simulate import persona_score
     from openclaw_local.records import GGUF_NAME

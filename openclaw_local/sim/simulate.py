@@ -158,7 +158,7 @@ def sft_arm(home: Path, settings: Settings, items: list[dict[str, Any]], steps: 
         train_update(t.model, tok, batch, sft_only, opt, progress=lambda step, total, loss: losses.append(loss))
     t.model.train(False)
     from openclaw_local.learn.gate import GateConfig, general_text, perplexity
-    from openclaw_local.services.updates import base_perplexity
+    from openclaw_local.services.training import base_perplexity
 
     gate = GateConfig.from_settings(settings)  # measured exactly as the promotion gate measures the product's versions
     ppl = perplexity(t.model, tok, general_text(), max_tokens=gate.max_tokens, window=gate.window)
