@@ -307,7 +307,8 @@ class AdapterService:
         with t.model.disable_adapter():
             parent = g.measure(t.model, t.tokenizer, heldout, config, ppl=False)
         base = base_results(self.home, t, config, self.settings.system_prompt)
-        new = g.measure(t.model, t.tokenizer, heldout, config, system_prompt=self.settings.system_prompt)
+        new = g.measure(t.model, t.tokenizer, heldout, config, system_prompt=self.settings.system_prompt,
+                        base_ability=base.get("ability"))
         passed, reason, results = g.decide(parent, new, base, g.lora_nonfinite(t.model), config)
         results["heldout_ids"] = recent
         results["seconds"] = round(time.monotonic() - started, 2)
