@@ -68,6 +68,8 @@ def gate_summary(v: AdapterVersion) -> str:
         r = g.get(key) or {}
         if "delta" in r:
             parts.append(f"{key} {r['delta']:+.3f} ({r['n']})")
+    if (g.get("feedback") or {}).get("margin") is not None:
+        parts.append(f"feedback margin {g['feedback']['margin']:+.3f}")
     return " · ".join(parts) or "-"
 
 
