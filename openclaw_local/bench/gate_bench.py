@@ -219,6 +219,7 @@ class GateLab:
             timed[sequential] = (passed, reason, res, time.monotonic() - started)
         passed, reason, res, gate_s = timed[self.config.sequential]
         extra = {"full_seconds": timed[False][3], "full_passed": timed[False][0],
+                 "full_ability": timed[False][2].get("ability"),
                  "sequential_seconds": timed[True][3], "stage": (timed[True][2].get("ability") or {}).get("stage")}
         if cross:
             cross_new = g.measure(model, tok, cross, self.config, ppl=False)
@@ -243,7 +244,9 @@ def describe(r: ArmResult) -> tuple[str, str]:
     if r.extra.get("cross_margin") is not None:
         fb.append(f"cross margin {r.extra['cross_margin']:+.2f}")
     value = (f"ability {ab.get('accuracy', 0) * 100:.1f}% ({ab.get('accuracy_delta', 0) * 100:+.1f} pts, "
-             f"{ab.get('lost', 0)} lost / {ab.get('gained', 0)} gained, margin {ab.get('margin_delta', 0):+.3f}) · "
+             f"{ab.get('lost', 0)} lost / {ab.get('gained', 0)} gained, margin {ab.get('margin_delta', 0):+.3f}"
+             + (f"; on the first {ab.get('n')} items, whole set {full['accuracy_delta'] * 100:+.1f} pts"
+                if ab.get("stage") == 1 and (full := r.extra.get("full_ability")) else "") + ") · "
              f"fluency {(r.gate.get('fluency') or {}).get('delta', 0):+.2f} · "
              f"ppl {_pct(gen['ratio'] - 1) if gen.get('ratio') else '-'} · {', '.join(fb) or 'no feedback check'} · "
              f"gate {r.gate_seconds:.1f} s (stage {r.extra.get('stage')}; whole set {r.extra.get('full_seconds', 0):.1f} s"
@@ -303,7 +306,8 @@ def run(model_path: Path, settings: Settings, *, seeds: int = 2, n_samples: int 
             log("  " + describe(r)[1])
             results.append(r)
     rows = [describe(r) for r in results]
-    style = [r.gate["ability"] for r in results if r.arm.kind == "style" and r.gate.get("ability")]
+    # the noise rows read the whole-set results (a sequential first stage scores only half the items)
+    style = [r.extra["full_ability"] for r in results if r.arm.kind == "style" and r.extra.get("full_ability")]
     ppl_style = [r.gate["general"]["ratio"] - 1 for r in results if r.arm.kind == "style" and r.gate.get("general")]
     flu_style = [r.gate["fluency"]["delta"] for r in results if r.arm.kind == "style" and r.gate.get("fluency")]
     base_acc = lab.base["ability"]["accuracy"]
@@ -312,10 +316,10 @@ def run(model_path: Path, settings: Settings, *, seeds: int = 2, n_samples: int 
     if style:
         acc = [a["accuracy_delta"] for a in style]
         mar = [a["margin_delta"] for a in style]
-        rows.append(("noise: style (harmless) adapters, Δ ability points",
+        rows.append(("noise: style (harmless) adapters, Δ ability points (whole set)",
                      f"min {min(acc) * 100:+.1f}, median {statistics.median(acc) * 100:+.1f}, max {max(acc) * 100:+.1f} "
                      f"(n={len(acc)}, sd {statistics.pstdev(acc) * 100:.1f})"))
-        rows.append(("noise: style adapters, Δ margin", f"min {min(mar):+.3f}, median {statistics.median(mar):+.3f}, "
+        rows.append(("noise: style adapters, Δ answer margin (whole set)", f"min {min(mar):+.3f}, median {statistics.median(mar):+.3f}, "
                      f"max {max(mar):+.3f} (sd {statistics.pstdev(mar):.3f})"))
     margins = [r.gate["feedback"]["margin"] for r in results if r.arm.kind == "style" and "margin" in r.gate.get("feedback", {})]
     cross = [r.extra["cross_margin"] for r in results if r.arm.kind == "style" and r.extra.get("cross_margin") is not None]
