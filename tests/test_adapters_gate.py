@@ -130,6 +130,11 @@ def test_learner_gates_each_update(home, tiny_llama_gguf, shared_trainable_cache
     state = json.loads((Path(v2.path) / "trainer_state.json").read_text())
     assert state["n_replayed"] == 2 and state["general_kl"] > 0
     assert v2.sample_ids == [more[0]] and v2.gate["heldout_ids"] == [more[1]]
+    # the feedback check also read what earlier updates trained on, newest first (v1's samples, if it was served)
+    trained = sorted((i for i in ids if samples.get(i)["status"] == "trained"), reverse=True)
+    assert v2.gate["reference_ids"] == trained[:8] and not v2.gate["in_sample"]
+    if trained:  # corrections and ratings among them: accepted and rejected replies, judged jointly
+        assert "margin" in v2.gate["feedback"]
     assert samples.get(ids[1])["trained_version"] == v1.id
     # nothing is marked trained by a refused update: its sample is back in the pool, one retry more
     row = samples.get(more[0])

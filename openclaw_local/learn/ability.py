@@ -28,8 +28,8 @@ items answered; the mean margin is a finer, continuous measure of the same thing
 Sequential scoring (``measure_sequential``): a candidate is first scored on a fixed half of
 the set (every other item of each kind, ``stage_one``); the paired change against the base on
 that half decides early when the rest cannot plausibly change the verdict (the half's net
-loss projected to the whole set, ± 2 sd of the sign noise of its discordant items, is clearly
-inside or clearly outside the limit). Otherwise the other half is scored and the whole set
+loss projected to the whole set, ± 3 sd of the sign noise of its discordant items, is clearly
+inside or clearly outside the limit; ± 3 sd, see ``EARLY_Z``). Otherwise the other half is scored and the whole set
 decides, exactly as without the first stage.
 
 Cost: no generation. The question is encoded once per item and its options share it:
@@ -245,8 +245,11 @@ def stage_one(items: Sequence[dict[str, Any]]) -> list[int]:
     return out
 
 
+EARLY_Z = 3.0  # sd the first-half projection must clear; 2 let a −7-point version through (docs/METHOD.md)
+
+
 def early_verdict(base_margins: Sequence[float], margins: Sequence[float], n_total: int, max_drop: float,
-                  z: float = 2.0) -> str | None:
+                  z: float = EARLY_Z) -> str | None:
     """"pass" / "refuse" when the scored part already settles the whole-set rule
     (net items lost ≤ ``max_drop`` × ``n_total``), else None.
 
