@@ -69,6 +69,10 @@ def test_sequential_first_half_and_early_verdicts():
     kinds = {k: sum(1 for i in items if i["kind"] == k) for k in {i["kind"] for i in items}}
     for k, n in kinds.items():
         assert sum(1 for i in first if items[i]["kind"] == k) == (n + 1) // 2
+    margins = [1.0 if i % 3 else -1.0 for i in range(len(items))]  # a base: two of three right
+    half = ab.stage_one(items, margins)
+    right = sum(1 for m in margins if m > 0)
+    assert abs(sum(1 for i in half if margins[i] > 0) - right / 2) <= 4  # half the base's right answers
     n, limit = 114, 0.06  # the whole-set rule: at most 6.84 net items lost
     base = [1.0] * 40 + [-1.0] * 17
     assert ab.early_verdict(base, base, n, limit) == "pass"  # nothing changed on the first half
@@ -97,6 +101,6 @@ def test_sequential_result_equals_whole_set_when_it_scores_both_halves(tiny_hf_d
     seq = ab.measure_sequential(model, tok, SYSTEM, whole, 0.06, items)
     assert seq["stage"] == 2 and seq["margins"] == pytest.approx(whole["margins"], abs=1e-4)
     same = ab.measure_sequential(model, tok, SYSTEM, whole, 0.2, items)  # a 3.8-item limit: settled early
-    assert same["stage"] == 1 and same["early"] == "pass" and same["indices"] == ab.stage_one(items)
+    assert same["stage"] == 1 and same["early"] == "pass" and same["indices"] == ab.stage_one(items, whole["margins"])
     c = ab.compare(whole, same)
     assert c["n"] == len(same["indices"]) and c["lost"] == c["gained"] == 0 and c["stage"] == 1
