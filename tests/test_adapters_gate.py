@@ -47,12 +47,19 @@ def test_decide_rules():
     assert ok and res["fluency"]["delta"] == pytest.approx(-0.1) and res["fluency"]["reply_ppl_ratio"] == 1.3
     ok, reason, _ = g.decide(parent, dict(good, fluency={"contrast": 2.2, "ppl": 100.0}), {**base, **flu}, [])
     assert not ok and "word order" in reason
-    ok, reason, _ = g.decide(parent, dict(good, accepted=[-2.5, -3.0]), base, [])
-    assert not ok and "accepted" in reason
-    ok, reason, _ = g.decide(parent, dict(good, rejected=[-0.5]), base, [])
-    assert not ok and "rejected replies' mean log-prob should not rise" in reason
-    ok, _, _ = g.decide(parent, dict(good, rejected=[-0.99], accepted=[-2.04, -3.0]), base, [])
-    assert ok  # moves within the measured noise of a harmless adapter
+    # feedback, judged jointly: margin = Δ accepted − Δ rejected (parent: accepted −2.5, rejected −1.0)
+    ok, _, res = g.decide(parent, dict(good, accepted=[-3.0, -3.5], rejected=[-1.85]), base, [])
+    assert ok and res["feedback"]["margin"] == pytest.approx(0.1)  # a style shift moves both alike: passes
+    ok, reason, res = g.decide(parent, dict(good, accepted=[-2.8, -3.0], rejected=[-0.6]), base, [])
+    assert not ok and "turned against your feedback" in reason and res["feedback"]["margin"] == pytest.approx(-0.8)
+    ok, _, res = g.decide(parent, dict(good, accepted=[-2.45, -2.85], rejected=[-1.0]), base, [])
+    assert ok and res["feedback"]["margin"] == pytest.approx(-0.15)  # within the measured noise
+    # one kind only: reported, refuses only a broken model
+    one = {"accepted": [-2.0, -3.0]}
+    ok, _, res = g.decide(one, dict(good, accepted=[-2.5, -3.5], rejected=[]), base, [])
+    assert ok and res["feedback"]["one_sided"] == "accepted" and res["rejected"]["skipped"]
+    ok, reason, _ = g.decide(one, dict(good, accepted=[-4.0, -4.0], rejected=[]), base, [])
+    assert not ok and "much less likely" in reason
     ok, reason, _ = g.decide(parent, dict(good, ppl=float("nan")), base, ["x.lora_A"])
     assert not ok and "NaN" in reason
     ok, _, res = g.decide({}, {"accepted": [], "rejected": [], "ppl": 10.0}, 10.0, [])
@@ -123,6 +130,11 @@ def test_learner_gates_each_update(home, tiny_llama_gguf, shared_trainable_cache
     state = json.loads((Path(v2.path) / "trainer_state.json").read_text())
     assert state["n_replayed"] == 2 and state["general_kl"] > 0
     assert v2.sample_ids == [more[0]] and v2.gate["heldout_ids"] == [more[1]]
+    # the feedback check also read what earlier updates trained on, newest first (v1's samples, if it was served)
+    trained = sorted((i for i in ids if samples.get(i)["status"] == "trained"), reverse=True)
+    assert v2.gate["reference_ids"] == trained[:8] and not v2.gate["in_sample"]
+    if trained:  # corrections and ratings among them: accepted and rejected replies, judged jointly
+        assert "margin" in v2.gate["feedback"]
     assert samples.get(ids[1])["trained_version"] == v1.id
     # nothing is marked trained by a refused update: its sample is back in the pool, one retry more
     row = samples.get(more[0])

@@ -2,7 +2,8 @@
 
 The same arms as ``openclaw-local bench gate`` (bench/gate_bench.py), fewer of them: one
 style-only adapter (the lowercase persona's corrections of the base model's own replies),
-and three damaging ones (word salad, a learning rate 30× the default, wrong facts).
+and four damaging ones (word salad, a learning rate 30× the default, wrong facts, and the
+persona's corrections with their roles flipped, gated on its true held-out feedback).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pytest
 from openclaw_local.bench import gate_bench as gb
 from openclaw_local.config import Settings
 from openclaw_local.paths import embedded_model_path
+from openclaw_local.services.training import holdout_split
 from openclaw_local.sim.persona import load_persona
 
 
@@ -29,6 +31,7 @@ def test_gate_passes_style_and_refuses_damage(home, shared_trainable_cache):
     style = gb.persona_samples(persona, prompts, replies, sp)
     assert len(style) >= 8  # the base model's replies do break this persona's rules
 
+    k = len(holdout_split(list(range(len(style))))[1])  # the flipped arm trains on all but the held-out slice
     lab = gb.GateLab(home, settings)
     assert lab.base["ability"]["n"] >= 110 and 0.35 < lab.base["ability"]["accuracy"] < 0.9
     results = {
@@ -36,6 +39,8 @@ def test_gate_passes_style_and_refuses_damage(home, shared_trainable_cache):
         "shuffled": lab.run(gb.Arm("shuffled", "damage", gb.shuffled_samples(prompts, replies, sp), expect="refuse")),
         "lr30": lab.run(gb.Arm("lr x30", "damage", style[:4], lr_factor=30.0, expect="refuse")),
         "facts": lab.run(gb.Arm("wrong facts", "damage", gb.wrong_fact_samples(fact_replies, sp), expect="refuse")),
+        "flipped": lab.run(gb.Arm("flipped", "damage", gb.flipped_samples(style[:-k]) + style[-k:],
+                                  heldout=style[-k:], expect="refuse")),
     }
     for name, r in results.items():
         print(f"\n{name}: {gb.describe(r)[1]}")
@@ -46,3 +51,11 @@ def test_gate_passes_style_and_refuses_damage(home, shared_trainable_cache):
     assert not results["shuffled"].passed and "word order" in results["shuffled"].reason
     assert not results["lr30"].passed
     assert not results["facts"].passed and "fewer general questions" in results["facts"].reason
+    # style moves accepted and rejected replies alike: the joint feedback margin stays positive
+    assert style_r.gate["feedback"]["margin"] > 0
+    # an update that learned the opposite: ability and fluency cannot see it, the joint margin turns negative.
+    # Whether it crosses the −0.25 limit depends on the dose: the bench's commuter flip did (−0.50), this
+    # lowercase flip did not (−0.11, 2026-11-26) — a known limit (docs/METHOD.md), so only the sign is asserted
+    flipped = results["flipped"]
+    assert flipped.gate["feedback"]["margin"] < 0 < style_r.gate["feedback"]["margin"]
+    assert flipped.gate["ability"]["ok"] and flipped.gate["fluency"]["ok"]

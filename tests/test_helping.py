@@ -71,9 +71,11 @@ def test_gate_sentences_statuses_and_excerpts(tmp_path):
             "accepted": {"n": 3, "delta": 0.031, "ok": True}, "rejected": {"n": 0, "skipped": "no held-out replies of this kind"}}
     text = " ".join(gate_sentences(version(gate=gate)))
     assert "General text 1.4 % less likely than with the base model — within the 5 % limit." in text
-    assert "3 held-out replies you accepted more likely (+0.031 log-prob per token), as it should" in text
+    assert "3 replies you accepted more likely (+0.031 log-prob per token)" in text
     assert "No held-out replies you pushed back on to check" in text
     assert "{" not in text
+    joint = " ".join(gate_sentences(version(gate={"feedback": {"margin": -0.4, "min_margin": -0.25, "ok": False}})))
+    assert "by -0.400 log-prob per token more than the version before — it turned against your feedback" in joint
     over = gate_sentences(version(gate={"general": {"ratio": 1.08, "max_ratio": 1.05, "ok": False}}))
     assert over == ["General text 8.0 % less likely than with the base model — over the 5 % limit."]
     assert status_words(version(reason="general-text perplexity +8%")) == "refused by the gate"

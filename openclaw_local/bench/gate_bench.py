@@ -10,7 +10,16 @@ off, general-text KL on), then runs the promotion gate on it:
 - **shuffled**: "corrections" that are the same replies' words in random order — must be refused;
 - **lr×30**: a persona's corrections at 30 times the default learning rate — must be refused;
 - **wrong facts**: corrections that state false answers to general questions on the ability
-  set's topics (capitals, planets, arithmetic, the body...) but none of its items — must be refused.
+  set's topics (capitals, planets, arithmetic, the body...) but none of its items — must be refused;
+- **flipped feedback**: a persona's corrections with the roles swapped (the user's correction
+  trained as the rejected reply, the model's original as the accepted one), gated on the
+  persona's true held-out feedback — an update that learned the opposite of what the user
+  said; ability and fluency cannot see it, the feedback check must refuse it.
+
+Every arm's candidate is also checked on *other* personas' held-out feedback (the "cross"
+margin): feedback the adapter was not trained for, the noise the feedback check's threshold
+is chosen from. And every candidate is gated twice, interleaved, with the whole ability set
+and with the sequential first half (``GateConfig.sequential``): the gate's time before/after.
 
 The spread of the ability check over the style arms (harmless adapters) and over reruns
 of the base is what the thresholds in ``GateConfig`` are chosen from (docs/METHOD.md).
@@ -23,7 +32,7 @@ import random
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -54,6 +63,8 @@ class Arm:
     samples: list[list[dict[str, Any]]]  # per sample: its training items (reply + correction)
     lr_factor: float = 1.0
     expect: str = "pass"
+    heldout: list[list[dict[str, Any]]] | None = None  # feedback to gate on, when not the arm's own newest fifth
+    persona: str | None = None  # whose corrections it trained on (its cross check reads the other personas')
 
 
 @dataclass
@@ -64,7 +75,7 @@ class ArmResult:
     gate: dict[str, Any]
     train_seconds: float
     gate_seconds: float
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # full_seconds, full_passed, cross_margin
 
     @property
     def ok(self) -> bool:
@@ -113,6 +124,15 @@ def shuffled_samples(prompts: list[str], replies: list[str], system_prompt: str,
     return out
 
 
+def flipped_samples(samples: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
+    """The same corrections with the roles swapped: the correction rejected, the original accepted."""
+    out = []
+    for rejected, accepted in samples:
+        out.append(_sample(rejected["prompt_messages"][0]["content"], rejected["prompt_messages"][1]["content"],
+                           accepted["reply"], rejected["reply"]))
+    return out
+
+
 def wrong_fact_samples(replies: list[str], system_prompt: str) -> list[list[dict[str, Any]]]:
     return [_sample(system_prompt, q, reply, wrong) for (q, wrong), reply in zip(WRONG_FACTS, replies)]
 
@@ -148,7 +168,18 @@ class GateLab:
         with self.t.model.disable_adapter():
             return ability.measure(self.t.model, self.t.tokenizer, self.settings.system_prompt)
 
-    def run(self, arm: Arm, seed: int = 0) -> ArmResult:
+    def heldout(self, arm: Arm) -> list[dict[str, Any]]:
+        from openclaw_local.services.training import holdout_split
+
+        if arm.heldout is not None:
+            return [i for s in arm.heldout for i in s]
+        train_idx, held_idx = holdout_split(list(range(len(arm.samples))))
+        return [i for k in held_idx for i in arm.samples[k]] or [i for k in train_idx for i in arm.samples[k]]
+
+    def run(self, arm: Arm, seed: int = 0, cross: list[dict[str, Any]] | None = None,
+            full_first: bool = False) -> ArmResult:
+        """Train the arm from the base, gate it (sequential, as shipped, and with the whole
+        ability set, in the order ``full_first`` says), and check it on ``cross`` feedback."""
         from openclaw_local.learn import gate as g
         from openclaw_local.learn.trainer import TrainConfig, make_optimizer, train_update
         from openclaw_local.services.training import holdout_split
@@ -158,12 +189,13 @@ class GateLab:
             state = model.state_dict()
             for k, v in self.init.items():
                 state[k].copy_(v)
-        train_idx, held_idx = holdout_split(list(range(len(arm.samples))))
+        train_idx, _ = holdout_split(list(range(len(arm.samples))))
         train_items = [i for k in train_idx for i in arm.samples[k]]
-        heldout = [i for k in held_idx for i in arm.samples[k]] or train_items
+        heldout = self.heldout(arm)
         model.eval()
         with model.disable_adapter():  # the parent of a first update is the base model
             parent = g.measure(model, tok, heldout, self.config, ppl=False)
+            cross_parent = g.measure(model, tok, cross, self.config, ppl=False) if cross else None
         lr = s.learning_rate * arm.lr_factor
         config = TrainConfig(lr=lr, w_rl=s.w_rl, w_opd=s.w_opd, w_sft=s.w_sft, passes=s.learn_passes,
                              w_general=s.w_general, seed=seed)
@@ -175,11 +207,23 @@ class GateLab:
             self.keep.mkdir(parents=True, exist_ok=True)
             self._torch.save({k: v.detach().clone() for k, v in model.state_dict().items() if "lora_" in k},
                              self.keep / f"{arm.name.replace(' ', '_').replace('/', '_')}.pt")
-        started = time.monotonic()
         model.eval()
-        new = g.measure(model, tok, heldout, self.config, system_prompt=s.system_prompt)
-        passed, reason, res = g.decide(parent, new, self.base, g.lora_nonfinite(model), self.config)
-        return ArmResult(arm, passed, reason, res, train_s, time.monotonic() - started)
+        timed: dict[bool, tuple[bool, str | None, dict[str, Any], float]] = {}
+        for sequential in ((False, True) if full_first else (True, False)):
+            config = replace(self.config, sequential=sequential)
+            started = time.monotonic()
+            new = g.measure(model, tok, heldout, config, system_prompt=s.system_prompt,
+                            base_ability=self.base["ability"])
+            passed, reason, res = g.decide(parent, new, self.base, g.lora_nonfinite(model), config)
+            timed[sequential] = (passed, reason, res, time.monotonic() - started)
+        passed, reason, res, gate_s = timed[self.config.sequential]
+        extra = {"full_seconds": timed[False][3], "full_passed": timed[False][0],
+                 "full_ability": timed[False][2].get("ability"),
+                 "sequential_seconds": timed[True][3], "stage": (timed[True][2].get("ability") or {}).get("stage")}
+        if cross:
+            cross_new = g.measure(model, tok, cross, self.config, ppl=False)
+            extra["cross_margin"] = g.decide(cross_parent, cross_new, {}, [], self.config)[2]["feedback"].get("margin")
+        return ArmResult(arm, passed, reason, res, train_s, gate_s, extra)
 
 
 def _pct(x: float | None) -> str:
@@ -194,10 +238,18 @@ def describe(r: ArmResult) -> tuple[str, str]:
         d = r.gate.get(key) or {}
         if "delta" in d:
             fb.append(f"{key[:3]} {d['delta']:+.2f}")
+    if "margin" in (r.gate.get("feedback") or {}):
+        fb.append(f"margin {r.gate['feedback']['margin']:+.2f}")
+    if r.extra.get("cross_margin") is not None:
+        fb.append(f"cross margin {r.extra['cross_margin']:+.2f}")
     value = (f"ability {ab.get('accuracy', 0) * 100:.1f}% ({ab.get('accuracy_delta', 0) * 100:+.1f} pts, "
-             f"{ab.get('lost', 0)} lost / {ab.get('gained', 0)} gained, margin {ab.get('margin_delta', 0):+.3f}) · "
+             f"{ab.get('lost', 0)} lost / {ab.get('gained', 0)} gained, margin {ab.get('margin_delta', 0):+.3f}"
+             + (f"; on the first {ab.get('n')} items, whole set {full['accuracy_delta'] * 100:+.1f} pts"
+                if ab.get("stage") == 1 and (full := r.extra.get("full_ability")) else "") + ") · "
              f"fluency {(r.gate.get('fluency') or {}).get('delta', 0):+.2f} · "
              f"ppl {_pct(gen['ratio'] - 1) if gen.get('ratio') else '-'} · {', '.join(fb) or 'no feedback check'} · "
+             f"gate {r.gate_seconds:.1f} s (stage {r.extra.get('stage')}; whole set {r.extra.get('full_seconds', 0):.1f} s"
+             f"{'' if r.extra.get('full_passed', r.passed) == r.passed else ', whole set DISAGREES'}) · "
              f"**{'passed' if r.passed else 'refused'}**{'' if r.ok else ' (UNEXPECTED)'}"
              + (f" — {r.reason}" if r.reason and not r.passed else ""))
     return (f"{r.arm.name} ({r.arm.kind}, {len(r.arm.samples)} corrections)", value)
@@ -217,7 +269,7 @@ def build_arms(model_path: Path, settings: Settings, *, seeds: int, n_samples: i
             log(f"generating {len(prompts)} base replies for {persona.name} (seed {seed})")
             replies = generate_replies(model_path, settings, prompts)
             samples = persona_samples(persona, prompts, replies, sp)
-            arm = Arm(f"{persona.name} seed {seed}", "style", samples)
+            arm = Arm(f"{persona.name} seed {seed}", "style", samples, persona=persona.name)
             arms.append((arm, seed))
             if first_style is None:
                 first_style = (prompts, replies, samples)
@@ -227,6 +279,12 @@ def build_arms(model_path: Path, settings: Settings, *, seeds: int, n_samples: i
     log("generating base replies to the wrong-facts questions")
     fact_replies = generate_replies(model_path, settings, [q for q, _ in WRONG_FACTS])
     arms.append((Arm("wrong facts", "damage", wrong_fact_samples(fact_replies, sp), expect="refuse"), 0))
+    from openclaw_local.services.training import holdout_split
+
+    train_idx, held_idx = holdout_split(list(range(len(samples))))
+    arms.append((Arm(f"flipped feedback ({personas[0].name})", "damage", flipped_samples([samples[k] for k in train_idx])
+                     + [samples[k] for k in held_idx], heldout=[samples[k] for k in held_idx], expect="refuse",
+                     persona=personas[0].name), 0))
     return arms
 
 
@@ -239,13 +297,16 @@ def run(model_path: Path, settings: Settings, *, seeds: int = 2, n_samples: int 
         lab = GateLab(home, s, keep=keep)
         rerun = lab.base_rerun()
         results = []
-        for arm, seed in arms:
+        own = {a.persona: lab.heldout(a) for a, _ in arms if a.kind == "style"}  # one slice per persona (last seed)
+        for k, (arm, seed) in enumerate(arms):
             log(f"training and gating: {arm.name}")
-            r = lab.run(arm, seed)
+            cross = [i for name, items in own.items() if name != arm.persona for i in items]
+            r = lab.run(arm, seed, cross=cross, full_first=k % 2 == 1)
             log("  " + describe(r)[1])
             results.append(r)
     rows = [describe(r) for r in results]
-    style = [r.gate["ability"] for r in results if r.arm.kind == "style" and r.gate.get("ability")]
+    # the noise rows read the whole-set results (a sequential first stage scores only half the items)
+    style = [r.extra["full_ability"] for r in results if r.arm.kind == "style" and r.extra.get("full_ability")]
     ppl_style = [r.gate["general"]["ratio"] - 1 for r in results if r.arm.kind == "style" and r.gate.get("general")]
     flu_style = [r.gate["fluency"]["delta"] for r in results if r.arm.kind == "style" and r.gate.get("fluency")]
     base_acc = lab.base["ability"]["accuracy"]
@@ -254,11 +315,20 @@ def run(model_path: Path, settings: Settings, *, seeds: int = 2, n_samples: int 
     if style:
         acc = [a["accuracy_delta"] for a in style]
         mar = [a["margin_delta"] for a in style]
-        rows.append(("noise: style (harmless) adapters, Δ ability points",
+        rows.append(("noise: style (harmless) adapters, Δ ability points (whole set)",
                      f"min {min(acc) * 100:+.1f}, median {statistics.median(acc) * 100:+.1f}, max {max(acc) * 100:+.1f} "
                      f"(n={len(acc)}, sd {statistics.pstdev(acc) * 100:.1f})"))
-        rows.append(("noise: style adapters, Δ margin", f"min {min(mar):+.3f}, median {statistics.median(mar):+.3f}, "
+        rows.append(("noise: style adapters, Δ answer margin (whole set)", f"min {min(mar):+.3f}, median {statistics.median(mar):+.3f}, "
                      f"max {max(mar):+.3f} (sd {statistics.pstdev(mar):.3f})"))
+    margins = [r.gate["feedback"]["margin"] for r in results if r.arm.kind == "style" and "margin" in r.gate.get("feedback", {})]
+    cross = [r.extra["cross_margin"] for r in results if r.arm.kind == "style" and r.extra.get("cross_margin") is not None]
+    if margins:
+        rows.append(("noise: style adapters, feedback margin on their own held-out feedback",
+                     f"min {min(margins):+.3f}, median {statistics.median(margins):+.3f}, max {max(margins):+.3f}"))
+    if cross:
+        rows.append(("noise: style adapters, feedback margin on other personas' feedback",
+                     f"min {min(cross):+.3f}, median {statistics.median(cross):+.3f}, max {max(cross):+.3f} "
+                     f"(n={len(cross)}, sd {statistics.pstdev(cross):.3f})"))
     if flu_style:
         rows.append(("noise: style adapters, Δ reply fluency contrast",
                      f"min {min(flu_style):+.3f}, max {max(flu_style):+.3f} (sd {statistics.pstdev(flu_style):.3f})"))
@@ -266,10 +336,16 @@ def run(model_path: Path, settings: Settings, *, seeds: int = 2, n_samples: int 
         rows.append(("style adapters, case-folded general ppl change",
                      f"min {_pct(min(ppl_style))}, max {_pct(max(ppl_style))}"))
     rows.append(("thresholds", f"ability −{lab.config.max_accuracy_drop * 100:.0f} pts, fluency −{lab.config.max_fluency_drop}, "
-                 f"margin −{lab.config.max_margin_drop:.2f}, ppl ×{lab.config.max_ppl_ratio}, feedback ±"
-                 f"{lab.config.max_rejected_gain:.2f}"))
-    gate_s = [r.gate_seconds for r in results]
-    rows.append(("gate time per candidate (ability + fluency + ppl + feedback), median", f"{statistics.median(gate_s):.1f} s"))
+                 f"margin −{lab.config.max_margin_drop:.2f}, ppl ×{lab.config.max_ppl_ratio}, feedback margin "
+                 f"{lab.config.min_feedback_margin:+.2f} (one-sided −{lab.config.max_one_sided_drop:.1f})"))
+    seq_s = [r.extra["sequential_seconds"] for r in results]
+    full_s = [r.extra["full_seconds"] for r in results]
+    stage1 = sum(1 for r in results if r.extra.get("stage") == 1)
+    rows.append(("gate time per candidate, whole ability set (before), median",
+                 f"{statistics.median(full_s):.1f} s (n={len(full_s)})"))
+    rows.append(("gate time per candidate, sequential (after, shipped), median",
+                 f"{statistics.median(seq_s):.1f} s ({stage1}/{len(results)} decided on the first half; "
+                 f"verdicts differ on {sum(1 for r in results if r.extra['full_passed'] != r.passed)})"))
     rows.append(("base results, computed once and cached", f"{lab.base_seconds:.1f} s"))
     bad_style = [r.arm.name for r in results if r.arm.kind == "style" and not r.passed]
     missed = [r.arm.name for r in results if r.arm.kind == "damage" and r.passed]

@@ -25,6 +25,13 @@ The item's *margin* is the right answer's score minus the best distractor's; the
 counts as answered when the margin is positive. The ability score is the fraction of
 items answered; the mean margin is a finer, continuous measure of the same thing.
 
+Sequential scoring (``measure_sequential``): a candidate is first scored on a fixed half of
+the set (every other item of each kind, ``stage_one``); the paired change against the base on
+that half decides early when the rest cannot plausibly change the verdict (the half's net
+loss projected to the whole set, ± 3 sd of the sign noise of its discordant items, is clearly
+inside or clearly outside the limit; ± 3 sd, see ``EARLY_Z``). Otherwise the other half is scored and the whole set
+decides, exactly as without the first stage.
+
 Cost: no generation. The question is encoded once per item and its options share it:
 items are packed into rows of up to ``PACK_TOKENS`` tokens with a block attention mask
 (each option sees its question and itself only, positions restart after the question),
@@ -196,7 +203,11 @@ def option_scores(model: Any, prefix: list[int], segments: Sequence[Segment],
 
 def summarize(scores: Sequence[Sequence[float]], items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Accuracy, mean margin, and the per-item margins (kept for paired comparisons)."""
-    margins = [s[0] - max(s[1:]) for s in scores]
+    return from_margins([s[0] - max(s[1:]) for s in scores], items)
+
+
+def from_margins(margins: Sequence[float], items: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """:func:`summarize` from the items' margins."""
     by_kind: dict[str, list[int]] = {}
     for item, m in zip(items, margins):
         by_kind.setdefault(item.get("kind", "other"), []).append(int(m > 0))
@@ -220,6 +231,70 @@ def measure(model: Any, tokenizer: Any, system_prompt: str, items: Sequence[dict
         return summarize(option_scores(model, prefix, segments, pack_tokens), items)
     finally:
         model.train(was_training)
+
+
+def stage_one(items: Sequence[dict[str, Any]], base_margins: Sequence[float] | None = None) -> list[int]:
+    """Indexes of the fixed first half: every other item of each kind and, given the base's
+    margins, of each kind's items the base answers and those it does not.
+
+    Only an item the base answers can be lost and only one it misses can be gained, so a half
+    that held more of the base's right answers would lose more under the same adapter: an
+    every-other-item half had 27 of the base's 65 right answers and read 6 points kinder than
+    the whole set for every style adapter (docs/METHOD.md)."""
+    seen: dict[tuple[str, bool], int] = {}
+    out = []
+    for i, item in enumerate(items):
+        k = (item.get("kind", "other"), bool(base_margins is not None and base_margins[i] > 0))
+        if seen.get(k, 0) % 2 == 0:
+            out.append(i)
+        seen[k] = seen.get(k, 0) + 1
+    return out
+
+
+EARLY_Z = 3.0  # sd the first-half projection must clear; 2 let a −7-point version through (docs/METHOD.md)
+
+
+def early_verdict(base_margins: Sequence[float], margins: Sequence[float], n_total: int, max_drop: float,
+                  z: float = EARLY_Z) -> str | None:
+    """"pass" / "refuse" when the scored part already settles the whole-set rule
+    (net items lost ≤ ``max_drop`` × ``n_total``), else None.
+
+    Net loss d = lost − gained on the part, k discordant items; the rest is projected as
+    ``d × rest/part`` with an sd of ``√(k × rest/part + 1)`` (each discordant item is a
+    ±1 coin under the null that the candidate's changes are noise)."""
+    part = len(margins)
+    lost = sum(1 for b, c in zip(base_margins, margins) if b > 0 >= c)
+    gained = sum(1 for b, c in zip(base_margins, margins) if c > 0 >= b)
+    ratio = (n_total - part) / max(1, part)
+    projected = (lost - gained) * (1 + ratio)
+    spread = z * math.sqrt((lost + gained) * ratio + 1)
+    limit = max_drop * n_total
+    if projected + spread <= limit:
+        return "pass"
+    if projected - spread > limit:
+        return "refuse"
+    return None
+
+
+def measure_sequential(model: Any, tokenizer: Any, system_prompt: str, base: dict[str, Any], max_drop: float,
+                       items: Sequence[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The ability results, scoring the fixed first half and the rest only when it could matter.
+
+    ``base`` is the base model's full result (its ``margins`` in the set's order). The result
+    carries ``indices`` (the items scored, in set order) and ``stage`` (1: decided on the
+    first half, 2: whole set)."""
+    items = list(items) if items is not None else load_set()
+    first = stage_one(items, base["margins"])
+    part = measure(model, tokenizer, system_prompt, [items[i] for i in first])
+    verdict = early_verdict([base["margins"][i] for i in first], part["margins"], len(items), max_drop)
+    if verdict is not None:
+        kinds = [items[i] for i in first]
+        return {**from_margins(part["margins"], kinds), "indices": first, "stage": 1,
+                "early": verdict}
+    rest_idx = [i for i in range(len(items)) if i not in set(first)]
+    rest = measure(model, tokenizer, system_prompt, [items[i] for i in rest_idx])
+    margins = dict(zip(first, part["margins"])) | dict(zip(rest_idx, rest["margins"]))
+    return {**from_margins([margins[i] for i in range(len(items))], items), "stage": 2}
 
 
 def fluency_chunks(text: str, words: int = FLUENCY_WORDS, limit: int = FLUENCY_CHUNKS) -> list[str]:
@@ -265,13 +340,17 @@ def reply_fluency(model: Any, tokenizer: Any, system_prompt: str, text: str | No
 
 def compare(base: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """Paired change from base to candidate: accuracy, mean margin, items lost and gained."""
-    pairs = list(zip(base["margins"], new["margins"]))
+    idx = new.get("indices")  # a first-stage result covers only these items
+    base_margins = base["margins"] if idx is None else [base["margins"][i] for i in idx]
+    pairs = list(zip(base_margins, new["margins"]))
+    base_acc = base["accuracy"] if idx is None else sum(m > 0 for m in base_margins) / max(1, len(base_margins))
+    base_margin = base["margin"] if idx is None else sum(base_margins) / max(1, len(base_margins))
     lost = sum(1 for b, c in pairs if b > 0 >= c)
     gained = sum(1 for b, c in pairs if c > 0 >= b)
     return {
-        "base_accuracy": round(base["accuracy"], 4), "accuracy": round(new["accuracy"], 4),
-        "accuracy_delta": round(new["accuracy"] - base["accuracy"], 4),
-        "base_margin": round(base["margin"], 4), "margin": round(new["margin"], 4),
-        "margin_delta": round(new["margin"] - base["margin"], 4),
-        "lost": lost, "gained": gained, "n": new["n"],
+        "base_accuracy": round(base_acc, 4), "accuracy": round(new["accuracy"], 4),
+        "accuracy_delta": round(new["accuracy"] - base_acc, 4),
+        "base_margin": round(base_margin, 4), "margin": round(new["margin"], 4),
+        "margin_delta": round(new["margin"] - base_margin, 4),
+        "lost": lost, "gained": gained, "n": new["n"], "stage": new.get("stage", 2),
     }

@@ -13,17 +13,22 @@ working, not damage. A version is promoted only if all of these pass:
    model's and the mean margin at most ``max_margin_drop``. The base's results are
    computed once per base model and cached. Both thresholds come from the measured noise
    of the check (docs/METHOD.md, "Promotion gate").
-3. **feedback** — on a held-out slice of the user's recent feedback (replies this
-   update did not train on; with a single-sample update, that sample itself, marked
-   ``in_sample``), the mean per-token log-prob of *accepted* replies (rated up, judged
-   positive, or the user's corrected text) does not fall versus the parent version by more
-   than the measured noise (``min_accepted_gain``), and that of *rejected* replies (rated
-   down, judged negative, the original of a correction) does not rise by more than it
-   (``max_rejected_gain``): a slice of one or two replies moves by a few hundredths of a
-   nat under a harmless adapter (docs/METHOD.md). Measured as
-   ``Δ = mean_i mean_t log π_new(y_it | x_i) − mean_i mean_t log π_parent(y_it | x_i)``.
-   When the slice holds no accepted (or no rejected) reply that half is skipped and
-   says so; it is not counted as a pass of something unmeasured.
+3. **feedback** — the update must not turn against the user's own feedback. On a slice of
+   recent feedback (the replies this update held out, plus the most recent feedback earlier
+   updates already trained on; with a single-sample update and nothing earlier, that sample
+   itself, marked ``in_sample``), the gate measures the mean per-token log-prob of *accepted*
+   replies (rated up, judged positive, the user's corrected text) and of *rejected* ones
+   (rated down, judged negative, the original of a correction) under the parent and the
+   candidate, and judges them **jointly**:
+   ``margin = Δ_accepted − Δ_rejected`` with
+   ``Δ_k = mean_i mean_t log π_new(y_it | x_i) − mean_i mean_t log π_parent(y_it | x_i)`` —
+   how much more the candidate prefers accepted over rejected replies than the parent does.
+   A style shift (lowercase, a sign-off, brevity) moves a capitalised accepted reply and a
+   capitalised rejected one alike, so it cancels; an update that learned the opposite of the
+   feedback does not. The candidate is refused when ``margin < min_feedback_margin`` (the
+   measured noise, docs/METHOD.md). A slice with only one kind of reply cannot be judged
+   jointly: its one-sided Δ is reported and refuses only a broken model (beyond
+   ``max_one_sided_drop``).
 4. **fluency of replies** — ordinary prose (``assets/general_text.txt``, case-folded, 20-word
    pieces) scored *as the assistant's reply* against the same words shuffled
    (``ability.reply_fluency``): the contrast (nats/token) may fall at most
@@ -64,10 +69,11 @@ class GateConfig:
     max_margin_drop: float = 1.0  # mean answer margin (nats/token): information, refuses only a broken model
     max_fluency_drop: float = 0.3  # reply fluency contrast (nats/token) below the base's; style: never fell
     max_ppl_ratio: float = 1.5  # case-folded general-text perplexity: only a broken model exceeds this
-    # held-out feedback (nats/token). Harmless adapters moved held-out rejected replies by −0.09 to
-    # +0.014 and accepted ones by +0.21 to +0.77: a zero limit refused style for noise (+0.005)
-    min_accepted_gain: float = -0.10  # Δ mean log-prob of accepted replies must be > this
-    max_rejected_gain: float = 0.10  # Δ mean log-prob of rejected replies must be <= this
+    # feedback (nats/token), judged jointly: margin = Δ accepted − Δ rejected (docs/METHOD.md, noise of
+    # harmless adapters on feedback they were not trained on); one-sided slices only refuse a broken model
+    min_feedback_margin: float = -0.25
+    max_one_sided_drop: float = 1.0
+    sequential: bool = True  # score a fixed half of the ability set first; the rest only when it could matter
     max_tokens: int = 512  # general-text tokens scored: one forward pass (fast on a 2-core CPU)
     window: int = 512
 
@@ -86,8 +92,8 @@ class GateConfig:
 SETTING_FOR_FIELD: dict[str, str] = {}
 INTERNAL_FIELDS: frozenset[str] = frozenset({
     "max_accuracy_drop", "max_margin_drop", "max_fluency_drop",  # ability limits, from measured noise
-    "max_ppl_ratio", "min_accepted_gain", "max_rejected_gain",  # the promotion rule (module docstring)
-    "max_tokens", "window",  # general-text cost: one forward pass on a 2-core CPU
+    "max_ppl_ratio", "min_feedback_margin", "max_one_sided_drop",  # the promotion rule (module docstring)
+    "sequential", "max_tokens", "window",  # cost: a first-stage half of the ability set; one forward pass: one forward pass on a 2-core CPU
 })
 
 
@@ -145,9 +151,11 @@ def split_feedback(items: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]
 
 
 def measure(model: Any, tokenizer: Any, heldout: Sequence[dict[str, Any]], config: GateConfig,
-            text: str | None = None, *, ppl: bool = True, system_prompt: str | None = None) -> dict[str, Any]:
+            text: str | None = None, *, ppl: bool = True, system_prompt: str | None = None,
+            base_ability: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the gate needs from one model state: held-out log-probs, (optionally) general
-    perplexity, and (when ``system_prompt`` is given) the ability results."""
+    perplexity, and (when ``system_prompt`` is given) the ability results — scored sequentially
+    (``ability.measure_sequential``) when the base's are given and ``config.sequential``."""
     accepted, rejected = split_feedback(heldout)
     out: dict[str, Any] = {
         "accepted": mean_logprobs(model, tokenizer, accepted),
@@ -159,7 +167,11 @@ def measure(model: Any, tokenizer: Any, heldout: Sequence[dict[str, Any]], confi
     if system_prompt is not None:
         from openclaw_local.learn import ability
 
-        out["ability"] = ability.measure(model, tokenizer, system_prompt)
+        if base_ability is not None and config.sequential:
+            out["ability"] = ability.measure_sequential(model, tokenizer, system_prompt, base_ability,
+                                                        config.max_accuracy_drop)
+        else:
+            out["ability"] = ability.measure(model, tokenizer, system_prompt)
         out["fluency"] = ability.reply_fluency(model, tokenizer, system_prompt)
     return out
 
@@ -182,13 +194,15 @@ def decide(parent: dict[str, Any], new: dict[str, Any], base: dict[str, Any] | f
         from openclaw_local.learn.ability import compare
 
         ab = compare(base["ability"], new["ability"])
-        acc_ok = ab["accuracy_delta"] >= -config.max_accuracy_drop
+        early = new["ability"].get("early")  # a sequential first stage that settled the whole-set rule
+        acc_ok = early == "pass" if early else ab["accuracy_delta"] >= -config.max_accuracy_drop
         margin_ok = ab["margin_delta"] >= -config.max_margin_drop
         ab.update(max_accuracy_drop=config.max_accuracy_drop, max_margin_drop=config.max_margin_drop,
                   ok=acc_ok and margin_ok)
         results["ability"] = ab
         if not acc_ok:
-            reasons.append(f"it answers fewer general questions right: {ab['accuracy'] * 100:.0f}% vs "
+            part = f" on the first {ab['n']} items" if early else ""
+            reasons.append(f"it answers fewer general questions right{part}: {ab['accuracy'] * 100:.0f}% vs "
                            f"{ab['base_accuracy'] * 100:.0f}% for the base model ({ab['lost']} lost, "
                            f"limit −{config.max_accuracy_drop * 100:.0f} points)")
         elif not margin_ok:
@@ -203,19 +217,7 @@ def decide(parent: dict[str, Any], new: dict[str, Any], base: dict[str, Any] | f
         if not ok:
             reasons.append(f"its replies lose word order: ordinary prose is {n_c:.2f} nats/token more likely than "
                            f"the same words shuffled, vs {b_c:.2f} for the base model (limit −{config.max_fluency_drop})")
-    for key, rule in (("accepted", "rise"), ("rejected", "not rise")):
-        before, after = _mean(parent.get(key) or []), _mean(new.get(key) or [])
-        if before is None or after is None:
-            results[key] = {"n": 0, "skipped": "no held-out replies of this kind"}
-            continue
-        delta = after - before
-        ok = delta > config.min_accepted_gain if key == "accepted" else delta <= config.max_rejected_gain
-        results[key] = {"n": len(new[key]), "parent": round(before, 4), "new": round(after, 4),
-                        "delta": round(delta, 4), "ok": ok}
-        if not ok:
-            what = "replies you accepted became less likely" if key == "accepted" else \
-                "replies you rejected became more likely"
-            reasons.append(f"{what} (held-out {key} replies' mean log-prob should {rule} but moved {delta:+.4f})")
+    reasons += _feedback(parent, new, config, results)
     ppl, base_ppl = new.get("ppl"), base.get("ppl")
     if ppl is not None and base_ppl is not None and math.isfinite(base_ppl) and base_ppl > 0:
         ratio = ppl / base_ppl if math.isfinite(ppl) else float("inf")
@@ -228,3 +230,38 @@ def decide(parent: dict[str, Any], new: dict[str, Any], base: dict[str, Any] | f
             reasons.append(f"general-text perplexity {pct:+.1f}% vs base (limit +{(config.max_ppl_ratio - 1) * 100:.0f}%)")
     results["passed"] = not reasons
     return not reasons, "; ".join(reasons) or None, results
+
+
+def _feedback(parent: dict[str, Any], new: dict[str, Any], config: GateConfig, results: dict[str, Any]) -> list[str]:
+    """The joint feedback check (module docstring, 3.): fills ``results`` and returns refusal reasons."""
+    deltas: dict[str, float] = {}
+    for key in ("accepted", "rejected"):
+        before, after = _mean(parent.get(key) or []), _mean(new.get(key) or [])
+        if before is None or after is None:
+            results[key] = {"n": 0, "skipped": "no held-out replies of this kind"}
+            continue
+        deltas[key] = after - before
+        results[key] = {"n": len(new[key]), "parent": round(before, 4), "new": round(after, 4),
+                        "delta": round(after - before, 4), "ok": True}
+    if not deltas:
+        results["feedback"] = {"skipped": "no feedback replies to check"}
+        return []
+    if len(deltas) == 2:
+        margin = deltas["accepted"] - deltas["rejected"]
+        ok = margin >= config.min_feedback_margin
+        results["feedback"] = {"margin": round(margin, 4), "min_margin": config.min_feedback_margin, "ok": ok}
+        if ok:
+            return []
+        return [f"it turned against your feedback: it prefers the replies you accepted over those you rejected "
+                f"{-margin:.2f} nats/token less than the version before it (limit {config.min_feedback_margin:+.2f})"]
+    (key, delta), = deltas.items()
+    signed = delta if key == "accepted" else -delta  # what a harmful move lowers
+    ok = signed >= -config.max_one_sided_drop
+    results[key]["ok"] = ok
+    results["feedback"] = {"one_sided": key, "delta": round(delta, 4), "max_drop": config.max_one_sided_drop, "ok": ok}
+    if ok:
+        return []
+    what = "replies you accepted became much less likely" if key == "accepted" else \
+        "replies you rejected became much more likely"
+    return [f"{what} ({delta:+.2f} nats/token; with no {'rejected' if key == 'accepted' else 'accepted'} reply "
+            f"to compare, only a move beyond {config.max_one_sided_drop:.1f} refuses)"]

@@ -69,6 +69,8 @@ def gate_summary(v: AdapterVersion) -> str:
         r = g.get(key) or {}
         if "delta" in r:
             parts.append(f"{key} {r['delta']:+.3f} ({r['n']})")
+    if (g.get("feedback") or {}).get("margin") is not None:
+        parts.append(f"feedback margin {g['feedback']['margin']:+.3f}")
     return " · ".join(parts) or "-"
 
 
@@ -306,7 +308,8 @@ class AdapterService:
         with t.model.disable_adapter():
             parent = g.measure(t.model, t.tokenizer, heldout, config, ppl=False)
         base = base_results(self.home, t, config, self.settings.system_prompt)
-        new = g.measure(t.model, t.tokenizer, heldout, config, system_prompt=self.settings.system_prompt)
+        new = g.measure(t.model, t.tokenizer, heldout, config, system_prompt=self.settings.system_prompt,
+                        base_ability=base.get("ability"))
         passed, reason, results = g.decide(parent, new, base, g.lora_nonfinite(t.model), config)
         results["heldout_ids"] = recent
         results["seconds"] = round(time.monotonic() - started, 2)

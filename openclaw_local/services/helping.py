@@ -134,14 +134,21 @@ def gate_sentences(v: AdapterVersion) -> list[str]:
         how = f"{abs(pct):.1f} % {'less' if pct >= 0 else 'more'} likely than with the base model"
         verdict = f"within the {limit:.0f} % limit" if gen.get("ok", pct <= limit) else f"over the {limit:.0f} % limit"
         out.append(f"General text {how} — {verdict}.")
-    for key, good, noun in (("accepted", "rise", "replies you accepted"), ("rejected", "not rise", "replies you pushed back on")):
+    for key, noun in (("accepted", "replies you accepted"), ("rejected", "replies you pushed back on")):
         r = g.get(key) or {}
         if r.get("skipped"):
             out.append(f"No held-out {noun} to check ({r['skipped']}).")
         elif "delta" in r:
             moved = "more" if r["delta"] > 0 else "less" if r["delta"] < 0 else "no more or less"
-            ok = "as it should" if r.get("ok") else "which it should not" if key == "rejected" else "but it should have risen"
-            out.append(f"It made {r['n']} held-out {noun} {moved} likely ({r['delta']:+.3f} log-prob per token), {ok}.")
+            out.append(f"It made {r['n']} {noun} {moved} likely ({r['delta']:+.3f} log-prob per token).")
+    fb = g.get("feedback") or {}
+    if fb.get("margin") is not None:
+        verdict = "fine" if fb.get("ok", True) else "it turned against your feedback"
+        out.append(f"Together: it prefers what you accepted over what you pushed back on by {fb['margin']:+.3f} "
+                   f"log-prob per token more than the version before — {verdict} (limit {fb.get('min_margin', 0):+.2f}).")
+    elif fb.get("one_sided"):
+        verdict = "fine" if fb.get("ok", True) else "beyond what a working model does"
+        out.append(f"Only {fb['one_sided']} replies to check, so only a large move could refuse it — {verdict}.")
     return out
 
 

@@ -25,8 +25,11 @@ after ``MAX_GATE_RETRIES`` refusals a sample is skipped with the reason. The use
 serve a refused version anyway (``adapters activate N --force``), which marks its
 samples trained then. Every update with two or more samples holds its newest fifth
 (at least one) out of training as the gate's feedback slice; those samples stay
-judged and are trained by the next update. A single-sample update is checked on that
-sample itself (``in_sample`` in the results). A rejected update leaves the in-memory
+judged and are trained by the next update. The feedback check reads that slice plus the
+``FEEDBACK_REFERENCE`` newest samples earlier updates trained on (what the user taught
+before must not be undone), so that it nearly always holds accepted and rejected replies
+to judge jointly; a first, single-sample update is checked on that sample itself
+(``in_sample`` in the results). A rejected update leaves the in-memory
 model stale, so the next update reloads the active version (weights and optimizer state).
 """
 
@@ -50,6 +53,7 @@ ADAPTERS_DIR = adapter_files.ADAPTERS_DIR
 # plain prose for the general-text KL; deliberately not the gate's corpus, so the gate still measures held-out text
 REPLAY_TEXT = Path(__file__).resolve().parents[2] / "assets" / "replay_text.txt"
 HOLDOUT_MIN = 2  # samples an update needs before some (a fifth, at least one) are held out for the gate
+FEEDBACK_REFERENCE = 8  # earlier trained feedback samples the gate's feedback check reads next to the held-out slice
 RETRY_STEP = 0.5  # learning-rate factor per earlier refusal of an update's samples
 Progress = Callable[[str, int, int, float | None], None]  # (state, step, total, loss)
 version_dir = adapter_files.version_dir
@@ -174,8 +178,11 @@ class Learner:
         items = self.samples.training_items(train_ids)
         if not items:
             return None
-        # the feedback check runs on every update: on held-out samples, or in-sample for a single one
-        heldout = self.samples.training_items(held_ids) if held_ids else items
+        # the feedback check runs on every update: held-out samples and earlier trained feedback, else in-sample
+        reference = self.samples.recent_trained_feedback_ids(FEEDBACK_REFERENCE, exclude=ids)
+        heldout = (self.samples.training_items(held_ids) if held_ids else []) + self.samples.feedback_items(reference)
+        in_sample = not heldout
+        heldout = heldout or items
         s = self.settings
         replayed = self.samples.replay_correction_items(s.replay_corrections, exclude=ids)
         self._ensure_loaded()
@@ -200,10 +207,12 @@ class Learner:
         self.progress("gating", 0, 0, metrics.loss)
         gate_started = time.monotonic()
         t.model.eval()
-        new_measure = g.measure(t.model, t.tokenizer, heldout, gate_config, system_prompt=s.system_prompt)
+        new_measure = g.measure(t.model, t.tokenizer, heldout, gate_config, system_prompt=s.system_prompt,
+                                base_ability=base.get("ability"))
         passed, reason, gate = g.decide(parent_measure, new_measure, base, g.lora_nonfinite(t.model), gate_config)
         gate["heldout_ids"] = held_ids
-        gate["in_sample"] = not held_ids
+        gate["reference_ids"] = reference
+        gate["in_sample"] = in_sample
         gate["base_seconds"] = round(base_seconds, 2)
         gate["retry"] = retries
         gate["lr"] = config.lr

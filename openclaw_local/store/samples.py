@@ -91,6 +91,36 @@ class SampleStore:
         )
         return [r["message_id"] for r in rows]
 
+    def recent_trained_feedback_ids(self, limit: int, exclude: Iterable[int] = ()) -> list[int]:
+        """The ``limit`` newest trained samples with a rating or a correction (the gate's reference feedback)."""
+        skip = set(exclude)
+        rows = self.store._query(  # noqa: SLF001
+            """
+            select message_id from samples
+            where status = 'trained' and (reward in (1, -1) or (correction is not null and trim(correction) != ''))
+            order by message_id desc limit ?
+            """,
+            [limit + len(skip)],
+        )
+        return [r["message_id"] for r in rows if r["message_id"] not in skip][:limit]
+
+    def feedback_items(self, message_ids: Iterable[int]) -> list[dict[str, Any]]:
+        """Accepted/rejected items of samples whatever their status (the gate only reads them):
+        the reply with its ±1 reward, and a correction as an accepted reply."""
+        out: list[dict[str, Any]] = []
+        for mid in message_ids:
+            row = self.get(mid)
+            reply = self.store._query("select content from messages where id = ?", [mid]) if row else []  # noqa: SLF001
+            if not reply:
+                continue
+            prompt = self.prompt_messages(mid)
+            if row["reward"] in (-1, 1):
+                out.append({"message_id": mid, "prompt_messages": prompt, "reply": reply[0]["content"],
+                            "reward": row["reward"]})
+            if row["correction"] and row["correction"].strip():
+                out.append(_correction_item(mid, [dict(m) for m in prompt], row["correction"]))
+        return out
+
     def gate_retries(self, message_ids: Iterable[int]) -> int:
         """How many times the most-refused of these samples was in an update the gate refused."""
         ids = list(message_ids)
