@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from openclaw_local.config import Settings
-from openclaw_local.learn import gate as g
+from openclaw_local.learn import promotion as g
 from openclaw_local.services.training import HOLDOUT_MIN, Learner, holdout_split
 from openclaw_local.store import Store
 from openclaw_local.store.adapters import AdapterStore

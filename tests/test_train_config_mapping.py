@@ -11,8 +11,8 @@ from dataclasses import fields
 import pytest
 
 from openclaw_local.config import Settings
-from openclaw_local.learn import gate, trainer
-from openclaw_local.learn.gate import GateConfig
+from openclaw_local.learn import promotion, trainer
+from openclaw_local.learn.promotion import GateConfig
 from openclaw_local.learn.trainer import TrainConfig
 
 # Learning settings (the "learning" section of Settings, from `learn` on) that feed something
@@ -39,7 +39,7 @@ def _learning_settings() -> list[str]:
     return names[names.index("learn"):]
 
 
-@pytest.mark.parametrize("module, config", [(trainer, TrainConfig), (gate, GateConfig)])
+@pytest.mark.parametrize("module, config", [(trainer, TrainConfig), (promotion, GateConfig)])
 def test_every_config_field_has_a_setting_or_is_internal(module, config):
     names = {f.name for f in fields(config)}
     mapped, internal = set(module.SETTING_FOR_FIELD), set(module.INTERNAL_FIELDS)
@@ -51,7 +51,7 @@ def test_every_config_field_has_a_setting_or_is_internal(module, config):
 
 
 def test_every_learning_setting_reaches_the_train_config_or_says_where_it_goes():
-    fed = set(trainer.SETTING_FOR_FIELD.values()) | set(gate.SETTING_FOR_FIELD.values())
+    fed = set(trainer.SETTING_FOR_FIELD.values()) | set(promotion.SETTING_FOR_FIELD.values())
     orphans = [n for n in _learning_settings() if n not in fed and n not in NOT_TRAIN_CONFIG]
     assert orphans == [], f"learning settings that reach no TrainConfig/GateConfig field: {orphans}"
     assert set(NOT_TRAIN_CONFIG) <= set(_learning_settings()), "stale names in NOT_TRAIN_CONFIG"

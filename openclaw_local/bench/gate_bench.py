@@ -150,7 +150,7 @@ class GateLab:
         self.keep = keep  # where each arm's LoRA weights are saved (to re-gate them later), if set
         self.t = tr.build_trainable(settings, home, device="cpu")
         self.init = {k: v.detach().clone() for k, v in self.t.model.state_dict().items() if "lora_" in k}
-        from openclaw_local.learn.gate import GateConfig
+        from openclaw_local.learn.promotion import GateConfig
 
         self.config = GateConfig()
         started = time.monotonic()
@@ -180,7 +180,7 @@ class GateLab:
             full_first: bool = False) -> ArmResult:
         """Train the arm from the base, gate it (sequential, as shipped, and with the whole
         ability set, in the order ``full_first`` says), and check it on ``cross`` feedback."""
-        from openclaw_local.learn import gate as g
+        from openclaw_local.learn import promotion as g
         from openclaw_local.learn.trainer import TrainConfig, make_optimizer, train_update
         from openclaw_local.services.training import holdout_split
 

@@ -292,7 +292,7 @@ class AdapterService:
         """Run the promotion gate on a candidate (torch, trainable copy), parent = the base model."""
         import time
 
-        from openclaw_local.learn import gate as g
+        from openclaw_local.learn import promotion as g
         from openclaw_local.learn.trainable import build_trainable
         from openclaw_local.services.training import base_results
         from openclaw_local.store.samples import SampleStore

@@ -15,7 +15,7 @@ crash before that transaction leaves an abandoned reservation (and perhaps a
 directory no row points at), both cleaned up later, and the samples still judged,
 so they are trained again by the next update.
 
-Promotion gate (``learn/gate.py``): the version is published as a ``candidate``
+Promotion gate (``learn/promotion.py``): the version is published as a ``candidate``
 (its samples still judged), then in a second transaction made ``active`` — and its
 samples marked trained — if it passes, else ``rejected`` with the measured reason.
 Feedback is never thrown away: a refused update's samples stay in the pool with one
@@ -78,7 +78,7 @@ def base_results(home: Path, trainable, config, system_prompt: str | None = None
     import hashlib
 
     from openclaw_local.learn import ability
-    from openclaw_local.learn.gate import general_text, perplexity
+    from openclaw_local.learn.promotion import general_text, perplexity
 
     text = general_text()
     cache = home / ADAPTERS_DIR / "base_gate.json"
@@ -168,7 +168,7 @@ class Learner:
 
         Returns the new version: ``active`` if it passed the gate, else ``rejected``.
         """
-        from openclaw_local.learn import gate as g
+        from openclaw_local.learn import promotion as g
         from openclaw_local.learn.convert import peft_model_to_gguf
         from openclaw_local.learn.trainable import save_adapter
         from openclaw_local.learn.trainer import TrainConfig, train_update
@@ -259,6 +259,6 @@ class Learner:
 
     @property
     def gate_config(self):
-        from openclaw_local.learn.gate import GateConfig
+        from openclaw_local.learn.promotion import GateConfig
 
         return GateConfig.from_settings(self.settings)

@@ -157,7 +157,7 @@ def sft_arm(home: Path, settings: Settings, items: list[dict[str, Any]], steps: 
         sft_only = TrainConfig(lr=settings.learning_rate, w_rl=0.0, w_opd=0.0, w_sft=1.0, batch_size=len(batch), seed=seed)
         train_update(t.model, tok, batch, sft_only, opt, progress=lambda step, total, loss: losses.append(loss))
     t.model.train(False)
-    from openclaw_local.learn.gate import GateConfig, general_text, perplexity
+    from openclaw_local.learn.promotion import GateConfig, general_text, perplexity
     from openclaw_local.services.training import base_perplexity
 
     gate = GateConfig.from_settings(settings)  # measured exactly as the promotion gate measures the product's versions
