@@ -123,8 +123,9 @@ async def test_tui_delete_asks_names_learned_versions_and_erases(tmp_path):
         await pilot.press("n")
         assert not isinstance(app.screen, ConfirmScreen)
         assert store.get_conversation(secret)  # kept
-        # from the sidebar this time, and yes
-        await pilot.press("tab")
+        assert app.focused is app.chat_input  # a reply-mode command ends back in the message box
+        # from the sidebar this time (box -> chat -> sidebar), and yes
+        await pilot.press("tab", "tab")
         assert app.focused is app.sidebar.list_view
         app.sidebar.list_view.index = app.sidebar.titles.index(store.get_conversation(secret).title)
         await pilot.press("delete")
