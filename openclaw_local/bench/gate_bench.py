@@ -152,7 +152,7 @@ class GateLab:
         self.init = {k: v.detach().clone() for k, v in self.t.model.state_dict().items() if "lora_" in k}
         from openclaw_local.learn.promotion import GateConfig
 
-        self.config = GateConfig()
+        self.config = GateConfig.from_settings(settings)  # the product's own mapping
         started = time.monotonic()
         self.base = base_results(home, self.t, self.config, settings.system_prompt)
         self.base_seconds = time.monotonic() - started
