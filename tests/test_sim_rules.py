@@ -103,3 +103,36 @@ def test_rule_keys_are_readable():
     assert Rule("max_words", 50).key == "max_words=50"
     assert Rule("must_start_with", "Hi").key == "must_start_with='Hi'"
     assert Rule("forbid_phrases", ("a", "b")).key == "forbid_phrases=a|b"
+
+
+def test_a_cut_reply_fails_the_length_and_ending_rules_whatever_it_shows():
+    rules = [Rule("max_words", 80), Rule("must_end_with", "~"), Rule("lowercase")]
+    text = "a reply that stopped mid way ~"  # short and ends right, but only because it was cut
+    assert check_all(text, rules) == [True, True, True]
+    assert check_all(text, rules, cut=True) == [False, False, True]
+
+
+def test_persona_score_uses_the_product_reply_length_and_counts_cut_replies():
+    from types import SimpleNamespace
+
+    from openclaw_local.config import Settings
+    from openclaw_local.sim.persona import parse_persona
+    from openclaw_local.sim.simulate import SCORE_MAX_TOKENS, persona_score
+
+    asked = []
+
+    class Engine:
+        def generate(self, msgs, *, max_tokens, **kw):
+            asked.append(max_tokens)
+            cut = "long" in msgs[-1]["content"]
+            gen = SimpleNamespace(reply="fine ~", stats=SimpleNamespace(finish_reason="length" if cut else "stop"))
+            return SimpleNamespace(run=lambda: gen)
+
+    persona = parse_persona({"name": "p", "rules": [{"type": "max_words", "value": 50},
+                                                   {"type": "must_end_with", "value": "~"}],
+                             "feedback": {"correct": 1.0}, "train_prompts": [f"q {i}" for i in range(36)],
+                             "eval_prompts": [f"e {i}" for i in range(10)]})
+    res = persona_score(Engine(), persona, ["short one", "long one"], system_prompt="s")
+    assert SCORE_MAX_TOKENS == Settings().max_tokens and asked == [SCORE_MAX_TOKENS] * 2
+    assert res["cut_replies"] == 1 and res["score"] == 0.5
+    assert res["per_rule"] == {"max_words=50": 0.5, "must_end_with='~'": 0.5}

@@ -19,6 +19,9 @@ def register(sub) -> None:
     p.add_argument("--feedback", metavar="JSON", help='override the persona\'s feedback mix, e.g. \'{"complain": 1.0}\'')
     p.add_argument("--learn-min-samples", type=int, default=None, help="judged samples that trigger an update (default 4)")
     p.add_argument("--learning-rate", type=float, default=None, help="learner's Adam learning rate")
+    p.add_argument("--score-max-tokens", type=int, default=None, metavar="N",
+                   help="longest scored reply, in tokens (default: the product's max_tokens default, 512); "
+                        "a reply cut there fails the length and ending rules")
     p.add_argument("--final-wait", type=float, default=600.0, metavar="S", help="longest wait for the last update (s)")
     p.add_argument("--no-arms", action="store_true", help="skip the in-context and offline-SFT comparison arms")
     p.add_argument("--pace", choices=["none", "learner"], default="learner",
@@ -44,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--feedback is not valid JSON ({exc.msg})") from None
     if args.eval_prompts is not None and args.eval_prompts < 1:
         raise UsageError("--eval-prompts must be at least 1")
+    if args.score_max_tokens is not None and args.score_max_tokens < 1:
+        raise UsageError("--score-max-tokens must be at least 1")
     out = Path(args.out) if args.out else Path(f"simulate-{persona.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     overrides, sources = {}, {}
     for flag, key in (("max_tokens", "max_tokens"), ("temperature", "temperature"), ("threads", "threads"),
@@ -55,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     overrides = checked_overrides(overrides, sources)  # before the run's directory is created
     report = run_simulation(persona, out, interactions=args.interactions, seed=args.seed, overrides=overrides,
                             eval_prompts=args.eval_prompts, final_wait_s=args.final_wait, arms=not args.no_arms,
-                            pace=args.pace)
+                            pace=args.pace, **({"score_max_tokens": args.score_max_tokens}
+                                               if args.score_max_tokens is not None else {}))
     print(f"report: {out / 'report.json'}  curve: {out / 'curve.png'}  data dir: {report['home']}")
     return 0

@@ -225,8 +225,15 @@ REPAIRS = {
 
 
 # ---------------------------------------------------------------------------- the list
-def check_all(text: str, rules: Sequence[Rule]) -> list[bool]:
-    return [r.check(text) for r in rules]
+# rules a reply stopped by the token limit cannot have kept: it did not end, so it did not
+# end with the sign-off, and its length is unknown (only that it ran past the limit)
+FAILED_WHEN_CUT = ("max_words", "must_end_with")
+
+
+def check_all(text: str, rules: Sequence[Rule], *, cut: bool = False) -> list[bool]:
+    """Per rule, passed or not. ``cut``: the reply was stopped by the token limit, so the
+    rules in ``FAILED_WHEN_CUT`` fail whatever the cut text shows."""
+    return [False if cut and r.type in FAILED_WHEN_CUT else r.check(text) for r in rules]
 
 
 def score(text: str, rules: Sequence[Rule]) -> float:

@@ -62,6 +62,10 @@ SIM_SETTINGS: dict[str, Any] = {
     "learner_threads": 2,
     "threads": 2,
 }
+# Scored replies are what a user would see: the product's default reply length, not the
+# simulation's shorter training cap, and a reply stopped by that limit fails max_words and
+# must_end_with (see ``rules.check_all``).
+SCORE_MAX_TOKENS = Settings().max_tokens
 Progress = Callable[[str], None]
 
 
@@ -81,22 +85,28 @@ def _write_config(home: Path, overrides: dict[str, Any]) -> None:
 
 # ---------------------------------------------------------------------------- scoring
 def persona_score(engine: Any, persona: Persona, prompts: list[str], *, system_prompt: str,
-                  max_tokens: int) -> dict[str, Any]:
-    """Mean rule score over ``prompts``: greedy, fresh ``[system, user]`` context each."""
+                  max_tokens: int = SCORE_MAX_TOKENS) -> dict[str, Any]:
+    """Mean rule score over ``prompts``: greedy, fresh ``[system, user]`` context each, replies of
+    up to ``max_tokens`` (the product's default); a reply cut by that limit fails the length and
+    ending rules."""
     per_rule = [0] * len(persona.rules)
-    scores, replies = [], []
+    scores, replies, cut_count = [], [], 0
     for p in prompts:
         msgs = [{"role": "system", "content": system_prompt}, {"role": "user", "content": p}]
-        text = engine.generate(msgs, max_tokens=max_tokens, temperature=0.0, top_p=1.0, seed=0).run().reply
-        ok = check_all(text, persona.rules)
+        gen = engine.generate(msgs, max_tokens=max_tokens, temperature=0.0, top_p=1.0, seed=0).run()
+        cut = gen.stats.finish_reason == "length"
+        cut_count += int(cut)
+        ok = check_all(gen.reply, persona.rules, cut=cut)
         per_rule = [a + int(b) for a, b in zip(per_rule, ok)]
         scores.append(sum(ok) / len(ok))
-        replies.append(text)
+        replies.append(gen.reply)
     n = max(1, len(prompts))
     return {
         "score": sum(scores) / n,
         "per_rule": {r.key: c / n for r, c in zip(persona.rules, per_rule)},
         "replies": replies,
+        "cut_replies": cut_count,
+        "max_tokens": max_tokens,
     }
 
 
@@ -106,6 +116,7 @@ def _eval_point(rt, persona, prompts, system_prompt, max_tokens, interactions: i
     v_after = rt.learner.served_version
     return {"interactions": interactions, "version": v_after, "mixed_versions": v_before != v_after,
             "score": res["score"], "per_rule": res["per_rule"], "replies": res["replies"],
+            "cut_replies": res["cut_replies"],
             "at_s": round(time.monotonic() - started, 1)}
 
 
@@ -185,8 +196,13 @@ def run_simulation(
     pace: str = "none",
     progress: Progress | None = _stderr_progress,
     prepare_home: Callable[[Path], None] | None = None,
+    score_max_tokens: int = SCORE_MAX_TOKENS,
 ) -> dict[str, Any]:
-    """Run one simulated-user session through the product loop; write report.json + curve.png in ``out_dir``."""
+    """Run one simulated-user session through the product loop; write report.json + curve.png in ``out_dir``.
+
+    The simulated user's own interactions are answered within the run's ``max_tokens``
+    (``SIM_SETTINGS``: 96, to keep a run short); every scored reply gets ``score_max_tokens``
+    (the product's default), the length a user sees."""
     from openclaw_local.services.runtime import Runtime
     from openclaw_local.store.adapters import AdapterStore
 
@@ -209,7 +225,7 @@ def run_simulation(
     evals = persona.eval_prompts[:eval_prompts] if eval_prompts else list(persona.eval_prompts)
     user = SimulatedUser(persona, seed)
     prompts = user.prompts(interactions)
-    max_tokens = settings.max_tokens
+    max_tokens = score_max_tokens  # for scoring; the interactions use settings.max_tokens
 
     started = time.monotonic()
     curve: list[dict[str, Any]] = []
@@ -325,6 +341,9 @@ def run_simulation(
                                      "w_general", "replay_corrections")},
         "interactions": interactions,
         "eval_prompts": len(evals),
+        "score_max_tokens": score_max_tokens,
+        "interaction_max_tokens": settings.max_tokens,
+        "cut_replies": {"baseline": base.get("cut_replies"), "final": final.get("cut_replies")},
         "updates": len(versions),
         "updates_served": sum(1 for v in versions if v.status in ("active", "retired")),
         "updates_rejected": [{"version": v.id, "reason": v.reason} for v in versions if v.status not in ("active", "retired")],
