@@ -53,6 +53,7 @@ def _ttft(engine, i: int) -> float:
 def run(model: Path, settings: Settings, *, rounds: int = 5, user_home: Path | None = None) -> BenchResult:
     """``user_home``: the data dir whose llama.cpp self-test decision the loads follow."""
     from openclaw_local.engine import ModelGate
+    from openclaw_local.services.chat_activity import ChatActivity
     from openclaw_local.services import container
     from openclaw_local.engine.load_plan import open_llama
     from openclaw_local.services.chat import ChatService
@@ -67,7 +68,7 @@ def run(model: Path, settings: Settings, *, rounds: int = 5, user_home: Path | N
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         store = container.open_store(home)
-        gate = ModelGate()
+        gate = ModelGate(on_foreground=ChatActivity(home).mark)  # as the runtime's: the learner pauses for chat
         plan = container.load_plan(user_home, s, model)  # every load below follows the start-up self-test
         engine = container.load_engine(None, s, model, n_ctx=s.n_ctx, threads=s.threads, gate=gate, plan=plan)
         samples = SampleStore(store, default_system_prompt=s.system_prompt)
@@ -206,12 +207,16 @@ def _judge_latency(chat, samples, judge_engine, s: Settings, mode: str | None) -
     return median(times), getattr(worker.judge, "mode", mode or "default")
 
 
-TRAINING_ARMS = (("idle", None), ("training, nice 19", "nice"), ("training, SCHED_IDLE (the learner's policy)", "idle"))
+# (name, CPU policy of the load, does the load pause while chat generates)
+TRAINING_ARMS = (("idle", None, False), ("training, nice 19", "nice", False),
+                 ("training, SCHED_IDLE", "idle", False),
+                 ("training, SCHED_IDLE + pauses while chat generates (the learner's default)", "idle", True))
 READY_TIMEOUT_S = 600.0  # a loaded machine converts and loads the trainable model slowly
 
 
 def chat_while_training(engine, home: Path, s: Settings, rounds: int) -> tuple[list[tuple[str, str]], str]:
-    """Chat tokens/s idle vs with a training load at nice 19 vs under the learner's policy.
+    """Chat tokens/s idle vs with a training load at nice 19, under SCHED_IDLE, and under SCHED_IDLE
+    pausing while chat generates (services/chat_activity.py; ``engine``'s gate must mark ``home``).
 
     One load process per policy, each paused (SIGSTOP) except in its own rounds; the arms rotate
     their order every round so drift on a shared machine falls on all of them. Medians.
@@ -221,17 +226,18 @@ def chat_while_training(engine, home: Path, s: Settings, rounds: int) -> tuple[l
 
     env = dict(os.environ, OMP_NUM_THREADS=str(s.learner_threads))
     loads: dict[str, subprocess.Popen] = {}
-    results: dict[str, list[float]] = {name: [] for name, _ in TRAINING_ARMS}
-    load_share: dict[str, list[float]] = {name: [] for name, _ in TRAINING_ARMS}  # the load's cores used meanwhile
+    results: dict[str, list[float]] = {name: [] for name, *_ in TRAINING_ARMS}
+    load_share: dict[str, list[float]] = {name: [] for name, *_ in TRAINING_ARMS}  # the load's cores used meanwhile
     try:
-        for name, policy in TRAINING_ARMS:
+        for name, policy, pause in TRAINING_ARMS:
             if policy is None:
                 continue
-            load_home = home / f"train_load_{policy}"
+            load_home = home / f"train_load_{policy}{'_pause' if pause else ''}"
             load_home.mkdir(exist_ok=True)
             loads[name] = subprocess.Popen(
                 [sys.executable, "-m", "openclaw_local.bench.train_load", "--home", str(load_home),
-                 "--threads", str(s.learner_threads), "--policy", policy], env=env,
+                 "--threads", str(s.learner_threads), "--policy", policy,
+                 *(["--pause-home", str(home)] if pause else [])], env=env,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
             deadline = time.monotonic() + READY_TIMEOUT_S  # one at a time: both converting at once would race
             while not (load_home / READY_FILE).exists():
@@ -239,9 +245,10 @@ def chat_while_training(engine, home: Path, s: Settings, rounds: int) -> tuple[l
                     raise RuntimeError(f"the {policy} training load did not start (exit {loads[name].poll()})")
                 time.sleep(0.5)
             os.kill(loads[name].pid, signal.SIGSTOP)
+        n = len(TRAINING_ARMS)
         for r in range(rounds):
-            order = TRAINING_ARMS[r % 3:] + TRAINING_ARMS[:r % 3]
-            for name, _ in order:
+            order = TRAINING_ARMS[r % n:] + TRAINING_ARMS[:r % n]
+            for name, *_ in order:
                 for other, proc in loads.items():
                     os.kill(proc.pid, signal.SIGCONT if other == name else signal.SIGSTOP)
                 time.sleep(1.0)  # the load is back in its training loop
@@ -258,14 +265,16 @@ def chat_while_training(engine, home: Path, s: Settings, rounds: int) -> tuple[l
     idle = median(results["idle"])
     rows = [(f"chat tokens/s {name} ({s.learner_threads} torch thread(s))" if name != "idle" else "chat tokens/s idle",
              f"{median(results[name]):.1f} (rounds {min(results[name]):.1f}–{max(results[name]):.1f})")
-            for name, _ in TRAINING_ARMS]
+            for name, *_ in TRAINING_ARMS]
     rows += [(f"training load's CPU while chat generates, {name} (cores, median)", f"{median(load_share[name]):.2f}")
-             for name, _ in TRAINING_ARMS if load_share[name]]
-    nice_ratio = median(results[TRAINING_ARMS[1][0]]) / idle
-    ratio = median(results[TRAINING_ARMS[2][0]]) / idle
-    rows.append(("ratio training/idle, nice 19", f"{nice_ratio:.3f}"))
-    rows.append(("ratio training/idle, SCHED_IDLE (target ≥ 0.95)" if idle_class_available()
-                 else "ratio training/idle, learner policy (no SCHED_IDLE here: nice 19; target ≥ 0.95)", f"{ratio:.3f}"))
+             for name, *_ in TRAINING_ARMS if load_share[name]]
+    ratios = {name: median(results[name]) / idle for name, policy, _ in TRAINING_ARMS if policy is not None}
+    idle_class = "SCHED_IDLE" if idle_class_available() else "learner policy (no SCHED_IDLE here: nice 19)"
+    for name, ratio in ratios.items():
+        label = name.replace("SCHED_IDLE", idle_class)
+        rows.append((f"ratio {label} / idle" + (" (target ≥ 0.95)" if name == TRAINING_ARMS[-1][0] else ""),
+                     f"{ratio:.3f}"))
+    ratio = ratios[TRAINING_ARMS[-1][0]]
     return rows, f"chat while training {'met' if ratio >= 0.95 else 'MISSED'} ({ratio:.2f})"
 
 
@@ -284,12 +293,15 @@ def _cpu_seconds(proc: subprocess.Popen | None) -> float | None:
 def run_chat_while_training(model: Path, settings: Settings, *, rounds: int = 4,
                             user_home: Path | None = None) -> BenchResult:
     """Only the chat-while-training section of :func:`run` (``bench learn --only chat-while-training``)."""
+    from openclaw_local.engine import ModelGate
     from openclaw_local.services import container
+    from openclaw_local.services.chat_activity import ChatActivity
 
     s = settings.replace(max_tokens=48, temperature=0.7, seed=5)
     with tempfile.TemporaryDirectory() as tmp:
         plan = container.load_plan(user_home, s, model)
-        engine = container.load_engine(None, s, model, n_ctx=s.n_ctx, threads=s.threads, plan=plan)
+        gate = ModelGate(on_foreground=ChatActivity(Path(tmp)).mark)  # as the runtime's: the learner pauses for chat
+        engine = container.load_engine(None, s, model, n_ctx=s.n_ctx, threads=s.threads, plan=plan, gate=gate)
         try:
             rows, verdict = chat_while_training(engine, Path(tmp), s, rounds)
         finally:
@@ -299,7 +311,7 @@ def run_chat_while_training(model: Path, settings: Settings, *, rounds: int = 4,
         title="Chat tokens/s while the learner trains: nice 19 vs SCHED_IDLE",
         method=(f"Embedded model, {s.threads} llama.cpp thread(s); a real LoRA training loop "
                 f"(bench/train_load.py, {s.learner_threads} torch thread(s)) per CPU policy, paused with SIGSTOP "
-                f"outside its rounds. {rounds} rounds, arm order rotated each round, 96 greedy tokens per "
+                f"outside its rounds; the last arm also pauses itself while chat generates, as the learner does. {rounds} rounds, arm order rotated each round, 96 greedy tokens per "
                 "measurement. Medians."),
         rows=rows,
         verdict=verdict,

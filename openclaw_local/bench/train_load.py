@@ -5,6 +5,8 @@ trains the embedded model's adapter on synthetic items until killed. ``--policy 
 learner process uses (SCHED_IDLE where the OS has it, else nice 19); ``nice`` is nice 19 alone.
 It touches ``DIR/train_load.ready`` after its first update, so a benchmark knows it is training.
 The chat benchmark pauses and resumes it (SIGSTOP/SIGCONT) to interleave idle and busy rounds.
+``--pause-home DIR`` makes it also step aside while chat generates, as the learner does
+(services/chat_activity.py).
 """
 
 from __future__ import annotations
@@ -23,11 +25,16 @@ def main() -> None:
     p.add_argument("--home", required=True)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--policy", choices=POLICIES, default="idle")
+    p.add_argument("--pause-home", default=None, help="pause while the chat-busy marker in this dir says chat generates")
     args = p.parse_args()
     print(f"cpu priority: {lower_cpu_priority(args.policy)}", file=sys.stderr, flush=True)  # before torch's threads
     import torch
 
     torch.set_num_threads(args.threads)
+    if args.pause_home:
+        from openclaw_local.services.chat_activity import ChatPause, install_pause_hooks
+
+        install_pause_hooks(ChatPause(Path(args.pause_home)))
     from openclaw_local.config import Settings
     from openclaw_local.learn.trainable import build_trainable
     from openclaw_local.learn.trainer import TrainConfig, make_optimizer, train_update

@@ -70,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(settings.learner_threads)
+    if settings.learner_pause_for_chat:
+        from openclaw_local.services.chat_activity import ChatPause, install_pause_hooks
+
+        install_pause_hooks(ChatPause(home))
+        priority += ", pauses while chat generates"
     from openclaw_local.learn.memory import NotEnoughMemory
     from openclaw_local.services.container import open_store
     from openclaw_local.services.training import Learner

@@ -21,6 +21,7 @@ from openclaw_local.config import Settings
 from openclaw_local.engine import Engine, ModelGate
 from openclaw_local.services import container
 from openclaw_local.services.chat import ChatService
+from openclaw_local.services.chat_activity import ChatActivity
 from openclaw_local.services.events import EventBus
 from openclaw_local.services.judging import JudgeWorker
 from openclaw_local.services.learner import LearnerService
@@ -58,7 +59,8 @@ class Runtime:
             self._stack.callback(lock.release)
         self.store = container.open_store(self.home)
         self._stack.callback(self.store.close)
-        self.gate = ModelGate()
+        # chat generating → the learner process pauses (services/chat_activity.py)
+        self.gate = ModelGate(on_foreground=ChatActivity(self.home).mark if s.learn and s.learner_pause_for_chat else None)
         self.engine = container.load_chat_engine(self.home, s, gate=self.gate, notices=self.notices)
         self._stack.callback(self.engine.close)
         self.samples = SampleStore(self.store, default_system_prompt=s.system_prompt)
