@@ -65,3 +65,20 @@ def test_short_simulation_learns_through_the_product_loop(tmp_path, shared_train
     assert sum(m.correction is not None for m in messages) == report["reactions"]["correct"]
     assert set(report["served_versions"]) <= versions
     assert any(line.startswith("[6/6]") for line in lines) and lines[-1].startswith("zebra-fan: baseline")
+
+
+def test_simulate_passes_any_setting_through_and_refuses_bad_ones_in_one_line(tmp_path, monkeypatch, capsys):
+    import openclaw_local.sim.simulate as simulate
+    from openclaw_local.cli import main
+
+    seen = {}
+    monkeypatch.setattr(simulate, "run_simulation",
+                        lambda persona, out, **kw: seen.update(kw) or {"home": out})
+    assert main(["simulate", "--persona", "student", "--out", str(tmp_path / "a"), "--setting", "w_opd=0",
+                 "--setting", "learn-passes=1", "--score-max-tokens", "64"]) == 0
+    assert seen["overrides"] == {"w_opd": 0.0, "learn_passes": 1} and seen["score_max_tokens"] == 64
+    for bad in ("w_opd", "nope=1", "w_opd=-1"):
+        assert main(["simulate", "--persona", "student", "--out", str(tmp_path / "b"), "--setting", bad]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "b").exists()

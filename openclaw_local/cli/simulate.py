@@ -22,6 +22,8 @@ def register(sub) -> None:
     p.add_argument("--score-max-tokens", type=int, default=None, metavar="N",
                    help="longest scored reply, in tokens (default: the product's max_tokens default, 512); "
                         "a reply cut there fails the length and ending rules")
+    p.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE",
+                   help="any other setting for the run, e.g. --setting w_opd=0 (repeatable; checked like config.toml)")
     p.add_argument("--final-wait", type=float, default=600.0, metavar="S", help="longest wait for the last update (s)")
     p.add_argument("--no-arms", action="store_true", help="skip the in-context and offline-SFT comparison arms")
     p.add_argument("--pace", choices=["none", "learner"], default="learner",
@@ -34,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from openclaw_local.cli.common import flag_name
-    from openclaw_local.config import checked_overrides
+    from openclaw_local.config import SETTING_FIELDS, checked_overrides
     from openclaw_local.errors import UsageError
     from openclaw_local.sim.persona import load_persona
     from openclaw_local.sim.simulate import run_simulation
@@ -57,6 +59,14 @@ def run(args: argparse.Namespace) -> int:
         value = getattr(args, flag, None)
         if value is not None:
             overrides[key], sources[key] = value, flag_name(flag)
+    for item in args.setting:
+        name, sep, value = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or not name:
+            raise UsageError(f"--setting {item!r}: expected NAME=VALUE, e.g. --setting w_opd=0")
+        if name not in SETTING_FIELDS:
+            raise UsageError(f"--setting {item!r}: no setting named {name!r}", "the settings are listed in openclaw_local/config.py")
+        overrides[name], sources[name] = value.strip(), f"--setting {name}"
     overrides = checked_overrides(overrides, sources)  # before the run's directory is created
     report = run_simulation(persona, out, interactions=args.interactions, seed=args.seed, overrides=overrides,
                             eval_prompts=args.eval_prompts, final_wait_s=args.final_wait, arms=not args.no_arms,
