@@ -21,9 +21,9 @@ def register(sub) -> None:
                    help="chat: measure llama.cpp's extra CPU buffer types on vs off (alternated rounds) instead of app vs raw")
     p.add_argument("--seeds", type=int, default=2, help="gate: style adapters trained per shipped persona (the noise sample)")
     p.add_argument("--keep", metavar="DIR", default=None, help="gate: save each arm's LoRA weights under DIR")
-    p.add_argument("--only", choices=["chat-while-training", "judge-latency"], default=None,
-                   help="learn: run one section (chat tokens/s idle vs training at nice 19 vs SCHED_IDLE; "
-                        "the judge's latency per sample)")
+    p.add_argument("--only", choices=["chat-while-training", "judge-latency", "ttft-judging"], default=None,
+                   help="learn: run one section (chat tokens/s idle vs training at nice 19 vs SCHED_IDLE vs pausing; "
+                        "the judge's latency per sample; time to first token while the judge works)")
     p.add_argument("--out", metavar="DIR", default=None, help="personas: keep each simulated run under DIR")
     p.set_defaults(func=run)
 
@@ -49,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
                                                                rounds=max(3, args.rounds // 2), user_home=home))
         elif args.only == "judge-latency":
             results.append(learn_bench.run_judge_latency(model_path(settings), settings, user_home=home))
+        elif args.only == "ttft-judging":
+            results.append(learn_bench.run_ttft_judging(model_path(settings), settings,
+                                                        rounds=max(3, args.rounds // 2), user_home=home))
         else:
             results.append(learn_bench.run(model_path(settings), settings, rounds=max(3, args.rounds // 2), user_home=home))
     if args.which in ("all", "gate"):
