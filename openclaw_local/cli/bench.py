@@ -25,10 +25,15 @@ def register(sub) -> None:
                    help="learn: run one section (chat tokens/s idle vs training at nice 19 vs SCHED_IDLE vs pausing; "
                         "the judge's latency per sample; time to first token while the judge works)")
     p.add_argument("--out", metavar="DIR", default=None, help="personas: keep each simulated run under DIR")
+    p.add_argument("--from-reports", metavar="DIR", nargs="+", default=None,
+                   help="personas: run nothing; table every report.json under DIR (seeds grouped, mean ± spread); "
+                        "--write FILE puts it between the personas-table markers")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.from_reports is not None:
+        return tables_from_reports(args)
     from openclaw_local.bench import chat_bench
 
     home = home_dir()
@@ -78,4 +83,16 @@ def run(args: argparse.Namespace) -> int:
 
         write_results(target, results)
         print(f"wrote {target}")
+    return 0
+
+
+def tables_from_reports(args: argparse.Namespace) -> int:
+    from openclaw_local.bench.persona_tables import from_reports
+    from openclaw_local.errors import UsageError
+
+    if args.which != "personas":
+        raise UsageError("--from-reports works with `bench personas` only")
+    print(from_reports(args.from_reports, write=args.write))
+    if args.write:
+        print(f"wrote {args.write}")
     return 0
