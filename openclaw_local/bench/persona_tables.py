@@ -31,6 +31,8 @@ def feedback_label(report: dict[str, Any]) -> str:
         "mixed: " + " / ".join(f"{k} {v:g}" for k, v in report["feedback"].items())
     if float(report.get("settings", {}).get("w_opd", 1.0)) == 0:
         label += " · RL only (w_opd 0)"
+    if report.get("variant"):  # a run of an earlier code state, named in its report (not a seed of today's)
+        label += f" · {report['variant']}"
     return label
 
 
