@@ -54,6 +54,7 @@ def test_measure_persona_sends_the_teachers_context_and_counts_per_rule(fake_eng
     assert (short["pass_without"], short["pass_with"], short["pass_to_fail"]) == (1.0, 0.5, 1)
     assert short["hint_following"] is None
     assert res["overall"]["n"] == 4 and res["overall"]["fail_to_pass"] == 1
+    assert low["echoes_hint"] == 0
 
     sent = fake_engine.prompts
     assert len(sent) == 6 and fake_engine.pending == 0  # one shared no-hint reply per prompt, one per rule
@@ -80,13 +81,26 @@ def test_a_complaint_that_gives_no_hint_falls_back_to_the_rules_instruction():
     assert hint == 'End the reply with "~".'
 
 
+def test_the_instruction_source_ignores_a_complaint_that_would_give_a_hint():
+    rule = Rule("max_words", 30)
+    persona = _persona([rule], {"max_words": ["too long, under 30 words please"]})
+    assert hf.hint_for(persona, rule)[1] == "complaint"
+    assert hf.hint_for(persona, rule, "instruction")[:2] == ("Keep the reply under 30 words.", "rule_instruction")
+
+
+def test_echoes_finds_four_hint_words_in_a_row_in_the_reply():
+    hint = 'Always end with "Keep it up!", you forgot it.'
+    assert hf.echoes("Sure! You forgot it. Always END with \"keep it up!\", ok", hint)
+    assert not hf.echoes("Photosynthesis turns light into sugar. Keep it up!", hint)
+
+
 def test_table_has_a_row_per_rule_and_an_overall_row(fake_engine):
     persona = _persona([Rule("lowercase"), Rule("no_markdown")])
     fake_engine.queue("A", "a", "b")
     res = hf.run(fake_engine, [("t", persona)], prompts=1, max_tokens=20, system_prompt="S")
     table = hf.markdown_table(res)
     assert table.count("\n| t | ") == 2
-    assert "| **all** | 2 rules |" in table and "100 % (1/1)" in table
+    assert "| **all** | 2 rules |" in table and "100 % (1/1) | 0/1 |" in table
 
 
 def test_real_run_on_the_embedded_model(tmp_path, capsys):

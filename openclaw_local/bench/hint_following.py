@@ -50,14 +50,25 @@ def rule_instruction(rule: Rule) -> str:
     }[t]()
 
 
-def hint_for(persona: Persona, rule: Rule) -> tuple[str, str, str]:
+HINT_SOURCES = ("complaint", "instruction")
+
+
+def hint_for(persona: Persona, rule: Rule, source: str = "complaint") -> tuple[str, str, str]:
     """(hint, source, complaint): the product's hint from the persona's first complaint about
-    ``rule`` (source ``"complaint"``), else the rule's instruction (source ``"rule_instruction"``)."""
+    ``rule`` (source ``"complaint"``), else the rule's instruction (source ``"rule_instruction"``).
+    ``source="instruction"`` always takes the rule's instruction: a clean hint, to tell the
+    model's hint-following apart from how well a complaint becomes a hint."""
     complaint = persona.complaint(rule)  # no RNG: the first phrasing
-    hint = request_hint(complaint)
+    hint = request_hint(complaint) if source == "complaint" else None
     if hint:
         return hint, "complaint", complaint
     return rule_instruction(rule), "rule_instruction", complaint
+
+
+def echoes(reply: str, hint: str, n: int = 4) -> bool:
+    """The reply repeats ``n`` words in a row from the hint: it talks about the hint instead of answering."""
+    h, r = hint.lower().split(), " ".join(reply.lower().split())
+    return any(" ".join(h[i:i + n]) in r for i in range(len(h) - n + 1))
 
 
 def greedy_reply(engine: Any, messages: list[dict[str, str]], max_tokens: int) -> tuple[str, bool]:
@@ -102,7 +113,7 @@ def _rates(c: dict[str, int]) -> dict[str, Any]:
 
 
 def measure_persona(engine: Any, persona: Persona, prompts: Sequence[str], *, system_prompt: str,
-                    max_tokens: int = DEFAULT_MAX_TOKENS) -> dict[str, Any]:
+                    max_tokens: int = DEFAULT_MAX_TOKENS, hints: str = "complaint") -> dict[str, Any]:
     """Per rule: tally, hint, and both replies per prompt. The no-hint reply is shared by all rules."""
     base = []
     for p in prompts:
@@ -111,7 +122,7 @@ def measure_persona(engine: Any, persona: Persona, prompts: Sequence[str], *, sy
         base.append((msgs, reply, cut))
     rules = []
     for rule in persona.rules:
-        hint, source, complaint = hint_for(persona, rule)
+        hint, source, complaint = hint_for(persona, rule, hints)
         pairs, samples = [], []
         for (msgs, reply, cut), p in zip(base, prompts):
             hinted, hcut = greedy_reply(engine, with_hint(msgs, hint), max_tokens)
@@ -120,23 +131,25 @@ def measure_persona(engine: Any, persona: Persona, prompts: Sequence[str], *, sy
             samples.append({"prompt": p, "without": reply, "without_cut": cut, "without_pass": a,
                             "with": hinted, "with_cut": hcut, "with_pass": b})
         rules.append({"rule": rule.key, "hint": hint, "hint_source": source, "complaint": complaint,
-                      **tally(pairs), "samples": samples})
+                      **tally(pairs), "echoes_hint": sum(echoes(x["with"], hint) for x in samples),
+                      "samples": samples})
     return {"persona": persona.name, "rules": rules, "overall": merge(rules)}
 
 
 def run(engine: Any, personas: Sequence[tuple[str, Persona]], *, prompts: int, max_tokens: int,
-        system_prompt: str, say=lambda line: None) -> dict[str, Any]:
+        system_prompt: str, hints: str = "complaint", say=lambda line: None) -> dict[str, Any]:
     out = []
     for stem, persona in personas:
         t0 = time.monotonic()
         res = measure_persona(engine, persona, persona.eval_prompts[:prompts],
-                              system_prompt=persona.system_prompt or system_prompt, max_tokens=max_tokens)
+                              system_prompt=persona.system_prompt or system_prompt, max_tokens=max_tokens,
+                              hints=hints)
         res["file"] = stem
         res["seconds"] = round(time.monotonic() - t0, 1)
         out.append(res)
         say(f"{stem}: {len(res['rules'])} rules, {res['seconds']} s, hint-following "
             f"{_pct(res['overall']['hint_following'])}")
-    return {"prompts": prompts, "max_tokens": max_tokens, "decoding": "greedy (temperature 0, seed 0)",
+    return {"prompts": prompts, "max_tokens": max_tokens, "hints": hints, "decoding": "greedy (temperature 0, seed 0)",
             "personas": out, "overall": merge([r for p in out for r in p["rules"]])}
 
 
@@ -146,7 +159,7 @@ def _pct(x: float | None) -> str:
 
 def markdown_table(result: dict[str, Any]) -> str:
     head = ("| persona | rule | hint (source) | pass w/o hint | pass with hint | diff | fail→pass | pass→fail "
-            "| hint-following |\n|---|---|---|---|---|---|---|---|---|")
+            "| hint-following | echoes hint |\n|---|---|---|---|---|---|---|---|---|---|")
     lines = [head]
     for p in result["personas"]:
         for r in p["rules"]:
@@ -155,11 +168,12 @@ def markdown_table(result: dict[str, Any]) -> str:
             hint = hint if len(hint) <= 60 else hint[:57] + "…"
             lines.append(f"| {p['file']} | {r['rule'][:40].replace('|', '/')} | {hint}{src} | {_pct(r['pass_without'])} "
                          f"| {_pct(r['pass_with'])} | {_signed(r['diff'])} | {r['fail_to_pass']} | {r['pass_to_fail']} "
-                         f"| {_pct(r['hint_following'])} ({r['fail_to_pass']}/{r['failed_without']}) |")
+                         f"| {_pct(r['hint_following'])} ({r['fail_to_pass']}/{r['failed_without']}) | {r['echoes_hint']}/{r['n']} |")
     o = result["overall"]
+    echoed = sum(r["echoes_hint"] for p in result["personas"] for r in p["rules"])
     lines.append(f"| **all** | {len(lines) - 1} rules | | {_pct(o['pass_without'])} | {_pct(o['pass_with'])} "
                  f"| {_signed(o['diff'])} | {o['fail_to_pass']} | {o['pass_to_fail']} "
-                 f"| {_pct(o['hint_following'])} ({o['fail_to_pass']}/{o['failed_without']}) |")
+                 f"| {_pct(o['hint_following'])} ({o['fail_to_pass']}/{o['failed_without']}) | {echoed}/{o['n']} |")
     return "\n".join(lines)
 
 
@@ -177,6 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--personas", default=None, help="comma-separated shipped persona names (default: all)")
     ap.add_argument("--prompts", type=int, default=DEFAULT_PROMPTS, help="first N eval prompts per persona")
     ap.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS)
+    ap.add_argument("--hints", choices=HINT_SOURCES, default="complaint",
+                    help="complaint: the product's hint from the persona's complaint; instruction: the rule said plainly")
     ap.add_argument("--out", type=Path, default=None, help="results JSON")
     args = ap.parse_args(argv)
     if args.prompts < 1 or args.max_tokens < 1:
@@ -193,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     t0 = time.monotonic()
     try:
         result = run(engine, personas, prompts=args.prompts, max_tokens=args.max_tokens,
-                     system_prompt=settings.system_prompt, say=lambda s: print(s, file=sys.stderr, flush=True))
+                     system_prompt=settings.system_prompt, hints=args.hints, say=lambda s: print(s, file=sys.stderr, flush=True))
     finally:
         engine.close()
     result["model"] = model.name
@@ -201,7 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.out:
         args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(markdown_table(result))
-    print(f"\n{result['wall_seconds']} s, {model.name}, {args.prompts} prompts/persona, max_tokens {args.max_tokens}")
+    print(f"\n{result['wall_seconds']} s, {model.name}, {args.prompts} prompts/persona, max_tokens {args.max_tokens}, "
+          f"hints from the {args.hints}")
     return 0
 
 
