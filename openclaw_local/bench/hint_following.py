@@ -166,9 +166,11 @@ def markdown_table(result: dict[str, Any]) -> str:
             src = "" if r["hint_source"] == "complaint" else " (rule instruction)"
             hint = r["hint"].replace("|", "\\|")
             hint = hint if len(hint) <= 60 else hint[:57] + "…"
-            lines.append(f"| {p['file']} | {r['rule'][:40].replace('|', '/')} | {hint}{src} | {_pct(r['pass_without'])} "
-                         f"| {_pct(r['pass_with'])} | {_signed(r['diff'])} | {r['fail_to_pass']} | {r['pass_to_fail']} "
-                         f"| {_pct(r['hint_following'])} ({r['fail_to_pass']}/{r['failed_without']}) | {r['echoes_hint']}/{r['n']} |")
+            lines.append(f"| {p['file']} | {r['rule'][:40].replace('|', '/')} | {hint}{src} "
+                         f"| {_pct(r['pass_without'])} | {_pct(r['pass_with'])} | {_signed(r['diff'])} "
+                         f"| {r['fail_to_pass']} | {r['pass_to_fail']} "
+                         f"| {_pct(r['hint_following'])} ({r['fail_to_pass']}/{r['failed_without']}) "
+                         f"| {r['echoes_hint']}/{r['n']} |")
     o = result["overall"]
     echoed = sum(r["echoes_hint"] for p in result["personas"] for r in p["rules"])
     lines.append(f"| **all** | {len(lines) - 1} rules | | {_pct(o['pass_without'])} | {_pct(o['pass_with'])} "
@@ -187,12 +189,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from openclaw_local.services import container
     from openclaw_local.sim.persona import load_persona, shipped_personas
 
-    ap = argparse.ArgumentParser(prog="python -m openclaw_local.bench.hint_following", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m openclaw_local.bench.hint_following",
+                                 description=__doc__.split("\n")[0])
     ap.add_argument("--personas", default=None, help="comma-separated shipped persona names (default: all)")
     ap.add_argument("--prompts", type=int, default=DEFAULT_PROMPTS, help="first N eval prompts per persona")
     ap.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS)
     ap.add_argument("--hints", choices=HINT_SOURCES, default="complaint",
-                    help="complaint: the product's hint from the persona's complaint; instruction: the rule said plainly")
+                    help="complaint: the product's hint from the persona's complaint; "
+                         "instruction: the rule said plainly")
     ap.add_argument("--out", type=Path, default=None, help="results JSON")
     args = ap.parse_args(argv)
     if args.prompts < 1 or args.max_tokens < 1:
@@ -201,7 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         [p.stem for p in shipped_personas()]
     personas = [(n, load_persona(n)) for n in names]
 
-    # one thread: on a busy 2-core machine llama.cpp's second thread spin-waits (measured ~20x slower)
+    # one thread: on a busy 2-core machine a second llama.cpp thread spin-waits for a core
+    # (measured here: ~24 s per 96-token reply with two threads, ~1 s with one)
     settings = Settings(threads=1, n_ctx=2048)
     model = embedded_model_path()
     plan = container.load_plan(None, settings, model, cpu_only=True)  # loads as the app would on this machine
@@ -209,7 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     t0 = time.monotonic()
     try:
         result = run(engine, personas, prompts=args.prompts, max_tokens=args.max_tokens,
-                     system_prompt=settings.system_prompt, hints=args.hints, say=lambda s: print(s, file=sys.stderr, flush=True))
+                     system_prompt=settings.system_prompt, hints=args.hints,
+                     say=lambda s: print(s, file=sys.stderr, flush=True))
     finally:
         engine.close()
     result["model"] = model.name
