@@ -28,3 +28,13 @@ def test_bare_complaints_give_no_hint(text):
 def test_implicit_correction_keeps_the_users_words():
     h = request_hint("it's python 3 not 2")
     assert h is not None and "python 3" in h
+
+
+def test_the_instruction_names_the_phrase_a_reply_must_open_or_close_with():
+    assert request_hint('you forgot to start with "Hi there!", please always greet the student first').startswith(
+        'Start the reply with "Hi there!". Always greet the student first.')
+    assert request_hint('you forgot to start with "Quick answer:", please always start your reply with that').startswith(
+        'Start the reply with "Quick answer:".')
+    # already named: unchanged
+    assert request_hint('Could you close with "Keep it up!"? That\'s our class motto.').startswith('Close with "Keep it up!".')
+    assert request_hint("no") is None

@@ -131,7 +131,7 @@ def request_hint(next_state: str | None) -> str | None:
     """
     ns = " ".join((next_state or "").split())
     clauses = [c for c in _clauses(ns) if not _FILLER_CLAUSE.match(c) and not _is_bare(c)]
-    hint = explicit_request_hint(ns)
+    hint = _with_asked_phrase(ns, explicit_request_hint(ns))
     if hint is not None and hint not in _STYLE_HINTS:
         # the reason often sits beside the request ("I'm vegetarian though, could you swap the chicken?")
         rest = [_strip(c) for c in clauses if _strip(c) and _strip(c).lower().rstrip(".") not in hint.lower()]
@@ -144,6 +144,29 @@ def request_hint(next_state: str | None) -> str | None:
     if _ERROR_TEXT.search(ns):
         return _cap(f"Fix this error: {said}")
     return _cap(f"Take the user's correction into account: \"{said}\"")
+
+
+# "start with "Hi there!"", "end your reply with ~": the fixed phrase a user asks a reply to open or close with
+_PHRASE_ASK = re.compile(
+    r"\b(start|begin|open|lead|end|finish|close)\w*\s+(?:\w+\s+){0,3}?(?:with|on)\s+(?:the words\s+|a\s+\w+\s+)?"
+    r"[\"“]([^\"”]{1,40})[\"”]", re.I)
+_PHRASE_VERB = {"start": "Start", "begin": "Start", "open": "Start", "lead": "Start",
+                "end": "End", "finish": "End", "close": "End"}
+
+
+def _with_asked_phrase(message: str, hint: str | None) -> str | None:
+    """The instruction names the phrase the user asked for, not "that" or "the greeting".
+
+    "you forgot to start with "Hi there!", please always greet the student first" gave
+    "Always greet the student first.": the phrase itself only reached the hint as a quote,
+    and the model followed the hint without it (docs/PERSONALIZATION.md, hint following)."""
+    match = _PHRASE_ASK.search(message)
+    if hint is None or match is None:
+        return hint
+    phrase = match.group(2).strip()
+    if phrase.casefold() in hint.casefold():
+        return hint
+    return f"{_PHRASE_VERB[match.group(1).lower()]} the reply with \"{phrase}\". {hint}"
 
 
 _ERROR_TEXT = re.compile(r"error|exception|traceback|failed|undefined|not found|cannot|denied|timed out|conflict", re.I)
