@@ -159,3 +159,20 @@ def test_a_training_step_started_while_chat_generates_waits_for_the_reply(tmp_pa
         assert time.monotonic() - t0 >= 0.35
     finally:
         remove()
+
+
+@pytest.mark.parametrize("pause", [True, False])
+def test_the_runtime_marks_chat_busy_exactly_while_a_real_reply_streams(home, pause):
+    from openclaw_local.config import Settings
+    from openclaw_local.services.runtime import Runtime
+
+    settings = Settings(learn=True, judge_mode="rules", max_tokens=8, n_ctx=1024, temperature=0.0,
+                        learner_pause_for_chat=pause)
+    seen = []
+    with Runtime.open(home, settings) as rt:  # real engine, no background learner needed for the marker
+        conv = rt.chat.new_conversation()
+        rt.chat.send(conv.id, "Say hi.", lambda event: seen.append(marker_path(home).exists()))
+        # the streamed tokens saw the marker (the closing events come after the model is let go)
+        assert seen and seen[0] is pause and seen.count(True) >= (len(seen) // 2 if pause else 0)
+        assert any(seen) is pause
+        assert not marker_path(home).exists()  # gone once the reply is done
