@@ -176,3 +176,26 @@ def test_the_runtime_marks_chat_busy_exactly_while_a_real_reply_streams(home, pa
         assert seen and seen[0] is pause and seen.count(True) >= (len(seen) // 2 if pause else 0)
         assert any(seen) is pause
         assert not marker_path(home).exists()  # gone once the reply is done
+
+
+def test_the_runtime_side_clears_a_leftover_marker_but_not_a_live_one(tmp_path):
+    activity = ChatActivity(tmp_path)
+    marker_path(tmp_path).write_text(str(os.getpid()))  # left by a dead chat whose pid we now have
+    activity.clear()
+    assert not marker_path(tmp_path).exists()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        marker_path(tmp_path).write_text(str(live.pid))  # another front-end generating right now
+        activity.clear()
+        assert marker_path(tmp_path).exists() and ChatPause(tmp_path).busy()
+    finally:
+        live.kill()
+        live.wait()
+
+
+def test_a_marker_without_a_pid_is_stale_once_it_is_not_being_written(tmp_path):
+    marker_path(tmp_path).write_text("")
+    assert ChatPause(tmp_path).busy()  # just created: may be mid-write
+    old = time.time() - 10
+    os.utime(marker_path(tmp_path), (old, old))
+    assert not ChatPause(tmp_path).busy() and not marker_path(tmp_path).exists()

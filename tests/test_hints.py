@@ -38,3 +38,11 @@ def test_the_instruction_names_the_phrase_a_reply_must_open_or_close_with():
     # already named: unchanged
     assert request_hint('Could you close with "Keep it up!"? That\'s our class motto.').startswith('Close with "Keep it up!".')
     assert request_hint("no") is None
+    # a phrase the user rejects, reports or asks about is never turned into an instruction to use it
+    for message in ('ugh, you started with "Certainly!" again. just answer',
+                    'no need to begin with "As an AI". please be brief',
+                    'why does it end with "Hope this helps"? please remove that',
+                    'how do I start the server with "npm start"? it fails',
+                    "please don't end with \"Hope this helps\""):
+        hint = request_hint(message) or ""
+        assert not hint.startswith(("Start the reply", "End the reply")), (message, hint)

@@ -50,7 +50,7 @@ def _by_key(rows):
 
 def test_runs_group_by_persona_feedback_and_scoring_length(runs):
     rows = _by_key(group_rows(load_reports([runs])))
-    assert set(rows) == {("p", "words only", "256 tokens"), ("p", "words only", "96 tokens"),
+    assert set(rows) == {("p", "words only", "256 tokens"), ("p", "words only", "96 tokens (cut replies passed)"),
                          ("q", "mixed: correct 0.4 / complain 0.4 / rate 0.2", "256 tokens")}
     words = rows[("p", "words only", "256 tokens")]
     assert words["seeds"] == "0, 1, 2"
@@ -62,13 +62,13 @@ def test_runs_group_by_persona_feedback_and_scoring_length(runs):
     assert words["baseline"] == f"0.300 ± {sd:.3f} (0.200–0.400)"
     gain_sd = statistics.stdev([0.5, 0.3, 0.7])
     assert words["final − baseline"] == f"+0.500 ± {gain_sd:.3f} (+0.300–+0.700)"
-    assert rows[("p", "words only", "96 tokens")]["final"] == "0.200 (1 seed)"
+    assert rows[("p", "words only", "96 tokens (cut replies passed)")]["final"] == "0.200 (1 seed)"
 
 
 def test_target_verdicts(runs):
     rows = _by_key(group_rows(load_reports([runs])))
     assert rows[("p", "words only", "256 tokens")]["target"] == "met"
-    assert rows[("p", "words only", "96 tokens")]["target"].startswith("n<3 seeds (so far missed: final 0.200 < 0.7")
+    assert rows[("p", "words only", "96 tokens (cut replies passed)")]["target"].startswith("n<3 seeds (so far missed: final 0.200 < 0.7")
     assert rows[("q", "mixed: correct 0.4 / complain 0.4 / rate 0.2", "256 tokens")]["target"] == \
         "missed (final 0.850 < 0.9)"
 
@@ -134,7 +134,7 @@ def test_the_committed_reports_produce_rows(monkeypatch):
             "docs/personalization/lowercase-gate", "docs/personalization/lowercase-joint-gate"} <= reports
     student = next(r for r in rows if "docs/personalization/student-words-s0" in r["reports"])
     assert student["persona"] == "casual-student" and student["feedback"].startswith("words only")
-    assert student["scored at"] == "96 tokens"  # written before score_max_tokens existed
+    assert student["scored at"] == "96 tokens (cut replies passed)"  # written before score_max_tokens existed
 
 
 def test_cli_prints_the_table_and_writes_the_file(runs, tmp_path, capsys):

@@ -72,11 +72,16 @@ def test_simulate_passes_any_setting_through_and_refuses_bad_ones_in_one_line(tm
     from openclaw_local.cli import main
 
     seen = {}
+    real_run = simulate.run_simulation
     monkeypatch.setattr(simulate, "run_simulation",
                         lambda persona, out, **kw: seen.update(kw) or {"home": out})
     assert main(["simulate", "--persona", "student", "--out", str(tmp_path / "a"), "--setting", "w_opd=0",
                  "--setting", "learn-passes=1", "--score-max-tokens", "64"]) == 0
     assert seen["overrides"] == {"w_opd": 0.0, "learn_passes": 1} and seen["score_max_tokens"] == 64
+    monkeypatch.setattr(simulate, "run_simulation", real_run)  # refuses a scoring length the context cannot hold
+    assert main(["simulate", "--persona", "student", "--out", str(tmp_path / "c"), "--score-max-tokens", "5000"]) == 2
+    assert "more than half the run's context" in capsys.readouterr().err and not (tmp_path / "c").exists()
+    monkeypatch.setattr(simulate, "run_simulation", lambda persona, out, **kw: seen.update(kw) or {"home": out})
     for bad in ("w_opd", "nope=1", "w_opd=-1"):
         assert main(["simulate", "--persona", "student", "--out", str(tmp_path / "b"), "--setting", bad]) == 2
         err = capsys.readouterr().err.strip()

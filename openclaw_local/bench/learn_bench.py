@@ -185,9 +185,12 @@ def ttft_while_judging(engine, chat, samples, judge_engine, s: Settings, rounds:
                 worker = JudgeWorker(samples, judge_engine, settings=s, mode=mode)
                 worker.start()
                 time.sleep(min(0.6, per_sample * 2))  # the worker is mid-judgement when the user sends
-            (busy_t if busy_round else idle_t).append(_ttft(engine, i))
-            if worker is not None:
-                worker.stop()
+            try:
+                (busy_t if busy_round else idle_t).append(_ttft(engine, i))
+            finally:
+                if worker is not None:
+                    worker.stop()
+        _drain_judge_queue(samples, s)  # the next judge's latency starts from an empty queue
         tr = median(busy_t) / median(idle_t)
         rows.append((f"time to first token idle ({name} judge rounds)", f"{median(idle_t) * 1000:.0f} ms"))
         rows.append((f"time to first token with {name}-judge work queued ({queue} replies)",
@@ -196,6 +199,18 @@ def ttft_while_judging(engine, chat, samples, judge_engine, s: Settings, rounds:
                      f"{tr:.2f}"))
         verdicts.append(f"TTFT while the {name} judge works {'met' if tr <= 1.1 else 'MISSED'} ({tr:.2f})")
     return rows, verdicts
+
+
+def _drain_judge_queue(samples, s: Settings) -> None:
+    """Judge what the busy rounds left waiting, with the instant rules judge (not measured)."""
+    from openclaw_local.services.judging import JudgeWorker
+
+    worker = JudgeWorker(samples, None, settings=s, mode="rules")
+    worker.start()
+    try:
+        worker.wait_idle(120)
+    finally:
+        worker.stop()
 
 
 def run_ttft_judging(model: Path, settings: Settings, *, rounds: int = 4, user_home: Path | None = None,
@@ -367,7 +382,7 @@ def run_chat_while_training(model: Path, settings: Settings, *, rounds: int = 4,
             engine.close()
     return BenchResult(
         name="learn-training",
-        title="Chat tokens/s while the learner trains: nice 19 vs SCHED_IDLE",
+        title="Chat tokens/s while the learner trains: nice 19, SCHED_IDLE, pausing for chat",
         method=(f"Embedded model, {s.threads} llama.cpp thread(s); a real LoRA training loop "
                 f"(bench/train_load.py, {s.learner_threads} torch thread(s)) per CPU policy, paused with SIGSTOP "
                 f"outside its rounds; the last arm also pauses itself while chat generates, as the learner does. {rounds} rounds, arm order rotated each round, 96 greedy tokens per "

@@ -28,16 +28,20 @@ NUMBERS = ("baseline", "final", "seed", "updates", "updates_served", "wall_secon
 def feedback_label(report: dict[str, Any]) -> str:
     fb = {k: float(v) for k, v in report["feedback"].items() if float(v) > 0}
     label = "words only" if set(fb) == {"complain"} else \
-        "mixed: " + " / ".join(f"{k} {v:g}" for k, v in report["feedback"].items())
-    if float(report.get("settings", {}).get("w_opd", 1.0)) == 0:
+        "mixed: " + " / ".join(f"{k} {v:g}" for k, v in fb.items())
+    if float((report.get("settings") or {}).get("w_opd", 1.0)) == 0:
         label += " · RL only (w_opd 0)"
     if report.get("variant"):  # a run of an earlier code state, named in its report (not a seed of today's)
         label += f" · {report['variant']}"
     return label
 
 
-def score_tokens(report: dict[str, Any]) -> int:
-    return int(report.get("score_max_tokens") or report.get("settings", {}).get("max_tokens") or OLD_SCORE_TOKENS)
+def score_tokens(report: dict[str, Any]) -> str:
+    """At which length the run's replies were scored; runs before the cut rule say so."""
+    if report.get("score_max_tokens"):
+        return f"{int(report['score_max_tokens'])} tokens"
+    old = int((report.get("settings") or {}).get("max_tokens") or OLD_SCORE_TOKENS)
+    return f"{old} tokens (cut replies passed)"
 
 
 def _check(report: Any) -> str | None:
@@ -47,6 +51,8 @@ def _check(report: Any) -> str | None:
     missing = [k for k in ("persona", "feedback", *NUMBERS) if k not in report]
     if missing:
         return "lacks " + ", ".join(missing)
+    if not isinstance(report.get("settings", {}), dict):
+        return "settings is not a map"
     if not isinstance(report["feedback"], dict) or not all(isinstance(v, (int, float)) for v in report["feedback"].values()):
         return "feedback is not a map of numbers"
     if not all(isinstance(report[k], (int, float)) and not isinstance(report[k], bool) for k in NUMBERS):
@@ -107,7 +113,7 @@ def seeds_text(seeds: list[int], paths: list[Path]) -> str:
 
 
 def group_rows(found: list[tuple[Path, dict[str, Any]]]) -> list[dict[str, str]]:
-    groups: dict[tuple[str, str, int], list[tuple[Path, dict[str, Any]]]] = {}
+    groups: dict[tuple[str, str, str], list[tuple[Path, dict[str, Any]]]] = {}
     for path, r in found:
         groups.setdefault((r["persona"], feedback_label(r), score_tokens(r)), []).append((path, r))
     rows = []
@@ -119,7 +125,7 @@ def group_rows(found: list[tuple[Path, dict[str, Any]]]) -> list[dict[str, str]]
         rows.append({
             "persona": persona,
             "feedback": label,
-            "scored at": f"{tokens} tokens",
+            "scored at": tokens,
             "seeds": seeds_text([r["seed"] for r in reports], [p for p, _ in runs]),
             "baseline": spread([float(r["baseline"]) for r in reports]),
             "final": spread(finals),
@@ -150,7 +156,10 @@ def write_table(path: str | Path, table: str, command: str) -> None:
         raise UsageError(f"--write: {path} lacks the lines {BEGIN} and {END}")
     day = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     block = f"{BEGIN}\n{table}\n\nProduced by `{command}` on {day}.\n{END}"
-    path.write_text(pattern.sub(lambda _: block, text, count=1))
+    try:
+        path.write_text(pattern.sub(lambda _: block, text, count=1))
+    except OSError as exc:
+        raise UsageError(f"--write: cannot write {path}: {exc.strerror or exc}") from None
 
 
 def from_reports(dirs: list[str], write: str | None = None) -> str:

@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from openclaw_local.config import SETTING_FIELDS, checked_overrides
     from openclaw_local.errors import UsageError
     from openclaw_local.sim.persona import load_persona
-    from openclaw_local.sim.simulate import run_simulation
+    from openclaw_local.sim.simulate import SCORE_MAX_TOKENS, run_simulation
 
     persona = load_persona(args.persona)
     if args.feedback:
@@ -70,7 +70,6 @@ def run(args: argparse.Namespace) -> int:
     overrides = checked_overrides(overrides, sources)  # before the run's directory is created
     report = run_simulation(persona, out, interactions=args.interactions, seed=args.seed, overrides=overrides,
                             eval_prompts=args.eval_prompts, final_wait_s=args.final_wait, arms=not args.no_arms,
-                            pace=args.pace, **({"score_max_tokens": args.score_max_tokens}
-                                               if args.score_max_tokens is not None else {}))
+                            pace=args.pace, score_max_tokens=args.score_max_tokens or SCORE_MAX_TOKENS)
     print(f"report: {out / 'report.json'}  curve: {out / 'curve.png'}  data dir: {report['home']}")
     return 0

@@ -146,10 +146,13 @@ def request_hint(next_state: str | None) -> str | None:
     return _cap(f"Take the user's correction into account: \"{said}\"")
 
 
-# "start with "Hi there!"", "end your reply with ~": the fixed phrase a user asks a reply to open or close with
+# "start with "Hi there!"", "always end your reply with "Keep it up!"": the fixed phrase a user asks a
+# reply to open or close with. Only the bare verb (not "you started with…"), only a reply as its object.
 _PHRASE_ASK = re.compile(
-    r"\b(start|begin|open|lead|end|finish|close)\w*\s+(?:\w+\s+){0,3}?(?:with|on)\s+(?:the words\s+|a\s+\w+\s+)?"
-    r"[\"“]([^\"”]{1,40})[\"”]", re.I)
+    r"\b(start|begin|open|lead|end|finish|close)\s+(?:(?:it|them|each|every|your|the|my|replies|reply|answers?|"
+    r"messages?|comments?)\s+){0,3}(?:with|on)\s+(?:the words\s+|a\s+\w+\s+)?[\"“]([^\"”]{1,40})[\"”]", re.I)
+# a phrase the user rejects or asks about, not one they ask for
+_NOT_ASKED = re.compile(r"\b(don'?t|do not|never|stop|no need|without|instead of|why|how (do|can|should) i)\b", re.I)
 _PHRASE_VERB = {"start": "Start", "begin": "Start", "open": "Start", "lead": "Start",
                 "end": "End", "finish": "End", "close": "End"}
 
@@ -159,14 +162,20 @@ def _with_asked_phrase(message: str, hint: str | None) -> str | None:
 
     "you forgot to start with "Hi there!", please always greet the student first" gave
     "Always greet the student first.": the phrase itself only reached the hint as a quote,
-    and the model followed the hint without it (docs/PERSONALIZATION.md, hint following)."""
-    match = _PHRASE_ASK.search(message)
-    if hint is None or match is None:
+    and the model followed the hint without it (docs/PERSONALIZATION.md, hint following).
+    A clause that rejects or asks about the phrase ("no need to begin with "As an AI"") is
+    left alone."""
+    if hint is None:
         return hint
-    phrase = match.group(2).strip()
-    if phrase.casefold() in hint.casefold():
-        return hint
-    return f"{_PHRASE_VERB[match.group(1).lower()]} the reply with \"{phrase}\". {hint}"
+    for clause in _clauses(message):
+        match = _PHRASE_ASK.search(clause)
+        if match is None or _NOT_ASKED.search(clause[: match.end()]):
+            continue
+        phrase = match.group(2).strip()
+        if phrase.casefold() in hint.casefold():
+            return hint
+        return f"{_PHRASE_VERB[match.group(1).lower()]} the reply with \"{phrase}\". {hint}"
+    return hint
 
 
 _ERROR_TEXT = re.compile(r"error|exception|traceback|failed|undefined|not found|cannot|denied|timed out|conflict", re.I)

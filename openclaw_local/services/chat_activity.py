@@ -14,7 +14,8 @@ whatever its priority. So the learner *pauses* while chat generates.
   part of the backward pass, so a reply that starts mid-step waits at most one layer's
   compute (milliseconds), not a whole optimizer step. The check is one ``stat`` at most
   every ``CHECK_EVERY_S``.
-- It never waits forever: a marker whose pid is gone is stale and removed; one pause lasts at
+- It never waits forever: a marker whose pid is gone (or that holds no pid) is stale and
+  removed, and the runtime removes any marker when it opens and closes; one pause lasts at
   most ``MAX_PAUSE_S``, after which the learner runs for ``RUN_AFTER_PAUSE_S`` before it
   obeys the marker again (a server under constant load would otherwise starve it).
 
@@ -34,6 +35,7 @@ CHECK_EVERY_S = 0.005
 POLL_S = 0.01
 MAX_PAUSE_S = 60.0
 RUN_AFTER_PAUSE_S = 5.0
+STALE_EMPTY_S = 2.0
 
 
 def marker_path(home: Path) -> Path:
@@ -46,6 +48,16 @@ class ChatActivity:
     def __init__(self, home: Path):
         self.path = marker_path(home)
         self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        """Remove a marker left behind by a chat killed mid-reply: its pid is gone, or reused by us.
+        A live other front-end's marker (a second process on this data dir) is left alone."""
+        try:
+            text = self.path.read_text().strip()
+        except OSError:
+            return
+        if not text.isdigit() or int(text) == os.getpid() or not _alive(int(text)):
+            self.mark(False)
 
     def mark(self, busy: bool) -> None:
         with self._lock:
@@ -83,16 +95,18 @@ class ChatPause:
         self.clock = clock
         self._next_check = 0.0
         self._free_until = 0.0
-        self.paused_s = 0.0  # total time spent waiting (reported by the learner)
+        self.paused_s = 0.0  # total time spent waiting
         self.pauses = 0
 
     def busy(self) -> bool:
         """Is a live chat process generating now? Removes a marker left by a process that is gone."""
         try:
             text = self.path.read_text().strip()
+            age = time.time() - self.path.stat().st_mtime
         except (FileNotFoundError, OSError):
             return False
-        if text.isdigit() and not _alive(int(text)):
+        # no live pid in it: stale (a marker being written this instant is empty for microseconds)
+        if (text.isdigit() and not _alive(int(text))) or (not text.isdigit() and age > STALE_EMPTY_S):
             self.path.unlink(missing_ok=True)
             return False
         return True
@@ -122,7 +136,8 @@ def install_pause_hooks(pause: ChatPause) -> Callable[[], None]:
     """Make every decoder layer in this process wait on ``pause`` before its forward and backward work.
 
     Process-wide (torch's global module hooks), so models built later are covered too: the
-    trainer's, the promotion gate's scoring and the judge calibration's encoder alike.
+    trainer's and the promotion gate's scoring alike (the judge calibration's small encoder has
+    no decoder layers and is not paused).
     Returns a function that removes the hooks."""
     from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
 

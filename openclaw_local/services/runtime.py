@@ -60,7 +60,10 @@ class Runtime:
         self.store = container.open_store(self.home)
         self._stack.callback(self.store.close)
         # chat generating → the learner process pauses (services/chat_activity.py)
-        self.gate = ModelGate(on_foreground=ChatActivity(self.home).mark if s.learn and s.learner_pause_for_chat else None)
+        activity = ChatActivity(self.home)
+        activity.clear()  # a marker left by a chat that died mid-reply
+        self._stack.callback(activity.clear)
+        self.gate = ModelGate(on_foreground=activity.mark if s.learn and s.learner_pause_for_chat else None)
         self.engine = container.load_chat_engine(self.home, s, gate=self.gate, notices=self.notices)
         self._stack.callback(self.engine.close)
         self.samples = SampleStore(self.store, default_system_prompt=s.system_prompt)

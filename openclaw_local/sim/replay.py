@@ -34,7 +34,7 @@ def replay(run_dir: Path, persona_name: str, out_dir: Path, overrides: dict[str,
     from openclaw_local.services.container import load_engine, open_store
     from openclaw_local.services.training import Learner
     from openclaw_local.sim.persona import load_persona
-    from openclaw_local.sim.simulate import persona_score
+    from openclaw_local.sim.simulate import SCORE_MAX_TOKENS, persona_score
     from openclaw_local.records import GGUF_NAME
     from openclaw_local.store.adapters import AdapterStore
 
@@ -53,9 +53,16 @@ def replay(run_dir: Path, persona_name: str, out_dir: Path, overrides: dict[str,
     learner = Learner(home, settings, store)
     engine = load_engine(src, settings, n_ctx=2048, cpu_only=True)
 
+    # score as the run did: its report says at which length (older runs: their interaction cap)
+    try:
+        report = json.loads((run_dir / "report.json").read_text())
+    except (OSError, ValueError):
+        report = {}
+    score_tokens = int(report.get("score_max_tokens") or (settings.max_tokens if report else SCORE_MAX_TOKENS))
+
     def score() -> float:
         return persona_score(engine, persona, persona.eval_prompts, system_prompt=settings.system_prompt,
-                             max_tokens=settings.max_tokens)["score"]
+                             max_tokens=score_tokens)["score"]
 
     rows = [{"update": 0, "status": "base", "score": score()}]
     started = time.monotonic()

@@ -209,6 +209,9 @@ def run_simulation(
     say = progress or (lambda line: None)
     if interactions < 1:
         raise UsageError("--interactions must be at least 1")
+    n_ctx = int({**SIM_SETTINGS, **(overrides or {})}["n_ctx"])
+    if score_max_tokens > n_ctx // 2:  # the engine would cut replies there, and the report would say otherwise
+        raise UsageError(f"--score-max-tokens {score_max_tokens} is more than half the run's context ({n_ctx})")
     out_dir = Path(out_dir)
     home = out_dir / "home"
     if home.exists() and any(p.name not in ("trainable",) for p in home.iterdir()):
