@@ -36,6 +36,7 @@ model stale, so the next update reloads the active version (weights and optimize
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -186,6 +187,7 @@ class Learner:
         s = self.settings
         replayed = self.samples.replay_correction_items(s.replay_corrections, exclude=ids)
         self._ensure_loaded()
+        rehearsed = self._rehearsal(len(self.adapters.versions()))  # a different draw each update
         retries = self.samples.gate_retries(train_ids)
         config = TrainConfig.from_settings(s, lr=s.learning_rate * RETRY_STEP ** retries)
         gate_config = self.gate_config
@@ -202,7 +204,7 @@ class Learner:
         def on_step(step: int, total: int, loss: float) -> None:
             self.progress("training", step, total, loss)
 
-        metrics = train_update(t.model, t.tokenizer, items + replayed, config, self._optimizer, progress=on_step,
+        metrics = train_update(t.model, t.tokenizer, items + replayed + rehearsed, config, self._optimizer, progress=on_step,
                                general_ids=self._general_ids() if config.w_general > 0 else None)
         self.progress("gating", 0, 0, metrics.loss)
         gate_started = time.monotonic()
@@ -224,7 +226,7 @@ class Learner:
             "loss": metrics.loss, "mean_reward": metrics.mean_reward, "n_samples": len(trained_ids),
             "n_items": metrics.n_items, "n_tokens": metrics.n_tokens, "seconds": time.monotonic() - started,
             "steps": metrics.steps, "tokens_per_s": metrics.tokens_per_s, "clip_fraction": metrics.clip_fraction,
-            "n_replayed": len(replayed), "general_kl": metrics.general_kl, "gate_seconds": gate["seconds"],
+            "n_replayed": len(replayed), "n_rehearsed": len(rehearsed), "general_kl": metrics.general_kl, "gate_seconds": gate["seconds"],
         }
 
         def fill(tmp: Path) -> None:
@@ -249,6 +251,38 @@ class Learner:
                                                     parent_id=parent_id, sample_ids=sample_ids, metrics=metrics,
                                                     activate=False)
         return self.adapters.promote(version.id, gate, passed=passed, reason=reason)
+
+    def _rehearsal(self, seed: int) -> list[dict]:
+        """This update's rehearsal items: the base's answers, generated once per base model and cached."""
+        from openclaw_local.learn import rehearsal
+
+        k = self.settings.rehearsal_items
+        if k <= 0:
+            return []
+        t, system_prompt = self._trainable, self.settings.system_prompt
+        prompts = rehearsal.load_prompts()
+        key = hashlib.sha256(json.dumps([t.base_dir.name, system_prompt, prompts, rehearsal.ANSWER_TOKENS]).encode()
+                             ).hexdigest()[:16]
+        # beside the base model's converted weights (it belongs to them; data dirs sharing that cache
+        # share it too), else in the data dir when that folder is not ours to write (hf_model_dir)
+        caches = [t.base_dir / "rehearsal_answers.json", self.home / ADAPTERS_DIR / "base_rehearsal.json"]
+        for cache in caches:
+            try:
+                answers = json.loads(cache.read_text()).get(key)
+            except (OSError, ValueError, AttributeError):
+                answers = None
+            if answers:
+                return rehearsal.items(prompts, answers, system_prompt, k, seed)
+        self.progress("preparing rehearsal answers", 0, 0, None)
+        answers = rehearsal.base_answers(t.model, t.tokenizer, system_prompt, prompts)
+        for cache in caches:
+            try:
+                cache.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                atomic_write_bytes(cache, json.dumps({key: answers}).encode())
+                break
+            except OSError:
+                continue
+        return rehearsal.items(prompts, answers, system_prompt, k, seed)
 
     def _general_ids(self) -> list[int]:
         """Token ids of the replay corpus for the general-text KL (not the gate's corpus)."""
