@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -108,6 +110,11 @@ def test_learner_gates_each_update(home, tiny_llama_gguf, shared_trainable_cache
     learner = Learner(home, settings, store)
 
     v1 = learner.update(ids)  # 6 samples: the newest one is held out for the gate
+    # no rehearsal on the first update unless the base's answers were cached before (another data dir
+    # sharing this base's converted weights); the worker makes them when idle, once
+    first = json.loads((Path(v1.path) / "trainer_state.json").read_text())["n_rehearsed"]
+    made = learner.prepare_rehearsal()
+    assert (first == 0) is made and not learner.prepare_rehearsal()
     gate = v1.gate
     print(f"\ntiny update v1: {v1.status} {v1.reason} gate={gate}")
     assert gate["heldout_ids"] == [ids[-1]] and ids[-1] not in v1.sample_ids
@@ -124,9 +131,6 @@ def test_learner_gates_each_update(home, tiny_llama_gguf, shared_trainable_cache
     v2 = learner.update(more)
     assert v2.status == "rejected" and "general-text perplexity" in v2.reason
     # v2 replayed the corrections v1 trained on (ids 1 and 3) without claiming them as its own samples
-    import json
-    from pathlib import Path
-
     state = json.loads((Path(v2.path) / "trainer_state.json").read_text())
     assert state["n_replayed"] == 2 and state["general_kl"] > 0
     # and rehearsed the base model's own answers to general questions (learn/rehearsal.py), from a cache

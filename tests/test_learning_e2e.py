@@ -106,6 +106,10 @@ def test_feedback_trains_publishes_and_hot_swaps(home, engine, shared_trainable_
         assert after[0] > before[0], f"corrected replies should rise: {before[0]:.3f} -> {after[0]:.3f}"
         assert after[1] < before[1], f"rejected replies should fall: {before[1]:.3f} -> {after[1]:.3f}"
 
+        # after its first update the idle worker caches the base's rehearsal answers for the next ones
+        wait_for(lambda: any(d.joinpath("rehearsal_answers.json").is_file() for d in (home / "trainable").iterdir()),
+                 240, "the rehearsal answers", every=0.5)
+
         # 3) new replies record the adapter version that produced them
         conv = chat.new_conversation()
         reply = chat.send(conv.id, "Hello there!", lambda event: None)

@@ -99,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     # this user's judge labels → the learned judge's calibration, refitted at most every 30 s
     judge_fitter = CalibrationFitter(store, min_interval_s=30.0)
     adapters.set_state(state="idle", step=0, total=0, pid=os.getpid(), error=None, detail=priority)
+    version_made, rehearsal_ready = False, False
     try:
         while not orphaned():
             request = adapters.take_request()
@@ -122,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
                     time.sleep(5)
                     continue
                 if version is not None:
+                    version_made = True
                     last = {"loss": version.loss, "mean_reward": version.mean_reward}
                     adapters.set_state(state="idle", step=0, total=0, last_version=version.id, **last)
                 if request is not None:
@@ -130,6 +132,16 @@ def main(argv: list[str] | None = None) -> int:
                                             if version else "nothing to learn")
             elif request is not None:
                 adapters.finish_request(request, "nothing to learn")
+            if version_made and not rehearsal_ready:  # the base's rehearsal answers, once, after a first update
+                version_made = False
+                try:
+                    learner.prepare_rehearsal()
+                    rehearsal_ready = True
+                except Stop:
+                    raise
+                except Exception:  # updates go on without rehearsal; tried again after the next one
+                    traceback.print_exc(file=sys.stderr)
+                adapters.set_state(state="idle", step=0, total=0, **last)
             try:
                 judge_fitter.maybe_refit()
             except Exception:  # the judge keeps its previous calibration; learning goes on

@@ -252,29 +252,53 @@ class Learner:
                                                     activate=False)
         return self.adapters.promote(version.id, gate, passed=passed, reason=reason)
 
-    def _rehearsal(self, seed: int) -> list[dict]:
-        """This update's rehearsal items: the base's answers, generated once per base model and cached."""
+    def _rehearsal_key(self) -> tuple[str, list[Path]]:
+        """The answers' cache key and where they may be cached: beside the base model's converted
+        weights (they belong to them; data dirs sharing that cache share these too), else in the
+        data dir when that folder is not ours to write (``hf_model_dir``)."""
         from openclaw_local.learn import rehearsal
 
-        k = self.settings.rehearsal_items
-        if k <= 0:
-            return []
-        t, system_prompt = self._trainable, self.settings.system_prompt
-        prompts = rehearsal.load_prompts()
-        key = hashlib.sha256(json.dumps([t.base_dir.name, system_prompt, prompts, rehearsal.ANSWER_TOKENS]).encode()
-                             ).hexdigest()[:16]
-        # beside the base model's converted weights (it belongs to them; data dirs sharing that cache
-        # share it too), else in the data dir when that folder is not ours to write (hf_model_dir)
-        caches = [t.base_dir / "rehearsal_answers.json", self.home / ADAPTERS_DIR / "base_rehearsal.json"]
+        t = self._trainable
+        key = hashlib.sha256(json.dumps([t.base_dir.name, self.settings.system_prompt, rehearsal.load_prompts(),
+                                         rehearsal.ANSWER_TOKENS]).encode()).hexdigest()[:16]
+        return key, [t.base_dir / "rehearsal_answers.json", self.home / ADAPTERS_DIR / "base_rehearsal.json"]
+
+    def _rehearsal_answers(self) -> list[str] | None:
+        key, caches = self._rehearsal_key()
         for cache in caches:
             try:
                 answers = json.loads(cache.read_text()).get(key)
             except (OSError, ValueError, AttributeError):
                 answers = None
             if answers:
-                return rehearsal.items(prompts, answers, system_prompt, k, seed)
+                return answers
+        return None
+
+    def _rehearsal(self, seed: int) -> list[dict]:
+        """This update's rehearsal items (learn/rehearsal.py). None until the base's answers are cached:
+        they are made between updates (:meth:`prepare_rehearsal`), never on a user's first correction."""
+        from openclaw_local.learn import rehearsal
+
+        answers = self._rehearsal_answers() if self.settings.rehearsal_items > 0 else None
+        if not answers:
+            return []
+        return rehearsal.items(rehearsal.load_prompts(), answers, self.settings.system_prompt,
+                               self.settings.rehearsal_items, seed)
+
+    def prepare_rehearsal(self) -> bool:
+        """Generate and cache the base model's rehearsal answers if they are missing (the learner
+        worker calls this when idle, after its first update). True when it generated them."""
+        from openclaw_local.learn import rehearsal
+
+        if self.settings.rehearsal_items <= 0:
+            return False
+        self._ensure_loaded()
+        if self._rehearsal_answers():
+            return False
         self.progress("preparing rehearsal answers", 0, 0, None)
-        answers = rehearsal.base_answers(t.model, t.tokenizer, system_prompt, prompts)
+        answers = rehearsal.base_answers(self._trainable.model, self._trainable.tokenizer, self.settings.system_prompt,
+                                         rehearsal.load_prompts())
+        key, caches = self._rehearsal_key()
         for cache in caches:
             try:
                 cache.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -282,7 +306,7 @@ class Learner:
                 break
             except OSError:
                 continue
-        return rehearsal.items(prompts, answers, system_prompt, k, seed)
+        return True
 
     def _general_ids(self) -> list[int]:
         """Token ids of the replay corpus for the general-text KL (not the gate's corpus)."""
