@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from openclaw_local.services.adapter_files import process_alive
+
 MARKER = "chat-busy"
 CHECK_EVERY_S = 0.005
 POLL_S = 0.01
@@ -56,7 +58,7 @@ class ChatActivity:
             text = self.path.read_text().strip()
         except OSError:
             return
-        if not text.isdigit() or int(text) == os.getpid() or not _alive(int(text)):
+        if not text.isdigit() or int(text) == os.getpid() or not process_alive(int(text)):
             self.mark(False)
 
     def mark(self, busy: bool) -> None:
@@ -72,16 +74,6 @@ class ChatActivity:
                     self.path.unlink(missing_ok=True)
             except OSError:
                 pass  # the marker is a courtesy to the learner; chat never fails on it
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class ChatPause:
@@ -106,7 +98,7 @@ class ChatPause:
         except (FileNotFoundError, OSError):
             return False
         # no live pid in it: stale (a marker being written this instant is empty for microseconds)
-        if (text.isdigit() and not _alive(int(text))) or (not text.isdigit() and age > STALE_EMPTY_S):
+        if (text.isdigit() and not process_alive(int(text))) or (not text.isdigit() and age > STALE_EMPTY_S):
             self.path.unlink(missing_ok=True)
             return False
         return True
