@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from openclaw_local.bench.persona_tables import BEGIN, END, from_reports, group_rows, load_reports
+from openclaw_local.bench.persona_tables import BEGIN, END, SIM_TRAIN_TOKENS, from_reports, group_rows, load_reports
 from openclaw_local.cli import main
 from openclaw_local.errors import UsageError
 
@@ -80,6 +80,16 @@ def test_three_seeds_that_fall_short_are_missed_and_rl_only_is_labelled(tmp_path
     (row,) = group_rows(load_reports([tmp_path]))
     assert row["feedback"] == "words only · RL only (w_opd 0)"
     assert row["target"] == "missed (gain +0.250 < +0.3)"
+
+
+def test_a_run_trained_on_longer_replies_is_its_own_group(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _put(tmp_path, "short", _report(seed=0))
+    _put(tmp_path, "long", _report(seed=0, max_tokens=512))
+    labels = sorted(r["feedback"] for r in group_rows(load_reports([tmp_path])))
+    assert labels == ["words only", "words only · trained on ≤ 512-token replies"]
+    from openclaw_local.sim.simulate import SIM_SETTINGS
+    assert SIM_TRAIN_TOKENS == SIM_SETTINGS["max_tokens"]  # the unlabelled default is simulate's own
 
 
 def test_a_repeated_seed_is_flagged(tmp_path, monkeypatch, capsys):

@@ -22,6 +22,7 @@ from openclaw_local.errors import UsageError
 BEGIN, END = "<!-- personas-table:begin -->", "<!-- personas-table:end -->"
 OLD_SCORE_TOKENS = 96  # reports written before score_max_tokens existed scored at settings.max_tokens (96)
 EPS = 1e-9  # scores are means of fractions: 0.7 may come out as 0.6999999999
+SIM_TRAIN_TOKENS = 96  # simulate's own reply cap for the user's interactions (sim.simulate.SIM_SETTINGS)
 NUMBERS = ("baseline", "final", "seed", "updates", "updates_served", "wall_seconds")
 
 
@@ -31,6 +32,9 @@ def feedback_label(report: dict[str, Any]) -> str:
         "mixed: " + " / ".join(f"{k} {v:g}" for k, v in fb.items())
     if float((report.get("settings") or {}).get("w_opd", 1.0)) == 0:
         label += " · RL only (w_opd 0)"
+    trained_on = int((report.get("settings") or {}).get("max_tokens") or SIM_TRAIN_TOKENS)
+    if trained_on != SIM_TRAIN_TOKENS:  # the user's own replies ran to another length: a different experiment
+        label += f" · trained on ≤ {trained_on}-token replies"
     if report.get("variant"):  # a run of an earlier code state, named in its report (not a seed of today's)
         label += f" · {report['variant']}"
     return label
