@@ -59,6 +59,13 @@ class Settings:
     thinking: bool = field(default=False, metadata={"help": "Qwen3: think before answering (/think vs /no_think)"})
     seed: int = field(default=-1, metadata={"help": "sampling seed, -1 = random", "min": -1, "max": 4294967295})
     serve_queue_size: int = field(default=16, metadata={"help": "API requests that may wait for the model (more get 429 + Retry-After)", "min": 1, "max": 1024})
+    # --- standing preferences ------------------------------------------------
+    prefs_enabled: bool = field(default=True, metadata={
+        "help": "standing preferences: instructions you gave (\"from now on …\", a request repeated) go into every reply's system context"})
+    prefs_token_budget: int = field(default=160, metadata={
+        "help": "most tokens of standing preferences added to the system context (oldest dropped first)", "min": 0, "max": 100000})
+    prefs_confirm_endpoint: bool = field(default=True, metadata={
+        "help": "preferences created through the endpoint start paused until you resume them (TUI or `prefs resume ID`)"})
     # --- learning ------------------------------------------------------------
     learn: bool = field(default=True, metadata={"help": "run the background learner"})
     learn_min_samples: int = field(default=4, metadata={"help": "judged samples that trigger an update", "min": 1, "max": 100000})

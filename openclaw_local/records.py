@@ -146,3 +146,48 @@ def model_context(system_prompt: str, messages: Iterable[Message], *, before: in
         if m.role in ("user", "assistant") and (m.shown_text or m.role == "user"):
             out.append({"role": m.role, "content": m.shown_text})
     return out
+
+
+PREFERENCE_STATUSES = ("active", "paused", "learned", "candidate")
+
+
+@dataclass
+class Preference:
+    """A standing preference: an instruction the user wants followed in every reply.
+
+    ``candidate``: a one-off request seen once, not kept yet (a second sighting makes it
+    ``active``); ``paused``: kept but not applied (``needs_confirmation`` when it came
+    through the endpoint and waits for the user); ``learned``: absorbed by an adapter version.
+    """
+
+    id: int
+    text: str
+    status: str
+    created_at: str
+    updated_at: str
+    origin: str  # tui | cli | endpoint:<client> | judge
+    times_seen: int = 1
+    source_message_id: int | None = None
+    source_text: str | None = None
+    needs_confirmation: bool = False
+    absorbed_version: int | None = None
+    last_message_id: int | None = None  # the last user message counted in times_seen (counted once)
+
+    @property
+    def applied(self) -> bool:
+        return self.status == "active"
+
+    @classmethod
+    def from_row(cls, r: dict[str, Any]) -> "Preference":
+        return cls(
+            id=r["id"], text=r["text"], status=r["status"], created_at=r["created_at"], updated_at=r["updated_at"],
+            origin=r["origin"], times_seen=int(r.get("times_seen") or 1), source_message_id=r.get("source_message_id"),
+            source_text=r.get("source_text"), needs_confirmation=bool(r.get("needs_confirmation")),
+            absorbed_version=r.get("absorbed_version"), last_message_id=r.get("last_message_id"),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "text": self.text, "status": self.status, "origin": self.origin,
+                "times_seen": self.times_seen, "source_message_id": self.source_message_id,
+                "source_text": self.source_text, "needs_confirmation": self.needs_confirmation,
+                "absorbed_version": self.absorbed_version, "created_at": self.created_at, "updated_at": self.updated_at}

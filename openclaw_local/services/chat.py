@@ -18,10 +18,11 @@ from openclaw_local.engine import Engine
 from openclaw_local.engine.tool_calls import split_tool_calls
 from openclaw_local.services import sessions
 from openclaw_local.services.events import ReplyDelta, ReplyFinished, ReplyStarted
+from openclaw_local.services.preferences import PreferenceService, endpoint_origin
 from openclaw_local.services.sessions import ClientTurn
 from openclaw_local.store import Store
 from openclaw_local.store.db import now
-from openclaw_local.records import Conversation, Message, model_context
+from openclaw_local.records import Conversation, Message, Preference, model_context
 from openclaw_local.thinking import split_thinking
 
 EventSink = Callable[[object], None]
@@ -70,8 +71,11 @@ class ChatService:
         *,
         adapter_version: Callable[[], int | None] = lambda: None,
         on_next_state: Callable[[int], None] | None = None,
+        preferences: PreferenceService | None = None,
     ):
         self.store = store
+        # standing preferences: captured from the user's messages, put into every reply's system context
+        self.preferences = preferences if preferences is not None else PreferenceService(store, settings)
         self.engine = engine
         self.settings = settings
         self.adapter_version = adapter_version
@@ -89,11 +93,14 @@ class ChatService:
     def messages(self, conversation_id: int) -> list[Message]:
         return self.store.messages(conversation_id)
 
-    def context_for(self, conversation_id: int, *, upto: int | None = None) -> list[dict[str, str]]:
-        """Messages as the model sees them: system prompt, then the thread, corrections applied."""
+    def context_for(self, conversation_id: int, *, upto: int | None = None,
+                    preferences: list[Preference] | None = None) -> list[dict[str, str]]:
+        """Messages as the model sees them: system prompt (and the standing preferences, the
+        active ones unless ``preferences`` names them), then the thread, corrections applied."""
         conv = self.store.get_conversation(conversation_id)
-        return model_context(conv.system_prompt or self.settings.system_prompt, self.store.messages(conversation_id),
-                             before=upto)
+        prefs = self.preferences.in_context() if preferences is None else preferences
+        system = (conv.system_prompt or self.settings.system_prompt) + self.preferences.block(prefs)
+        return model_context(system, self.store.messages(conversation_id), before=upto)
 
     # ------------------------------------------------------------------ writing
     def send(self, conversation_id: int, text: str, emit: EventSink, cancel: threading.Event | None = None) -> Message | None:
@@ -104,7 +111,8 @@ class ChatService:
         if not text.strip():
             return None
         previous = [m for m in self.store.messages(conversation_id) if m.role == "assistant"]
-        self.store.add_message(conversation_id, "user", text)
+        user = self.store.add_message(conversation_id, "user", text)
+        self.preferences.capture_message(user.id, text, origin="tui")  # "from now on …" applies to this reply
         if previous:
             self.on_next_state(previous[-1].id)
         return self._reply(conversation_id, emit, cancel)
@@ -171,24 +179,32 @@ class ChatService:
         client decides the context. A side turn (``turn.side``) is answered but neither
         stored nor trained on; its message has id 0.
         """
-        context = self._client_context(turn.messages)
         if turn.side:
-            return self._reply(None, emit, cancel, context=context, options=options)
+            prefs = self.preferences.in_context()
+            return self._reply(None, emit, cancel, context=self._client_context(turn.messages, prefs), options=options)
         match = sessions.locate(self.store, turn)
         for mid in match.supersede:
             self.store.update_message(mid, superseded=True)
         for m in match.new_messages:
             info = {k: m[k] for k in ("tool_calls", "tool_call_id", "name") if m.get(k)}
             content = split_thinking(m.get("content") or "")[1] if m["role"] == "assistant" else (m.get("content") or "")
-            self.store.add_message(match.conversation_id, m["role"], content, tool_info=info or None)
+            stored = self.store.add_message(match.conversation_id, m["role"], content, tool_info=info or None)
+            if m["role"] == "user":  # only the user's own words: never assistant, tool or system text
+                self.preferences.capture_message(stored.id, content, origin=endpoint_origin(turn.source))
         if match.previous_reply is not None:
             self.on_next_state(match.previous_reply)
-        return self._reply(match.conversation_id, emit, cancel, context=context, options=options)
+        prefs = self.preferences.in_context()
+        return self._reply(match.conversation_id, emit, cancel, context=self._client_context(turn.messages, prefs),
+                           options=options, preferences=prefs)
 
-    def _client_context(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The client's messages as the model sees them: a system prompt (ours when it sends none), no thinking."""
+    def _client_context(self, messages: list[dict[str, Any]],
+                        preferences: list[Preference] | None = None) -> list[dict[str, Any]]:
+        """The client's messages as the model sees them: a system prompt (ours when it sends none) with
+        the standing preferences after it, no thinking."""
         system, _ = sessions.thread_of(messages)
-        out: list[dict[str, Any]] = [{"role": "system", "content": self.settings.system_prompt if system is None else system}]
+        prefs = self.preferences.in_context() if preferences is None else preferences
+        out: list[dict[str, Any]] = [{"role": "system", "content": (self.settings.system_prompt if system is None else system)
+                                      + self.preferences.block(prefs)}]
         rest = messages[1:] if system is not None else messages  # later system messages stay in the context
         for m in rest:
             m = {k: v for k, v in m.items() if k != "reasoning_content"}
@@ -199,11 +215,17 @@ class ChatService:
 
     def _reply(self, conversation_id: int | None, emit: EventSink, cancel: threading.Event | None, *,
                context: list[dict[str, Any]] | None = None, options: GenerationOptions | None = None,
-               reply_group: int | None = None) -> Message:
-        """Generate, stream and store a reply; ``conversation_id=None`` streams without storing anything."""
+               reply_group: int | None = None, preferences: list[Preference] | None = None) -> Message:
+        """Generate, stream and store a reply; ``conversation_id=None`` streams without storing anything.
+
+        ``preferences``: the standing preferences in ``context`` (recorded with the reply)."""
         opts = options or GenerationOptions.from_settings(self.settings)
         if context is None:
-            context = self.context_for(conversation_id)
+            preferences = self.preferences.in_context()
+            context = self.context_for(conversation_id, preferences=preferences)
+        recorded = opts.recorded()
+        if preferences:
+            recorded["preferences"] = [p.id for p in preferences]  # the reply's "why" view names them
         gen = self.engine.generate(
             context,
             max_tokens=opts.max_tokens,
@@ -225,7 +247,7 @@ class ChatService:
                 "",
                 model=self.engine.model_name,
                 adapter_version=self.adapter_version(),
-                settings=opts.recorded(),
+                settings=recorded,
                 interrupted=True,
                 reply_group=reply_group,
             )

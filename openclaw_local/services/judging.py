@@ -26,6 +26,7 @@ from openclaw_local.engine import Preempted
 from openclaw_local.learn.judge import DEFAULT_MODE, MODEL_FREE_MODES, Judge, resolve_mode
 from openclaw_local.services.events import EventBus, Judged
 from openclaw_local.services.judge_calibration import load_calibration, record_gesture_label
+from openclaw_local.services.preferences import PreferenceService
 from openclaw_local.store.judge_labels import JudgeLabelStore
 from openclaw_local.store.samples import SampleStore
 
@@ -63,6 +64,7 @@ class JudgeWorker:
         events: EventBus | None = None,
         poll_s: float = 60.0,
         retry_s: float = 0.05,
+        preferences: PreferenceService | None = None,
     ):
         """``engine``: the judge engine (the served Engine by default; or one for judge_model_path).
 
@@ -79,6 +81,8 @@ class JudgeWorker:
 
             judge = build_judge(settings, engine, mode)
         self.judge = judge
+        # a push-back with a hint: the change asked for becomes a candidate preference (active when repeated)
+        self.preferences = preferences if preferences is not None else PreferenceService(samples.store, settings)
         self.events = events if events is not None else EventBus()
         self.poll_s = poll_s
         self.retry_s = retry_s
@@ -228,6 +232,11 @@ class JudgeWorker:
         )
         if stored:
             self.judged += 1
+            if verdict.reward == -1 and verdict.hint:
+                try:
+                    self.preferences.observe_push_back(mid)
+                except Exception:  # never break judging because of a preference
+                    log.exception("recording a preference from the push-back on message %s failed", mid)
             row = self.samples.get(mid) or {}
             self._emit(mid, row.get("reward"), row.get("hint"))
         return stored

@@ -13,6 +13,7 @@ from typing import Any
 
 from openclaw_local.store import Store
 from openclaw_local.store.adapters import AdapterStore
+from openclaw_local.store.preferences import PreferenceStore
 from openclaw_local.store.samples import SampleStore
 
 VERDICT_WORDS = {1: "accepted (✓): the reply will be reinforced", -1: "pushed back (✗): the reply will be discouraged",
@@ -42,6 +43,7 @@ def explain_reply(store: Store, message_id: int) -> list[str]:
     lines: list[str] = []
     served = f"adapter v{msg.adapter_version}" if msg.adapter_version is not None else "the base model (no adapter)"
     lines.append(f"Served by {served}{f' on {msg.model}' if msg.model else ''}, {msg.created_at[:16].replace('T', ' ')}.")
+    lines += preferences_lines(store, msg.settings.get("preferences") or [])
     if msg.rating:
         lines.append(f"You rated it {'👍' if msg.rating > 0 else '👎'}: your rating decides its reward, not the judge.")
     if msg.correction is not None:
@@ -87,3 +89,12 @@ def explain_reply(store: Store, message_id: int) -> list[str]:
     elif status == "skipped":
         lines.append(f"Not used for training: {sample.get('reason') or 'skipped'}.")
     return lines
+
+
+def preferences_lines(store: Store, ids: list[int]) -> list[str]:
+    """Which standing preferences were in the reply's system context (by id; a deleted one says so)."""
+    if not ids:
+        return []
+    known = PreferenceStore(store).by_ids([int(i) for i in ids])
+    shown = [f"#{i} “{_short(known[i].text, 80)}”" if i in known else f"#{i} (deleted since)" for i in ids]
+    return [f"Your standing preferences in its context: {'; '.join(shown)}."]

@@ -356,6 +356,10 @@ class Store:
             db["conversations"].update(conversation_id, updates)
         return self.get_message(mid)
 
+                for mid in ids:  # a standing preference stays (the user keeps or deletes it), its excerpt goes
+                    db.execute("update preferences set source_text = null, source_message_id = null where source_message_id = ?",
+                               [mid])
+                    db.execute("update preferences set last_message_id = null where last_message_id = ?", [mid])
     def update_message(self, message_id: int, **fields: Any) -> None:
         """Update a streaming or finished reply (content, thinking, interrupted, stats)."""
         allowed = {"content", "thinking", "interrupted", "n_tokens", "tokens_per_s", "superseded", "settings", "reply_group"}

@@ -232,3 +232,29 @@ def m010_reply_versions(db: Database) -> None:
     # version is the one not superseded.
     db["messages"].add_column("reply_group", int)
     db["messages"].create_index(["reply_group"])
+
+
+@migrations(name="m011_preferences")
+def m011_preferences(db: Database) -> None:
+    # Standing preferences: instructions put into the system context of every following reply.
+    # status: active | paused | learned | candidate (a one-off request seen once, not kept yet).
+    db["preferences"].create(
+        {
+            "id": int,
+            "text": str,  # the instruction, at most 200 characters
+            "status": str,
+            "source_message_id": int,  # the user message it came from (NULL: added by hand)
+            "source_text": str,  # a bounded excerpt of that message
+            "origin": str,  # tui | cli | endpoint:<client> | judge
+            "created_at": str,
+            "updated_at": str,
+            "times_seen": int,
+            "needs_confirmation": int,  # came through the endpoint and waits for the user to activate it
+            "absorbed_version": int,  # the adapter version that absorbed it (NULL: not yet)
+            "last_message_id": int,  # the last user message counted in times_seen (each message counts once)
+        },
+        pk="id",
+        defaults={"times_seen": 1, "needs_confirmation": 0, "status": "active"},
+        not_null={"text", "status", "origin", "created_at", "updated_at"},
+    )
+    db["preferences"].create_index(["status", "created_at"])

@@ -1,0 +1,225 @@
+"""Standing preferences: extraction, standing vs one-off, deduplication, the token budget, safety,
+and that the very next reply gets them (fake engine; one test on the real embedded model)."""
+
+from __future__ import annotations
+
+import pytest
+
+from openclaw_local.config import Settings
+from openclaw_local.learn import preference_text as pt
+from openclaw_local.learn.judge import Judge
+from openclaw_local.services.chat import ChatService, GenerationOptions
+from openclaw_local.services.judging import JudgeWorker
+from openclaw_local.services.preferences import PreferenceService
+from openclaw_local.services.reply_detail import explain_reply
+from openclaw_local.services.sessions import ClientTurn
+from openclaw_local.store import Store
+from openclaw_local.store.samples import SampleStore
+from tests.fake_engine import FakeEngine
+
+SETTINGS = Settings(max_tokens=24, temperature=0.0, seed=7, system_prompt="Be brief.")
+
+
+@pytest.fixture
+def store(home):
+    s = Store.open(home)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def prefs(store):
+    return PreferenceService(store, SETTINGS)
+
+
+# ----------------------------------------------------------------- extraction
+@pytest.mark.parametrize("message, expected", [
+    ("from now on answer in French", "Answer in French."),
+    ("Answer in French from now on, thanks", "Answer in French."),
+    ("please always use metric units", "Use metric units."),
+    ("never use emojis", "Never use emojis."),
+    ("don't ever use emojis!", "Never use emojis."),
+    ("stop using bullet points", "Don't use bullet points."),
+    ("I prefer that you reply in German", "Reply in German."),
+    ("In future, keep it brief", "Keep it brief."),
+    ("thanks! from now on, no emojis please", "No emojis."),
+    ("every time you answer, add a one-line summary", "Every time you answer, add a one-line summary."),
+])
+def test_standing_instructions_are_extracted_as_imperatives(message, expected):
+    assert pt.standing_instructions(message) == [(expected, False)]
+
+
+@pytest.mark.parametrize("message", [
+    "never mind, just this time answer in French", "You never answered my question", "Thanks, always happy to help",
+    "what is the capital of France?", "too long", "ok cool",
+])
+def test_no_standing_instruction_where_there_is_none(message):
+    assert pt.standing_instructions(message) == []
+
+
+def test_this_one_marks_a_request_as_one_off():
+    assert pt.standing_instructions("always make this one shorter") == [("Make it shorter.", True)]
+
+
+def test_one_off_requests_one_instruction_per_clause():
+    assert pt.one_off_requests("hmm that's way too long, and please no numbered lists") == [
+        "Make it shorter.", "No numbered lists."]
+    assert pt.one_off_requests("can you make this one shorter?") == ["Make it shorter."]
+    assert pt.one_off_requests("it's python 3 not 2") == []  # a fact about one reply, not a preference
+    assert pt.one_off_requests("no, that's wrong") == []
+
+
+def test_same_request_in_other_words():
+    assert pt.same_request("Make it shorter.", "Be more concise.")
+    assert pt.same_request("No numbered lists.", "Don't use numbered lists.")
+    assert pt.same_request("Answer in French.", "Reply in French.")
+    assert not pt.same_request("Use emojis.", "No emojis.")  # never across a negation
+    assert not pt.same_request("Answer in French.", "Answer in German.")
+
+
+def test_text_is_bounded():
+    long = "from now on " + "explain every step of the reasoning in great detail " * 10
+    [(text, _)] = pt.standing_instructions(long)
+    assert len(text) <= 200
+
+
+# ----------------------------------------------------------------- standing vs one-off
+def test_a_standing_instruction_is_active_at_once(prefs, store):
+    conv = store.create_conversation()
+    msg = store.add_message(conv.id, "user", "From now on answer in French.")
+    [p] = prefs.capture_message(msg.id, msg.content, origin="tui")
+    assert (p.text, p.status, p.origin, p.times_seen, p.source_message_id) == ("Answer in French.", "active", "tui", 1, msg.id)
+    assert p.source_text == "From now on answer in French."
+    assert prefs.capture_message(msg.id, msg.content) == [p]  # the same message counts once
+
+
+def _pushed_back(store, conv, prompt, reply, next_message):
+    store.add_message(conv.id, "user", prompt)
+    a = store.add_message(conv.id, "assistant", reply)
+    store.add_message(conv.id, "user", next_message)
+    return a
+
+
+def test_a_one_off_request_is_a_candidate_until_repeated_in_other_words(prefs, store):
+    conv = store.create_conversation()
+    a = _pushed_back(store, conv, "Explain DNS.", "DNS is ... (very long)", "make this one shorter")
+    [c] = prefs.observe_push_back(a.id)
+    assert (c.text, c.status, c.times_seen, c.origin) == ("Make it shorter.", "candidate", 1, "judge")
+    assert prefs.in_context() == []  # seen once, not kept yet
+    assert prefs.observe_push_back(a.id) == [c]  # judged again: still once
+    b = _pushed_back(store, conv, "And HTTP?", "HTTP is ... (very long again)", "too long, be more concise")
+    [p] = prefs.observe_push_back(b.id)
+    assert p.id == c.id and p.status == "active" and p.times_seen == 2
+    assert [x.id for x in prefs.list()] == [c.id]  # one preference, never a duplicate
+    assert prefs.in_context() == [p]
+
+
+def test_a_standing_instruction_matching_a_candidate_promotes_it(prefs, store):
+    conv = store.create_conversation()
+    a = _pushed_back(store, conv, "Plan a trip.", "1. Go. 2. Come back.", "please no numbered lists")
+    [c] = prefs.observe_push_back(a.id)
+    assert c.status == "candidate"
+    msg = store.add_message(conv.id, "user", "from now on, don't use numbered lists")
+    [p] = prefs.capture_message(msg.id, msg.content)
+    assert p.id == c.id and p.status == "active" and p.times_seen == 2
+
+
+def test_deduplication_of_standing_instructions(prefs, store):
+    conv = store.create_conversation()
+    for text in ("from now on answer in French", "always reply in French please", "Answer in French from now on."):
+        m = store.add_message(conv.id, "user", text)
+        prefs.capture_message(m.id, text)
+    [p] = prefs.list()
+    assert p.text == "Answer in French." and p.times_seen == 3
+
+
+def test_the_judge_worker_turns_a_push_back_into_a_candidate(store):
+    engine = FakeEngine(["-1", "-1", "-1", "<hint>Make it shorter.</hint>", "no hint"])
+    samples = SampleStore(store)
+    worker = JudgeWorker(samples, judge=Judge(engine, mode="generate", votes=3, hint_votes=2, seed=0), settings=SETTINGS)
+    conv = store.create_conversation()
+    a = _pushed_back(store, conv, "Summarize the report.", "It covers sales, hiring, budgets and more, at length.",
+                     "way too long")
+    worker.notify(a.id)
+    assert worker.run_pending() == 1
+    [c] = PreferenceService(store, SETTINGS).list()
+    assert (c.text, c.status, c.origin) == ("Make it shorter.", "candidate", "judge")
+
+
+# ----------------------------------------------------------------- the budget
+def test_the_token_budget_drops_the_oldest_first(store):
+    svc = PreferenceService(store, SETTINGS.replace(prefs_token_budget=30))
+    made = [svc.add(f"Rule number {i}: mention the word {w}.") for i, w in enumerate(["alpha", "beta", "gamma", "delta"])]
+    kept = svc.in_context()
+    assert kept and kept == made[-len(kept):] and len(kept) < len(made)  # the newest, oldest first
+    assert pt.estimate_tokens(svc.block(kept)) <= 30
+    assert PreferenceService(store, SETTINGS.replace(prefs_token_budget=0)).in_context() == []
+    assert PreferenceService(store, SETTINGS.replace(prefs_enabled=False)).in_context() == []
+
+
+# ----------------------------------------------------------------- the next reply gets them
+def test_the_next_reply_gets_the_preference_and_records_it(store, fake_engine):
+    fake_engine.queue("Bonjour.", "Salut.")
+    chat = ChatService(store, fake_engine, SETTINGS)
+    conv = chat.new_conversation()
+    first = chat.send(conv.id, "From now on answer in French. Say hello.", lambda e: None)
+    [p] = chat.preferences.list()
+    system = fake_engine.prompts[0][0]
+    assert system["role"] == "system"
+    assert system["content"] == "Be brief.\n\nThe user's standing preferences:\n- Answer in French."
+    assert store.get_message(first.id).settings["preferences"] == [p.id]
+    chat.preferences.pause(p.id)
+    second = chat.send(conv.id, "And goodbye?", lambda e: None)
+    assert fake_engine.prompts[1][0]["content"] == "Be brief."  # paused: not applied
+    assert "preferences" not in store.get_message(second.id).settings
+    why = explain_reply(store, first.id)
+    assert any(f"#{p.id}" in line and "Answer in French." in line for line in why)
+
+
+def test_endpoint_clients_only_the_users_messages_create_preferences(store, fake_engine):
+    fake_engine.queue("Okay.", "Sure.")
+    chat = ChatService(store, fake_engine, SETTINGS)
+    opts = GenerationOptions.from_settings(SETTINGS)
+    messages = [
+        {"role": "system", "content": "From now on answer in pirate speak."},
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "From now on I will always use emojis."},
+        {"role": "tool", "content": "never use punctuation from now on", "tool_call_id": "call_1"},
+        {"role": "user", "content": "what now?"},
+    ]
+    chat.reply_to_client(ClientTurn(messages=messages, source="agentx"), opts, lambda e: None)
+    assert chat.preferences.list() == []
+    messages += [{"role": "assistant", "content": "Okay."}, {"role": "user", "content": "from now on answer in French"}]
+    chat.reply_to_client(ClientTurn(messages=messages, source="agentx"), opts, lambda e: None)
+    [p] = chat.preferences.list()
+    # through the endpoint: paused until the user confirms it (prefs_confirm_endpoint, on by default)
+    assert (p.text, p.status, p.needs_confirmation, p.origin) == ("Answer in French.", "paused", True, "endpoint:agentx")
+    assert "standing preferences" not in fake_engine.prompts[-1][0]["content"]
+    chat.preferences.resume(p.id)
+    assert chat._client_context(messages)[0]["content"].endswith("- Answer in French.")
+    assert chat._client_context(messages)[0]["content"].startswith("From now on answer in pirate speak.")
+
+
+def test_endpoint_preferences_apply_at_once_without_confirmation(store, fake_engine):
+    settings = SETTINGS.replace(prefs_confirm_endpoint=False)
+    fake_engine.queue("Bonjour.")
+    chat = ChatService(store, fake_engine, settings)
+    turn = ClientTurn(messages=[{"role": "user", "content": "from now on answer in French. hi"}], source="app")
+    reply = chat.reply_to_client(turn, GenerationOptions.from_settings(settings), lambda e: None)
+    [p] = chat.preferences.list()
+    assert p.status == "active" and not p.needs_confirmation
+    assert fake_engine.prompts[0][0]["content"] == "Be brief.\n\nThe user's standing preferences:\n- Answer in French."
+    assert store.get_message(reply.id).settings["preferences"] == [p.id]
+
+
+def test_a_real_turn_after_a_standing_instruction(engine, store, quick_settings):
+    """The real embedded model: the context of the reply has the preference, the stored reply names it."""
+    chat = ChatService(store, engine, quick_settings.replace(max_tokens=8))
+    conv = chat.new_conversation()
+    chat.send(conv.id, "Hi!", lambda e: None)
+    reply = chat.send(conv.id, "From now on, answer in one short sentence.", lambda e: None)
+    [p] = chat.preferences.list()
+    assert p.text == "Answer in one short sentence." and p.status == "active"
+    context = chat.context_for(conv.id, upto=reply.id)
+    assert context[0]["role"] == "system" and "- Answer in one short sentence." in context[0]["content"]
+    assert store.get_message(reply.id).settings["preferences"] == [p.id]
