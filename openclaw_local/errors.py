@@ -81,6 +81,12 @@ class ImportFormatError(UserError):
     exit_code = 6
 
 
+class RefusedError(UserError):
+    """A valid request refused in the current state (e.g. no learner is there to take it)."""
+
+    exit_code = 7
+
+
 class NotFoundError(UserError):
     """A thing the user named (an adapter version, a conversation, a model) does not exist."""
 

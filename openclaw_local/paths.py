@@ -20,15 +20,22 @@ from typing import Any, Callable, Iterator, Literal
 
 import platformdirs
 
-from openclaw_local.errors import DataDirError, ModelError
+from openclaw_local.errors import DataDirError, ModelError, UsageError
 
 APP_NAME = "openclaw-local"
 EMBEDDED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def user_dir() -> Path:
+    """``OPENCLAW_HOME`` when set, else the platform's data dir. Set but empty (``OPENCLAW_HOME=``)
+    is refused: falling back to the default silently would mix two histories."""
     env = os.environ.get("OPENCLAW_HOME")
-    return Path(env).expanduser() if env else Path(platformdirs.user_data_dir(APP_NAME))
+    if env is None:
+        return Path(platformdirs.user_data_dir(APP_NAME))
+    if not env.strip():
+        raise UsageError("OPENCLAW_HOME is set but empty",
+                         "point it at a data directory, or unset it to use the default")
+    return Path(env).expanduser()
 
 
 def ensure_user_dir(path: Path | None = None) -> Path:
@@ -276,3 +283,56 @@ def copy_file_atomic(src: Path, dst: Path, mode: int = 0o600) -> Path:
         shutil.copyfile(src, tmp)
         os.chmod(tmp, mode)
     return dst
+
+
+def shown(path: Path | str) -> str:
+    """A path as text that can always be printed, also with bytes no encoding decodes (``\\udcff`` → ``\\xff``)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def check_output_path(path: Path | str, flag: str = "--out", *, directory: bool = False) -> Path:
+    """The one rule for files (and export directories) a command writes: the directory to write
+    into must exist — a mistyped one is refused with its name (exit 4), never silently created —
+    and a file is never written over a directory. Returns the path with ``~`` expanded."""
+    path = Path(path).expanduser()
+    parent = path.parent
+    if not parent.is_dir():
+        why = "is not a directory" if parent.exists() else "does not exist"
+        raise DataDirError(f"cannot write {shown(path)}: the directory {shown(parent)} for {flag} {why}",
+                           f"choose another {flag}" if parent.exists() else f"create it first, or choose another {flag}")
+    if not directory and path.is_dir():
+        raise DataDirError(f"cannot write {shown(path)}: it is a directory", f"give a file name for {flag}")
+    return path
+
+
+@contextmanager
+def output_errors(path: Path | str, flag: str = "--out") -> Iterator[None]:
+    """Turn the operating system's refusal to write ``path`` (or a temporary beside it) into one
+    line and exit 4: read-only, full, permissions, or a place where no file can be made (``/proc``)."""
+    path = Path(path)
+    try:
+        yield
+    except OSError as exc:
+        name = os.fsdecode(exc.filename) if exc.filename is not None else None
+        if name is not None and not Path(name).is_relative_to(path.parent):
+            raise  # not the output (e.g. reading a source file): not a write refusal
+        hint = "free some disk space and try again" if exc.errno in (errno.ENOSPC, errno.EDQUOT) \
+            else f"choose a writable path for {flag}"
+        raise DataDirError(f"cannot write {shown(path)} ({exc.strerror or exc})", hint) from None
+
+
+def write_output(path: Path | str, data: bytes, flag: str = "--out") -> Path:
+    """Write an output file the one way: checked (:func:`check_output_path`), atomically, errors as exit 4."""
+    path = check_output_path(path, flag)
+    with output_errors(path, flag):
+        atomic_write_bytes(path, data)
+    return path
+
+
+@contextmanager
+def atomic_output(path: Path | str, flag: str = "--out") -> Iterator[Path]:
+    """:func:`atomic_path` for an output file, with :func:`check_output_path` first and
+    :func:`output_errors` around it: yields the temporary name to write."""
+    path = check_output_path(path, flag)
+    with output_errors(path, flag), atomic_path(path) as tmp:
+        yield tmp

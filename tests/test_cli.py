@@ -62,7 +62,7 @@ def test_export_chats_writes_openai_messages_with_feedback(populated, tmp_path):
 def test_export_to_unwritable_path(populated, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    assert_clean_error(cli("export-chats", "--out", str(blocker / "out.jsonl"), home=populated), 1, "cannot write")
+    assert_clean_error(cli("export-chats", "--out", str(blocker / "out.jsonl"), home=populated), 4, "cannot write")
 
 
 def test_doctor(home):

@@ -19,8 +19,12 @@ import json
 import sys
 from pathlib import Path
 
-from openclaw_local.cli.common import home_dir, settings_from
-from openclaw_local.errors import NotFoundError, UsageError
+from openclaw_local.cli.common import home_dir, id_type, settings_from
+from openclaw_local.errors import UsageError
+from openclaw_local.paths import check_output_path, output_errors
+
+
+_version = id_type("adapter version", prefix="v")
 
 
 def register(sub) -> None:
@@ -48,13 +52,6 @@ def register(sub) -> None:
     p.set_defaults(func=run, adapters_command=None)
 
 
-def _version(text: str) -> int:
-    t = text.lower().lstrip("v")
-    if not t.isdigit():
-        raise argparse.ArgumentTypeError(f"not a version number: {text!r}")
-    return int(t)
-
-
 def _service(args):
     from openclaw_local.services.adapters import AdapterService
     from openclaw_local.services.container import open_store
@@ -62,15 +59,6 @@ def _service(args):
     home = home_dir()
     settings = settings_from(args, home)
     return AdapterService(home, settings, open_store(home))
-
-
-def _check_out(out: Path) -> None:
-    """--out must be in an existing directory: a typo is refused, not silently created."""
-    parent = out.parent
-    if not parent.exists():
-        raise NotFoundError(f"the directory {parent} for --out does not exist", "create it first, or choose another --out")
-    if not parent.is_dir():
-        raise UsageError(f"{parent} (in --out) is not a directory")
 
 
 def _fmt(x, spec: str = ".4f") -> str:
@@ -147,8 +135,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"rolled back v{undone.id}; now serving {f'v{now.id}' if now else 'the base model'}")
         return 0
     if cmd == "export":
-        _check_out(Path(args.out).expanduser())
-        out = svc.export(args.version, args.format, Path(args.out), merged_type=args.type)
+        # the one rule for output files (paths.check_output_path): a typo is refused, never created
+        out = check_output_path(args.out, directory=args.format == "peft")
+        with output_errors(out):
+            out = svc.export(args.version, args.format, out, merged_type=args.type)
         print(f"wrote v{args.version} as {args.format} to {out}")
         if args.format == "peft":
             base = json.loads((out / "adapter_config.json").read_text()).get("base_model_name_or_path")

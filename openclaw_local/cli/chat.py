@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args, home)
     if getattr(args, "no_learn", False):
         settings = settings.replace(learn=False)
-    with Runtime.open(home, settings, lock_instance=True) as runtime:
+    with Runtime.open(home, settings, lock_instance=True, front_end="chat --serve" if serving else "chat") as runtime:
         from openclaw_local.ui.app import build_app
 
         # The app subscribes to runtime.events itself while it runs (ui/event_bridge.py); the

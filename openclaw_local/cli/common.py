@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+from typing import Callable
 
 from openclaw_local.config import Settings, accepted, load_settings
 from openclaw_local.paths import ensure_user_dir, resolve_model_path, user_dir
@@ -41,6 +43,72 @@ def positive_int(text: str) -> int:
     if not t.lstrip("+").isdigit() or int(t) < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, not {text!r}")
     return int(t)
+
+
+SQLITE_MAX_ID = 2**63 - 1  # SQLite's INTEGER is a signed 64-bit number: no row id is larger
+
+
+def id_type(what: str, prefix: str = "") -> "Callable[[str], int]":
+    """argparse type for every id on the command line (adapter versions, conversations): a whole
+    number from 1 to SQLite's largest integer, optionally written with ``prefix`` (``v3``).
+    Anything else (text, 0, negative, too large to be a row id) is a usage error (exit 2)."""
+
+    def parse(text: str) -> int:
+        t = text.strip()
+        if prefix and t[:1].lower() == prefix:
+            t = t[1:]
+        if not t.isascii() or not t.isdigit() or len(t.lstrip("0")) > 19 or not 1 <= int(t) <= SQLITE_MAX_ID:
+            raise argparse.ArgumentTypeError(f"not a valid {what} id: {text!r} (a whole number from 1 to {SQLITE_MAX_ID})")
+        return int(t)
+
+    parse.__name__ = f"{what} id"  # argparse names the type in some messages
+    return parse
+
+
+def port_number(text: str) -> int:
+    """argparse type for every --port: a TCP port, 1 to 65535."""
+    t = text.strip()
+    if not t.isascii() or not t.isdigit() or len(t.lstrip("0")) > 5 or not 1 <= int(t) <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port: {text!r} (a whole number from 1 to 65535)")
+    return int(t)
+
+
+def on_terminal(stream=None) -> bool:
+    """Whether ``stream`` (stderr by default) is a terminal: progress bars and control codes only then."""
+    stream = stream if stream is not None else sys.stderr
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # replaced by an object without isatty, or closed
+        return False
+
+
+class StatusLine:
+    """One status line on stderr, redrawn in place on a terminal (``\\r`` + erase-line).
+
+    Not on a terminal (a log, a pipe), no control codes are written and a line is printed
+    only when the status changes beyond its numbers, so a log gets each phase once."""
+
+    def __init__(self) -> None:
+        self._last_shape: str | None = None
+        self._open = False
+
+    def __call__(self, text: str) -> None:
+        if on_terminal():
+            sys.stderr.write(f"\r\033[K{text}")
+            sys.stderr.flush()
+            self._open = bool(text)
+            return
+        shape = "".join(c for c in text if not c.isdigit())
+        if text and shape != self._last_shape:
+            print(text, file=sys.stderr, flush=True)
+        self._last_shape = shape if text else None
+
+    def end(self) -> None:
+        """Finish the line (on a terminal), so what is printed next starts on its own line."""
+        if self._open:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+            self._open = False
 
 
 def home_dir() -> Path:

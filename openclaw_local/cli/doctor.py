@@ -88,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
         problems += len(bad)
         rows += [("settings", f"note: {line}") for line in misspelled_env()]
     if settings is not None:
+        from openclaw_local.services.models import learning_memory_line, recommendation_line
+
         try:
             from openclaw_local.engine.gguf_check import inspect_gguf
 
@@ -100,8 +102,6 @@ def run(args: argparse.Namespace) -> int:
             line = _selftest_line(home, settings, info.path)
             rows.append(("llama.cpp self-test", line))
             problems += line.startswith("PROBLEM")
-            from openclaw_local.services.models import learning_memory_line, recommendation_line
-
             rows.append(("learning memory", learning_memory_line(settings, info.path)))
         from openclaw_local.services.cpu_priority import idle_class_available
 

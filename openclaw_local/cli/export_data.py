@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from openclaw_local.cli.common import home_dir, settings_from
+from openclaw_local.paths import check_output_path
 
 
 def register(sub) -> None:
@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
 
     home = home_dir()
     settings = settings_from(args, home)
-    out = None if args.out == "-" else Path(args.out).expanduser()
+    out = None if args.out == "-" else check_output_path(args.out)  # refused before the store is read
     n = export_data(open_store(home), args.format, out, system_prompt=settings.system_prompt)
     if out is not None:
         print(f"wrote {n} {args.format} rows to {out}", file=sys.stderr)

@@ -6,10 +6,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
-from openclaw_local.cli.common import open_store
-from openclaw_local.errors import UsageError, UserError
+from openclaw_local.cli.common import id_type, open_store
+from openclaw_local.errors import UsageError
 from openclaw_local.store import Store
 
 
@@ -18,7 +17,7 @@ def register(sub) -> None:
     p.add_argument("action", nargs="?", choices=["list", "delete"], default="list",
                    help="list (default) or delete: erase a conversation for good (its messages, ratings, "
                         "corrections, learning samples)")
-    p.add_argument("conversation", nargs="?", type=int, metavar="ID", help="the conversation to delete (see history)")
+    p.add_argument("conversation", nargs="?", type=id_type("conversation"), metavar="ID", help="the conversation to delete (see history)")
     p.add_argument("--all", action="store_true", help="with delete: every conversation")
     p.add_argument("--search", metavar="Q", help="full-text search over messages")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -113,12 +112,8 @@ def run_export(args: argparse.Namespace) -> int:
     if args.out == "-":
         sys.stdout.write(text)
         return 0
-    out = Path(args.out).expanduser()
-    try:
-        from openclaw_local.paths import atomic_write_bytes
+    from openclaw_local.paths import write_output
 
-        atomic_write_bytes(out, text.encode("utf-8"))
-    except OSError as exc:
-        raise UserError(f"cannot write {out} ({exc.strerror})", "choose a writable path for --out") from None
+    out = write_output(args.out, text.encode("utf-8"))  # checked, atomic; refused: exit 4
     print(f"exported {len(lines)} conversation(s) to {out}", file=sys.stderr)
     return 0

@@ -3,8 +3,9 @@
 With a chat open on the same data dir, the request goes to its background
 learner (which then hot-swaps the result into the chat); otherwise the update
 runs here, in this process, at low priority. Waiting on the chat's learner is
-bounded: a chat without a learner (``--no-learn``) or a learner that dies ends the
-wait with one line and exit code 5, and the request is removed.
+bounded: a chat or serve without a learner (``--no-learn``) refuses the request (one
+line naming it, exit code 7), a learner that dies ends the wait with exit code 5; either
+way the request is removed.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import argparse
 import sys
 import time
 
-from openclaw_local.cli.common import home_dir, settings_from
-from openclaw_local.errors import DatabaseError, UsageError
+from openclaw_local.cli.common import StatusLine, home_dir, settings_from
+from openclaw_local.errors import DatabaseError, RefusedError, UsageError
 
 
 def register(sub) -> None:
@@ -23,9 +24,11 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+_status = StatusLine()  # redrawn in place on a terminal; plain lines, once per phase, in a log
+
+
 def _line(text: str) -> None:
-    sys.stderr.write(f"\r\033[K{text}")
-    sys.stderr.flush()
+    _status(text)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,8 +50,12 @@ def run(args: argparse.Namespace) -> int:
         lock.release()
 
 
-class NoLearnerError(DatabaseError):
-    """Another openclaw-local holds the data dir, but no learner in it answers (or it died)."""
+class NoLearnerError(RefusedError):
+    """Another openclaw-local (a chat or serve) holds the data dir, but no learner in it takes requests."""
+
+
+class LearnerGoneError(DatabaseError):
+    """The learner that took the request died, or the request was removed meanwhile."""
 
 
 NO_LEARNER_GRACE_S = 5.0  # a learner that just started needs a moment to report itself
@@ -74,14 +81,11 @@ def _ask_running_chat(adapters, home, wait_s: float) -> int:
     ``wait_s`` (e.g. a chat started with ``--no-learn``: the request is removed), or
     when the learner that took it dies (the request is removed too).
     """
-    from openclaw_local.store.db import LOCK_FILE
+    from openclaw_local.store.db import lock_holder
 
-    try:
-        holder = (home / LOCK_FILE).read_text().strip() or "unknown"
-    except OSError:
-        holder = "unknown"
+    holder, front_end = lock_holder(home)
     request = adapters.request_update()
-    print("a chat is running on this data dir: asked its learner to update now", file=sys.stderr)
+    print(f"a {front_end} is running on this data dir (pid {holder}): asked its learner to update now", file=sys.stderr)
     started = time.monotonic()
     last_seen = started  # when a live learner was last seen
     taken = False
@@ -90,7 +94,7 @@ def _ask_running_chat(adapters, home, wait_s: float) -> int:
         while True:
             row = adapters.request(request)
             if row is None:
-                raise NoLearnerError("the learn request was removed by another process", "run `learn --once` again")
+                raise LearnerGoneError("the learn request was removed by another process", "run `learn --once` again")
             if row["done_at"]:
                 finished = True
                 _line("")
@@ -105,9 +109,10 @@ def _ask_running_chat(adapters, home, wait_s: float) -> int:
                     finished = True
                     _line("")
                     raise NoLearnerError(
-                        f"the openclaw-local running on this data dir (pid {holder}) has no learner taking requests "
-                        f"(waited {now - started:.0f} s; was it started with --no-learn?)",
-                        "close it and run `learn --once` again, or use its own learn-now key")
+                        f"the openclaw-local {front_end} running on this data dir (pid {holder}) has no learner taking "
+                        f"requests (waited {now - started:.0f} s; was it started with --no-learn?)",
+                        f"close the {front_end.split()[0]} and run `learn --once` again"
+                        + (", or use its own learn-now key" if front_end == "chat" else ""))
                 continue  # taken at this very moment
             if taken and (now - last_seen > NO_LEARNER_GRACE_S or now - started > DONE_TIMEOUT_S):
                 adapters.drop_request(request)
@@ -115,11 +120,11 @@ def _ask_running_chat(adapters, home, wait_s: float) -> int:
                 _line("")
                 why = "exited before finishing" if now - last_seen > NO_LEARNER_GRACE_S else \
                     f"did not finish within {DONE_TIMEOUT_S:.0f} s"
-                raise NoLearnerError(f"the learner of the chat (pid {holder}) {why}; the request was removed",
+                raise LearnerGoneError(f"the learner of the {front_end} (pid {holder}) {why}; the request was removed",
                                      "see learner.log in the data dir, then retry")
             st = adapters.state()
             if not taken:
-                _line(f"waiting for the chat's learner to take the request ({now - started:.0f} s, at most {wait_s:.0f} s)")
+                _line(f"waiting for the {front_end}'s learner to take the request ({now - started:.0f} s, at most {wait_s:.0f} s)")
             else:
                 _line(f"learner: {st.get('state')} {st.get('step') or ''}/{st.get('total') or ''}")
             time.sleep(POLL_S)

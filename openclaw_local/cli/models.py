@@ -18,7 +18,7 @@ import json
 import sys
 import time
 
-from openclaw_local.cli.common import home_dir, settings_from
+from openclaw_local.cli.common import home_dir, on_terminal, settings_from
 from openclaw_local.errors import UsageError
 
 
@@ -108,6 +108,8 @@ class _Progress:
         if self.first is None:
             self.first = done
         if now - self.last < 0.2 and done < total:
+            return
+        if not on_terminal():  # a log or a pipe: no redrawn meter, no control codes (the result is said at the end)
             return
         self.last = now
         rate = (done - self.first) / max(now - self.started, 1e-3)

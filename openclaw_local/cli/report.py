@@ -9,7 +9,10 @@ import sys
 from pathlib import Path
 
 from openclaw_local.cli.common import open_store
-from openclaw_local.errors import UserError
+from openclaw_local.errors import UsageError
+from openclaw_local.paths import atomic_output, check_output_path, shown
+
+IMAGE_FORMATS = ("png", "svg", "pdf")
 
 
 def register(sub) -> None:
@@ -21,13 +24,14 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from openclaw_local.services.helping import outcomes
 
+    out = check_output_path(args.out)
+    kind = out.suffix.lower().lstrip(".")
+    if kind not in IMAGE_FORMATS:
+        raise UsageError(f"--out {shown(out)}: cannot tell the image format from {out.suffix or 'no extension'!r}",
+                         f"end the name in {', '.join('.' + f for f in IMAGE_FORMATS)}")
     store = open_store(args)
     rows = outcomes(store)
-    out = Path(args.out).expanduser()
-    try:
-        plot(rows, out)
-    except OSError as exc:
-        raise UserError(f"cannot write {out} ({exc.strerror})", "choose a writable path for --out") from None
+    plot(rows, out, kind)
     for o in rows:
         print(o.sentence())
     if not rows:
@@ -36,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def plot(rows, out: Path) -> None:
+def plot(rows, out: Path, kind: str = "png") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -72,6 +76,6 @@ def plot(rows, out: Path) -> None:
     bottom.set_xticks(x, labels)
     bottom.set_xlabel("served by (oldest → newest)")
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
+    with atomic_output(out) as tmp:  # never half an image; a missing directory is refused, not made
+        fig.savefig(tmp, dpi=100, format=kind)
     plt.close(fig)

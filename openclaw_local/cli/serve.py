@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from openclaw_local.cli.common import add_common_options, home_dir, settings_from
+from openclaw_local.cli.common import add_common_options, home_dir, port_number, settings_from
 from openclaw_local.errors import DatabaseError
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8765
@@ -14,7 +14,7 @@ DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8765
 def add_serve_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("endpoint")
     g.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST}; others need an API key)")
-    g.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    g.add_argument("--port", type=port_number, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     g.add_argument("--api-key", default=None, help="require Authorization: Bearer KEY (default: $OPENCLAW_API_KEY)")
 
 
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         settings = settings.replace(learn=False)
     check_port_free(args.host, args.port)
     try:
-        runtime = Runtime.open(home, settings, lock_instance=True)
+        runtime = Runtime.open(home, settings, lock_instance=True, front_end="serve")
     except DatabaseError as exc:
         if "another openclaw-local" in exc.message:
             raise DatabaseError(exc.message, "to chat and serve at once, close it and run `openclaw-local chat --serve`") from None

@@ -37,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
 
     from openclaw_local.cli.common import flag_name
     from openclaw_local.config import SETTING_FIELDS, checked_overrides
-    from openclaw_local.errors import UsageError
+    from openclaw_local.errors import DataDirError, UsageError
+    from openclaw_local.paths import check_output_path, shown
     from openclaw_local.sim.persona import load_persona
     from openclaw_local.sim.simulate import SCORE_MAX_TOKENS, run_simulation
 
@@ -51,7 +52,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--eval-prompts must be at least 1")
     if args.score_max_tokens is not None and args.score_max_tokens < 1:
         raise UsageError("--score-max-tokens must be at least 1")
-    out = Path(args.out) if args.out else Path(f"simulate-{persona.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    out = Path(args.out).expanduser() if args.out else Path(f"simulate-{persona.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    check_output_path(out, "--out", directory=True)  # before the run: a typo in --out never costs a whole run
+    if out.exists() and not out.is_dir():
+        raise DataDirError(f"cannot write into {shown(out)}: it is a file, not a directory", "choose another --out")
     overrides, sources = {}, {}
     for flag, key in (("max_tokens", "max_tokens"), ("temperature", "temperature"), ("threads", "threads"),
                       ("model", "model_path"), ("n_ctx", "n_ctx"), ("system_prompt", "system_prompt"),
@@ -71,5 +75,5 @@ def run(args: argparse.Namespace) -> int:
     report = run_simulation(persona, out, interactions=args.interactions, seed=args.seed, overrides=overrides,
                             eval_prompts=args.eval_prompts, final_wait_s=args.final_wait, arms=not args.no_arms,
                             pace=args.pace, score_max_tokens=args.score_max_tokens or SCORE_MAX_TOKENS)
-    print(f"report: {out / 'report.json'}  curve: {out / 'curve.png'}  data dir: {report['home']}")
+    print(f"report: {shown(out / 'report.json')}  curve: {shown(out / 'curve.png')}  data dir: {shown(report['home'])}")
     return 0

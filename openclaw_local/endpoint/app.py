@@ -37,12 +37,21 @@ from openclaw_local.services.sessions import ClientTurn
 
 ADAPTER_HEADER = "X-OpenClaw-Adapter"
 ID_PATTERN = re.compile(r"^chatcmpl-oc-(\d+)$")
+MAX_ROW_ID = 2**63 - 1  # SQLite's largest integer: a larger id names nothing
 DONE = object()
 
 
 @dataclass
 class Failed:
     error: BaseException
+
+
+def _row_id(digits: str) -> int | None:
+    """A string of digits as a row id, or None when no row can have it (0, or beyond SQLite's integers)."""
+    digits = digits.lstrip("0")
+    if not digits or len(digits) > 19 or int(digits) > MAX_ROW_ID:
+        return None
+    return int(digits)
 
 
 def adapter_label(version: int | None) -> str:
@@ -230,7 +239,9 @@ class Endpoint:
         match = ID_PATTERN.match(ident) if isinstance(ident, str) else None
         if match is None:
             raise bad("'id' must be a completion id from this server (chatcmpl-oc-…)", param="id", code="invalid_value")
-        message_id = int(match.group(1))
+        message_id = _row_id(match.group(1))
+        if message_id is None:
+            raise ApiError(404, f"no stored completion {ident[:40]}", param="id", code="not_found")
         rating, correction = body.get("rating"), body.get("correction")
         if (rating is None) == (correction is None):
             raise bad("send exactly one of 'rating' (1 or -1) or 'correction' (the better reply)", code="invalid_value")
@@ -263,15 +274,18 @@ class Endpoint:
 
     async def activate(self, request: Request) -> Response:
         raw = request.path_params["version"].lstrip("v")
-        if not raw.isdigit():
+        if not raw.isascii() or not raw.isdigit():
             raise bad("the adapter version must be a number (e.g. 3 or v3)", param="version", code="invalid_value")
+        version = _row_id(raw)
+        if version is None:  # no row has such an id (SQLite's integers are 64-bit)
+            raise ApiError(404, f"there is no adapter version {raw[:40]}", param="version", code="not_found")
         svc = self.runtime.adapters
         try:
-            svc.get(int(raw))
+            svc.get(version)
         except UserError as exc:
             raise ApiError(404, exc.one_line(), param="version", code="not_found") from None
         try:
-            await asyncio.to_thread(svc.activate, int(raw))
+            await asyncio.to_thread(svc.activate, version)
         except UserError as exc:
             raise bad(exc.one_line(), param="version", code="refused") from None
         return await self._served_now()

@@ -24,7 +24,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from openclaw_local.paths import atomic_path
+from openclaw_local.paths import atomic_output
 from openclaw_local.store import Store
 from openclaw_local.store.judge_labels import JudgeLabelStore
 from openclaw_local.records import Message
@@ -103,10 +103,9 @@ def export_data(store: Store, fmt: str, out: Path | None, *, system_prompt: str 
             sys.stdout.write(json.dumps(r, ensure_ascii=False) + "\n")
             n += 1
         return n
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     n = 0
-    with atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+    # the one rule for output files: an existing directory, no directory as the file, atomic, exit 4 if refused
+    with atomic_output(out) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         for r in rows:
             fh.write(json.dumps(r, ensure_ascii=False) + "\n")
             n += 1

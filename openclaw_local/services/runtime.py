@@ -43,19 +43,20 @@ class Runtime:
         self.notices: list[str] = []  # start-up notices for the UI (a self-test fallback, said once)
 
     @classmethod
-    def open(cls, home: Path, settings: Settings, *, lock_instance: bool = False) -> "Runtime":
+    def open(cls, home: Path, settings: Settings, *, lock_instance: bool = False, front_end: str = "chat") -> "Runtime":
+        """``front_end`` (chat, serve) is written into the data dir's lock, so others can name it."""
         rt = cls(home, settings)
         try:
-            rt._open(lock_instance)
+            rt._open(lock_instance, front_end)
         except BaseException:
             rt.close()
             raise
         return rt
 
-    def _open(self, lock_instance: bool) -> None:
+    def _open(self, lock_instance: bool, front_end: str = "chat") -> None:
         s = self.settings
         if lock_instance:
-            lock = InstanceLock(self.home).acquire()
+            lock = InstanceLock(self.home, front_end).acquire()
             self._stack.callback(lock.release)
         self.store = container.open_store(self.home)
         self._stack.callback(self.store.close)

@@ -46,6 +46,7 @@ from typing import Any, Callable
 
 from openclaw_local.config import Settings, load_settings
 from openclaw_local.errors import UsageError
+from openclaw_local.paths import atomic_output, shown, write_output
 from openclaw_local.sim.persona import Persona, SimulatedUser
 from openclaw_local.sim.rules import check_all
 
@@ -334,7 +335,7 @@ def run_simulation(
     final = curve[-1]
     report = {
         "persona": persona.name,
-        "persona_file": str(persona.path) if persona.path else None,
+        "persona_file": shown(persona.path) if persona.path else None,  # a name with undecodable bytes too
         "feedback": persona.feedback,
         "seed": seed,
         "pace": pace,
@@ -373,8 +374,7 @@ def run_simulation(
     if arm_results:
         report["beats_arms"] = all(final["score"] >= a["score"] for a in arm_results.values())
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
-    plot_curve(report, out_dir / "curve.png")
+    write_report(report, out_dir)
     say(summary_line(report))
     return report
 
@@ -482,6 +482,15 @@ def summary_line(report: dict[str, Any]) -> str:
             f"{'n/a' if ja is None else f'{ja:.2f}'}; {report['wall_seconds'] / 60:.1f} min")
 
 
+def write_report(report: dict[str, Any], out_dir: Path) -> None:
+    """``report.json`` and ``curve.png`` in ``out_dir``, each written atomically: a crash or a
+    refused write leaves the old file or none, never an empty one. Text that cannot be encoded
+    (a file name with undecodable bytes) is written escaped, never a reason to lose the run."""
+    write_output(Path(out_dir) / "report.json",
+                 json.dumps(report, indent=2, ensure_ascii=False).encode("utf-8", "backslashreplace"))
+    plot_curve(report, Path(out_dir) / "curve.png")
+
+
 def plot_curve(report: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -502,5 +511,6 @@ def plot_curve(report: dict[str, Any], path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, format="png")
     plt.close(fig)

@@ -46,10 +46,14 @@ def _translate(exc: sqlite3.Error, path: Path) -> DatabaseError:
 
 
 class InstanceLock:
-    """An advisory lock on the data dir, so two chat apps never write one history."""
+    """An advisory lock on the data dir, so two chat apps never write one history.
 
-    def __init__(self, home: Path):
+    The lock file holds the holder's pid and which front-end it is (``chat``, ``serve``),
+    so a refused second process can say what is running (:func:`lock_holder`)."""
+
+    def __init__(self, home: Path, front_end: str = "chat"):
         self.path = home / LOCK_FILE
+        self.front_end = front_end
         self._fh = None
 
     def acquire(self) -> "InstanceLock":
@@ -63,15 +67,15 @@ class InstanceLock:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             fh.seek(0)
-            holder = fh.read().strip() or "unknown"
+            pid, front_end = _parse_holder(fh.read())
             fh.close()
             raise DatabaseError(
-                f"another openclaw-local (pid {holder}) is using {self.path.parent}",
+                f"another openclaw-local {front_end} (pid {pid}) is using {self.path.parent}",
                 "close it first, or set OPENCLAW_HOME to another directory",
             ) from None
         fh.seek(0)
         fh.truncate()
-        fh.write(str(os.getpid()))
+        fh.write(f"{os.getpid()} {self.front_end}")
         fh.flush()
         self._fh = fh
         return self
@@ -81,6 +85,19 @@ class InstanceLock:
             fcntl.flock(self._fh, fcntl.LOCK_UN)
             self._fh.close()
             self._fh = None
+
+
+def _parse_holder(text: str) -> tuple[str, str]:
+    pid, _, front_end = text.strip().partition(" ")
+    return pid or "unknown", front_end.strip() or "chat"  # an older lock file holds the pid alone
+
+
+def lock_holder(home: Path) -> tuple[str, str]:
+    """(pid, front-end) of the process holding the data dir's lock, as it wrote them."""
+    try:
+        return _parse_holder((home / LOCK_FILE).read_text())
+    except OSError:
+        return "unknown", "chat"
 
 
 class Store:

@@ -1,0 +1,255 @@
+"""Bad inputs a tester found, each closed: one ``error:`` line, the documented exit code, no traceback.
+
+The CLI runs in-process (``openclaw_local.cli.main``); the endpoint runs in-process on a
+:class:`~tests.fake_engine.FakeEngine` (a real uvicorn server where the socket matters).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import httpx
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from dir_hash import tree_digest  # noqa: E402
+
+from openclaw_local.cli import main  # noqa: E402
+from openclaw_local.store import Store  # noqa: E402
+
+HUGE = "99999999999999999999999"
+
+
+def one_error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
+    return lines[0]
+
+
+@pytest.fixture
+def populated(home):
+    """A data dir with one conversation and one reply."""
+    store = Store.open(home)
+    conv = store.create_conversation("hello")
+    store.add_message(conv.id, "user", "hello")
+    store.add_message(conv.id, "assistant", "hi there", model="m")
+    store.close()
+    return home
+
+
+# ------------------------------------------------------------------ ids and ports
+ID_COMMANDS = [["adapters", "show"], ["adapters", "activate"], ["adapters", "delete"],
+               ["adapters", "export", "{id}", "--format", "gguf-lora", "--out", "x.gguf"], ["history", "delete"]]
+
+
+@pytest.mark.parametrize("command", ID_COMMANDS, ids=lambda c: " ".join(c[:2]))
+@pytest.mark.parametrize("bad", [HUGE, "-1", "0", "seven", "1.5", "v-3", "٣", "9223372036854775808"])
+def test_every_id_argument_is_checked_at_parse_time(home, capsys, command, bad):
+    argv = [bad if a == "{id}" else a for a in command] + ([] if "{id}" in command else [bad])
+    before = tree_digest(home)
+    assert main(argv) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "id" in line and "9223372036854775807" in line
+    assert tree_digest(home) == before  # refused at parse time: nothing opened
+
+
+def test_largest_row_id_is_a_valid_id_that_names_nothing(home, capsys):
+    assert main(["adapters", "show", str(2**63 - 1)]) == 8
+    assert "no adapter version" in one_error_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("command", [["serve"], ["chat", "--serve"]])
+@pytest.mark.parametrize("bad", ["70000", "-1", "0", "http", "65536", "1e3"])
+def test_ports_are_checked_in_one_place(home, capsys, command, bad):
+    assert main([*command, "--port", bad]) == 2
+    assert "port" in one_error_line(capsys.readouterr().err)
+
+
+# ------------------------------------------------------------------ doctor, OPENCLAW_HOME
+def test_doctor_reports_a_missing_model(home, tmp_path, capsys):
+    missing = tmp_path / "nonexistent.gguf"
+    assert main(["--model", str(missing), "doctor"]) == 1
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err and "UnboundLocalError" not in out + err
+    model_rows = [line for line in out.splitlines() if line.startswith("model ")]
+    assert model_rows and "PROBLEM" in model_rows[0] and "nonexistent.gguf" in out
+    assert "recommended model" in out and "database" in out  # the rest of the report still runs
+
+
+@pytest.mark.parametrize("value", ["", "   "])
+def test_empty_openclaw_home_is_refused(monkeypatch, tmp_path, capsys, value):
+    monkeypatch.setenv("OPENCLAW_HOME", value)
+    monkeypatch.setenv("HOME", str(tmp_path))  # the default data dir would be under here
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert main(["history"]) == 2
+    assert "OPENCLAW_HOME is set but empty" in one_error_line(capsys.readouterr().err)
+    assert not (tmp_path / "xdg").exists()
+
+
+# ------------------------------------------------------------------ output files: one policy
+OUTPUT_COMMANDS = {
+    "export-data": lambda out: ["export-data", "--format", "kto", "--out", out],
+    "export-chats": lambda out: ["export-chats", "--out", out],
+    "report": lambda out: ["report", "--out", out],
+    "adapters export": lambda out: ["adapters", "export", "1", "--format", "gguf-lora", "--out", out],
+}
+
+
+def _out_name(command: str) -> str:
+    return {"report": "r.png", "adapters export": "a.gguf"}.get(command, "x.jsonl")
+
+
+@pytest.mark.parametrize("command", list(OUTPUT_COMMANDS))
+def test_output_into_a_missing_directory_is_refused_not_created(populated, tmp_path, capsys, command):
+    target = tmp_path / "no" / "such" / _out_name(command)
+    assert main(OUTPUT_COMMANDS[command](str(target))) == 4
+    line = one_error_line(capsys.readouterr().err)
+    assert "cannot write" in line and f"the directory {target.parent} for --out does not exist" in line
+    assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.parametrize("command", list(OUTPUT_COMMANDS))
+def test_output_onto_a_directory_is_refused(populated, tmp_path, capsys, command):
+    target = tmp_path / "a-dir"
+    target.mkdir()
+    assert main(OUTPUT_COMMANDS[command](str(target))) == 4
+    assert "it is a directory" in one_error_line(capsys.readouterr().err)
+    assert list(target.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["export-data", "export-chats", "report"])
+def test_output_where_no_file_can_be_made(populated, capsys, command):
+    assert main(OUTPUT_COMMANDS[command]("/proc/openclaw-test-" + _out_name(command))) == 4
+    assert "cannot write /proc/" in one_error_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("command", ["export-data", "export-chats", "report"])
+@pytest.mark.parametrize("err", [errno.EROFS, errno.ENOSPC, errno.EACCES])
+def test_refused_writes_exit_4_and_leave_the_old_file(populated, tmp_path, capsys, monkeypatch, command, err):
+    from openclaw_local import paths
+
+    target = tmp_path / _out_name(command)
+    target.write_bytes(b"old")
+
+    def refuse(src, dst):
+        raise OSError(err, os.strerror(err), str(dst))
+
+    monkeypatch.setattr(paths, "move_into_place", refuse)
+    assert main(OUTPUT_COMMANDS[command](str(target))) == 4
+    assert os.strerror(err) in one_error_line(capsys.readouterr().err)
+    assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_report_refuses_an_unsupported_image_format(populated, tmp_path, capsys):
+    for name in ("r.txt", "r"):
+        assert main(["report", "--out", str(tmp_path / name)]) == 2
+        line = one_error_line(capsys.readouterr().err)
+        assert ".png" in line and ".svg" in line and ".pdf" in line
+    assert main(["report", "--out", str(tmp_path / "r.SVG")]) == 0
+    assert (tmp_path / "r.SVG").read_bytes().lstrip().startswith(b"<?xml")
+
+
+# ------------------------------------------------------------------ simulate: names, atomic report
+def _persona_with_undecodable_name(tmp_path: Path) -> Path:
+    from openclaw_local.sim.persona import PERSONAS_DIR
+
+    raw = os.path.join(os.fsencode(tmp_path), b"p\xff.json")
+    with open(raw, "wb") as fh:
+        fh.write((PERSONAS_DIR / "student.json").read_bytes())
+    return Path(os.fsdecode(raw))
+
+
+def test_simulate_with_an_undecodable_persona_name(home, tmp_path, capsys, monkeypatch):
+    from openclaw_local.cli import simulate as sim_cli
+    from openclaw_local.sim import simulate
+
+    persona_path = _persona_with_undecodable_name(tmp_path)
+    out = tmp_path / "run"
+
+    def fake_run(persona, out_dir, **kw):  # the real loop's last step, on a minimal report
+        report = {"persona": persona.name, "persona_file": simulate.shown(persona.path), "seed": 0,
+                  "interactions": 1, "curve": [{"interactions": 0, "score": 0.5}], "arms": {}, "home": str(out_dir)}
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        simulate.write_report(report, Path(out_dir))
+        return report
+
+    monkeypatch.setattr(simulate, "run_simulation", fake_run)
+    assert sim_cli.run  # the command imports run_simulation when it runs
+    assert main(["simulate", "--persona", str(persona_path), "--out", str(out), "--no-arms"]) == 0
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["persona_file"].endswith("p\\xff.json")
+    assert (out / "curve.png").stat().st_size > 0
+
+
+def test_simulate_report_is_written_atomically(tmp_path, monkeypatch):
+    from openclaw_local import paths
+    from openclaw_local.errors import DataDirError
+    from openclaw_local.sim.simulate import write_report
+
+    (tmp_path / "report.json").write_text('{"old": true}')
+    report = {"persona": "p", "persona_file": os.fsdecode(b"p\xff.json"), "seed": 0, "interactions": 1,
+              "curve": [{"interactions": 0, "score": 0.5}], "arms": {}}
+
+    def crash(src, dst):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dst))
+
+    monkeypatch.setattr(paths, "move_into_place", crash)
+    with pytest.raises(DataDirError):
+        write_report(report, tmp_path)
+    assert json.loads((tmp_path / "report.json").read_text()) == {"old": True}  # never left empty
+    monkeypatch.undo()
+    write_report(report, tmp_path)  # the lone surrogate is written as a JSON escape, not a crash
+    assert json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))["persona_file"] == report["persona_file"]
+
+
+def test_simulate_refuses_a_missing_out_parent_before_the_run(home, tmp_path, capsys, monkeypatch):
+    from openclaw_local.sim import simulate
+
+    monkeypatch.setattr(simulate, "run_simulation", lambda *a, **k: pytest.fail("the run started"))
+    assert main(["simulate", "--persona", "student", "--out", str(tmp_path / "no" / "run")]) == 4
+    assert "does not exist" in one_error_line(capsys.readouterr().err)
+
+
+# ------------------------------------------------------------------ learn --once next to serve --no-learn
+@pytest.mark.parametrize("front_end", ["serve", "chat"])
+def test_learn_once_next_to_a_front_end_without_learner_is_refused(home, capsys, monkeypatch, front_end):
+    from openclaw_local.cli import learn
+    from openclaw_local.paths import ensure_user_dir
+    from openclaw_local.store.db import InstanceLock
+
+    monkeypatch.setattr(learn, "NO_LEARNER_GRACE_S", 0.3)
+    monkeypatch.setattr(learn, "POLL_S", 0.05)
+    ensure_user_dir(home)
+    Store.open(home).close()
+    lock = InstanceLock(home, front_end).acquire()  # a serve (or chat) started with --no-learn
+    try:
+        assert main(["learn", "--once"]) == 7
+    finally:
+        lock.release()
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "\033[" not in err and "\r" not in err  # not a terminal: no control codes
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("error: ") and f"openclaw-local {front_end} running on this data dir" in last
+    assert f"pid {os.getpid()}" in last
+
+
+def test_second_front_end_is_told_which_one_runs(home, capsys):
+    from openclaw_local.paths import ensure_user_dir
+    from openclaw_local.store.db import InstanceLock
+
+    ensure_user_dir(home)
+    lock = InstanceLock(home, "serve").acquire()
+    try:
+        assert main(["chat"]) == 5
+    finally:
+        lock.release()
+    assert "another openclaw-local serve (pid" in one_error_line(capsys.readouterr().err)
