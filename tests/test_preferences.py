@@ -223,3 +223,124 @@ def test_a_real_turn_after_a_standing_instruction(engine, store, quick_settings)
     context = chat.context_for(conv.id, upto=reply.id)
     assert context[0]["role"] == "system" and "- Answer in one short sentence." in context[0]["content"]
     assert store.get_message(reply.id).settings["preferences"] == [p.id]
+
+
+# ----------------------------------------------------------------- the CLI
+def _cli(capsys, *args):
+    from openclaw_local.cli import main
+
+    code = main(["prefs", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_prefs_commands(home, capsys):
+    assert _cli(capsys, "list")[0] == 0
+    code, out, _ = _cli(capsys, "add", "Answer in French.")
+    assert code == 0 and "#1" in out
+    code, out, _ = _cli(capsys, "add", "Use", "metric", "units.")  # unquoted words are one text
+    assert code == 0 and "Use metric units." in out
+    assert _cli(capsys, "edit", "2", "Use SI units.")[0] == 0
+    assert _cli(capsys, "pause", "1")[0] == 0
+    code, out, _ = _cli(capsys, "list", "--json")
+    rows = {r["id"]: r for r in __import__("json").loads(out)}
+    assert rows[1]["status"] == "paused" and rows[2]["text"] == "Use SI units." and rows[2]["origin"] == "cli"
+    assert _cli(capsys, "resume", "1")[0] == 0
+    assert _cli(capsys, "rm", "2")[0] == 0
+    assert _cli(capsys, "rm", "2")[0] == 8  # not found
+    assert _cli(capsys, "pause", "99")[0] == 8
+    assert _cli(capsys, "edit", "x", "y")[0] == 2  # usage
+    assert _cli(capsys, "add", "   ")[0] == 2
+    assert _cli(capsys, "add", "x" * 201)[0] == 2
+    assert _cli(capsys, "rm")[0] == 2
+    # candidates are listed apart, as seen once
+    store = Store.open(home)
+    PreferenceService(store, SETTINGS).prefs.add("Make it shorter.", status="candidate", origin="judge",
+                                                 source_text="way too long")
+    store.close()
+    code, out, _ = _cli(capsys, "list")
+    kept, _, seen_once = out.partition("seen once, not kept yet")
+    assert "Answer in French." in kept and "Make it shorter." in seen_once and "way too long" in seen_once
+
+
+# ----------------------------------------------------------------- the endpoint
+@pytest.fixture
+def served(home):
+    import httpx  # noqa: F401
+    from types import SimpleNamespace
+
+    from openclaw_local.endpoint.server import BackgroundServer, make_server
+    from tests.endpoint_helpers import free_port
+    from tests.test_endpoint_inprocess import wait_up
+
+    store = Store.open(home)
+    engine = FakeEngine(default="Okay.")
+    engine.template_knows_tools = False
+    chat = ChatService(store, engine, SETTINGS)
+    rt = SimpleNamespace(engine=engine, chat=chat, settings=SETTINGS, learner=SimpleNamespace(served_version=None),
+                         adapters=None)
+    port = free_port()
+    server = BackgroundServer(make_server(rt, "127.0.0.1", port, None, quiet=True)).start()
+    base = f"http://127.0.0.1:{port}"
+    wait_up(base)
+    yield SimpleNamespace(v1=f"{base}/v1", chat=chat, engine=engine)
+    server.stop()
+    store.close()
+
+
+def test_endpoint_preference_routes(served):
+    import httpx
+
+    h = {"X-OpenClaw-Client": "myapp"}
+    r = httpx.post(f"{served.v1}/preferences", json={"text": "Answer in French."}, headers=h)
+    assert r.status_code == 200
+    p = r.json()
+    # created through the endpoint: paused until the user confirms it
+    assert (p["status"], p["needs_confirmation"], p["origin"]) == ("paused", True, "endpoint:myapp")
+    r = httpx.post(f"{served.v1}/preferences/{p['id']}", json={"status": "active"}, headers=h)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "refused"  # only the user confirms
+    served.chat.preferences.resume(p["id"])  # the user did (TUI / CLI)
+    r = httpx.post(f"{served.v1}/preferences/{p['id']}", json={"status": "paused"})
+    assert r.status_code == 200 and r.json()["status"] == "paused"
+    listed = httpx.get(f"{served.v1}/preferences").json()
+    assert listed["object"] == "list" and [x["text"] for x in listed["data"]] == ["Answer in French."]
+    for bad_body in ({}, {"text": ""}, {"text": 3}, {"text": "x" * 201}):
+        assert httpx.post(f"{served.v1}/preferences", json=bad_body).status_code == 400
+    assert httpx.post(f"{served.v1}/preferences/{p['id']}", json={"status": "learned"}).status_code == 400
+    assert httpx.post(f"{served.v1}/preferences/{p['id']}", json={}).status_code == 400
+    assert httpx.post(f"{served.v1}/preferences/999", json={"status": "paused"}).status_code == 404
+    assert httpx.delete(f"{served.v1}/preferences/999").status_code == 404
+    assert httpx.delete(f"{served.v1}/preferences/{p['id']}").json()["deleted"] is True
+    assert httpx.get(f"{served.v1}/preferences").json()["data"] == []
+
+
+def test_endpoint_preferences_reach_the_next_completion(home):
+    """With confirmation off, a client's preference applies to the next completion's system message."""
+    import httpx
+    from types import SimpleNamespace
+
+    from openclaw_local.endpoint.server import BackgroundServer, make_server
+    from tests.endpoint_helpers import free_port
+    from tests.test_endpoint_inprocess import wait_up
+
+    settings = SETTINGS.replace(prefs_confirm_endpoint=False)
+    store = Store.open(home)
+    engine = FakeEngine(default="Bonjour.")
+    engine.template_knows_tools = False
+    chat = ChatService(store, engine, settings)
+    rt = SimpleNamespace(engine=engine, chat=chat, settings=settings, learner=SimpleNamespace(served_version=None),
+                         adapters=None)
+    port = free_port()
+    server = BackgroundServer(make_server(rt, "127.0.0.1", port, None, quiet=True)).start()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_up(base)
+        assert httpx.post(f"{base}/v1/preferences", json={"text": "Answer in French."}).json()["status"] == "active"
+        r = httpx.post(f"{base}/v1/chat/completions", timeout=30,
+                       json={"model": "x", "messages": [{"role": "system", "content": "You are terse."},
+                                                        {"role": "user", "content": "hi"}]})
+        assert r.status_code == 200
+        assert engine.prompts[-1][0]["content"] == "You are terse.\n\nThe user's standing preferences:\n- Answer in French."
+    finally:
+        server.stop()
+        store.close()

@@ -20,12 +20,14 @@ from openclaw_local.cli import bench, chat, doctor, eval_prm, history, learn, si
 from openclaw_local.cli import adapters, export_data
 from openclaw_local.cli import judge as judge_cli
 from openclaw_local.cli import models, report, serve
+from openclaw_local.cli import prefs as prefs_cli
 from openclaw_local.cli.common import add_common_options
 from openclaw_local.errors import DataDirError, UsageError, UserError, exit_code_table_text
 
 COMMANDS = [chat, history, doctor, learn, bench, simulate, eval_prm]
 COMMANDS += [adapters, export_data]
 COMMANDS += [serve, report, models, judge_cli]
+COMMANDS += [prefs_cli]
 
 
 # errors of the environment, not of the program: one line and exit 4, never a traceback

@@ -2,7 +2,8 @@
 
 Routes: ``GET /v1/models``, ``POST /v1/chat/completions`` (JSON or server-sent
 events), ``POST /v1/feedback``, ``GET /v1/adapters``, ``POST /v1/adapters/{v}/activate``,
-``POST /v1/adapters/rollback``, ``GET /healthz``.
+``POST /v1/adapters/rollback``, ``GET|POST /v1/preferences``, ``POST|DELETE /v1/preferences/{id}``,
+``GET /healthz``.
 
 Generation is blocking llama.cpp work: it runs in a worker thread that streams the
 chat service's events onto the event loop. Requests take turns through the
@@ -108,6 +109,10 @@ class Endpoint:
             Route("/v1/adapters", self.list_adapters, methods=["GET"]),
             Route("/v1/adapters/rollback", self.rollback, methods=["POST"]),
             Route("/v1/adapters/{version}/activate", self.activate, methods=["POST"]),
+            Route("/v1/preferences", self.list_preferences, methods=["GET"]),
+            Route("/v1/preferences", self.add_preference, methods=["POST"]),
+            Route("/v1/preferences/{pref_id}", self.change_preference, methods=["POST"]),
+            Route("/v1/preferences/{pref_id}", self.delete_preference, methods=["DELETE"]),
         ]
         app = Starlette(routes=routes, exception_handlers={404: self._not_found, 405: self._not_allowed})
         app.add_middleware(_Guard, endpoint=self)
@@ -296,6 +301,61 @@ class Endpoint:
         except UserError as exc:
             raise bad(exc.one_line(), code="refused") from None
         return await self._served_now()
+
+    # ------------------------------------------------------------ preferences
+    def _preferences(self):
+        return self.runtime.chat.preferences
+
+    def _pref_id(self, request: Request) -> int:
+        raw = request.path_params["pref_id"]
+        if not raw.isdigit():
+            raise bad("the preference id must be a number", param="id", code="invalid_value")
+        pid = int(raw)
+        if self._preferences().prefs.get(pid) is None:
+            raise ApiError(404, f"no preference {pid}", param="id", code="not_found")
+        return pid
+
+    async def list_preferences(self, request: Request) -> Response:
+        prefs = await asyncio.to_thread(self._preferences().list)
+        return JSONResponse({"object": "list", "data": [{"object": "preference", **p.as_dict()} for p in prefs]})
+
+    async def add_preference(self, request: Request) -> Response:
+        body = await self._body(request)
+        text = body.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise bad("'text' must be a non-empty string", param="text", code="invalid_value")
+        svc = self._preferences()
+        try:
+            pref = await asyncio.to_thread(svc.add, text, origin=f"endpoint:{client_name(request)}")
+        except UserError as exc:
+            raise bad(exc.one_line(), param="text", code="invalid_value") from None
+        return JSONResponse({"object": "preference", **pref.as_dict()})
+
+    async def change_preference(self, request: Request) -> Response:
+        pid = self._pref_id(request)
+        body = await self._body(request)
+        text, status = body.get("text"), body.get("status")
+        if text is None and status is None:
+            raise bad("send 'text' (the new wording) and/or 'status' ('active' or 'paused')", code="invalid_value")
+        if text is not None and (not isinstance(text, str) or not text.strip()):
+            raise bad("'text' must be a non-empty string", param="text", code="invalid_value")
+        if status is not None and status not in ("active", "paused"):
+            raise bad("'status' must be 'active' or 'paused'", param="status", code="invalid_value")
+        svc, origin = self._preferences(), f"endpoint:{client_name(request)}"
+        try:
+            if status is not None:  # first, so a new wording from a client still waits for the user's confirmation
+                await asyncio.to_thread(svc.set_status, pid, status, origin=origin)
+            if text is not None:
+                await asyncio.to_thread(svc.edit, pid, text, origin=origin)
+        except UserError as exc:
+            raise bad(exc.one_line(), param="status" if status is not None and text is None else None,
+                      code="refused" if "confirm" in exc.one_line() else "invalid_value") from None
+        return JSONResponse({"object": "preference", **svc.get(pid).as_dict()})
+
+    async def delete_preference(self, request: Request) -> Response:
+        pid = self._pref_id(request)
+        await asyncio.to_thread(self._preferences().remove, pid)
+        return JSONResponse({"id": pid, "object": "preference", "deleted": True})
 
     async def _served_now(self) -> Response:
         """Swap the newly active version in before answering, so the next request is served by it."""

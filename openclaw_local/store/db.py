@@ -320,6 +320,10 @@ class Store:
                 for table in tables:
                     for mid in ids:
                         db.execute(f"delete from [{table}] where message_id = ?", [mid])
+                for mid in ids:  # a standing preference stays (the user keeps or deletes it), its excerpt goes
+                    db.execute("update preferences set source_text = null, source_message_id = null where source_message_id = ?",
+                               [mid])
+                    db.execute("update preferences set last_message_id = null where last_message_id = ?", [mid])
                 db.execute("delete from messages where conversation_id = ?", [cid])
                 db.execute("delete from conversations where id = ?", [cid])
             # FTS5 keeps deleted terms in its segments until they merge: rebuild from what is left.
@@ -373,10 +377,6 @@ class Store:
             db["conversations"].update(conversation_id, updates)
         return self.get_message(mid)
 
-                for mid in ids:  # a standing preference stays (the user keeps or deletes it), its excerpt goes
-                    db.execute("update preferences set source_text = null, source_message_id = null where source_message_id = ?",
-                               [mid])
-                    db.execute("update preferences set last_message_id = null where last_message_id = ?", [mid])
     def update_message(self, message_id: int, **fields: Any) -> None:
         """Update a streaming or finished reply (content, thinking, interrupted, stats)."""
         allowed = {"content", "thinking", "interrupted", "n_tokens", "tokens_per_s", "superseded", "settings", "reply_group"}
