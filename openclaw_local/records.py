@@ -97,7 +97,7 @@ class AdapterVersion:
     id: int
     parent_id: int | None
     created_at: str
-    path: str
+    path: Path  # absolute: the store resolves the data-dir-relative path it keeps against its own data dir
     status: str
     reason: str | None
     sample_ids: list[int]
@@ -116,9 +116,13 @@ class AdapterVersion:
         return Path(self.path) / GGUF_NAME
 
     @classmethod
-    def from_row(cls, r: dict[str, Any]) -> "AdapterVersion":
+    def from_row(cls, r: dict[str, Any], home: Path | None = None) -> "AdapterVersion":
+        """A row as stored; a relative ``path`` (the data dir's own files) is resolved against ``home``."""
+        path = Path(r["path"] or "")
+        if home is not None and not path.is_absolute():
+            path = Path(home) / path
         return cls(
-            id=r["id"], parent_id=r["parent_id"], created_at=r["created_at"], path=r["path"], status=r["status"],
+            id=r["id"], parent_id=r["parent_id"], created_at=r["created_at"], path=path, status=r["status"],
             reason=r["reason"], sample_ids=json.loads(r["sample_ids"] or "[]"), loss=r["loss"],
             mean_reward=r["mean_reward"], n_samples=r["n_samples"], n_tokens=r["n_tokens"],
             train_seconds=r["train_seconds"], gate=json.loads(r["gate"] or "{}"),

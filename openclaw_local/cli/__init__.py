@@ -18,6 +18,7 @@ import sys
 from openclaw_local import __version__
 from openclaw_local.cli import bench, chat, doctor, eval_prm, history, learn, simulate
 from openclaw_local.cli import adapters, export_data
+from openclaw_local.cli import backup as backup_cli
 from openclaw_local.cli import judge as judge_cli
 from openclaw_local.cli import models, report, serve
 from openclaw_local.cli import prefs as prefs_cli
@@ -28,6 +29,7 @@ COMMANDS = [chat, history, doctor, learn, bench, simulate, eval_prm]
 COMMANDS += [adapters, export_data]
 COMMANDS += [serve, report, models, judge_cli]
 COMMANDS += [prefs_cli]
+COMMANDS += [backup_cli]
 
 
 # errors of the environment, not of the program: one line and exit 4, never a traceback

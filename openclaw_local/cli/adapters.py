@@ -77,6 +77,15 @@ def _print_helping(helping) -> None:
         print(f"  {o.sentence()}")
 
 
+def _refuse_missing(version_id: int, problem: str | None) -> None:
+    """``show`` of a version whose files are gone says so and exits 8 (a file that is not there)."""
+    from openclaw_local.errors import NotFoundError
+
+    if problem:
+        raise NotFoundError(f"v{version_id}'s files are missing: {problem}",
+                            "restore the data dir from a backup, or delete the version")
+
+
 def run(args: argparse.Namespace) -> int:
     from openclaw_local.services.adapters import gate_summary
 
@@ -101,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
         for v in versions:
             parent = f"v{v.parent_id}" if v.parent_id else "base"
             note = gate_summary(v) + (f" — {v.reason}" if v.reason else "")
+            if svc.files_missing(v):
+                note = f"files missing — {note}"
             marker = "*" if v.status == "active" else " "
             print(f"{marker}v{v.id:<4}{v.status:<10}{parent:<8}{v.created_at[:16].replace('T', ' '):<18}"
                   f"{v.n_samples or 0:>8}{_fmt(v.loss):>9}{_fmt(v.mean_reward, '+.2f'):>8}  {note}")
@@ -116,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
         d = svc.describe(v)
         if args.json:
             print(json.dumps(d, indent=2))
+            _refuse_missing(v.id, d["files_missing"])
             return 0
         for key in ("id", "status", "reason", "parent", "source", "created_at", "activated_at", "n_samples", "n_tokens",
                     "loss", "mean_reward", "train_seconds", "gate_summary", "path"):
@@ -125,6 +137,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{'gate':<14}{json.dumps(d['gate'])}")
         if d["force_hint"]:
             print(f"{'refused':<14}{d['force_hint']}")
+        if d["files_missing"]:
+            print(f"{'files missing':<14}{d['files_missing']}")
+        _refuse_missing(v.id, d["files_missing"])
         return 0
     if cmd == "activate":
         v = svc.activate(args.version, force=args.force)

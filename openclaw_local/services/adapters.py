@@ -141,8 +141,14 @@ class AdapterService:
             "activated_at": v.activated_at, "source": v.source or "trained", "samples": v.sample_ids,
             "n_samples": v.n_samples, "n_tokens": v.n_tokens, "loss": v.loss, "mean_reward": v.mean_reward,
             "train_seconds": v.train_seconds, "gate": v.gate, "gate_summary": gate_summary(v),
-            "ability": (v.gate or {}).get("ability"), "force_hint": force_hint(v), "path": v.path, "files": v.files,
+            "ability": (v.gate or {}).get("ability"), "force_hint": force_hint(v), "path": str(v.path), "files": v.files,
+            "files_missing": self.files_missing(v),
         }
+
+    @staticmethod
+    def files_missing(v: AdapterVersion) -> str | None:
+        """What of ``v``'s files is missing (a cheap look, no checksums), or None when all are there."""
+        return adapter_files.verify(v, hashes=False)
 
     def refusal_notice(self) -> str | None:
         """Plain words when updates keep being refused, and how to accept one knowingly."""

@@ -24,6 +24,7 @@ another process changed it in between.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -38,6 +39,15 @@ class ConcurrentChange(DatabaseError):
     """Another process changed the adapter versions between a check and the change it allowed."""
 
 MAX_GATE_RETRIES = 3  # refusals a sample survives; then it is skipped with the reason
+
+
+def stored_path(home: Path, path: Path | str) -> str:
+    """How a version's directory is kept in the database: relative to the data dir when it lies
+    under it (so a copied or moved data dir resolves its own files), else absolute as given."""
+    real, root = os.path.realpath(path), os.path.realpath(home)
+    if real != root and os.path.commonpath([root, real]) == root:
+        return Path(os.path.relpath(real, root)).as_posix()
+    return str(Path(path).absolute())
 
 
 def _mark_trained(db, version_id: int, sample_ids: list[int], ts: str) -> None:
@@ -69,22 +79,39 @@ def _return_to_pool(db, sample_ids: list[int], reason: str | None, ts: str, max_
 
 
 class AdapterStore:
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, *, home: Path | None = None):
+        """``home``: the data dir the stored relative paths are resolved against (default: the
+        store's own; a backup reads a snapshot copy against the data dir it was taken from)."""
         self.store = store
+        self.home = Path(home).absolute() if home is not None else store.home
+
+    def _version(self, row: dict[str, Any]) -> AdapterVersion:
+        return AdapterVersion.from_row(row, home=self.home)
 
     # ----------------------------------------------------------------- versions
     def versions(self) -> list[AdapterVersion]:
-        return [AdapterVersion.from_row(r) for r in self.store._query("select * from adapter_versions order by id")]
+        return [self._version(r) for r in self.store._query("select * from adapter_versions order by id")]
 
     def get(self, version_id: int) -> AdapterVersion:
         rows = self.store._query("select * from adapter_versions where id = ?", [version_id])
         if not rows:
             raise KeyError(version_id)
-        return AdapterVersion.from_row(rows[0])
+        return self._version(rows[0])
 
     def active(self) -> AdapterVersion | None:
         rows = self.store._query("select * from adapter_versions where status = 'active' order by id desc limit 1")
-        return AdapterVersion.from_row(rows[0]) if rows else None
+        return self._version(rows[0]) if rows else None
+
+    def stored_paths(self) -> dict[int, str]:
+        """Each version's path exactly as the database keeps it (relative to the data dir, or absolute)."""
+        return {r["id"]: r["path"] for r in self.store._query("select id, path from adapter_versions order by id")}
+
+    def relocate(self, version_id: int, path: Path | str) -> None:
+        """Point a version at another directory (kept relative to the data dir when under it)."""
+        p = Path(path)
+        value = p.as_posix() if not p.is_absolute() else stored_path(self.home, p)
+        with self.store._tx() as db:
+            db.execute("update adapter_versions set path = ? where id = ?", [value, version_id])
 
     # ------------------------------------------------------------ reservations
     def reserve(self, pid: int, purpose: str, taken: Callable[[int], bool] = lambda vid: False) -> int:
@@ -154,7 +181,7 @@ class AdapterStore:
             if status == "active":
                 db.execute("update adapter_versions set status = 'retired' where status = 'active'")
             db["adapter_versions"].insert({
-                "id": version_id, "parent_id": parent_id, "created_at": ts, "path": str(path),
+                "id": version_id, "parent_id": parent_id, "created_at": ts, "path": stored_path(self.home, path),
                 "status": status, "reason": reason, "sample_ids": json.dumps(sample_ids),
                 "loss": metrics.get("loss"), "mean_reward": metrics.get("mean_reward"),
                 "n_samples": metrics.get("n_samples"), "n_tokens": metrics.get("n_tokens"),
@@ -248,7 +275,7 @@ class AdapterStore:
             db.execute("update adapter_versions set parent_id = ? where parent_id = ?",
                        [rows[0]["parent_id"], version_id])
             db.execute("delete from adapter_versions where id = ?", [version_id])
-        return AdapterVersion.from_row(rows[0])
+        return self._version(rows[0])
 
     def previous_good(self, version_id: int | None) -> AdapterVersion | None:
         """What a rollback from ``version_id`` goes to: the nearest good ancestor, else the

@@ -103,6 +103,9 @@ def lock_holder(home: Path) -> tuple[str, str]:
 class Store:
     def __init__(self, path: Path, conn: sqlite3.Connection):
         self.path = path
+        # the data dir: paths kept in the database (adapter versions) are relative to it, so a
+        # copied or moved data dir resolves its own files
+        self.home = Path(path).parent.absolute()
         self.conn = conn
         self.db = Database(conn)
         self._lock = threading.RLock()
@@ -162,6 +165,39 @@ class Store:
 
     def schema_version(self) -> int:
         return len(migrations.applied(self.db))
+
+    def applied_migrations(self) -> list[str]:
+        """The names of the migrations applied to this database, in the order they were applied."""
+        return [m.name for m in migrations.applied(self.db)]
+
+    @staticmethod
+    def known_migrations() -> list[str]:
+        """The names of the migrations this build knows (a database with others is from a newer one)."""
+        return [m.name for m in migrations._migrations]
+
+    def backup_to(self, target: Path) -> None:
+        """Write a consistent snapshot of the whole database to the new file ``target``.
+
+        SQLite's online backup API: it reads one snapshot (a read transaction, WAL content
+        included) while chats, ``serve`` or the learner go on writing; nothing is written to the
+        data dir. ``target`` must not exist (it is created owner-only).
+        """
+        target = Path(target)
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        try:
+            dest = sqlite3.connect(target, isolation_level=None)
+            try:
+                with self._lock:
+                    self.conn.backup(dest)
+                # a single self-contained file: no -wal beside it is needed to read it
+                dest.execute("PRAGMA journal_mode=DELETE")
+            finally:
+                dest.close()
+        except sqlite3.Error as exc:
+            text = str(exc)
+            if "full" in text or "disk I/O" in text or "readonly" in text or "unable to open" in text:
+                raise DataDirError(f"cannot write {target} ({text})", "free some disk space or choose another place") from None
+            raise _translate(exc, self.path) from None
 
     def close(self) -> None:
         with self._lock:

@@ -258,3 +258,33 @@ def m011_preferences(db: Database) -> None:
         not_null={"text", "status", "origin", "created_at", "updated_at"},
     )
     db["preferences"].create_index(["status", "created_at"])
+
+
+@migrations(name="m012_relative_paths")
+def m012_relative_paths(db: Database) -> None:
+    # Adapter version paths were absolute, so a copied data dir deleted and served the original's
+    # files and a moved one lost them. They become relative to the data dir (the directory of this
+    # database file): the store resolves them against wherever the data dir is now. A path that
+    # lies under the data dir becomes relative; so does one outside it whose version directory
+    # (adapters/vNNNN) is present in this data dir (the dir was copied or moved before this
+    # upgrade). Any other path (elsewhere, or missing) is kept as it is.
+    import os
+    from pathlib import Path
+
+    files = [row[2] for row in db.execute("PRAGMA database_list").fetchall() if row[1] == "main"]
+    if not files or not files[0] or not db["adapter_versions"].exists():
+        return  # an in-memory database has no data dir
+    home = os.path.realpath(Path(files[0]).parent)
+    for row in list(db.query("select id, path from adapter_versions")):
+        stored = row["path"]
+        if not stored or not os.path.isabs(stored):
+            continue
+        real = os.path.realpath(stored)
+        if os.path.commonpath([home, real]) == home and real != home:
+            new = Path(os.path.relpath(real, home)).as_posix()
+        else:
+            own = Path("adapters") / f"v{row['id']:04d}"
+            if Path(stored).name != own.name or not (Path(home) / own).is_dir():
+                continue
+            new = own.as_posix()
+        db.execute("update adapter_versions set path = ? where id = ?", [new, row["id"]])
