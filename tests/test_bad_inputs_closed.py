@@ -253,3 +253,204 @@ def test_second_front_end_is_told_which_one_runs(home, capsys):
     finally:
         lock.release()
     assert "another openclaw-local serve (pid" in one_error_line(capsys.readouterr().err)
+
+
+# ------------------------------------------------------------------ the endpoint
+@pytest.fixture
+def api(home, monkeypatch):
+    """The real endpoint (uvicorn on 127.0.0.1) over a FakeEngine, a real store and a real ChatService."""
+    from openclaw_local.config import Settings
+    from openclaw_local.endpoint.server import BackgroundServer, make_server
+    from openclaw_local.paths import ensure_user_dir
+    from openclaw_local.services.chat import ChatService
+    from tests.endpoint_helpers import free_port
+    from tests.fake_engine import FakeEngine
+
+    ensure_user_dir(home)
+    store = Store.open(home)
+    engine = FakeEngine(default="a fake reply {n}", n_ctx=256)
+    engine.template_knows_tools = False  # like SmolLM2: tools are not rendered
+    settings = Settings(learn=False)
+    chat = ChatService(store, engine, settings)
+    rt = SimpleNamespace(engine=engine, chat=chat, settings=settings, store=store,
+                         learner=SimpleNamespace(served_version=None, serve_active=lambda: None), adapters=None)
+
+    def start(api_key=None):
+        port = free_port()
+        server = BackgroundServer(make_server(rt, "127.0.0.1", port, api_key, quiet=True)).start()
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        servers.append(server)
+        return SimpleNamespace(base=base, port=port, v1=f"{base}/v1", store=store, engine=engine)
+
+    servers: list = []
+    yield start
+    for server in servers:
+        server.stop()
+    store.close()
+
+
+def error_of(r: httpx.Response, status: int, code: str | None = None) -> dict:
+    assert r.status_code == status, r.text
+    err = r.json()["error"]
+    assert set(err) == {"message", "type", "param", "code"} and err["message"]
+    if code is not None:
+        assert err["code"] == code, err
+    return err
+
+
+def ask(content: str, **extra) -> dict:
+    return {"model": "m", "messages": [{"role": "user", "content": content}], **extra}
+
+
+def test_deeply_nested_body_is_a_400(api):
+    srv = api()
+    for body in (b"[" * 100_000, b'{"messages": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+                 b'{"model": "m", "messages": [{"role": "user", "content": "hi"}], "x": ' + b'{"a": ' * 3000 + b"1" + b"}" * 3000 + b"}"):
+        r = httpx.post(f"{srv.v1}/chat/completions", content=body, headers={"content-type": "application/json"}, timeout=30)
+        assert "nested too deeply" in error_of(r, 400, "invalid_json")["message"]
+    # tool call arguments nested deep inside a JSON string are left as text, not parsed into a RecursionError
+    deep_args = "[" * 100_000
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "",
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": deep_args}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "ok"}, {"role": "user", "content": "and?"}]}
+    r = httpx.post(f"{srv.v1}/chat/completions", json=body, timeout=30)
+    assert r.status_code == 200, r.text
+    # a sane body with some nesting still works
+    assert httpx.post(f"{srv.v1}/chat/completions", json=ask("hi", tools=[{"type": "function", "function": {
+        "name": "f", "parameters": {"type": "object", "properties": {"a": {"type": "array", "items": {"type": "object"}}}}}}]),
+        timeout=30).status_code == 200
+
+
+def test_prompt_longer_than_the_context_is_refused_before_any_work(api):
+    srv = api()
+    for content in ("x" * 3_000_000, " ".join(["word"] * 400)):  # the char bound; the tokenizer (256-token context)
+        t0 = time.monotonic()
+        r = httpx.post(f"{srv.v1}/chat/completions", json=ask(content), timeout=30)
+        err = error_of(r, 400, "context_length_exceeded")
+        assert "256 tokens" in err["message"] and err["param"] == "messages" and time.monotonic() - t0 < 10
+    r = httpx.post(f"{srv.v1}/chat/completions", json=ask(" ".join(["word"] * 200), max_tokens=100), timeout=30)
+    assert "plus 100 for the reply" in error_of(r, 400, "context_length_exceeded")["message"]
+    assert srv.store.list_conversations() == [] and srv.engine.calls == []  # nothing stored, the model never asked
+    # a long history is still fine: older turns are dropped to fit, only the newest message must fit
+    history = [{"role": "user" if i % 2 == 0 else "assistant", "content": " ".join(["old"] * 60)} for i in range(9)]
+    r = httpx.post(f"{srv.v1}/chat/completions", json={"model": "m", "messages": history}, timeout=30)
+    assert r.status_code == 200, r.text
+
+
+def test_huge_ids_over_http_are_not_found(api):
+    srv = api()
+    for path in (f"/adapters/{HUGE}/activate", "/adapters/v9223372036854775808/activate", "/adapters/0/activate",
+                 f"/adapters/{'9' * 5000}/activate"):
+        error_of(httpx.post(f"{srv.v1}{path}", timeout=10), 404, "not_found")
+    r = httpx.post(f"{srv.v1}/feedback", json={"id": f"chatcmpl-oc-{HUGE}", "rating": 1}, timeout=10)
+    error_of(r, 404, "not_found")
+    r = httpx.post(f"{srv.v1}/feedback", json={"id": "chatcmpl-oc-" + "1" * 10_000, "rating": 1}, timeout=10)
+    error_of(r, 404, "not_found")
+
+
+def _raw_request(port: int, head: bytes, body: bytes = b"") -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(head + body)
+    return sock
+
+
+SLOW_HEAD = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+             b"Content-Length: 100000\r\n\r\n")
+
+
+def test_a_body_that_never_arrives_times_out(api, monkeypatch):
+    from openclaw_local.endpoint import app
+
+    monkeypatch.setattr(app, "BODY_TIMEOUT_S", 0.5)
+    srv = api()
+    sock = _raw_request(srv.port, SLOW_HEAD, b'{"model":')  # 9 bytes of 100,000
+    t0 = time.monotonic()
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    sock.close()
+    assert data.startswith(b"HTTP/1.1 408"), data[:200]
+    assert b"body_timeout" in data and time.monotonic() - t0 < 8  # answered, and the connection closed
+    assert srv.store.list_conversations() == []
+
+
+def test_slow_connections_are_bounded(api, monkeypatch):
+    from openclaw_local.endpoint import server
+
+    monkeypatch.setattr(server, "MAX_CONNECTIONS", 4)
+    srv = api()
+    slow = []
+    for _ in range(3):  # uvicorn counts open connections, this one included: 3 slow ones fill 4
+        slow.append(_raw_request(srv.port, SLOW_HEAD, b"{"))
+        time.sleep(0.2)
+    try:
+        r = httpx.get(f"{srv.base}/healthz", timeout=10)
+        assert r.status_code == 503  # beyond the bound: turned away at once, not left hanging
+        slow[0].settimeout(0.3)
+        with pytest.raises(socket.timeout):
+            slow[0].recv(100)  # the slow ones are still waiting for their body (until BODY_TIMEOUT_S)
+    finally:
+        for s in slow:
+            s.close()
+    deadline = time.monotonic() + 10
+    while httpx.get(f"{srv.base}/healthz", timeout=10).status_code != 200:  # and back once they are gone
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
+def test_storage_failure_is_a_503_and_leaves_no_empty_conversation(api, monkeypatch):
+    from openclaw_local.errors import DatabaseError
+
+    srv = api()
+    real = srv.store.add_message
+
+    def failing(conversation_id, role, *a, **kw):
+        if role == "assistant":
+            raise DatabaseError(f"database {srv.store.path} cannot be written (attempt to write a readonly database)")
+        return real(conversation_id, role, *a, **kw)
+
+    monkeypatch.setattr(srv.store, "add_message", failing)
+    for stream in (False, True):
+        r = httpx.post(f"{srv.v1}/chat/completions", json=ask("hello there", stream=stream), timeout=30)
+        err = error_of(r, 503, "storage_unavailable")
+        assert err["type"] == "server_error" and "cannot be written" in err["message"]
+    assert srv.store.list_conversations() == []
+    monkeypatch.undo()
+    assert httpx.post(f"{srv.v1}/chat/completions", json=ask("hello there"), timeout=30).status_code == 200
+
+
+def test_bearer_scheme_is_case_insensitive_and_keys_are_stripped(api):
+    srv = api(api_key="k3y")
+    body = ask("hi")
+    for header in ("Bearer k3y", "bearer k3y", "BEARER  k3y", "bEaReR k3y"):
+        r = httpx.post(f"{srv.v1}/chat/completions", json=body, headers={"Authorization": header}, timeout=30)
+        assert r.status_code == 200, (header, r.text)
+    for header in ("Bearer", "Basic k3y", "Bearer k3y2", "k3y", "Bearerk3y"):
+        r = httpx.post(f"{srv.v1}/chat/completions", json=body, headers={"Authorization": header}, timeout=30)
+        error_of(r, 401, "invalid_api_key")
+
+
+@pytest.mark.parametrize("how", ["env", "flag"])
+@pytest.mark.parametrize("blank", ["", "   ", "\n"])
+def test_blank_api_key_is_refused(home, monkeypatch, capsys, how, blank):
+    from openclaw_local.endpoint.server import resolve_api_key
+
+    argv = ["serve", "--port", "8765"]
+    if how == "env":
+        monkeypatch.setenv("OPENCLAW_API_KEY", blank)
+    else:
+        argv += [f"--api-key={blank}"]
+    assert main(argv) == 2
+    assert "blank" in one_error_line(capsys.readouterr().err)
+    monkeypatch.setenv("OPENCLAW_API_KEY", "  secret\n")
+    assert resolve_api_key("0.0.0.0", None) == "secret"

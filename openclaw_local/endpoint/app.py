@@ -29,15 +29,18 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from openclaw_local.endpoint.queue import QueueFull, RequestQueue
-from openclaw_local.endpoint.schema import MAX_BODY_BYTES, ApiError, bad, parse_chat, parse_json
+from openclaw_local.endpoint.schema import MAX_BODY_BYTES, ApiError, ChatRequest, bad, parse_chat, parse_json
 from openclaw_local.endpoint.streaming import CompletionWriter
-from openclaw_local.errors import UserError
+from openclaw_local.errors import DatabaseError, DataDirError, UserError
 from openclaw_local.services.chat import GenerationOptions
 from openclaw_local.services.events import ReplyStarted
 from openclaw_local.services.sessions import ClientTurn
 
 ADAPTER_HEADER = "X-OpenClaw-Adapter"
 ID_PATTERN = re.compile(r"^chatcmpl-oc-(\d+)$")
+BODY_TIMEOUT_S = 30.0  # the longest a client may take to send its request body
+MAX_CHARS_PER_TOKEN = 64  # no token of a llama.cpp vocabulary is longer: more characters than this per
+#                           token of context cannot fit, and are refused without tokenizing them
 MAX_ROW_ID = 2**63 - 1  # SQLite's largest integer: a larger id names nothing
 DONE = object()
 
@@ -132,11 +135,16 @@ class Endpoint:
         if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             raise ApiError(413, f"request body too large (at most {MAX_BODY_BYTES} bytes)", code="body_too_large")
         chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                raise ApiError(413, f"request body too large (at most {MAX_BODY_BYTES} bytes)", code="body_too_large")
-            chunks.append(chunk)
+        try:
+            async with asyncio.timeout(BODY_TIMEOUT_S):  # a client that never finishes its body is let go
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > MAX_BODY_BYTES:
+                        raise ApiError(413, f"request body too large (at most {MAX_BODY_BYTES} bytes)", code="body_too_large")
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise ApiError(408, f"the request body did not arrive within {BODY_TIMEOUT_S:g} s", code="body_timeout",
+                           headers={"Connection": "close"}) from None
         return parse_json(b"".join(chunks))
 
     # ----------------------------------------------------------------- routes
@@ -156,6 +164,7 @@ class Endpoint:
     async def chat_completions(self, request: Request) -> Response:
         engine = self.runtime.engine
         req = parse_chat(await self._body(request), n_ctx=engine.n_ctx)
+        await self._check_prompt_fits(req)
         side = request.headers.get("x-turn-type", "").strip().lower() == "side" or req.looks_like_housekeeping
         turn = ClientTurn(messages=req.messages, source=client_name(request), session_key=session_key(request), side=side)
         options = GenerationOptions.from_settings(
@@ -203,6 +212,32 @@ class Endpoint:
         if req.stream:
             return EventSourceResponse(self._sse(writer, events, cancel), headers=headers, sep="\n", ping=15)
         return await self._whole(writer, events, request, cancel, headers)
+
+    async def _check_prompt_fits(self, req: ChatRequest) -> None:
+        """Refuse (400, ``context_length_exceeded``) a request whose newest message (with the system
+        prompt) cannot fit the context with the reply, before it is queued or stored: the server
+        drops older turns to fit a long history, but never the message being answered. A char
+        bound first (no token is longer than MAX_CHARS_PER_TOKEN characters), then the engine's
+        own tokenizer, off the event loop."""
+        engine = self.runtime.engine
+        system = req.messages[0] if req.messages[0]["role"] == "system" else \
+            {"role": "system", "content": self.runtime.settings.system_prompt or ""}
+        needed = [system] + ([req.messages[-1]] if req.messages[-1] is not system else [])
+        room = engine.n_ctx - (req.max_tokens or 1)
+        chars = sum(len(m.get("content") or "") for m in needed)
+        if chars > engine.n_ctx * MAX_CHARS_PER_TOKEN:
+            tokens = None
+        else:
+            count = getattr(engine, "count_tokens", None)
+            if count is None:
+                return
+            tokens = await asyncio.to_thread(count, needed)
+            if tokens <= room:
+                return
+        what = f"{tokens} tokens" if tokens is not None else f"{chars} characters, more than {engine.n_ctx} tokens"
+        reply = f" plus {req.max_tokens} for the reply" if req.max_tokens else ""
+        raise bad(f"the prompt is too long: the last message and the system prompt need {what}{reply}; "
+                  f"the model's context window is {engine.n_ctx} tokens", param="messages", code="context_length_exceeded")
 
     async def _sse(self, writer: CompletionWriter, events: asyncio.Queue, cancel: threading.Event) -> AsyncIterator[dict]:
         try:
@@ -388,8 +423,8 @@ class _Guard:
         request = Request(scope, receive)
         key = self.endpoint.api_key
         if key and scope["path"] != "/healthz":
-            given = request.headers.get("authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {key}".encode()):
+            scheme, _, given = request.headers.get("authorization", "").strip().partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), key.encode()):
                 await ApiError(401, "missing or wrong API key (send Authorization: Bearer <key>)", kind="authentication_error",
                                code="invalid_api_key").response()(scope, receive, send)
                 return
@@ -397,6 +432,9 @@ class _Guard:
             await self.app(scope, receive, send)
         except ApiError as exc:
             await exc.response()(scope, receive, send)
+        except (DatabaseError, DataDirError) as exc:  # our side cannot store it: not the client's fault
+            await ApiError(503, f"the server cannot store this right now: {exc.one_line()}", kind="server_error",
+                           code="storage_unavailable").response()(scope, receive, send)
         except UserError as exc:
             await ApiError(400, exc.one_line(), code="refused").response()(scope, receive, send)
         except Exception as exc:  # a bug: still an error object, never a traceback page

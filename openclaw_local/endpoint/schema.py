@@ -6,6 +6,7 @@ object every refusal is answered with.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,7 @@ from starlette.responses import JSONResponse
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_MESSAGES = 2048
+MAX_NESTING = 64  # levels of [ and { in a request body (tool schemas nest a few; 100,000 is an attack)
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 SIDE_MARKERS = ("### Task:",)  # Open WebUI's title / tag / follow-up prompts
 
@@ -55,13 +57,43 @@ class ChatRequest:
 
 
 def parse_json(raw: bytes) -> dict[str, Any]:
+    if _too_deep(raw):
+        raise bad(f"the request body is nested too deeply (at most {MAX_NESTING} levels)", code="invalid_json")
     try:
         body = json.loads(raw)
+    except RecursionError:  # a backstop: the depth check above keeps the parser far from the limit
+        raise bad(f"the request body is nested too deeply (at most {MAX_NESTING} levels)", code="invalid_json") from None
     except (ValueError, UnicodeDecodeError):
         raise bad("the request body is not valid JSON", code="invalid_json") from None
     if not isinstance(body, dict):
         raise bad("the request body must be a JSON object", code="invalid_json")
     return body
+
+
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+_DEEP_RUN = re.compile(rb"[\[{]{%d}" % (MAX_NESTING + 1))  # more opening brackets in a row than allowed
+_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
+
+
+def _too_deep(raw: bytes) -> bool:
+    """Whether ``[`` / ``{`` nest more than MAX_NESTING levels in a JSON text (strings skipped),
+    cheaply and without parsing it: Python's json parser recurses once per level and dies of
+    RecursionError on a deep enough document. Innermost pairs are removed level by level
+    (bytes.replace, C speed); brackets left after MAX_NESTING rounds are deeper (or unbalanced,
+    which is not JSON either)."""
+    if raw.count(b"[") + raw.count(b"{") <= MAX_NESTING:
+        return False
+    brackets = _STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    for _ in range(MAX_NESTING):
+        if not brackets:
+            return False
+        if _DEEP_RUN.search(brackets):
+            return True
+        inner = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        if inner == brackets:  # nothing closes: not JSON
+            return True
+        brackets = inner
+    return bool(brackets)
 
 
 def _typed(body: dict[str, Any], name: str, types: tuple[type, ...], what: str) -> Any:
@@ -168,7 +200,7 @@ def _tool_call(c: dict[str, Any]) -> dict[str, Any]:
     args = fn.get("arguments", "{}")
     if isinstance(args, str):  # templates expect a mapping; clients send a JSON string
         try:
-            args = json.loads(args)
+            args = args if _too_deep(args.encode()) else json.loads(args)
         except ValueError:
             pass
     return {"id": str(c.get("id", "")), "type": "function", "function": {"name": str(fn.get("name", "")), "arguments": args}}

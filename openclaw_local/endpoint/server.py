@@ -15,6 +15,7 @@ from typing import Any
 from openclaw_local.errors import UsageError
 
 LOOPBACK_NAMES = ("localhost",)
+MAX_CONNECTIONS = 64  # open connections at once (each waiting request holds one; the queue holds 16 by default)
 
 
 def is_loopback(host: str) -> bool:
@@ -28,7 +29,12 @@ def is_loopback(host: str) -> bool:
 
 def resolve_api_key(host: str, given: str | None) -> str | None:
     """The API key to require; refuses (exit 2) to bind a non-loopback address without one."""
-    key = given or os.environ.get("OPENCLAW_API_KEY") or None
+    key = given if given is not None else os.environ.get("OPENCLAW_API_KEY")
+    if key is not None:
+        key = key.strip()  # a key pasted with a newline or spaces is the same key
+        if not key:
+            where = "--api-key" if given is not None else "OPENCLAW_API_KEY"
+            raise UsageError(f"{where} is blank", "give a real key, or leave it unset (then only loopback is served)")
     if key is None and not is_loopback(host):
         raise UsageError(f"serving on {host} (not loopback) needs an API key",
                          "pass --api-key KEY or set OPENCLAW_API_KEY; clients send it as Authorization: Bearer KEY")
@@ -50,8 +56,11 @@ def make_server(runtime: Any, host: str, port: int, api_key: str | None, *, quie
     from openclaw_local.endpoint.app import Endpoint
 
     endpoint = Endpoint(runtime, api_key=api_key, queue_size=runtime.settings.serve_queue_size)
+    # limit_concurrency: connections (slow clients included) beyond it are answered 503 at once, so
+    # clients that open connections and never finish a request cannot use up the server
     config = uvicorn.Config(endpoint.app(), host=host, port=port, log_level="critical" if quiet else "info",
-                            access_log=not quiet, timeout_graceful_shutdown=2, lifespan="off")
+                            access_log=not quiet, timeout_graceful_shutdown=2, lifespan="off",
+                            limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=5)
     return uvicorn.Server(config)
 
 

@@ -16,6 +16,7 @@ from typing import Any, Callable
 from openclaw_local.config import Settings
 from openclaw_local.engine import Engine
 from openclaw_local.engine.tool_calls import split_tool_calls
+from openclaw_local.errors import DatabaseError, DataDirError
 from openclaw_local.services import sessions
 from openclaw_local.services.events import ReplyDelta, ReplyFinished, ReplyStarted
 from openclaw_local.services.preferences import PreferenceService, endpoint_origin
@@ -183,19 +184,36 @@ class ChatService:
             prefs = self.preferences.in_context()
             return self._reply(None, emit, cancel, context=self._client_context(turn.messages, prefs), options=options)
         match = sessions.locate(self.store, turn)
-        for mid in match.supersede:
-            self.store.update_message(mid, superseded=True)
-        for m in match.new_messages:
-            info = {k: m[k] for k in ("tool_calls", "tool_call_id", "name") if m.get(k)}
-            content = split_thinking(m.get("content") or "")[1] if m["role"] == "assistant" else (m.get("content") or "")
-            stored = self.store.add_message(match.conversation_id, m["role"], content, tool_info=info or None)
-            if m["role"] == "user":  # only the user's own words: never assistant, tool or system text
-                self.preferences.capture_message(stored.id, content, origin=endpoint_origin(turn.source))
-        if match.previous_reply is not None:
-            self.on_next_state(match.previous_reply)
-        prefs = self.preferences.in_context()
-        return self._reply(match.conversation_id, emit, cancel, context=self._client_context(turn.messages, prefs),
-                           options=options, preferences=prefs)
+        added: set[int] = set()
+        try:
+            for mid in match.supersede:
+                self.store.update_message(mid, superseded=True)
+            for m in match.new_messages:
+                info = {k: m[k] for k in ("tool_calls", "tool_call_id", "name") if m.get(k)}
+                content = split_thinking(m.get("content") or "")[1] if m["role"] == "assistant" else (m.get("content") or "")
+                stored = self.store.add_message(match.conversation_id, m["role"], content, tool_info=info or None)
+                added.add(stored.id)
+                if m["role"] == "user":  # only the user's own words: never assistant, tool or system text
+                    self.preferences.capture_message(stored.id, content, origin=endpoint_origin(turn.source))
+            if match.previous_reply is not None:
+                self.on_next_state(match.previous_reply)
+            prefs = self.preferences.in_context()
+            return self._reply(match.conversation_id, emit, cancel, context=self._client_context(turn.messages, prefs),
+                               options=options, preferences=prefs)
+        except (DatabaseError, DataDirError):
+            self._drop_if_only(match.conversation_id, added)
+            raise
+
+    def _drop_if_only(self, conversation_id: int, added: set[int]) -> None:
+        """After a failed write: remove the conversation when it holds nothing but what this request
+        added (its messages, an empty reply), so a refused request leaves no empty conversation."""
+        try:
+            left = [m for m in self.store.messages(conversation_id)
+                    if m.id not in added and not (m.role == "assistant" and not m.content)]
+            if not left:
+                self.store.delete_conversation(conversation_id)
+        except (DatabaseError, DataDirError):
+            pass  # the database cannot be written at all: there is nothing more to do here
 
     def _client_context(self, messages: list[dict[str, Any]],
                         preferences: list[Preference] | None = None) -> list[dict[str, Any]]:
