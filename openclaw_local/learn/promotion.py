@@ -36,7 +36,10 @@ working, not damage. A version is promoted only if all of these pass:
    it; an adapter that taught word salad does. Measured in the reply position because the
    learner's KL term holds plain-text perplexity in place whatever an adapter does to replies
    (bench: +1.3 % to +1.7 % plain-text perplexity for the shuffled-words adapter, contrast −0.72).
-5. **general text, information** — perplexity of the case-folded corpus as plain text
+5. **generated replies** — the candidate and the base answer a few general prompts greedily
+   (``learn/reply_check.py``): refused when its replies loop (repeated 4-word phrases) or no
+   longer end within the cap while growing longer — the damage no fixed-text check sees.
+6. **general text, information** — perplexity of the case-folded corpus as plain text
    (``ppl = exp(−mean_t log π(w_t | w_<t))`` over the first ``max_tokens`` tokens) is reported
    next to the ability score; it refuses only beyond ``max_ppl_ratio`` × the base's (a broken
    model). Case-folded, style adapters move it by −0.1 % to +3.3 % (bench).
@@ -73,6 +76,11 @@ class GateConfig:
     # harmless adapters on feedback they were not trained on); one-sided slices only refuse a broken model
     min_feedback_margin: float = -0.25
     max_one_sided_drop: float = 1.0
+    # generated replies (learn/reply_check.py): the candidate's greedy replies to a few general prompts
+    replies: bool = True
+    reply_tokens: int = 96  # the cap of each generated reply
+    max_repetition_rise: float = 0.15  # mean share of repeated 4-word phrases above the base's
+    max_unended_rise: float = 0.34  # share of replies that no longer end within the cap (2 of 6 prompts), when longer
     sequential: bool = True  # score a fixed half of the ability set first; the rest only when it could matter
     max_tokens: int = 512  # general-text tokens scored: one forward pass (fast on a 2-core CPU)
     window: int = 512
@@ -93,6 +101,7 @@ SETTING_FOR_FIELD: dict[str, str] = {}
 INTERNAL_FIELDS: frozenset[str] = frozenset({
     "max_accuracy_drop", "max_margin_drop", "max_fluency_drop",  # ability limits, from measured noise
     "max_ppl_ratio", "min_feedback_margin", "max_one_sided_drop",  # the promotion rule (module docstring)
+    "replies", "reply_tokens", "max_repetition_rise", "max_unended_rise",  # generated replies, from measured noise
     "sequential", "max_tokens", "window",  # cost: a first-stage half of the ability set; one forward pass: one forward pass on a 2-core CPU
 })
 
@@ -173,6 +182,10 @@ def measure(model: Any, tokenizer: Any, heldout: Sequence[dict[str, Any]], confi
         else:
             out["ability"] = ability.measure(model, tokenizer, system_prompt)
         out["fluency"] = ability.reply_fluency(model, tokenizer, system_prompt)
+        if config.replies:
+            from openclaw_local.learn import reply_check
+
+            out["replies"] = reply_check.measure(model, tokenizer, system_prompt, max_new_tokens=config.reply_tokens)
     return out
 
 
@@ -217,6 +230,14 @@ def decide(parent: dict[str, Any], new: dict[str, Any], base: dict[str, Any] | f
         if not ok:
             reasons.append(f"its replies lose word order: ordinary prose is {n_c:.2f} nats/token more likely than "
                            f"the same words shuffled, vs {b_c:.2f} for the base model (limit −{config.max_fluency_drop})")
+    if new.get("replies") and base.get("replies"):
+        from openclaw_local.learn import reply_check
+
+        ok, reason, results["replies"] = reply_check.compare(
+            base["replies"], new["replies"], max_repetition_rise=config.max_repetition_rise,
+            max_unended_rise=config.max_unended_rise, cap=config.reply_tokens)
+        if not ok:
+            reasons.append(reason)
     reasons += _feedback(parent, new, config, results)
     ppl, base_ppl = new.get("ppl"), base.get("ppl")
     if ppl is not None and base_ppl is not None and math.isfinite(base_ppl) and base_ppl > 0:

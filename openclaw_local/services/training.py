@@ -44,6 +44,7 @@ from typing import Callable
 
 from openclaw_local.config import Settings
 from openclaw_local.paths import atomic_write_bytes
+from openclaw_local.learn import repair
 from openclaw_local.services import adapter_files
 from openclaw_local.store import Store
 from openclaw_local.records import GGUF_NAME, AdapterVersion
@@ -95,12 +96,22 @@ def base_results(home: Path, trainable, config, system_prompt: str | None = None
         fluency = hashlib.sha256(f"{digest}|{ability.FLUENCY_PROMPT}|{ability.FLUENCY_WORDS}|"
                                  f"{ability.FLUENCY_CHUNKS}|{text}".encode()).hexdigest()[:16]
         keys += [("ability", f"{trainable.base_dir.name}|{digest}"), ("fluency", f"{trainable.base_dir.name}|{fluency}")]
+        if config.replies:
+            from openclaw_local.learn import reply_check
+
+            replies = reply_check.digest(reply_check.load_prompts(), system_prompt, config.reply_tokens)
+            keys.append(("replies", f"{trainable.base_dir.name}|{replies}"))
     missing = [(name, key) for name, key in keys if key not in known]
     if missing:
         with trainable.model.disable_adapter():
             for name, key in missing:
                 if name == "fluency":
                     known[key] = ability.reply_fluency(trainable.model, trainable.tokenizer, system_prompt)
+                elif name == "replies":
+                    from openclaw_local.learn import reply_check
+
+                    known[key] = reply_check.measure(trainable.model, trainable.tokenizer, system_prompt,
+                                                     max_new_tokens=config.reply_tokens)
                 elif name == "ppl":
                     known[key] = perplexity(trainable.model, trainable.tokenizer, text,
                                             max_tokens=config.max_tokens, window=config.window)
@@ -204,14 +215,24 @@ class Learner:
         def on_step(step: int, total: int, loss: float) -> None:
             self.progress("training", step, total, loss)
 
+        parent_weights = repair.snapshot(t.model)  # the parent's LoRA weights, to repair a refused candidate
         metrics = train_update(t.model, t.tokenizer, items + replayed + rehearsed, config, self._optimizer, progress=on_step,
                                general_ids=self._general_ids() if config.w_general > 0 else None)
         self.progress("gating", 0, 0, metrics.loss)
         gate_started = time.monotonic()
         t.model.eval()
-        new_measure = g.measure(t.model, t.tokenizer, heldout, gate_config, system_prompt=s.system_prompt,
-                                base_ability=base.get("ability"))
-        passed, reason, gate = g.decide(parent_measure, new_measure, base, g.lora_nonfinite(t.model), gate_config)
+
+        def judge_candidate():
+            new_measure = g.measure(t.model, t.tokenizer, heldout, gate_config, system_prompt=s.system_prompt,
+                                    base_ability=base.get("ability"))
+            return g.decide(parent_measure, new_measure, base, g.lora_nonfinite(t.model), gate_config)
+
+        passed, reason, gate = judge_candidate()
+        if not passed and gate.get("finite", True) and s.repair_steps:
+            self.progress("repairing", 0, 0, metrics.loss)
+            passed, reason, gate = repair.interpolate_until_passed(
+                t.model, parent_weights, judge_candidate, first=(passed, reason, gate),
+                fractions=repair.fractions(s.repair_steps))
         gate["heldout_ids"] = held_ids
         gate["reference_ids"] = reference
         gate["in_sample"] = in_sample
