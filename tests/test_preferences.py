@@ -344,3 +344,48 @@ def test_endpoint_preferences_reach_the_next_completion(home):
     finally:
         server.stop()
         store.close()
+
+
+# ----------------------------------------------------------------- the TUI
+async def test_preferences_screen_pause_edit_add_delete(home):
+    from openclaw_local.ui.confirm_screen import ConfirmScreen
+    from openclaw_local.ui.preferences_screen import PreferencesScreen
+    from tests.ui_helpers import make_fake_app, wait_for
+
+    store = Store.open(home)
+    app = make_fake_app(store)
+    svc = app.preference_service
+    first = svc.add("Answer in French.", origin="cli")
+    svc.prefs.add("Make it shorter.", status="candidate", origin="judge", source_text="way too long")
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, PreferencesScreen), what="the Preferences screen")
+        screen = app.screen
+        assert screen.query_one("DataTable").row_count == 2
+        await pilot.press("p")  # the cursor is on #1 (active): pause it
+        await pilot.pause()
+        assert svc.get(first.id).status == "paused"
+        await pilot.press("p")
+        await pilot.pause()
+        assert svc.get(first.id).status == "active"
+        await pilot.press("e")
+        await pilot.pause()
+        screen.query_one("Input").value = "Answer in Spanish."
+        await pilot.press("enter")
+        await pilot.pause()
+        assert svc.get(first.id).text == "Answer in Spanish."
+        await pilot.press("n")
+        await pilot.press(*"No emojis.")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert [p.text for p in svc.list("active")] == ["Answer in Spanish.", "No emojis."]
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
+        await pilot.press("y")
+        await pilot.pause()
+        assert len(svc.list()) == 2 and svc.prefs.get(first.id) is None
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, PreferencesScreen)
+    store.close()

@@ -61,6 +61,7 @@ from openclaw_local.ui.widgets import ChatInput, ChatView, ConversationSidebar, 
 
 if TYPE_CHECKING:
     from openclaw_local.services.adapters import AdapterService
+    from openclaw_local.services.preferences import PreferenceService
 
 StatusProvider = Callable[[], dict[str, Any]]
 DELTA_INTERVAL_S = 0.1  # at most 10 Markdown re-renders a second while streaming
@@ -70,6 +71,7 @@ REPLY_GROUP = "reply"
 
 class OpenClawApp(App):
     TITLE = "openclaw-local"
+    ENABLE_COMMAND_PALETTE = False  # ctrl+p is the Preferences screen
     CSS = """
     Screen { layout: vertical; }
     #main { height: 1fr; }
@@ -89,6 +91,8 @@ class OpenClawApp(App):
         Binding("ctrl+l", "learn_now", "Learn now", priority=True, tooltip="learn now: ask the background learner for an update"),
         Binding("ctrl+a", "adapters", "Adapters", priority=True,
                 tooltip="adapters: is it helping, what was learned, roll back, export, what changed"),
+        Binding("ctrl+p", "preferences", "Preferences", show=False, priority=True,
+                tooltip="standing preferences: what every reply is told (pause, edit, delete, add)"),
         Binding("ctrl+c", "ctrl_c", "Stop / copy", show=False, priority=True,
                 tooltip="stop the reply while generating; otherwise copy the selection (never quits)"),
         Binding("ctrl+q", "quit", "Quit", priority=True, tooltip="quit"),
@@ -105,8 +109,10 @@ class OpenClawApp(App):
         adapter_service: "AdapterService | None" = None,
         events: EventBus | None = None,
         start_notices: Iterable[str] = (),
+        preference_service: "PreferenceService | None" = None,
     ) -> None:
         super().__init__()
+        self.preference_service = preference_service  # ctrl+p: the Preferences screen
         self.on_learn_now = on_learn_now
         self.adapter_service = adapter_service  # ctrl+a: the Adapters screen (None: not available here)
         self.events = events
@@ -321,6 +327,16 @@ class OpenClawApp(App):
             self.screen.dismiss(None)
         else:
             self.push_screen(HelpScreen())
+
+    def action_preferences(self) -> None:
+        """ctrl+p: the Preferences screen (``build_app(preference_service=...)``, the chat's by default)."""
+        from openclaw_local.ui.preferences_screen import PreferencesScreen
+
+        service = self.preference_service
+        if service is None:
+            self.notify("preferences are not available here", timeout=3)
+        elif not isinstance(self.screen, PreferencesScreen):
+            self.push_screen(PreferencesScreen(service))
 
     def action_adapters(self) -> None:
         """ctrl+a: the Adapters screen (``build_app(adapter_service=...)`` enables it)."""
@@ -645,6 +661,7 @@ def build_app(
     adapter_service: "AdapterService | None" = None,
     events: EventBus | None = None,
     start_notices: Iterable[str] = (),
+    preference_service: "PreferenceService | None" = None,
 ) -> OpenClawApp:
     """The app for a chat service and what else it shows, each optional:
 
@@ -652,9 +669,12 @@ def build_app(
       status-bar fields: ``waiting``, ``judging``, ``step``, ``loss``, ``reward``, ``adapter``;
     - ``on_learn_now`` answers ctrl+l (None: learning is off);
     - ``adapter_service`` backs the Adapters screen (ctrl+a);
+    - ``preference_service`` backs the Preferences screen (ctrl+p; the chat service's own by default);
     - ``events``: the bus whose background events (verdicts, adapter swaps) the app shows while it runs;
     - ``start_notices``: warnings shown once the app runs (read then, so a list may still grow until run).
     """
     return OpenClawApp(chat, model_name=model_name, status_provider=status_provider, open_conversation=open_conversation,
                        on_learn_now=on_learn_now, adapter_service=adapter_service, events=events,
-                       start_notices=start_notices)
+                       start_notices=start_notices,
+                       preference_service=preference_service if preference_service is not None
+                       else getattr(chat, "preferences", None))

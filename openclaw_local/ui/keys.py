@@ -54,6 +54,7 @@ def sections() -> list[tuple[str, list[tuple[str, str]]]]:
     from openclaw_local.ui.adapters_screen import AdaptersScreen
     from openclaw_local.ui.app import OpenClawApp
     from openclaw_local.ui.overrule_screen import OverruleScreen
+    from openclaw_local.ui.preferences_screen import PreferencesScreen
     from openclaw_local.ui.widgets import ChatInput, ChatView, ConversationSidebar, CorrectionEditor
 
     places = [
@@ -65,6 +66,7 @@ def sections() -> list[tuple[str, list[tuple[str, str]]]]:
         ("Correction editor", CorrectionEditor),
         ("Sidebar", ConversationSidebar),
         ("Adapters screen", AdaptersScreen),
+        ("Preferences screen (ctrl+p)", PreferencesScreen),
     ]
     return [(where, _rows(list(cls.BINDINGS))) for where, cls in places]
 
