@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import sys
 import tarfile
 import threading
@@ -262,3 +263,82 @@ def test_backup_of_a_data_dir_nothing_can_be_written_to(source, home, tmp_path):
         for p in dirs:
             os.chmod(p, 0o700)
     assert _tree(home) == before
+
+
+def test_versions_kept_elsewhere_are_carried_and_missing_ones_named(source, home, tmp_path, capsys):
+    adapters = AdapterStore(source)
+    outside = tmp_path / "elsewhere" / "v0001"
+    outside.parent.mkdir()
+    shutil.copytree(home / "adapters" / "v0001", outside)
+    shutil.rmtree(home / "adapters" / "v0001")
+    adapters.relocate(1, outside)  # an absolute path outside the data dir (kept so by m012)
+    shutil.rmtree(home / "adapters" / "v0003")  # and one whose files are gone
+    assert adapters.stored_paths()[1] == str(outside)
+
+    archive = tmp_path / "b.tar.gz"
+    assert main(["backup", str(archive)]) == 0
+    captured = capsys.readouterr()
+    assert "adapter versions v1, v2;" in captured.out and "v3 were already missing" in captured.err
+    assert adapters.stored_paths()[1] == str(outside)  # the source is left as it was
+
+    restored = tmp_path / "restored"
+    assert main(["restore", str(archive), "--into", str(restored)]) == 0
+    copy = Store.open(restored)
+    try:
+        got = AdapterStore(copy)
+        assert got.stored_paths() == {1: "adapters/v0001", 2: "adapters/v0002", 3: "adapters/v0003"}
+        assert got.get(1).gguf_path.read_bytes() == (outside / "adapter.gguf").read_bytes()
+    finally:
+        copy.close()
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A small tmpfs filled to the last block (needs root and mount; skipped elsewhere)."""
+    import subprocess
+
+    mnt = tmp_path / "full"
+    mnt.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small file system here")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+def _fill(mnt: Path) -> None:
+    fd = os.open(mnt / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def test_backup_and_restore_on_a_full_disk(full_disk, tmp_path, monkeypatch, capsys):
+    home = full_disk / "home"
+    monkeypatch.setenv("OPENCLAW_HOME", str(home))
+    home.mkdir()
+    store = Store.open(home)
+    conv = store.create_conversation()
+    for i in range(50):
+        store.add_message(conv.id, "user", f"message {i}")
+    store.close()
+    for side in ("-wal", "-shm"):  # no chat running: nothing beside the database
+        Path(f"{home}/openclaw.db{side}").unlink(missing_ok=True)
+    _fill(full_disk)
+    archive = tmp_path / "b.tar.gz"
+    assert main(["backup", str(archive)]) == 0
+    capsys.readouterr()
+    # the archive's own disk full: exit 4 naming the archive, nothing left beside it
+    _refused(["backup", str(full_disk / "b.tar.gz")], 4, capsys, says=f"cannot write {full_disk / 'b.tar.gz'}")
+    _refused(["restore", str(archive), "--into", str(full_disk / "r")], 4, capsys, says="free some disk space")
+    assert sorted(p.name for p in full_disk.iterdir()) == ["filler", "home"]
+    assert main(["restore", str(archive), "--into", str(tmp_path / "r")]) == 0
+    restored = Store.open(tmp_path / "r")
+    assert [m.content for m in restored.messages(conv.id)] == [f"message {i}" for i in range(50)]
+    restored.close()

@@ -50,7 +50,7 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 MANIFEST_MAX_BYTES = 64 << 20
 ATTEMPTS = 3  # snapshots tried when adapter versions keep being deleted while backing up
-COMPRESS_LEVEL = 6
+COMPRESS_LEVEL = 1  # most bytes are float weights gzip barely shrinks: the fastest level loses little
 BLOCK = 1 << 20
 WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EACCES, errno.EPERM}
 
@@ -138,7 +138,7 @@ def backup(home: Path, out: Path) -> BackupResult:
     if not (home / DB_FILE).is_file():
         raise NotFoundError(f"there is nothing to back up: {home} has no {DB_FILE}",
                             "set OPENCLAW_HOME to the data dir to back up")
-    store = open_store(home, migrate=False)  # only reads: never migrates or writes the data dir
+    store = open_store(home, read_only=True)  # never migrates or writes anything in the data dir
     try:
         for attempt in range(ATTEMPTS):
             staging = unique_sibling(out, "backup")
@@ -171,7 +171,11 @@ def _backup_once(store: Store, home: Path, out: Path, staging: Path) -> BackupRe
     from openclaw_local.services.container import open_store
 
     snapshot = staging / DB_FILE
-    store.backup_to(snapshot)
+    try:
+        store.backup_to(snapshot)
+    except DataDirError as exc:  # the snapshot lives beside the archive: name the archive
+        raise DataDirError(f"cannot write {out} ({exc.message.rpartition('(')[2].rstrip(')')})",
+                           "free some disk space or choose another place for the archive") from None
     # what the snapshot references: its adapter versions, each resolved against the data dir
     snap = open_store(staging, migrate=False)
     dirs: list[tuple[str, Path]] = []
@@ -323,7 +327,11 @@ def restore(archive: Path, into: Path) -> RestoreResult:
                         store.close()
                     _refuse_unless_empty(into)
                     if into.is_dir():
-                        into.rmdir()  # empty: the restored directory takes its place
+                        try:
+                            into.rmdir()  # empty: the restored directory takes its place
+                        except OSError as exc:
+                            raise RestoreRefused(f"{into} cannot be replaced ({exc.strerror or exc})",
+                                                 "restore with --into a new directory") from None
             except FileExistsError:
                 raise RestoreRefused(f"{into} appeared while restoring", "restore into an empty directory") from None
         except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
@@ -340,6 +348,8 @@ def restore(archive: Path, into: Path) -> RestoreResult:
 
 
 def _refuse_unless_empty(into: Path) -> None:
+    if into.is_symlink():
+        raise RestoreRefused(f"{into} is a symbolic link", "give the directory itself with --into")
     if into.is_dir():
         if any(into.iterdir()):
             raise RestoreRefused(f"{into} is not empty: a backup is restored only into an empty data dir",
@@ -395,7 +405,10 @@ def _extract(tar: tarfile.TarFile, tmp: Path, expected: dict[str, dict[str, Any]
             raise ImportFormatError(f"{archive} was altered: it holds {name!r}, {why}", "use an untouched backup")
         meta = expected[name]
         dest = tmp / name
-        dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except (FileExistsError, NotADirectoryError):
+            raise ImportFormatError(f"{archive} was altered: {name!r} lies under a file", "use an untouched backup") from None
         sha, n = hashlib.sha256(), 0
         src = tar.extractfile(member)
         fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

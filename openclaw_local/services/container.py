@@ -25,12 +25,12 @@ if TYPE_CHECKING:
 JUDGE_N_CTX = 2048  # a judge prompt (reply + next state + rubric) never needs more; a smaller context loads faster
 
 
-def open_store(home: Path, *, migrate: bool = True) -> "Store":
-    """The data dir's SQLite store (created and migrated on first open; ``migrate=False`` only
-    reads what is there, e.g. a backup, which never writes to the data dir)."""
+def open_store(home: Path, *, migrate: bool = True, read_only: bool = False) -> "Store":
+    """The data dir's SQLite store (created and migrated on first open). ``migrate=False`` leaves
+    the schema as it is; ``read_only=True`` also writes nothing beside the database (a backup)."""
     from openclaw_local.store import Store
 
-    return Store.open(home, migrate=migrate)
+    return Store.open(home, migrate=migrate, read_only=read_only)
 
 
 def load_plan(home: Path | None, settings: Any, model: Path | str, *, cpu_only: bool = False) -> "LoadPlan":

@@ -12,6 +12,7 @@ import json
 import os
 import sqlite3
 import threading
+import urllib.parse
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -112,7 +113,9 @@ class Store:
 
     # ------------------------------------------------------------------ opening
     @classmethod
-    def open(cls, home: Path, *, migrate: bool = True) -> "Store":
+    def open(cls, home: Path, *, migrate: bool = True, read_only: bool = False) -> "Store":
+        if read_only:
+            return cls._open_read_only(home / DB_FILE)
         path = home / DB_FILE
         try:
             if not path.exists():
@@ -137,6 +140,45 @@ class Store:
             side = Path(f"{path}{suffix}")
             if side.exists():
                 os.chmod(side, 0o600)
+        return store
+
+    @classmethod
+    def _open_read_only(cls, path: Path) -> "Store":
+        """Open an existing database without writing anything beside it (a backup of a data dir
+        on a full disk or a read-only mount): no file is created, chmodded or migrated.
+
+        Normally (a read-only connection) the WAL index (``-shm``) that a running chat keeps is
+        shared. When there is none and none can be made (a full disk), the connection keeps its
+        WAL index in memory, which SQLite allows only in exclusive locking mode on a read-write
+        connection (it writes nothing but what SQLite's own recovery of a crashed WAL would);
+        another process that opens the database meanwhile waits (busy timeout) until it closes.
+        """
+        if not path.is_file():
+            raise DataDirError(f"there is no database {path}")
+        uri = f"file:{urllib.parse.quote(str(path.absolute()))}"
+        conn = None
+        try:
+            for exclusive in (False, True):
+                conn = sqlite3.connect(uri if exclusive else f"{uri}?mode=ro", uri=True, timeout=5.0,
+                                       check_same_thread=False, isolation_level=None)
+                try:
+                    if exclusive:
+                        conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+                    conn.execute("select count(*) from sqlite_master").fetchone()
+                    break
+                except sqlite3.OperationalError as exc:
+                    conn.close()
+                    conn = None
+                    text = str(exc)
+                    if exclusive or not ("disk I/O" in text or "full" in text or "readonly" in text
+                                         or "unable to open" in text):
+                        raise
+            store = cls(path, conn)
+            store._check_not_newer()
+        except sqlite3.Error as exc:
+            if conn is not None:
+                conn.close()
+            raise _translate(exc, path) from None
         return store
 
     def _check_not_newer(self) -> None:
