@@ -137,7 +137,7 @@ def test_data_dir_is_owner_only_after_import_publish_and_chat(home, embedded_mod
     from openclaw_local.learn.adapter_io import base_info, write_peft_dir
 
     write_peft_dir(random_lora(embedded_model, rank=2, std=0.01), peft, base_info(embedded_model))
-    result = cli("adapters", "import", str(peft), "--activate", home=home)
+    result = cli("adapters", "import", str(peft), "--activate", "--force", home=home)
     assert result.returncode == 0, result.stderr
     store = Store.open(home)
     v = publish(home, store, random_lora(embedded_model, rank=2, std=0.02, seed=1), embedded_model)

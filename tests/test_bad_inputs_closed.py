@@ -454,3 +454,48 @@ def test_blank_api_key_is_refused(home, monkeypatch, capsys, how, blank):
     assert "blank" in one_error_line(capsys.readouterr().err)
     monkeypatch.setenv("OPENCLAW_API_KEY", "  secret\n")
     assert resolve_api_key("0.0.0.0", None) == "secret"
+
+
+# ------------------------------------------------------------------ adapters import: the promotion gate
+@pytest.fixture
+def gated_home(home, tiny_llama_gguf, shared_trainable_cache, monkeypatch, tmp_path):
+    """The tiny llama as the served model, v1 published and active, and a damaged LoRA to import:
+    every weight is 3e38 — finite, so a finiteness check passes it, but its products overflow."""
+    import numpy as np
+
+    from openclaw_local.learn.adapter_io import base_info, write_peft_dir
+    from tests.adapters_helpers import publish, random_lora
+
+    monkeypatch.setenv("OPENCLAW_MODEL_PATH", str(tiny_llama_gguf))
+    shared_trainable_cache(home)
+    store = Store.open(home)
+    publish(home, store, random_lora(tiny_llama_gguf), tiny_llama_gguf)
+    store.close()
+    damaged = random_lora(tiny_llama_gguf, rank=2, seed=3)
+    damaged.pairs = {k: (np.full_like(a, 3e38), np.full_like(b, 3e38)) for k, (a, b) in damaged.pairs.items()}
+    peft = write_peft_dir(damaged, tmp_path / "damaged", base_info(tiny_llama_gguf))
+    return SimpleNamespace(home=home, peft=peft)
+
+
+def test_import_goes_through_the_promotion_gate(gated_home, capsys):
+    from openclaw_local.store.adapters import AdapterStore
+
+    def versions():
+        store = Store.open(gated_home.home)
+        try:
+            return [(v.id, v.status) for v in AdapterStore(store).versions()]
+        finally:
+            store.close()
+
+    t0 = time.monotonic()
+    assert main(["adapters", "import", str(gated_home.peft), "--activate"]) == 7
+    line = one_error_line(capsys.readouterr().err)  # one line: no progress bars when stderr is not a terminal
+    print(f"\nimport through the gate: {time.monotonic() - t0:.1f} s")
+    assert "imported as v2, but the promotion gate refused it" in line and "adapters activate 2 --force" in line
+    assert "perplexity" in line  # the gate's own reason
+    assert versions() == [(1, "active"), (2, "rejected")]  # recorded as rejected, v1 still served
+    assert main(["adapters", "import", str(gated_home.peft), "--force"]) == 2  # --force only with --activate
+    capsys.readouterr()
+    assert main(["adapters", "import", str(gated_home.peft), "--activate", "--force"]) == 0  # knowingly, ungated
+    assert "imported as v3: active (forced, not gated)" in capsys.readouterr().out
+    assert versions() == [(1, "retired"), (2, "rejected"), (3, "active")]

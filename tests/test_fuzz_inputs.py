@@ -267,10 +267,60 @@ def test_mutated_adapter_configs(import_setup, changes, raw):
     data = json.dumps(cfg).encode()
     (peft / "adapter_config.json").write_bytes(mutate(data, raw) if raw else data)
     before = tree_digest(home)
-    code, err = run_cli(["adapters", "import", str(peft), "--activate"])
+    code, err = run_cli(["adapters", "import", str(peft), "--activate", "--force"])  # the config, not the gate
     assert_clean(code, err)
     if code != 0:
         assert code == 6 and tree_digest(home) == before
     else:  # accepted: a sane LoRA config, served at once
         alpha = json.loads((peft / "adapter_config.json").read_text())["lora_alpha"]
         assert isinstance(alpha, (int, float)) and 0 < alpha <= 64 * 2
+
+
+# ------------------------------------------------------------------ ids and ports
+ID_COMMANDS = {
+    "adapters show": lambda i: ["adapters", "show", i],
+    "adapters activate": lambda i: ["adapters", "activate", i],
+    "adapters delete": lambda i: ["adapters", "delete", i],
+    "adapters export": lambda i: ["adapters", "export", i, "--format", "gguf-lora", "--out", "fuzz-never-written.gguf"],
+    "history delete": lambda i: ["history", "delete", i],
+}
+# huge, negative, zero, non-numeric, other digits; never an id that names something in populated_home (1)
+id_texts = st.one_of(
+    st.integers(min_value=-(2**80), max_value=0).map(str), st.integers(min_value=10**6, max_value=2**80).map(str),
+    st.integers(min_value=2**63 - 3, max_value=2**63 + 3).map(str),
+    st.text(max_size=12).filter(lambda t: not t.strip().lstrip("vV").isdigit() or int(t.strip().lstrip("vV")) != 1),
+    st.sampled_from(["99999999999999999999999", "v-1", "1e3", "0x10", "٣", "+5", " 7 ", "v", "00000000000000000000007"]),
+)
+
+
+@given(command=st.sampled_from(sorted(ID_COMMANDS)), ident=id_texts)
+def test_random_ids(populated_home, command, ident):
+    before = tree_digest(populated_home)
+    code, err = run_cli(ID_COMMANDS[command](ident))
+    assert_clean(code, err)
+    assert code in (2, 8), (command, ident, code, err)  # malformed: usage (2); well-formed but unknown: not found (8)
+    assert tree_digest(populated_home) == before
+    assert not Path("fuzz-never-written.gguf").exists()
+
+
+def _invalid_port(text: str) -> bool:
+    from openclaw_local.cli.common import port_number
+
+    try:
+        port_number(text)
+    except Exception:
+        return True
+    return False  # a valid port would start a server: not this test's business
+
+
+port_texts = st.one_of(st.integers(min_value=-(2**70), max_value=2**70).map(str), st.text(max_size=8),
+                       st.sampled_from(["70000", "-1", "0", "65536", "99999999999999999999", "8080.0", "http"])
+                       ).filter(_invalid_port)
+
+
+@given(command=st.sampled_from([("serve",), ("chat", "--serve")]), port=port_texts)
+def test_random_ports(populated_home, command, port):
+    before = tree_digest(populated_home)
+    code, err = run_cli([*command, f"--port={port}"])
+    assert_clean(code, err)
+    assert code == 2 and tree_digest(populated_home) == before

@@ -139,13 +139,13 @@ def test_disk_full_during_import_cleans_up(peft_dir, tiny_home, monkeypatch, cap
     store = Store.open(tiny_home)
     before_versions = [(v.id, v.status) for v in AdapterStore(store).versions()]
     before_files = {k for k in tree_digest(tiny_home / "adapters")}
-    assert main(["adapters", "import", str(peft_dir), "--activate"]) == 4
+    assert main(["adapters", "import", str(peft_dir), "--activate", "--force"]) == 4
     line = one_error_line(capsys.readouterr().err)
     assert "No space left on device" in line and "cannot write" in line
     assert [(v.id, v.status) for v in AdapterStore(store).versions()] == before_versions
     assert {k for k in tree_digest(tiny_home / "adapters")} == before_files  # no partial version left behind
     monkeypatch.setattr(adapter_io, "lora_tensors_to_gguf", real)
-    assert main(["adapters", "import", str(peft_dir), "--activate"]) == 0  # with space again, it works
+    assert main(["adapters", "import", str(peft_dir), "--activate", "--force"]) == 0  # with space again, it works
     # the failed write's id stays used (ids are never handed out twice); the new version is the newest one
     active = AdapterStore(store).active()
     assert [v.id for v in AdapterStore(store).versions()] == sorted([vid for vid, _ in before_versions] + [active.id])

@@ -111,7 +111,7 @@ def learner_main(home: Path, template: Path, count: int) -> int:
 def _commands(inputs: list[Path], template: Path, rng: random.Random, publishes: int) -> tuple[list, list]:
     """(writers started at once, changers started while they run: (delay s, command))."""
     cli = [sys.executable, "-m", "openclaw_local", "adapters"]
-    writers = [cli + ["import", str(p), "--activate"] for p in inputs]
+    writers = [cli + ["import", str(p), "--activate", "--force"] for p in inputs]  # concurrency, not the gate
     writers.append([sys.executable, "-m", "openclaw_local.bench.adapter_stress", LEARNER, str(template), str(publishes)])
     rng.shuffle(writers)
     n = len(inputs)

@@ -22,7 +22,7 @@ from openclaw_local.cli import backup as backup_cli
 from openclaw_local.cli import judge as judge_cli
 from openclaw_local.cli import models, report, serve
 from openclaw_local.cli import prefs as prefs_cli
-from openclaw_local.cli.common import add_common_options
+from openclaw_local.cli.common import add_common_options, quiet_progress_bars
 from openclaw_local.errors import DataDirError, UsageError, UserError, exit_code_table_text
 
 COMMANDS = [chat, history, doctor, learn, bench, simulate, eval_prm]
@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version or a usage error (already printed)
         return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else UsageError.exit_code
+    quiet_progress_bars()  # progress bars and control codes only on a terminal
     try:
         return int(args.func(args) or 0)
     except UserError as exc:

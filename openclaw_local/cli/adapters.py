@@ -5,7 +5,7 @@
     openclaw-local adapters activate N [--force]
     openclaw-local adapters rollback
     openclaw-local adapters export N --format peft|gguf-lora|gguf-merged --out PATH [--type f16|q8_0]
-    openclaw-local adapters import PATH [--activate]
+    openclaw-local adapters import PATH [--activate [--force]]
     openclaw-local adapters delete N
 
 Activation only changes SQLite; a running chat hot-swaps the new active version
@@ -46,7 +46,9 @@ def register(sub) -> None:
     ex.add_argument("--type", default="f16", choices=["f16", "q8_0"], help="weight type of gguf-merged (default f16)")
     im = a.add_parser("import", help="add a peft directory or llama.cpp LoRA GGUF for the served base model")
     im.add_argument("path")
-    im.add_argument("--activate", action="store_true", help="serve it at once instead of gating it first")
+    im.add_argument("--activate", action="store_true",
+                    help="serve it if the promotion gate passes it (it is gated like a learned version; refused: exit 7)")
+    im.add_argument("--force", action="store_true", help="with --activate: serve it at once, without the gate")
     de = a.add_parser("delete", help="delete a version that is not active")
     de.add_argument("version", type=_version)
     p.set_defaults(func=run, adapters_command=None)
@@ -160,9 +162,16 @@ def run(args: argparse.Namespace) -> int:
             print(f"base model: {base} (how to load it elsewhere: {out / 'README.md'})")
         return 0
     if cmd == "import":
-        v = svc.import_adapter(Path(args.path), activate=args.activate)
+        if args.force and not args.activate:
+            raise UsageError("--force goes with --activate", "openclaw-local adapters import PATH --activate --force")
+        v = svc.import_adapter(Path(args.path), activate=args.activate, force=args.force)
+        if v.status == "rejected":  # kept, with the gate's results, but not served
+            from openclaw_local.services.adapters import AdapterError
+
+            raise AdapterError(f"imported as v{v.id}, but the promotion gate refused it: {v.reason}; it is kept as rejected",
+                               f"to serve it anyway: openclaw-local adapters activate {v.id} --force")
         extra = f" ({v.reason})" if v.reason else ""
-        print(f"imported as v{v.id}: {v.status}{extra}")
+        print(f"imported as v{v.id}: {v.status}{extra}" + (" (forced, not gated)" if args.force else ""))
         return 0
     if cmd == "delete":
         svc.delete(args.version)

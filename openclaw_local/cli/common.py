@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Callable
@@ -80,6 +81,30 @@ def on_terminal(stream=None) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):  # replaced by an object without isatty, or closed
         return False
+
+
+def quiet_progress_bars() -> None:
+    """No progress bars (tqdm: transformers, huggingface_hub, gguf) unless stderr is a terminal:
+    in a log they are thousands of redrawn lines. Set before those libraries load (the
+    environment), and switched off in any that already did."""
+    if on_terminal():
+        return
+    os.environ["TQDM_DISABLE"] = "1"
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    if "transformers.utils.logging" in sys.modules:
+        sys.modules["transformers.utils.logging"].disable_progress_bar()
+    if "huggingface_hub.utils" in sys.modules:
+        sys.modules["huggingface_hub.utils"].disable_progress_bars()
+    std = sys.modules.get("tqdm.std")  # tqdm reads TQDM_DISABLE when it is imported: already loaded, tell it
+    if std is not None and not getattr(std.tqdm, "_openclaw_quiet", False):
+        init = std.tqdm.__init__
+
+        def quiet_init(self, *args, **kwargs):
+            kwargs.setdefault("disable", True)
+            init(self, *args, **kwargs)
+
+        std.tqdm.__init__ = quiet_init
+        std.tqdm._openclaw_quiet = True
 
 
 class StatusLine:

@@ -267,11 +267,13 @@ class AdapterService:
         return merge_into_gguf(self.model_path, read_lora_gguf(v.gguf_path), out, out_type=merged_type, progress=progress)
 
     # ------------------------------------------------------------------- import
-    def import_adapter(self, path: Path, *, activate: bool = False) -> AdapterVersion:
+    def import_adapter(self, path: Path, *, activate: bool = False, force: bool = False) -> AdapterVersion:
         """Validate a PEFT dir or llama.cpp LoRA GGUF against the served base and add it as a version.
 
-        It becomes a candidate and is gated (like a trained version, against the base
-        model as its parent), or is activated at once with ``activate=True``.
+        It becomes a candidate and goes through the promotion gate like a learned version
+        (against the base model as its parent): passing, it is served; refused, it is kept as
+        ``rejected`` with the gate's reason (the caller says so). ``activate=True, force=True``
+        serves it at once, knowingly ungated (like ``adapters activate N --force``).
         """
         from openclaw_local.learn import adapter_io as io
 
@@ -286,13 +288,14 @@ class AdapterService:
             io.write_peft_dir(lora, tmp, base, base_name=self.model_path.name)
             io.write_lora_gguf(lora, tmp / GGUF_NAME, base)
 
-        gate = {"skipped": "activated on import (--activate)"} if activate else {}
+        forced = activate and force
+        gate = {"skipped": "served on import without the gate (--activate --force)"} if forced else {}
         # the id is reserved in SQLite before anything is written: concurrent imports never collide
         v = adapter_files.publish_new_version(self.home, self.adapters, fill, purpose="imported", parent_id=None,
-                                              sample_ids=[], metrics={"gate": gate}, activate=activate)
-        if activate:
+                                              sample_ids=[], metrics={"gate": gate}, activate=forced)
+        if forced:
             return v
-        return self.gate_version(v.id)
+        return self.gate_version(v.id)  # finite weights are not enough (3e38 is finite): the learned versions' gate
 
     def gate_version(self, version_id: int) -> AdapterVersion:
         """Run the promotion gate on a candidate (torch, trainable copy), parent = the base model."""
