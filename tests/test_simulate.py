@@ -51,7 +51,13 @@ def test_short_simulation_learns_through_the_product_loop(tmp_path, shared_train
     # at least one update was published and served (the score was measured with it in the engine)
     assert report["updates_served"] >= 1 and report["served_versions"]
     assert report["final_version"] in report["served_versions"] and report["optimizer_steps"] >= 1
-    assert report["samples"]["trained"] >= 2
+    # An update holds its newest fifth (at least one sample) out for the gate's feedback check, so a
+    # first update of two samples trains one; the held-out sample stays judged for the next update,
+    # which may or may not be served before the run ends (that depends on the machine's speed). What
+    # the product guarantees: a served update trained something, and no correction is lost.
+    counts = report["samples"]
+    assert counts["trained"] >= 1
+    assert counts["trained"] + counts["judged"] + counts["skipped"] >= report["reactions"]["correct"]
     # the arms ran on the same eval prompts
     assert set(report["arms"]) == {"in_context", "offline_sft"}
     assert report["arms"]["offline_sft"]["steps"] == report["optimizer_steps"]
