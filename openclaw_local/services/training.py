@@ -69,10 +69,10 @@ def holdout_split(ids: list[int]) -> tuple[list[int], list[int]]:
 
 
 def base_results(home: Path, trainable, config, system_prompt: str | None = None) -> dict:
-    """The base model's (adapter off) gate results, computed once and cached on disk.
+    """The base model's (adapter off) gate results, computed once per base model and cached on disk.
 
     ``{"ppl": case-folded general-text perplexity, "ability": ability results, "fluency": reply
-    fluency}``, keyed by
+    fluency, "replies": generated replies}``, keyed by
     the base model (its cached weights' directory names the GGUF file, size and mtime),
     the corpus, the ability set and the system prompt. Without ``system_prompt`` only the
     perplexity is measured (importing an adapter needs no more).
@@ -83,11 +83,15 @@ def base_results(home: Path, trainable, config, system_prompt: str | None = None
     from openclaw_local.learn.promotion import general_text, perplexity
 
     text = general_text()
-    cache = home / ADAPTERS_DIR / "base_gate.json"
-    try:
-        known = json.loads(cache.read_text())
-    except (OSError, ValueError):
-        known = {}
+    # beside the base model's converted weights first (they belong to them: data dirs sharing that
+    # cache measure the base once), else in the data dir when that folder is not ours to write
+    caches = [trainable.base_dir / "base_gate.json", home / ADAPTERS_DIR / "base_gate.json"]
+    known: dict = {}
+    for cache in reversed(caches):
+        try:
+            known.update(json.loads(cache.read_text()))
+        except (OSError, ValueError, TypeError):
+            pass
     ppl_key = hashlib.sha256(f"{trainable.base_dir.name}|{config.max_tokens}|{config.window}|{text}".encode()).hexdigest()[:16]
     out: dict = {}
     keys = [("ppl", ppl_key)]
@@ -117,8 +121,13 @@ def base_results(home: Path, trainable, config, system_prompt: str | None = None
                                             max_tokens=config.max_tokens, window=config.window)
                 else:
                     known[key] = ability.measure(trainable.model, trainable.tokenizer, system_prompt)
-        cache.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        atomic_write_bytes(cache, json.dumps(known).encode())  # owner-only; two learners may write it at once
+        for cache in caches:
+            try:
+                cache.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                atomic_write_bytes(cache, json.dumps(known).encode())  # owner-only; two learners may write it at once
+                break
+            except OSError:
+                continue
     for name, key in keys:
         out[name] = known[key]
     return out
