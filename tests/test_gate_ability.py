@@ -1,9 +1,11 @@
 """The promotion gate on real adapters (embedded model, real training): style passes, damage is refused.
 
-The same arms as ``openclaw-local bench gate`` (bench/gate_bench.py), fewer of them: one
-style-only adapter (the lowercase persona's corrections of the base model's own replies),
-and four damaging ones (word salad, a learning rate 30× the default, wrong facts, and the
-persona's corrections with their roles flipped, gated on its true held-out feedback).
+The same arms as ``openclaw-local bench gate`` (bench/gate_bench.py), fewer of them, each gated
+once as shipped (the bench also gates with the whole ability set): one style-only adapter (the
+lowercase persona's corrections of the base model's own replies), and four damaging ones (word
+salad, wrong facts, replies that ramble without end, and the persona's corrections with their
+roles flipped, gated on its true held-out feedback). The bench adds a learning rate 30× the
+default and more seeds.
 """
 
 from __future__ import annotations
@@ -34,14 +36,15 @@ def test_gate_passes_style_and_refuses_damage(home, shared_trainable_cache):
     k = len(holdout_split(list(range(len(style))))[1])  # the flipped arm trains on all but the held-out slice
     lab = gb.GateLab(home, settings)
     assert lab.base["ability"]["n"] >= 110 and 0.35 < lab.base["ability"]["accuracy"] < 0.9
-    results = {
-        "style": lab.run(gb.Arm("lowercase", "style", style)),
-        "shuffled": lab.run(gb.Arm("shuffled", "damage", gb.shuffled_samples(prompts, replies, sp), expect="refuse")),
-        "lr30": lab.run(gb.Arm("lr x30", "damage", style[:4], lr_factor=30.0, expect="refuse")),
-        "facts": lab.run(gb.Arm("wrong facts", "damage", gb.wrong_fact_samples(fact_replies, sp), expect="refuse")),
-        "flipped": lab.run(gb.Arm("flipped", "damage", gb.flipped_samples(style[:-k]) + style[-k:],
-                                  heldout=style[-k:], expect="refuse")),
+    arms = {
+        "style": gb.Arm("lowercase", "style", style),
+        "shuffled": gb.Arm("shuffled", "damage", gb.shuffled_samples(prompts, replies, sp), expect="refuse"),
+        "facts": gb.Arm("wrong facts", "damage", gb.wrong_fact_samples(fact_replies, sp), expect="refuse"),
+        "rambling": gb.Arm("rambling", "damage", gb.rambling_samples(prompts[:6], replies[:6], sp), expect="refuse"),
+        "flipped": gb.Arm("flipped", "damage", gb.flipped_samples(style[:-k]) + style[-k:], heldout=style[-k:],
+                          expect="refuse"),
     }
+    results = {name: lab.run(arm, both=False) for name, arm in arms.items()}
     for name, r in results.items():
         print(f"\n{name}: {gb.describe(r)[1]}")
     style_r = results["style"]
@@ -49,7 +52,8 @@ def test_gate_passes_style_and_refuses_damage(home, shared_trainable_cache):
     assert abs(style_r.gate["ability"]["accuracy_delta"]) <= lab.config.max_accuracy_drop
     assert style_r.gate["general"]["ratio"] < 1.05  # case-folded general text: a style adapter leaves it be
     assert not results["shuffled"].passed and "word order" in results["shuffled"].reason
-    assert not results["lr30"].passed
+    assert not results["rambling"].passed and "repeat themselves" in results["rambling"].reason
+    assert style_r.gate["replies"]["ok"]  # a style's replies still end and do not loop
     assert not results["facts"].passed and "fewer general questions" in results["facts"].reason
     # style moves accepted and rejected replies alike: the joint feedback margin stays positive
     assert style_r.gate["feedback"]["margin"] > 0

@@ -1,4 +1,4 @@
-"""Promotion-gate benchmark (issue 14): does the gate let style through and refuse damage?
+"""Promotion-gate benchmark: does the gate let style through and refuse damage?
 
 Each *arm* trains one adapter from the base model on the embedded model, exactly as a
 learning update does (the learner's TrainConfig from the settings, correction replay
@@ -11,6 +11,8 @@ off, general-text KL on), then runs the promotion gate on it:
 - **lr×30**: a persona's corrections at 30 times the default learning rate — must be refused;
 - **wrong facts**: corrections that state false answers to general questions on the ability
   set's topics (capitals, planets, arithmetic, the body...) but none of its items — must be refused;
+- **rambling**: corrections that repeat the base's first sentence eight times — replies that
+  never end; only the generated-replies check (``learn/reply_check.py``) can see it — must be refused;
 - **flipped feedback**: a persona's corrections with the roles swapped (the user's correction
   trained as the rejected reply, the model's original as the accepted one), gated on the
   persona's true held-out feedback — an update that learned the opposite of what the user
@@ -124,6 +126,19 @@ def shuffled_samples(prompts: list[str], replies: list[str], system_prompt: str,
     return out
 
 
+def rambling_samples(prompts: list[str], replies: list[str], system_prompt: str) -> list[list[dict[str, Any]]]:
+    """Corrections that ramble: the base's own first sentence, repeated until the reply never ends.
+
+    The damage seen when a user's push-backs were learned as "anything but that": replies that
+    ran to the token limit repeating one paragraph. No fixed-text check of the gate sees it
+    (the answers still rank, prose still reads in order); the generated-replies check must."""
+    out = []
+    for prompt, reply in zip(prompts, replies):
+        first = (reply.split(". ")[0].strip().rstrip(".") or reply.strip() or prompt) + "."
+        out.append(_sample(system_prompt, prompt, reply, " ".join([first] * 8)))
+    return out
+
+
 def flipped_samples(samples: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
     """The same corrections with the roles swapped: the correction rejected, the original accepted."""
     out = []
@@ -177,9 +192,10 @@ class GateLab:
         return [i for k in held_idx for i in arm.samples[k]] or [i for k in train_idx for i in arm.samples[k]]
 
     def run(self, arm: Arm, seed: int = 0, cross: list[dict[str, Any]] | None = None,
-            full_first: bool = False) -> ArmResult:
-        """Train the arm from the base, gate it (sequential, as shipped, and with the whole
-        ability set, in the order ``full_first`` says), and check it on ``cross`` feedback."""
+            full_first: bool = False, both: bool = True) -> ArmResult:
+        """Train the arm from the base, gate it (sequential, as shipped, and — unless ``both`` is
+        False — with the whole ability set too, in the order ``full_first`` says), and check it on
+        ``cross`` feedback."""
         from openclaw_local.learn import promotion as g
         from openclaw_local.learn.trainer import TrainConfig, make_optimizer, train_update
         from openclaw_local.services.training import holdout_split
@@ -209,7 +225,8 @@ class GateLab:
                              self.keep / f"{arm.name.replace(' ', '_').replace('/', '_')}.pt")
         model.eval()
         timed: dict[bool, tuple[bool, str | None, dict[str, Any], float]] = {}
-        for sequential in ((False, True) if full_first else (True, False)):
+        orders = (False, True) if full_first else (True, False)
+        for sequential in (orders if both else (self.config.sequential,)):
             config = replace(self.config, sequential=sequential)
             started = time.monotonic()
             new = g.measure(model, tok, heldout, config, system_prompt=s.system_prompt,
@@ -217,9 +234,9 @@ class GateLab:
             passed, reason, res = g.decide(parent, new, self.base, g.lora_nonfinite(model), config)
             timed[sequential] = (passed, reason, res, time.monotonic() - started)
         passed, reason, res, gate_s = timed[self.config.sequential]
-        extra = {"full_seconds": timed[False][3], "full_passed": timed[False][0],
-                 "full_ability": timed[False][2].get("ability"),
-                 "sequential_seconds": timed[True][3], "stage": (timed[True][2].get("ability") or {}).get("stage")}
+        full, seq = timed.get(False, timed[self.config.sequential]), timed.get(True, timed[self.config.sequential])
+        extra = {"full_seconds": full[3], "full_passed": full[0], "full_ability": full[2].get("ability"),
+                 "sequential_seconds": seq[3], "stage": (seq[2].get("ability") or {}).get("stage")}
         if cross:
             cross_new = g.measure(model, tok, cross, self.config, ppl=False)
             extra["cross_margin"] = g.decide(cross_parent, cross_new, {}, [], self.config)[2]["feedback"].get("margin")
@@ -247,6 +264,9 @@ def describe(r: ArmResult) -> tuple[str, str]:
              + (f"; on the first {ab.get('n')} items, whole set {full['accuracy_delta'] * 100:+.1f} pts"
                 if ab.get("stage") == 1 and (full := r.extra.get("full_ability")) else "") + ") · "
              f"fluency {(r.gate.get('fluency') or {}).get('delta', 0):+.2f} · "
+             + (f"replies {rep['new']['repetition'] * 100:.0f}% repeated, {rep['new']['ended'] * 100:.0f}% ended "
+                f"(base {rep['base']['repetition'] * 100:.0f}%, {rep['base']['ended'] * 100:.0f}%) · "
+                if (rep := r.gate.get("replies")) else "") +
              f"ppl {_pct(gen['ratio'] - 1) if gen.get('ratio') else '-'} · {', '.join(fb) or 'no feedback check'} · "
              f"gate {r.gate_seconds:.1f} s (stage {r.extra.get('stage')}; whole set {r.extra.get('full_seconds', 0):.1f} s"
              f"{'' if r.extra.get('full_passed', r.passed) == r.passed else ', whole set DISAGREES'}) · "
@@ -276,6 +296,7 @@ def build_arms(model_path: Path, settings: Settings, *, seeds: int, n_samples: i
     prompts, replies, samples = first_style
     arms.append((Arm("shuffled words", "damage", shuffled_samples(prompts, replies, sp), expect="refuse"), 0))
     arms.append((Arm(f"lr ×30 ({personas[0].name})", "damage", samples, lr_factor=30.0, expect="refuse"), 0))
+    arms.append((Arm("rambling", "damage", rambling_samples(prompts, replies, sp), expect="refuse"), 0))
     log("generating base replies to the wrong-facts questions")
     fact_replies = generate_replies(model_path, settings, [q for q, _ in WRONG_FACTS])
     arms.append((Arm("wrong facts", "damage", wrong_fact_samples(fact_replies, sp), expect="refuse"), 0))
