@@ -35,23 +35,15 @@ def load_prompts(path: Path | None = None) -> list[str]:
 @torch.no_grad()
 def base_answers(model: Any, tokenizer: Any, system_prompt: str, prompts: Sequence[str],
                  max_new_tokens: int = ANSWER_TOKENS) -> list[str]:
-    """The base model's greedy answers (adapter off) to ``prompts``, as the chat would prompt it."""
-    from openclaw_local.learn.trainer import _ids, _render_prompt  # the learner's own chat encoding
+    """The base model's greedy answers (adapter off) to ``prompts``, as the chat would prompt it.
 
-    was_training = model.training
-    model.eval()
-    answers = []
-    try:
-        with model.disable_adapter():
-            for prompt in prompts:
-                messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": prompt}]
-                ids = torch.tensor([_ids(tokenizer, _render_prompt(tokenizer, messages))], device=model.device)
-                out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
-                                     max_new_tokens=max_new_tokens, pad_token_id=tokenizer.eos_token_id)
-                answers.append(tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip())
-    finally:
-        model.train(was_training)
-    return answers
+    Generated in one left-padded batch (``reply_check.generate``): several times faster on a CPU
+    than one prompt at a time, and this runs while the user waits for their second update."""
+    from openclaw_local.learn.reply_check import generate
+
+    with model.disable_adapter():
+        replies = generate(model, tokenizer, system_prompt, prompts, max_new_tokens)
+    return [r["text"] for r in replies]
 
 
 def items(prompts: Sequence[str], answers: Sequence[str], system_prompt: str, k: int, seed: int) -> list[dict[str, Any]]:
