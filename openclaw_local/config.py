@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from openclaw_local.errors import UsageError
+from openclaw_local.judge import SETTING_MODES  # the judge table: cheap to import (no numpy, no torch)
 
 CONFIG_FILE = "config.toml"
 # A LoRA's weight delta is (alpha / r) · B A. Real LoRAs use alpha/r of about 0.5 to 4; far
@@ -73,9 +74,9 @@ class Settings:
     judge_temperature: float = field(default=0.6, metadata={"help": "judge sampling temperature", "min": 0.0, "max": 5.0})
     judge_model_path: str | None = field(default=None, metadata={"help": "separate judge GGUF; empty = served model"})
     judge_mode: str = field(default="auto", metadata={
-        "help": "judge mode: auto (learned for models < 3B parameters, generate for bigger) | learned | rules | hybrid "
-                "| generate | logprob (see docs/JUDGE.md)",
-        "choices": ("auto", "learned", "rules", "hybrid", "generate", "logprob")})
+        "help": "judge mode: auto (learned for models < 3B parameters, generate for bigger) | "
+                + " | ".join(m for m in SETTING_MODES if m != "auto") + " (see docs/JUDGE.md)",
+        "choices": SETTING_MODES})
     lora_rank: int = field(default=16, metadata={"help": "LoRA rank", "min": 1, "max": 1024})
     lora_alpha: float = field(default=32.0, metadata={"help": "LoRA alpha", "min_exclusive": 0.0, "max": 100000.0})
     learning_rate: float = field(default=1e-3, metadata={"help": "Adam learning rate for the adapter (measured: docs/PERSONALIZATION.md)", "min_exclusive": 0.0, "max": 1.0})

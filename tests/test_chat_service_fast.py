@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from openclaw_local.config import Settings
-from openclaw_local.learn.judge import Judge
+from openclaw_local.judge import make_judge
 from openclaw_local.services.chat import ChatService
 from openclaw_local.services.events import EventBus, Judged, ReplyDelta, ReplyFinished, ReplyStarted
 from openclaw_local.services.judging import JudgeWorker
@@ -182,7 +182,7 @@ def test_judge_worker_stores_the_votes_the_model_gave(store):
     judged = []
     bus = EventBus()
     bus.subscribe(judged.append)
-    worker = JudgeWorker(samples, judge=Judge(engine, mode="generate", votes=3, hint_votes=2, seed=0), events=bus)
+    worker = JudgeWorker(samples, make_judge("generate", engine, votes=3, hint_votes=2, seed=0), events=bus)
     conv = store.create_conversation()
     a = _exchange(store, conv, "Summarize the report.", "It covers sales, hiring, budgets and more, at length.")
     store.add_message(conv.id, "user", "Too long. One line please.")
@@ -203,7 +203,7 @@ def test_the_judge_yields_the_model_to_chat_and_judges_the_sample_again(store):
     # the judge's first vote is long enough to still be streaming when the chat message arrives
     engine.queue("+1 " + "x " * 200, "Here you go.", "+1")
     samples = SampleStore(store)
-    worker = JudgeWorker(samples, judge=Judge(engine, mode="generate", votes=1, seed=0, max_tokens=500), retry_s=0.0)
+    worker = JudgeWorker(samples, make_judge("generate", engine, votes=1, seed=0, max_tokens=500), retry_s=0.0)
     chat = ChatService(store, engine, SETTINGS)
     conv = store.create_conversation()
     a = _exchange(store, conv, "Name a fruit.", "Apple.")

@@ -6,6 +6,7 @@ import ast
 from pathlib import Path
 
 import openclaw_local
+from openclaw_local.judge import JUDGES
 from tests.source_tree import modules
 
 ROOT = Path(openclaw_local.__file__).parent
@@ -14,6 +15,8 @@ COMPOSITION_ROOT = "services/container.py"
 BUILT_ONLY_IN_ROOT = {
     "Engine": "a llama.cpp engine (model path, load plan, context size)",
     "Judge": "a judge configured from the settings",
+    "make_judge": "a judge configured from the settings",
+    **{cls.__name__: "a judge configured from the settings" for cls in JUDGES.values()},
     "plan_for": "the load plan (use container.load_plan)",
     "Store.open": "the data dir's store (use container.open_store)",
 }

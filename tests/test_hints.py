@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from openclaw_local.learn.hints import request_hint
+from openclaw_local.judge.hints import request_hint
 
 
 @pytest.mark.parametrize("text,expected", [

@@ -7,11 +7,12 @@ import json
 import pytest
 
 from openclaw_local.engine import Preempted
-from openclaw_local.learn.judge import (
-    DEFAULT_MODE,
+from openclaw_local.judge import DEFAULT_MODE, make_judge
+from openclaw_local.judge.data import ASSETS, load_labeled
+from openclaw_local.judge.evaluate import evaluate, format_report
+from openclaw_local.judge.prompted import (
     HINT_CLOSE,
     HINT_OPEN,
-    Judge,
     build_eval_messages,
     build_hint_messages,
     logprob_vote,
@@ -19,10 +20,11 @@ from openclaw_local.learn.judge import (
     parse_hint,
     parse_score,
     pick_hint,
-    rule_hint,
-    rule_score,
 )
-from openclaw_local.learn.prm_eval import DEFAULT_PATH, evaluate, format_report, load_labeled
+from openclaw_local.judge.rules import rule_hint, rule_score
+
+# the first hand-labeled set (cue-rule era, no categories): the rules were developed on it
+EARLY_SET = ASSETS / "train_early1.jsonl"
 
 
 @pytest.mark.parametrize(
@@ -140,34 +142,34 @@ class FakeEngine:
 
 def test_generate_mode_votes_with_fakes():
     eng = FakeEngine(["+1", "garbage", "+1 I think"])
-    j = Judge(eng, mode="generate", votes=3, temperature=0.6, seed=7)
+    j = make_judge("generate", eng, votes=3, temperature=0.6, seed=7)
     reward, votes = j.score("r", "n")
     assert reward == 1 and [v["vote"] for v in votes] == [1, None, 1] and votes[1]["raw"] == "garbage"
     assert all(c["background"] is True and c["temperature"] == 0.6 for c in eng.calls)
     assert [c["seed"] for c in eng.calls] == [7, 8, 9]
-    tie = Judge(FakeEngine(["+1", "-1", "??"]), mode="generate", votes=3)
+    tie = make_judge("generate", FakeEngine(["+1", "-1", "??"]), votes=3)
     assert tie.score("r", "n")[0] == 0
 
 
 def test_judge_hint_votes_longest_wins_and_skipped_for_positive():
     eng = FakeEngine(["-1", "-1", "0",
                       f"{HINT_OPEN}Be brief.{HINT_CLOSE}", "nonsense", f"{HINT_OPEN}Answer in one sentence only.{HINT_CLOSE}"])
-    v = Judge(eng, mode="generate").judge("r", "n")
+    v = make_judge("generate", eng).judge("r", "n")
     assert v.reward == -1 and v.hint == "Answer in one sentence only." and len(v.hint_votes) == 3
-    pos = Judge(FakeEngine(["+1", "+1", "+1"]), mode="generate").judge("r", "n")
+    pos = make_judge("generate", FakeEngine(["+1", "+1", "+1"])).judge("r", "n")
     assert pos.reward == 1 and pos.hint is None and pos.hint_votes == []
 
 
 def test_logprob_mode_uses_background_scoring():
     eng = FakeEngine([], logprobs={"+1": -3.0, "-1": -1.0, "0": -2.0})
-    j = Judge(eng, mode="logprob", calibrate=False)
+    j = make_judge("logprob", eng, calibrate=False)
     reward, votes = j.score("r", "n")
     assert reward == -1 and votes[0]["logprobs"] == {"1": -3.0, "-1": -1.0, "0": -2.0}
     assert all(c["background"] for c in eng.calls)
 
 
 def test_preempted_propagates_to_the_caller():
-    j = Judge(FakeEngine(["+1"] * 3, preempt_first=1), mode="generate")
+    j = make_judge("generate", FakeEngine(["+1"] * 3, preempt_first=1))
     with pytest.raises(Preempted):
         j.score("r", "n")
     assert j.score("r", "n")[0] == 1  # retried later: works
@@ -175,24 +177,24 @@ def test_preempted_propagates_to_the_caller():
 
 def test_rules_and_hybrid_modes():
     assert DEFAULT_MODE == "learned"
-    r = Judge(mode="rules")
+    r = make_judge("rules")
     assert r.score("r", "thanks!") == (1, [{"rule": "thanks0", "vote": 1}])
     assert r.score("r", "The quarterly numbers look odd", "recipe?")[0] in (0, 1)
     with pytest.raises(ValueError):
-        Judge(mode="generate")
+        make_judge("generate")
     eng = FakeEngine(["-1", "-1", "-1"])
-    h = Judge(eng, mode="hybrid")
+    h = make_judge("hybrid", eng)
     assert h.score("r", "thanks!")[0] == 1 and eng.calls == []  # a rule fired: no model call
     assert h.score("Reply about cats.", "Cats and dogs", "Tell me about cats")[0] == -1  # no rule fired: model votes
     assert len(eng.calls) == 3
 
 
 def test_labeled_set_is_balanced_and_rules_meet_target():
-    rows = load_labeled()
+    rows = load_labeled(EARLY_SET)
     assert len(rows) >= 60
     counts = {lab: sum(1 for r in rows if r["label"] == lab) for lab in (1, 0, -1)}
     assert min(counts.values()) >= 18
-    result = evaluate(Judge(mode="rules"), DEFAULT_PATH)
+    result = evaluate(make_judge("rules"), EARLY_SET)
     assert result["accuracy"] >= 0.75 and result["majority_baseline"] < 0.4
     assert sum(map(sum, result["confusion"])) == len(rows)
     assert "pred +1" in format_report(result)
@@ -200,14 +202,14 @@ def test_labeled_set_is_balanced_and_rules_meet_target():
 
 def test_real_model_judges_a_couple_of_lines(engine_judge, tmp_path):
     """The embedded model runs the model modes end to end (accuracy is measured in docs/JUDGE.md, not here)."""
-    rows = load_labeled()
+    rows = load_labeled(EARLY_SET)
     path = tmp_path / "two.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in (rows[0], rows[22])))
-    result = evaluate(Judge(engine_judge, mode="generate", votes=1, seed=0, max_tokens=4), path)
+    result = evaluate(make_judge("generate", engine_judge, votes=1, seed=0, max_tokens=4), path)
     assert result["n"] == 2 and all(p in (-1, 0, 1) for p in result["predictions"])
-    reward, votes = Judge(engine_judge, mode="logprob", calibrate=False).score(rows[22]["reply"], rows[22]["next_state"])
+    reward, votes = make_judge("logprob", engine_judge, calibrate=False).score(rows[22]["reply"], rows[22]["next_state"])
     assert reward in (-1, 0, 1) and set(votes[0]["logprobs"]) == {"1", "-1", "0"}
-    v = Judge(engine_judge, mode="generate", votes=1, seed=0, max_tokens=4, hint_max_tokens=16).judge(
+    v = make_judge("generate", engine_judge, votes=1, seed=0, max_tokens=4, hint_max_tokens=16).judge(
         "Here are ten tips: ...", "Too long, one tip please.")
     assert v.reward in (-1, 0, 1) and (v.hint is None or isinstance(v.hint, str)) and len(v.votes) == 1
 

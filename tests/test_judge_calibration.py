@@ -8,7 +8,9 @@ import json
 
 import pytest
 
-from openclaw_local.learn.judge import Judge
+from openclaw_local.config import Settings
+from openclaw_local.judge import make_judge
+from openclaw_local.services import container
 from openclaw_local.services.data_export import export_data
 from openclaw_local.services.judge_calibration import CalibrationFitter, overrule_verdict
 from openclaw_local.services.judging import JudgeWorker
@@ -42,9 +44,9 @@ def _exchange(store, conv, prompt, reply, rating, next_state):
 
 def test_gestures_label_the_next_message_and_move_a_verdict(env, tmp_path):
     store, samples = env
-    worker = JudgeWorker(samples, mode="learned")
+    worker = JudgeWorker(samples, container.build_judge(Settings(), None, "learned"))
     conv = store.create_conversation("sys")
-    learned = worker.judge.learned
+    learned = worker.judge
     before = [(learned.probabilities(CONTEXT[1], t, CONTEXT[0]), learned.score(CONTEXT[1], t, CONTEXT[0])[0]) for t in UNSEEN]
     for text, label in [(t, -1) for t in PUSHBACK] + [(t, 1) for t in PRAISE]:
         msg = _exchange(store, conv, "Suggest a weekend plan.", "Go for a walk and read a book.", label, text)
@@ -53,10 +55,10 @@ def test_gestures_label_the_next_message_and_move_a_verdict(env, tmp_path):
     assert len(labels) == len(PUSHBACK) + len(PRAISE)
     assert {(r["next_state"], r["label"], r["source"]) for r in labels} >= {(PUSHBACK[0], -1, "rating"), (PRAISE[0], 1, "rating")}
 
-    fitter = CalibrationFitter(store)
+    fitter = CalibrationFitter(store, container.build_judge(Settings(), None, "learned"))  # as in the learner process
     assert fitter.stale() and fitter.maybe_refit() == len(labels) and not fitter.stale()
     worker.refresh_calibration()
-    assert worker.judge.learned.calibration is not None
+    assert worker.judge.calibration is not None
     after = [(learned.probabilities(CONTEXT[1], t, CONTEXT[0]), learned.score(CONTEXT[1], t, CONTEXT[0])[0]) for t in UNSEEN]
     # unseen messages in the same style are now read as push-back: more probable, and verdicts flip to -1
     assert all(a[0][2] > b[0][2] + 0.2 for a, b in zip(after, before)), (before, after)
@@ -69,7 +71,7 @@ def test_gestures_label_the_next_message_and_move_a_verdict(env, tmp_path):
     assert set(row) >= {"prompt", "reply", "next_state", "label", "source"}
     assert JudgeLabelStore(store).clear() == len(labels)
     worker.refresh_calibration()
-    assert worker.judge.learned.calibration is None
+    assert worker.judge.calibration is None
     assert not fitter.stale()
 
 
@@ -123,4 +125,4 @@ def test_cli_judge_status_and_reset(tmp_path):
 
 
 def test_generate_mode_judge_unaffected():
-    assert Judge(mode="rules").score("r", "thanks!")[0] == 1
+    assert make_judge("rules").score("r", "thanks!")[0] == 1

@@ -9,7 +9,7 @@ import pytest
 
 from openclaw_local.config import Settings
 from openclaw_local.engine import ModelGate
-from openclaw_local.learn.judge import Judge
+from openclaw_local.judge import make_judge
 from openclaw_local.services.chat import ChatService
 from openclaw_local.services.events import EventBus
 from openclaw_local.services.judging import JudgeWorker
@@ -35,7 +35,7 @@ def store(tmp_path):
 
 
 def _judge(engine, votes=2):
-    return Judge(engine, mode="generate", votes=votes, seed=0, max_tokens=4, hint_max_tokens=16)
+    return make_judge("generate", engine, votes=votes, seed=0, max_tokens=4, hint_max_tokens=16)
 
 
 def _exchange(store, conv, user, reply):
@@ -48,7 +48,7 @@ def test_worker_judges_rated_corrected_and_pushed_back_replies(engine, store, tm
     events = []
     bus = EventBus()
     bus.subscribe(lambda e: events.append((e.message_id, e.reward, e.hint)))
-    worker = JudgeWorker(samples, judge=_judge(engine), events=bus)
+    worker = JudgeWorker(samples, _judge(engine), events=bus)
     chat = ChatService(store, engine, Settings(max_tokens=4, temperature=0.0, seed=0), on_next_state=worker.notify)
     conv = chat.new_conversation()
     a1 = _exchange(store, conv, "What's the capital of France?", "Paris.")
@@ -141,8 +141,8 @@ def test_the_judge_gives_the_model_to_a_waiting_chat_message(engine, store):
         _exchange(store, conv, f"Question number {i} about the weather in a city?", f"Here is a fairly long answer number {i} about the weather, with several details.")
     store.add_message(conv.id, "user", "ok")
     samples.record_all()
-    judge = Judge(engine, mode="generate", votes=2, hint_votes=1, seed=0, max_tokens=32, hint_max_tokens=32)
-    worker = JudgeWorker(samples, judge=judge).start()
+    judge = make_judge("generate", engine, votes=2, hint_votes=1, seed=0, max_tokens=32, hint_max_tokens=32)
+    worker = JudgeWorker(samples, judge).start()
     log = engine.gate.log
     requested_while_judging = 0
     try:

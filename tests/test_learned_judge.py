@@ -8,14 +8,14 @@ import os
 import numpy as np
 import pytest
 
-from openclaw_local.learn import learned_judge as lj
-from openclaw_local.learn.judge import Judge, resolve_mode
+from openclaw_local.judge import LearnedJudge, make_judge
+from openclaw_local.judge import head as lj
 
 
 @pytest.fixture(scope="module")
 def judge():
     os.environ["HF_HUB_OFFLINE"] = "1"  # must not need the network
-    return lj.LearnedJudge()
+    return LearnedJudge()
 
 
 CLEAR = [
@@ -40,7 +40,7 @@ def test_abstains_on_gibberish(judge, gibberish):
 
 
 def test_judge_mode_learned_gives_a_request_hint_on_pushback():
-    j = Judge(mode="learned")
+    j = make_judge("learned")
     v = j.judge("Paris is the capital of France.", "Thanks! Can you also add a source for that?", "What is the capital of France?")
     if v.reward == -1:  # praise + change request is -1; whatever the verdict, a hint only comes with -1
         assert v.hint and "source" in v.hint.lower()
@@ -72,7 +72,7 @@ def test_head_file_is_small_and_consistent():
 @pytest.mark.slow
 def test_retraining_reproduces_the_shipped_head():
     """Same data, same choice → the same head (within float noise of the encoder)."""
-    from openclaw_local.learn import judge_train
+    from openclaw_local.judge import train as judge_train
 
     shipped = lj.Head.load()
     head, report = judge_train.train(feature_sets=[shipped.feature_set], c_grid=[shipped.C])
@@ -82,11 +82,16 @@ def test_retraining_reproduces_the_shipped_head():
     np.testing.assert_allclose(head.b, shipped.b, atol=2e-3)
 
 
-def test_auto_mode_picks_by_model_size():
-    assert resolve_mode("auto", 4.0e9) == "generate"
-    assert resolve_mode("auto", 135e6) == "learned"
-    assert resolve_mode("auto", None) == "learned"
-    assert resolve_mode("rules", 4.0e9) == "rules"
+def test_auto_mode_picks_by_model_size(monkeypatch):
+    """The composition root decides the mode: ``auto`` → generate for a ≥ 3B judge model, else learned."""
+    from openclaw_local.config import Settings
+    from openclaw_local.engine import model_size
+    from openclaw_local.services import container
+
+    for n_params, mode in ((4.0e9, "generate"), (135e6, "learned"), (None, "learned")):
+        monkeypatch.setattr(model_size, "parameter_count", lambda path, n=n_params: n)
+        assert container.judge_mode(Settings(judge_mode="auto")) == mode
+        assert container.judge_mode(Settings(judge_mode="rules")) == "rules"
 
 
 def test_parameter_count_of_the_embedded_model():

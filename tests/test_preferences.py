@@ -7,7 +7,7 @@ import pytest
 
 from openclaw_local.config import Settings
 from openclaw_local.learn import preference_text as pt
-from openclaw_local.learn.judge import Judge
+from openclaw_local.judge import make_judge
 from openclaw_local.services.chat import ChatService, GenerationOptions
 from openclaw_local.services.judging import JudgeWorker
 from openclaw_local.services.preferences import PreferenceService
@@ -136,7 +136,7 @@ def test_deduplication_of_standing_instructions(prefs, store):
 def test_the_judge_worker_turns_a_push_back_into_a_candidate(store):
     engine = FakeEngine(["-1", "-1", "-1", "<hint>Make it shorter.</hint>", "no hint"])
     samples = SampleStore(store)
-    worker = JudgeWorker(samples, judge=Judge(engine, mode="generate", votes=3, hint_votes=2, seed=0), settings=SETTINGS)
+    worker = JudgeWorker(samples, make_judge("generate", engine, votes=3, hint_votes=2, seed=0), settings=SETTINGS)
     conv = store.create_conversation()
     a = _pushed_back(store, conv, "Summarize the report.", "It covers sales, hiring, budgets and more, at length.",
                      "way too long")

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from openclaw_local.learn.judge import Judge
-from openclaw_local.learn.prm_eval import evaluate, format_report
+from openclaw_local.judge import make_judge
+from openclaw_local.judge.evaluate import evaluate, format_report
 
 LINES = [
     {"reply": "Paris.", "next_state": "thanks!", "label": 1, "category": "praise"},
@@ -28,7 +28,7 @@ def _write(tmp_path: Path) -> Path:
 
 
 def test_per_category_numbers(tmp_path):
-    result = evaluate(Judge(mode="rules"), _write(tmp_path))
+    result = evaluate(make_judge("rules"), _write(tmp_path))
     cats = result["categories"]
     assert set(cats) == {"praise", "complaint", "short"}
     assert cats["praise"] == {"n": 2, "accuracy": 1.0, "decided_precision": 1.0, "decided_fraction": 1.0, "wrong_sign": 0.0}

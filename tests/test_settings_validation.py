@@ -46,7 +46,7 @@ def test_every_field_declares_help_type_and_range():
 
 
 def test_every_judge_mode_is_an_accepted_setting():
-    from openclaw_local.learn.judge import DEFAULT_MODE, MODES
+    from openclaw_local.judge import DEFAULT_MODE, MODES
 
     choices = SETTING_FIELDS["judge_mode"].metadata["choices"]
     assert set(MODES) <= set(choices) and DEFAULT_MODE in choices

@@ -9,7 +9,7 @@ import random
 import pytest
 
 from openclaw_local.cli import main
-from openclaw_local.learn.judge import _NEG_RX, rule_score
+from openclaw_local.judge.rules import NEG_RX, rule_score
 from openclaw_local.sim.persona import (
     PersonaError, SimulatedUser, default_complaint, load_persona, parse_persona, sample, shipped_personas,
 )
@@ -169,6 +169,6 @@ def test_indirect_persona_never_uses_the_old_rules_cue_words():
     complaints = [c for rule in persona.rules for c in persona.complaint_pool(rule)]
     assert len(complaints) >= 32
     for text in complaints:
-        hits = [rx.pattern for rx in _NEG_RX if rx.search(text)]
+        hits = [rx.pattern for rx in NEG_RX if rx.search(text)]
         assert not hits, (text, hits)
         assert rule_score("Here is a reply.", text, "How do I bleed a radiator?")[0] != -1, text

@@ -10,6 +10,7 @@ import pytest
 from openclaw_local.store import Store
 from openclaw_local.ui.app import OpenClawApp
 from openclaw_local.ui.help_screen import HelpScreen
+from openclaw_local.ui.app import key_places
 from openclaw_local.ui.keys import KEY_NAMES, bound_keys, help_text, readme_block, readme_table, sections
 from openclaw_local.ui.widgets import ChatInput, ChatView, ConversationSidebar, CorrectionEditor
 from tests.ui_helpers import make_fake_app, seed_chat, wait_for, wait_idle
@@ -138,7 +139,7 @@ async def test_help_on_f1_and_question_mark_when_not_typing(store):
                 assert KEY_NAMES.get(key, key) in shown, (cls.__name__, key)
             assert " ".join((binding.tooltip or binding.description).split()) in shown
     assert bound_keys(OpenClawApp) >= {"f1", "question_mark", "ctrl+n", "ctrl+f", "slash", "escape", "tab", "ctrl+q"}
-    assert help_text() == help_text()  # deterministic
+    assert help_text(key_places()) == help_text(key_places())  # deterministic
 
 
 async def test_footer_shows_keys_for_what_has_focus(store):
@@ -162,8 +163,8 @@ async def test_footer_shows_keys_for_what_has_focus(store):
 def test_readme_key_table_is_generated_from_bindings():
     block = readme_block(README.read_text(encoding="utf-8"))
     assert block is not None, "README lost its generated keys block"
-    assert block == readme_table(), "README keys are stale: run python -m openclaw_local.ui.keys --readme README.md"
-    for _, rows in sections():
+    assert block == readme_table(key_places()), "README keys are stale: run python -m openclaw_local.ui --readme README.md"
+    for _, rows in sections(key_places()):
         for keys, _ in rows:
             assert f"`{keys}`" in block
 

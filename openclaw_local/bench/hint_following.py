@@ -7,7 +7,7 @@ This measures that directly. For each shipped persona and each of its rules, on 
 persona's eval prompts, one greedy reply without a hint and one with that rule's hint
 appended to the last user message exactly as the teacher sees it. The hint is what the
 product makes of the persona's first complaint about the rule
-(:func:`openclaw_local.learn.hints.request_hint`, the default judge's hint); where that
+(:func:`openclaw_local.judge.hints.request_hint`, the default judge's hint); where that
 gives no hint, the rule's plain instruction is used and the row says so.
 
 Only replies that break a rule without the hint matter for OPD, so the headline number is
@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from openclaw_local.learn.hints import request_hint
+from openclaw_local.judge.hints import request_hint
 from openclaw_local.learn.trainer import with_hint
 from openclaw_local.sim.persona import Persona
 from openclaw_local.sim.rules import Rule, check_all

@@ -7,8 +7,8 @@ each of their first 20 reactions comes with a 👍 or 👎 on the reply
 (``assets/judge_sim_user.jsonl``, ``"use": "gesture"``). The gestures go through the
 product's own path (SQLite feedback → judge worker → judge labels → calibration refit →
 judge worker picks it up). After 0, 10 and 20 gestures the learned judge scores the
-same user's *other* messages (``"use": "eval"``, never labels) and the dev split of
-``assets/prm_train.jsonl`` (other users: the calibration must not break them).
+same user's *other* messages (``"use": "eval"``, never labels) and the judge's dev set
+``assets/judge/dev.jsonl`` (other users: the calibration must not break them).
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from openclaw_local.learn.prm_eval import load_labeled, summarize
+from openclaw_local.judge.data import ASSETS as JUDGE_ASSETS
+from openclaw_local.judge.data import DEV_FILE, load_labeled
+from openclaw_local.judge.evaluate import summarize
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 USER_PATH = ASSETS / "judge_sim_user.jsonl"
@@ -33,6 +35,7 @@ def _score(judge, rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run(steps=STEPS, user_path: Path = USER_PATH) -> list[dict[str, Any]]:
+    from openclaw_local.config import Settings
     from openclaw_local.services.judge_calibration import CalibrationFitter
     from openclaw_local.services.judging import JudgeWorker
     from openclaw_local.services import container
@@ -41,13 +44,13 @@ def run(steps=STEPS, user_path: Path = USER_PATH) -> list[dict[str, Any]]:
     rows = load_labeled(user_path)
     gestures = [r for r in rows if r["use"] == "gesture"]
     evals = [r for r in rows if r["use"] == "eval"]
-    train_path = ASSETS / "prm_train.jsonl"
-    dev = [r for r in load_labeled(train_path) if r.get("split") == "dev"] if train_path.is_file() else []
+    dev = load_labeled(JUDGE_ASSETS / DEV_FILE)
     out = []
     with tempfile.TemporaryDirectory() as home:
         store = container.open_store(Path(home))
-        worker = JudgeWorker(SampleStore(store), mode="learned")
-        fitter = CalibrationFitter(store, judge=worker.judge.learned)
+        judge = container.build_judge(Settings(), None, "learned")
+        worker = JudgeWorker(SampleStore(store), judge)
+        fitter = CalibrationFitter(store, judge)
         conv = store.create_conversation("sys")
         done = 0
         for step in steps:
@@ -63,8 +66,8 @@ def run(steps=STEPS, user_path: Path = USER_PATH) -> list[dict[str, Any]]:
             fit_s = time.perf_counter() - t0
             worker.refresh_calibration()
             out.append({"gestures": step, "labels_used": used, "fit_s": round(fit_s, 2),
-                        "user": _score(worker.judge.learned, evals),
-                        "dev": _score(worker.judge.learned, dev) if dev else None})
+                        "user": _score(judge, evals),
+                        "dev": _score(judge, dev) if dev else None})
         store.close()
     return out
 

@@ -167,8 +167,6 @@ def ttft_while_judging(engine, chat, samples, judge_engine, s: Settings, rounds:
     model: no model calls, its encoder's CPU competes with chat) and ``generate`` (votes on the
     shared model, preempted by chat). Idle and busy rounds alternate; the judge's latency per
     sample is measured first, which also loads the learned judge's encoder (not timed as TTFT)."""
-    from openclaw_local.services.judging import JudgeWorker
-
     rows: list[tuple[str, str]] = []
     verdicts: list[str] = []
     for mode in judges:  # None: the default judge for this model (settings.judge_mode)
@@ -182,7 +180,7 @@ def ttft_while_judging(engine, chat, samples, judge_engine, s: Settings, rounds:
             worker = None
             if busy_round:
                 _seed_judge_queue(chat, samples, queue)
-                worker = JudgeWorker(samples, judge_engine, settings=s, mode=mode)
+                worker = _judge_worker(samples, judge_engine, s, mode)
                 worker.start()
                 time.sleep(min(0.6, per_sample * 2))  # the worker is mid-judgement when the user sends
             try:
@@ -201,11 +199,18 @@ def ttft_while_judging(engine, chat, samples, judge_engine, s: Settings, rounds:
     return rows, verdicts
 
 
-def _drain_judge_queue(samples, s: Settings) -> None:
-    """Judge what the busy rounds left waiting, with the instant rules judge (not measured)."""
+def _judge_worker(samples, judge_engine, s: Settings, mode: str | None):
+    """A judge worker for ``mode`` (None: the mode the composition root decides for these settings)."""
+    from openclaw_local.services import container
     from openclaw_local.services.judging import JudgeWorker
 
-    worker = JudgeWorker(samples, None, settings=s, mode="rules")
+    mode = mode or container.judge_mode(s)
+    return JudgeWorker(samples, container.build_judge(s, judge_engine, mode), settings=s)
+
+
+def _drain_judge_queue(samples, s: Settings) -> None:
+    """Judge what the busy rounds left waiting, with the instant rules judge (not measured)."""
+    worker = _judge_worker(samples, None, s, "rules")
     worker.start()
     try:
         worker.wait_idle(120)
@@ -262,10 +267,8 @@ def _seed_judge_queue(chat, samples, n: int):
 
 def _judge_latency(chat, samples, judge_engine, s: Settings, mode: str | None) -> tuple[float, str]:
     """Median seconds per judged sample over a fresh queue of 4, and the judge's concrete mode."""
-    from openclaw_local.services.judging import JudgeWorker
-
     _seed_judge_queue(chat, samples, 4)
-    worker = JudgeWorker(samples, judge_engine, settings=s, mode=mode)
+    worker = _judge_worker(samples, judge_engine, s, mode)
     times: list[float] = []
     last = time.perf_counter()
     worker.start()

@@ -1,4 +1,5 @@
-"""``eval-prm FILE.jsonl``: the judge's accuracy on labeled next states (see learn/prm_eval.py)."""
+"""``eval-prm [FILE.jsonl]``: the judge's accuracy on labeled next states (judge/evaluate.py); the frozen
+test set (``assets/judge/test.jsonl``) when no file is given. The one entry point for measuring a judge."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 from openclaw_local.cli.common import positive_int
 from openclaw_local.errors import NotFoundError, UserError
+from openclaw_local.judge import SETTING_MODES
 
 
 class LabeledFileError(UserError):
@@ -16,8 +18,10 @@ class LabeledFileError(UserError):
 
 def register(sub) -> None:
     p = sub.add_parser("eval-prm", help="measure the judge (PRM) on a labeled JSONL file")
-    p.add_argument("file", metavar="FILE.jsonl", help='lines {"reply": ..., "next_state": ..., "label": 1|0|-1}')
-    p.add_argument("--mode", default=None, help="judge mode (default: the product's judge mode)")
+    p.add_argument("file", metavar="FILE.jsonl", nargs="?", default=None,
+                   help='lines {"reply": ..., "next_state": ..., "label": 1|0|-1} (default: the judge\'s frozen test set, '
+                        "assets/judge/test.jsonl)")
+    p.add_argument("--mode", default=None, help=f"judge mode: {' | '.join(SETTING_MODES)} (default: the product's judge mode)")
     p.add_argument("--votes", type=positive_int, default=None, help="judge votes per line (default: the judge_votes setting)")
     p.add_argument("--limit", type=positive_int, default=None, help="only the first N lines (N >= 1)")
     p.set_defaults(func=run)
@@ -26,7 +30,7 @@ def register(sub) -> None:
 def _check_file(path: Path) -> int:
     if not path.is_file():
         raise NotFoundError(f"labeled file not found: {path}")
-    from openclaw_local.learn.prm_eval import load_labeled
+    from openclaw_local.judge.data import load_labeled
 
     try:
         text = path.read_text(encoding="utf-8")
@@ -52,15 +56,15 @@ def _check_file(path: Path) -> int:
 def run(args: argparse.Namespace) -> int:
     from openclaw_local.cli.common import home_dir, settings_from
     from openclaw_local.errors import UsageError
-    from openclaw_local.learn.judge import MODES
-    from openclaw_local.learn.prm_eval import evaluate, format_report
+    from openclaw_local.judge.data import TEST_PATH
+    from openclaw_local.judge.evaluate import evaluate, format_report
     from openclaw_local.services import container
 
-    path = Path(args.file)
+    path = Path(args.file) if args.file is not None else TEST_PATH
     n = _check_file(path)
     settings = settings_from(args, home_dir())
-    if args.mode is not None and args.mode not in MODES + ("auto",):
-        raise UsageError(f"unknown judge mode {args.mode!r} (use one of {', '.join(MODES + ('auto',))})")
+    if args.mode is not None and args.mode not in SETTING_MODES:
+        raise UsageError(f"unknown judge mode {args.mode!r} (use one of {', '.join(SETTING_MODES)})")
     if args.mode is not None:
         settings.judge_mode = args.mode
     mode = container.judge_mode(settings)

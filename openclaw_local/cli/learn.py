@@ -159,8 +159,7 @@ def _learn_here(home, settings) -> int:
     if waiting:
         judge_mode = container.judge_mode(settings)
         judge_engine = container.load_judge_engine(home, settings, judge_mode)  # on the CPU, like any background job
-        worker = JudgeWorker(samples, judge_engine, settings=settings,
-                             judge=container.build_judge(settings, judge_engine, judge_mode))
+        worker = JudgeWorker(samples, container.build_judge(settings, judge_engine, judge_mode), settings=settings)
         print(f"judging {waiting} repl{'y' if waiting == 1 else 'ies'}…", file=sys.stderr)
         worker.run_pending()
         if judge_engine is not None:

@@ -21,7 +21,8 @@ from __future__ import annotations
 import re
 from typing import Sequence, TypeVar
 
-from openclaw_local.learn.hints import _clauses, _instruction, _is_bare, _style_of, _strip, _FILLER_CLAUSE, _ASK_RX
+from openclaw_local.judge.words import ASK_RX, FILLER_CLAUSE, clauses, is_bare, strip_clause, style_of
+from openclaw_local.judge.words import instruction as clause_instruction
 
 MAX_CHARS = 200
 CHARS_PER_TOKEN = 4
@@ -140,7 +141,7 @@ def _imperative(clause: str) -> str:
         text = rest if m.group(3) else "prefer " + rest
     text = re.sub(r"^always\s+", "", text, flags=re.I)
     text = re.sub(r"^every time,\s*", "", text, flags=re.I)
-    out = _instruction(text)
+    out = clause_instruction(text)
     return bounded(out) if out else ""
 
 
@@ -163,7 +164,7 @@ def _standing_clause(clause: str) -> str | None:
     body = _TRAILING_ALWAYS.sub("", body) if not had_future else body
     trailing_always = bool(_TRAILING_ALWAYS.search(clause))
     body = " ".join(body.split()).strip(" ,;:-")
-    stripped = _strip(body) if body else ""
+    stripped = strip_clause(body) if body else ""
     opener = bool(_OPENERS.match(stripped)) and not _NOT_AN_ORDER.match(stripped)
     if not (had_future or opener or trailing_always):
         return None
@@ -178,8 +179,8 @@ def standing_instructions(message: str) -> list[tuple[str, bool]]:
     ("always make this one shorter"): such a request is kept only once it is repeated."""
     text = " ".join((message or "").split())
     out: list[tuple[str, bool]] = []
-    for clause in _clauses(text):
-        if _FILLER_CLAUSE.match(clause):
+    for clause in clauses(text):
+        if FILLER_CLAUSE.match(clause):
             continue
         instruction = _standing_clause(clause)
         if instruction and all(not same_request(instruction, seen) for seen, _ in out):
@@ -194,15 +195,15 @@ def one_off_requests(message: str) -> list[str]:
     complaint ("no, wrong") or a stated fact ("it's python 3 not 2") gives nothing."""
     text = " ".join((message or "").split())
     out: list[str] = []
-    for clause in (part for c in _clauses(text) for part in re.split(r"(?<=[,;])\s+", c)):
+    for clause in (part for c in clauses(text) for part in re.split(r"(?<=[,;])\s+", c)):
         clause = clause.strip(" ,;")
-        if not clause or _FILLER_CLAUSE.match(clause) or _is_bare(clause):
+        if not clause or FILLER_CLAUSE.match(clause) or is_bare(clause):
             continue
-        style = _style_of(clause)
-        if style is None and not _ASK_RX.search(clause):
+        style = style_of(clause)
+        if style is None and not ASK_RX.search(clause):
             continue
         body = _general(_FUTURE.sub(" ", clause))
-        instruction = style or _imperative(_strip(" ".join(body.split())))
+        instruction = style or _imperative(strip_clause(" ".join(body.split())))
         if not instruction or _CORRECTION_HINT.match(instruction) or not _meaningful(instruction):
             continue
         if all(not same_request(instruction, seen) for seen in out):

@@ -6,7 +6,8 @@ worker process, the Adapters screen's probe context, the simulator's replay and 
 "which GGUF", "which load plan", "does this judge mode need a model" and "how is a Judge configured
 from the settings" are each decided here and nowhere else.
 ``tests/test_composition_root.py`` fails when a module elsewhere constructs an ``Engine`` or a
-``Judge``, calls ``plan_for`` or opens a ``Store`` itself.
+judge, calls ``plan_for`` or opens a ``Store`` itself. The judge mode is decided here too
+(:func:`judge_mode`); everyone else receives the concrete mode or the built judge.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from openclaw_local.paths import resolve_judge_model_path, resolve_model_path
 if TYPE_CHECKING:
     from openclaw_local.engine import Engine, ModelGate
     from openclaw_local.engine.load_plan import LoadPlan
-    from openclaw_local.learn.judge import Judge
+    from openclaw_local.judge import Judge
     from openclaw_local.store import Store
 
 JUDGE_N_CTX = 2048  # a judge prompt (reply + next state + rubric) never needs more; a smaller context loads faster
+AUTO_GENERATE_MIN_PARAMS = 3e9  # "auto": a judge model this big judges by generation (m votes), docs/JUDGE.md
 
 
 def open_store(home: Path, *, migrate: bool = True, read_only: bool = False) -> "Store":
@@ -69,13 +71,23 @@ def load_chat_engine(home: Path, settings: Any, *, gate: "ModelGate | None" = No
 
 
 def judge_mode(settings: Any) -> str:
-    """The concrete judge mode for these settings (``auto`` looks at the judge model's size)."""
-    from openclaw_local.learn.judge import DEFAULT_MODE
-    from openclaw_local.services.judging import judge_mode_for
+    """The concrete judge mode for these settings — the one place it is decided.
 
-    if (getattr(settings, "judge_mode", None) or DEFAULT_MODE) != "auto":
-        return judge_mode_for(settings, None)  # no model path needed (and none resolved)
-    return judge_mode_for(settings, str(resolve_judge_model_path(settings)))
+    ``auto`` → ``generate`` when the judge model (``judge_model_path``, else the served model) has
+    ≥ 3 B parameters, counted from its GGUF tensor table (Qwen3-4B judges by voting); else
+    ``learned`` (a 135M model cannot judge by generation, docs/JUDGE.md). An empty setting is the default mode.
+    """
+    from openclaw_local.judge import DEFAULT_MODE, MODES
+
+    mode = getattr(settings, "judge_mode", None) or DEFAULT_MODE
+    if mode != "auto":
+        if mode not in MODES:
+            raise ValueError(f"judge mode must be auto or one of {MODES}, not {mode!r}")
+        return mode
+    from openclaw_local.engine.model_size import parameter_count
+
+    n_params = parameter_count(resolve_judge_model_path(settings))
+    return "generate" if n_params is not None and n_params >= AUTO_GENERATE_MIN_PARAMS else DEFAULT_MODE
 
 
 def load_judge_engine(home: Path | None, settings: Any, mode: str, *, gate: "ModelGate | None" = None,
@@ -84,9 +96,9 @@ def load_judge_engine(home: Path | None, settings: Any, mode: str, *, gate: "Mod
 
     A context of its own: judging never evicts the chat's cached prompt and always scores with the base model.
     """
-    from openclaw_local.services.judging import needs_engine
+    from openclaw_local.judge import JUDGES
 
-    if not needs_engine(mode):
+    if not JUDGES[mode].needs_engine:
         return None
     return load_engine(home, settings, resolve_judge_model_path(settings), n_ctx=min(JUDGE_N_CTX, settings.n_ctx),
                        seed=seed, gate=gate, cpu_only=cpu_only, notices=notices)
@@ -94,9 +106,15 @@ def load_judge_engine(home: Path | None, settings: Any, mode: str, *, gate: "Mod
 
 def build_judge(settings: Any, engine: Any, mode: str, *, votes: int | None = None, temperature: float | None = None,
                 seed: int | None = None, calibrate: bool = True) -> "Judge":
-    """The judge for ``mode``; votes and temperature from the settings unless given."""
-    from openclaw_local.learn.judge import Judge
+    """The judge for a concrete ``mode`` (from :func:`judge_mode`); votes and temperature from the
+    settings unless given. The learned judge gets its anchor lines (for this user's calibration) here."""
+    from openclaw_local.judge import make_judge
 
-    return Judge(engine, mode=mode, votes=settings.judge_votes if votes is None else votes,
-                 temperature=settings.judge_temperature if temperature is None else temperature, seed=seed,
-                 calibrate=calibrate)
+    options: dict[str, Any] = {}
+    if mode == "learned":
+        from openclaw_local.judge.data import anchor_rows
+
+        options["anchors"] = anchor_rows
+    return make_judge(mode, engine, votes=settings.judge_votes if votes is None else votes,
+                      temperature=settings.judge_temperature if temperature is None else temperature, seed=seed,
+                      calibrate=calibrate, **options)

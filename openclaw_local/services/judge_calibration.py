@@ -6,7 +6,7 @@ per-user calibration of the learned judge refitted on them.
 - :func:`overrule_verdict` (TUI, CLI): the user sets a judged reply's verdict before it trains;
   the verdict becomes the sample's reward and a label for its next message;
 - :class:`CalibrationFitter` (learner process): when the labels changed, refit the head's
-  per-user correction (:func:`~openclaw_local.learn.learned_judge.fit_user_calibration`)
+  per-user correction (:func:`~openclaw_local.judge.head.fit_user_calibration`)
   and store it; :func:`load_calibration` (judge worker) picks it up.
 """
 
@@ -15,11 +15,14 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openclaw_local.store import Store
 from openclaw_local.store.judge_labels import JudgeLabelStore
 from openclaw_local.store.samples import SampleStore
+
+if TYPE_CHECKING:
+    from openclaw_local.judge import LearnedJudge
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +76,7 @@ def verdict_state(store: Store, message_id: int) -> VerdictState:
 
 def load_calibration(store: Store):
     """The stored per-user calibration, or None (none fitted, or cleared)."""
-    from openclaw_local.learn.learned_judge import UserCalibration
+    from openclaw_local.judge.head import UserCalibration
 
     row = JudgeLabelStore(store).calibration()
     if row is None or not row["params"]:
@@ -84,10 +87,12 @@ def load_calibration(store: Store):
 class CalibrationFitter:
     """Refits the calibration when the labels changed since the last fit (run in the learner)."""
 
-    def __init__(self, store: Store, judge: Any = None, *, min_interval_s: float = 0.0):
+    def __init__(self, store: Store, judge: "LearnedJudge", *, min_interval_s: float = 0.0):
+        """``judge``: the learned judge with its anchor lines (``container.build_judge(settings, None, "learned")``);
+        its encoder is loaded only when there is work."""
         self.labels = JudgeLabelStore(store)
         self.min_interval_s = min_interval_s
-        self._judge = judge  # a LearnedJudge; created (and its encoder loaded) only when there is work
+        self._judge = judge
         self._retry_at = 0.0
 
     def stale(self) -> bool:
@@ -99,18 +104,14 @@ class CalibrationFitter:
 
     def refit(self) -> int:
         """Fit on every label (fewer than MIN_LABELS: no calibration). Returns the labels used."""
-        from openclaw_local.learn.learned_judge import LearnedJudge
-
         rows = self.labels.all()
         n, newest = self.labels.stamp()
         if len(rows) < MIN_LABELS:
             self.labels.save_calibration(None, n, newest)
             return 0
-        if self._judge is None:
-            self._judge = LearnedJudge()
         saved = self._judge.calibration
         try:
-            cal = self._judge.calibrate(rows)
+            cal = self._judge.fit_calibration(rows)
         finally:
             self._judge.calibration = saved  # the judge worker decides when to use it (refresh_calibration)
         self.labels.save_calibration(cal.to_bytes(), n, newest)

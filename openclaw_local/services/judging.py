@@ -23,7 +23,7 @@ from typing import Any
 
 from openclaw_local.config import Settings
 from openclaw_local.engine import Preempted
-from openclaw_local.learn.judge import DEFAULT_MODE, MODEL_FREE_MODES, Judge, resolve_mode
+from openclaw_local.judge import Judge
 from openclaw_local.services.events import EventBus, Judged
 from openclaw_local.services.judge_calibration import load_calibration, record_gesture_label
 from openclaw_local.services.preferences import PreferenceService
@@ -35,51 +35,24 @@ log = logging.getLogger(__name__)
 BATCH = 20
 
 
-def judge_mode_for(settings: Settings, model_path: "str | None") -> str:
-    """The concrete judge mode: ``auto`` looks at the judge model's size (parameter count from GGUF)."""
-    mode = getattr(settings, "judge_mode", None) or DEFAULT_MODE
-    if mode != "auto":
-        return mode
-    from openclaw_local.engine.model_size import parameter_count
-
-    from openclaw_local.paths import resolve_judge_model_path
-
-    path = resolve_judge_model_path(settings) if settings.judge_model_path else model_path  # "~" expanded
-    return resolve_mode(mode, parameter_count(path) if path else None)
-
-
-def needs_engine(mode: str) -> bool:
-    return mode not in MODEL_FREE_MODES
-
-
 class JudgeWorker:
     def __init__(
         self,
         samples: SampleStore,
-        engine: Any = None,
+        judge: Judge,
         *,
         settings: Settings | None = None,
-        judge: Judge | None = None,
-        mode: str | None = None,
         events: EventBus | None = None,
         poll_s: float = 60.0,
         retry_s: float = 0.05,
         preferences: PreferenceService | None = None,
     ):
-        """``engine``: the judge engine (the served Engine by default; or one for judge_model_path).
+        """``judge``: built by the composition root (``container.build_judge`` for ``container.judge_mode``).
 
-        ``mode`` defaults to ``settings.judge_mode`` (``rules``: no model call at all).
         ``events``: where each final verdict is published as :class:`Judged` (a private bus if None).
         """
         settings = settings or Settings()
         self.samples = samples
-        mode = mode or getattr(settings, "judge_mode", None) or DEFAULT_MODE
-        if mode == "auto":
-            mode = resolve_mode(mode, None) if engine is None else judge_mode_for(settings, getattr(engine, "model_path", None))
-        if judge is None:
-            from openclaw_local.services.container import build_judge
-
-            judge = build_judge(settings, engine, mode)
         self.judge = judge
         # a push-back with a hint: the change asked for becomes a candidate preference (active when repeated)
         self.preferences = preferences if preferences is not None else PreferenceService(samples.store, settings)
@@ -179,7 +152,7 @@ class JudgeWorker:
         row = JudgeLabelStore(self.samples.store).calibration()
         key = (row["fitted_at"], row["n_labels"]) if row and row["params"] else None
         if key != self._calibration_key:
-            self.judge.learned.calibration = load_calibration(self.samples.store) if key else None
+            self.judge.calibration = load_calibration(self.samples.store) if key else None
             self._calibration_key = key
 
     def run_pending(self) -> int:

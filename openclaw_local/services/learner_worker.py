@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         install_pause_hooks(ChatPause(home))
         priority += ", pauses while chat generates"
     from openclaw_local.learn.memory import NotEnoughMemory
+    from openclaw_local.services import container
     from openclaw_local.services.container import open_store
     from openclaw_local.services.training import Learner
     from openclaw_local.store.adapters import AdapterStore
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     from openclaw_local.services.judge_calibration import CalibrationFitter
 
     # this user's judge labels → the learned judge's calibration, refitted at most every 30 s
-    judge_fitter = CalibrationFitter(store, min_interval_s=30.0)
+    judge_fitter = CalibrationFitter(store, container.build_judge(settings, None, "learned"), min_interval_s=30.0)
     adapters.set_state(state="idle", step=0, total=0, pid=os.getpid(), error=None, detail=priority)
     version_made, rehearsal_ready = False, False
     try:

@@ -84,9 +84,8 @@ class Runtime:
                                                             notices=self.notices)
             if self.judge_engine is not None:
                 self._stack.callback(self.judge_engine.close)
-            self.judge_worker = JudgeWorker(self.samples, self.judge_engine, settings=s,
-                                            judge=container.build_judge(s, self.judge_engine, judge_mode),
-                                            events=self.events)
+            self.judge_worker = JudgeWorker(self.samples, container.build_judge(s, self.judge_engine, judge_mode),
+                                            settings=s, events=self.events)
             on_next_state = self.judge_worker.notify
         self.chat = ChatService(self.store, self.engine, s, adapter_version=lambda: self.learner.served_version,
                                 on_next_state=on_next_state)

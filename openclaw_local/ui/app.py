@@ -14,7 +14,7 @@ and one key acts on it; after that command, enter, or any key that is no command
 typing is back in the box (so a sentence typed after a rating is text, never
 commands). A mouse click on a reply selects it without leaving the box. Tab cycles message box → chat → sidebar (shift+tab back). The footer shows
 the keys that apply to what has focus; the help screen and the README table are
-generated from the same BINDINGS (:mod:`openclaw_local.ui.keys`).
+generated from the same BINDINGS (:func:`key_places` hands them to :mod:`openclaw_local.ui.keys`).
 
 Background events (the judge's verdicts, adapter swaps) arrive on the services' event bus:
 given ``events``, the app subscribes while it runs and :mod:`openclaw_local.ui.event_bridge`
@@ -326,7 +326,7 @@ class OpenClawApp(App):
         if isinstance(self.screen, HelpScreen):
             self.screen.dismiss(None)
         else:
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(key_places()))
 
     def action_preferences(self) -> None:
         """ctrl+p: the Preferences screen (``build_app(preference_service=...)``, the chat's by default)."""
@@ -649,6 +649,25 @@ class OpenClawApp(App):
     def post_judgment(self, message_id: int, mark: str, hint: str | None = None) -> None:
         """Thread-safe: show the judge's ✓ / ✗ / · on a reply."""
         self.post_message(JudgmentUpdate(message_id, mark, hint))
+
+
+def key_places() -> list[tuple[str, list[Binding]]]:
+    """Every place with keys of its own and its bindings, in the order the help and the README list them."""
+    from openclaw_local.ui.adapters_screen import AdaptersScreen
+    from openclaw_local.ui.overrule_screen import OverruleScreen
+    from openclaw_local.ui.preferences_screen import PreferencesScreen
+
+    return [
+        ("Anywhere", OpenClawApp.BINDINGS),
+        ("Message box (where typing goes)", ChatInput.BINDINGS),
+        ("Reply mode (chat pane: ↑↓ pick a reply, then one key acts on it; any other letter goes back to the message box)",
+         ChatView.BINDINGS),
+        ("Judge verdict picker (j in reply mode)", OverruleScreen.BINDINGS),
+        ("Correction editor", CorrectionEditor.BINDINGS),
+        ("Sidebar", ConversationSidebar.BINDINGS),
+        ("Adapters screen", AdaptersScreen.BINDINGS),
+        ("Preferences screen (ctrl+p)", PreferencesScreen.BINDINGS),
+    ]
 
 
 def build_app(

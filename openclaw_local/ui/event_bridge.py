@@ -9,14 +9,22 @@ notices reach the app as ``start_notices`` instead.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import Any, Callable, Protocol
 
 from openclaw_local.services.events import AdapterSwapped, EventBus, Judged
 from openclaw_local.ui.messages import NoticePosted
 from openclaw_local.verdicts import mark as verdict_mark
 
-if TYPE_CHECKING:
-    from openclaw_local.ui.app import OpenClawApp
+
+class EventTarget(Protocol):
+    """What the bridge posts to (the app; this module does not import it)."""
+
+    is_running: bool
+
+    def post_judgment(self, message_id: int, mark: str, hint: str | None) -> Any: ...
+
+    def post_message(self, message: Any) -> Any: ...
+
 
 def swap_notice(event: AdapterSwapped) -> NoticePosted:
     """What the chat says when the served adapter changes: the reason if it was not asked for."""
@@ -26,7 +34,7 @@ def swap_notice(event: AdapterSwapped) -> NoticePosted:
     return NoticePosted(text, severity="information")
 
 
-def forward(app: "OpenClawApp", event: object) -> None:
+def forward(app: EventTarget, event: object) -> None:
     """Post ``event`` to ``app`` as the message that shows it (any thread; unknown events are ignored)."""
     if not app.is_running:
         return
@@ -36,6 +44,6 @@ def forward(app: "OpenClawApp", event: object) -> None:
         app.post_message(swap_notice(event))
 
 
-def connect(app: "OpenClawApp", events: EventBus) -> Callable[[], None]:
+def connect(app: EventTarget, events: EventBus) -> Callable[[], None]:
     """Subscribe ``app`` to ``events``; returns the unsubscribe function."""
     return events.subscribe(lambda event: forward(app, event))

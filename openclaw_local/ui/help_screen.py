@@ -1,4 +1,5 @@
-"""The help screen (F1, or ``?`` when not typing): every key, generated from the bindings."""
+"""The help screen (F1, or ``?`` when not typing): every key, generated from the bindings of the
+places the app hands it (``HelpScreen(places=key_places())``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from openclaw_local.ui.keys import help_text
+from openclaw_local.ui.keys import Places, help_text
 
 
 class HelpScreen(ModalScreen[None]):
@@ -31,12 +32,16 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q,question_mark,f1", "close", "Close"),
     ]
 
+    def __init__(self, places: Places, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.places = places
+
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
             scroll.border_title = "keys — esc closes"
             # the box is 110 columns or 95 % of the screen
             width = min(110, int(self.app.size.width * 0.95)) - 9  # border, padding, scrollbar
-            yield Static(help_text(markup=True, width=width), id="help")
+            yield Static(help_text(self.places, markup=True, width=width), id="help")
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -1,17 +1,15 @@
-"""Train the learned judge's head: ``python -m openclaw_local.learn.judge_train``.
+"""Train the learned judge's head (library; run by ``scripts/train_judge_head.py``).
 
-Reads ``assets/prm_train.jsonl`` (lines with ``"split": "train" | "dev"``), plus the
-older hand-labeled sets as extra training lines. Every choice is made on the dev split
-only — which inputs the head sees (:data:`~openclaw_local.learn.learned_judge.FEATURE_SETS`),
-the L2 strength ``C`` and the abstain threshold — and compared with the cue rules on the
-same lines. The chosen head is then fitted on train + dev and written to
+Reads the training files and the dev file of ``assets/judge/`` (judge/data.py). Every choice is
+made on dev only — which inputs the head sees (:data:`~openclaw_local.judge.head.FEATURE_SETS`),
+the L2 strength ``C`` and the abstain threshold — and compared with the cue rules on the same
+lines. The chosen head is then fitted on train + dev; :func:`write_head` writes it to
 ``assets/judge_head.npz``, with the comparison in ``assets/judge_head.json``.
 The frozen test set is never read here. Deterministic: the same data gives the same head.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import time
@@ -20,36 +18,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from openclaw_local.learn import learned_judge as lj
-from openclaw_local.learn.judge import rule_score
-from openclaw_local.learn.prm_eval import load_labeled, per_category
+from openclaw_local.judge import head as lj
+from openclaw_local.judge.data import ASSETS, load_splits
+from openclaw_local.judge.evaluate import format_categories, per_category
+from openclaw_local.judge.rules import rule_score
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
-TRAIN_PATH = ASSETS / "prm_train.jsonl"
-EXTRA_TRAIN = ("prm_labeled.jsonl", "prm_heldout.jsonl", "prm_heldout2.jsonl", "prm_heldout3.jsonl")
-FALLBACK_DEV = "prm_heldout3.jsonl"  # dev split until prm_train.jsonl exists
 C_GRID = (0.3, 1.0, 3.0, 10.0, 30.0)
 THRESHOLDS = tuple(round(0.34 + 0.01 * i, 2) for i in range(62))
 MIN_PRECISION, MIN_DECIDED = 0.90, 0.50
-
-
-def load_splits(assets: Path = ASSETS) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
-    """(train rows, dev rows, files used)."""
-    train, dev, used = [], [], []
-    path = assets / TRAIN_PATH.name
-    if path.is_file():
-        rows = load_labeled(path)
-        train += [r for r in rows if r.get("split", "train") == "train"]
-        dev += [r for r in rows if r.get("split") == "dev"]
-        used.append(path.name)
-    else:
-        dev += load_labeled(assets / FALLBACK_DEV)
-        used.append(FALLBACK_DEV)
-    for name in EXTRA_TRAIN:
-        if (assets / name).is_file() and name not in used:
-            train += load_labeled(assets / name)
-            used.append(name)
-    return train, dev, used
 
 
 def metrics(labels: Sequence[int], preds: Sequence[int]) -> dict[str, float]:
@@ -127,43 +103,30 @@ def train(assets: Path = ASSETS, *, encoder: lj.Encoder | None = None, feature_s
     return head, report
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--assets", default=str(ASSETS), help="folder with prm_train.jsonl (and the older sets)")
-    ap.add_argument("--out", default=str(lj.HEAD_PATH), help="where the head goes (.npz; a .json report beside it)")
-    ap.add_argument("--cache", help="keep the encoder's embeddings in this .npz between runs (faster re-runs)")
-    args = ap.parse_args(argv)
-    encoder = lj.Encoder()  # all cores: training encodes ~3,000 texts
-    if args.cache and Path(args.cache).is_file():
-        with np.load(args.cache, allow_pickle=False) as z:
-            encoder.memo.update(zip(z["texts"].tolist(), z["vectors"]))
-    head, report = train(Path(args.assets), encoder=encoder)
-    if args.cache:
-        texts = list(encoder.memo)
-        np.savez(args.cache, texts=np.array(texts), vectors=np.stack([encoder.memo[t] for t in texts]))
-    out = Path(args.out)
+def write_head(head: lj.Head, report: dict[str, Any], out: Path | str = lj.HEAD_PATH) -> Path:
+    """The head as ``out`` (.npz) and its choice report beside it (.json)."""
+    out = Path(out)
     head.save(out)
     report_text = json.dumps({k: v for k, v in report.items() if k != "embed_ms_per_line"}, indent=1)
     out.with_suffix(".json").write_text(report_text + "\n", encoding="utf-8")
-    print(f"train {report['n_train']} lines, dev {report['n_dev']} ({', '.join(report['data'])}); "
-          f"encoding {report['embed_ms_per_line']:.1f} ms/line")
+    return out
+
+
+def summary(report: dict[str, Any]) -> str:
+    """What :func:`train` compared and chose, as lines of text."""
+    lines = [f"train {report['n_train']} lines, dev {report['n_dev']} ({', '.join(report['data'])}); "
+             f"encoding {report['embed_ms_per_line']:.1f} ms/line"]
     r = report["rules_dev"]
-    print(f"  rules (baseline)        dev acc {r['accuracy']:.3f}  ±1 prec {r['precision']:.3f}  decided {r['decided']:.0%}")
+    lines.append(f"  rules (baseline)        dev acc {r['accuracy']:.3f}  ±1 prec {r['precision']:.3f}  decided {r['decided']:.0%}")
     for fs in lj.FEATURE_SETS:
         cands = [c for c in report["alternatives"] if c["feature_set"] == fs]
         if cands:
             c = max(cands, key=lambda c: (c["dev"]["accuracy"], c["dev"]["precision"]))
             m = c["dev"]
-            print(f"  {fs:8s} C={c['C']:<5} t={c['threshold']:.2f}  dev acc {m['accuracy']:.3f}  ±1 prec "
-                  f"{m['precision']:.3f}  decided {m['decided']:.0%}  wrong-sign {m['wrong_sign']:.1%}")
-    from openclaw_local.learn.prm_eval import format_categories
-
-    print("chosen head (fitted on train only) on dev, per category:")
-    print(format_categories(report["dev_categories"]))
+            lines.append(f"  {fs:8s} C={c['C']:<5} t={c['threshold']:.2f}  dev acc {m['accuracy']:.3f}  ±1 prec "
+                         f"{m['precision']:.3f}  decided {m['decided']:.0%}  wrong-sign {m['wrong_sign']:.1%}")
+    lines.append("chosen head (fitted on train only) on dev, per category:")
+    lines.append(format_categories(report["dev_categories"]))
     b = report["chosen"]
-    print(f"chosen: {b['feature_set']} C={b['C']} threshold {b['threshold']:.2f} -> {out}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    lines.append(f"chosen: {b['feature_set']} C={b['C']} threshold {b['threshold']:.2f}")
+    return "\n".join(lines)

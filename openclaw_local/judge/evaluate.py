@@ -1,54 +1,18 @@
-"""Measure the judge against hand-labeled next states (``assets/prm_labeled.jsonl``).
+"""Measure a judge against labeled next states: accuracy, the confusion matrix, ±1 precision, the
+share decided, wrong-sign verdicts, per category, and whether its hints carry the request.
 
-Each line: ``{"reply", "next_state", "label": 1|0|-1}`` and optionally ``"prompt"``
-(the user message the reply answered) and ``"category"`` (e.g. "sarcasm"; the report
-then gives accuracy, ±1 precision and the share decided per category).
-``python -m openclaw_local.learn.prm_eval [--mode M ...] [--votes N] [--model GGUF]``
-prints accuracy and the confusion matrix per mode.
+Library functions; the entry point is ``openclaw-local eval-prm [FILE.jsonl]`` (cli/eval_prm.py),
+which measures on the frozen test set (``assets/judge/test.jsonl``) by default.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-LABELS = (1, 0, -1)  # row/column order of the confusion matrix
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "assets" / "prm_labeled.jsonl"
-
-
-def load_labeled(path: Path | str = DEFAULT_PATH) -> list[dict[str, Any]]:
-    rows = []
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        if not isinstance(row, dict):
-            raise ValueError(f"{path}:{n}: must be a JSON object, not {_kind(row)}"
-                             ' (e.g. {"reply": "...", "next_state": "...", "label": 1})')
-        label = row.get("label")
-        if isinstance(label, bool) or not isinstance(label, int) or label not in LABELS:
-            raise ValueError(f"{path}:{n}: \"label\" must be 1, 0 or -1 (found {label!r})")
-        for key in ("reply", "next_state"):
-            if not isinstance(row.get(key), str):
-                raise ValueError(f"{path}:{n}: \"{key}\" must be text (found {_kind(row.get(key))})")
-        if row.get("prompt") is not None and not isinstance(row["prompt"], str):
-            raise ValueError(f"{path}:{n}: \"prompt\" must be text or absent (found {_kind(row['prompt'])})")
-        rows.append(row)
-    return rows
-
-
-_JSON_TYPES = {bool: "true/false", int: "number", float: "number", str: "text", list: "array", dict: "object"}
-
-
-def _kind(value: Any) -> str:
-    """How a JSON value reads in an error message, e.g. ``a number (5)``."""
-    if value is None:
-        return "nothing"
-    return f"{_JSON_TYPES.get(type(value), type(value).__name__)} {json.dumps(value)[:40]}"
+from openclaw_local.judge.data import LABELS, load_labeled
 
 
 def summarize(labels: list[int], preds: list[int]) -> dict[str, Any]:
@@ -102,7 +66,7 @@ def hint_check(judge: Any, rows: list[dict[str, Any]], preds: list[int]) -> dict
     return {"n": n, "given_label": given / n, "end_to_end": end / n, "examples": examples}
 
 
-def evaluate(judge: Any, path: Path | str = DEFAULT_PATH, *, limit: int | None = None) -> dict[str, Any]:
+def evaluate(judge: Any, path: Path | str, *, limit: int | None = None) -> dict[str, Any]:
     """Score every labeled line with ``judge.score(reply, next_state, prompt)``.
 
     Returns accuracy, the 3×3 confusion matrix ``confusion[true][pred]`` in
@@ -175,38 +139,3 @@ def format_categories(categories: dict[str, dict[str, Any]]) -> str:
         prec = "—" if m["decided_precision"] is None else f"{m['decided_precision']:.3f}"
         lines.append(f"  {cat:{width}s}  {m['n']:5d}  {m['accuracy']:8.3f}  {prec:>12s}  {m['decided_fraction']:6.0%}")
     return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    from openclaw_local.learn.judge import MODES
-    from openclaw_local.services import container  # a script entry point, like the CLI: it builds through the root
-
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--mode", action="append", choices=MODES, help="mode(s) to evaluate (default: all)")
-    ap.add_argument("--votes", type=int, default=3)
-    ap.add_argument("--temperature", type=float, default=0.6)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--model", help="judge GGUF (default: the embedded model)")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--no-calibrate", action="store_true")
-    ap.add_argument("--path", default=str(DEFAULT_PATH))
-    ap.add_argument("--limit", type=int)
-    args = ap.parse_args(argv)
-    modes = args.mode or list(MODES)
-    from openclaw_local.config import Settings
-
-    settings = Settings(model_path=args.model, threads=args.threads)
-    engine = None
-    if any(m not in ("rules", "learned") for m in modes):
-        from openclaw_local.paths import ensure_user_dir
-
-        engine = container.load_engine(ensure_user_dir(), settings, n_ctx=2048, seed=args.seed, cpu_only=True)
-    for mode in modes:
-        judge = container.build_judge(settings, engine, mode, votes=args.votes, temperature=args.temperature,
-                                      seed=args.seed, calibrate=not args.no_calibrate)
-        print(format_report(evaluate(judge, args.path, limit=args.limit)), flush=True)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

