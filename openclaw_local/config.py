@@ -90,6 +90,8 @@ class Settings:
     w_general: float = field(default=3.0, metadata={"help": "weight of the KL to the base model on plain general text (keeps general ability; docs/PERSONALIZATION.md)", "min": 0.0, "max": 1000.0})
     replay_corrections: int = field(default=8, metadata={"help": "earlier corrections replayed in each update (most recent first)", "min": 0, "max": 10000})
     rehearsal_items: int = field(default=8, metadata={"help": "the base model's own answers to general questions imitated in each update, so learning a style does not cost general ability (0 = off; docs/METHOD.md)", "min": 0, "max": 1000})
+    prefs_distil_items: int = field(default=4, metadata={"help": "items per update that distil the standing preferences into the adapter: the model's own reply with a preference in context, taught to the model without it (0 = off; docs/METHOD.md)", "min": 0, "max": 1000})
+    prefs_retire_kl: float = field(default=0.04, metadata={"help": "a preference leaves the prompt once the served adapter without it is this close to the model with it (mean per-token KL, nats; 0 = never retire; docs/METHOD.md)", "min": 0.0, "max": 100.0})
     repair_steps: int = field(default=2, metadata={"help": "when the promotion gate refuses an update, try this many smaller steps towards it (half, a quarter, …) before giving the feedback back (0 = off; learn/repair.py)", "min": 0, "max": 6})
     learn_wait_s: float = field(default=30.0, metadata={"help": "seconds `learn --once` waits for a running chat's learner to take its request", "min": 1.0, "max": 3600.0})
     hf_model_dir: str | None = field(default=None, metadata={"help": "optional HF directory for the trainable copy"})

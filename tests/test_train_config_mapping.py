@@ -31,6 +31,8 @@ NOT_TRAIN_CONFIG = {
     "learner_pause_for_chat": "whether the learner process pauses while chat generates (services/chat_activity.py)",
     "replay_corrections": "which items an update trains on (services/training.py)",
     "rehearsal_items": "which items an update trains on (services/training.py, learn/rehearsal.py)",
+    "prefs_distil_items": "which items an update trains on (services/training.py, learn/absorption.py)",
+    "prefs_retire_kl": "when a standing preference leaves the prompt (services/training.py, learn/absorption.py)",
     "repair_steps": "how a refused update is repaired (services/training.py, learn/repair.py)",
     "hf_model_dir": "where the trainable copy comes from (learn/trainable.py)",
     "learn_wait_s": "how long `learn --once` waits for a running chat's learner (cli/learn.py)",

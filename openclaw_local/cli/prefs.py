@@ -43,8 +43,12 @@ def _where(p: Preference) -> str:
     return f"{p.origin}{said}"
 
 
-def _line(p: Preference) -> str:
+def _line(p: Preference, back: bool = False) -> str:
     status = p.status + (" (confirm: prefs resume)" if p.needs_confirmation else "")
+    if p.status == "learned" and p.absorbed_version is not None:
+        status = f"learned in v{p.absorbed_version}"
+        if back:  # the served adapter is not v{N} or a descendant of it (a rollback): told to replies again
+            status += " (not served: in the prompt again)"
     seen = f", seen {p.times_seen}×" if p.times_seen > 1 else ""
     return f"#{p.id:<4} {status:<10} {p.text}\n       {_where(p)}{seen}"
 
@@ -88,8 +92,9 @@ def _list(svc, as_json: bool) -> int:
         return 0
     kept = [p for p in prefs if p.status != "candidate"]
     candidates = [p for p in prefs if p.status == "candidate"]
+    back = {p.id for p in svc.unabsorbed() if p.status == "learned"} if any(p.status == "learned" for p in prefs) else set()
     for p in kept:
-        print(_line(p))
+        print(_line(p, p.id in back))
     if candidates:
         print("\nseen once, not kept yet (said again, they become active; prefs resume ID keeps one now):")
         for p in candidates:

@@ -76,6 +76,11 @@ class TrainItem:
 
     A user correction is passed by the caller as its own item: the corrected text as
     ``reply`` with ``reward=+1``.
+
+    ``teacher_messages``: a teacher context other than the student's (``prompt_messages``),
+    e.g. the same prompt with the standing preferences in its system message. An item with
+    one gets the OPD term even without a hint (the hint, if any, is added to it); the student
+    is always scored on ``prompt_messages`` alone.
     """
 
     prompt_messages: list[dict[str, str]]
@@ -83,6 +88,7 @@ class TrainItem:
     reward: int | None = None
     hint: str | None = None
     is_correction: bool = False  # the user's corrected text: also imitated directly (w_sft)
+    teacher_messages: list[dict[str, str]] | None = None
 
     @classmethod
     def coerce(cls, item: "TrainItem | Mapping[str, Any]") -> "TrainItem":
@@ -94,6 +100,7 @@ class TrainItem:
             reward=item.get("reward"),
             hint=item.get("hint"),
             is_correction=item.get("kind") == "correction",
+            teacher_messages=list(item["teacher_messages"]) if item.get("teacher_messages") else None,
         )
 
     @property
@@ -103,6 +110,11 @@ class TrainItem:
     @property
     def has_hint(self) -> bool:
         return bool(self.hint and self.hint.strip())
+
+    @property
+    def has_teacher(self) -> bool:
+        """Trained towards a teacher context (OPD): a hint, or a teacher context of its own."""
+        return self.has_hint or self.teacher_messages is not None
 
 
 @dataclass
@@ -167,7 +179,7 @@ class UpdateMetrics:
     mean_reward: float = 0.0  # over items that carry a reward
     n_items: int = 0
     n_rewarded: int = 0
-    n_hinted: int = 0
+    n_hinted: int = 0  # items with a teacher context (a hint, or their own: standing preferences)
     n_tokens: int = 0  # reply tokens trained on (one pass)
     steps: int = 0
     seconds: float = 0.0
@@ -175,7 +187,7 @@ class UpdateMetrics:
     clip_fraction: float = 0.0
     mean_opd_advantage: float = 0.0  # mean of teacher - old over hinted reply tokens
     grad_norm: float = 0.0  # last step, before clipping
-    skipped: int = 0  # items with neither reward nor hint
+    skipped: int = 0  # items with neither reward nor hint nor teacher context
     general_kl: float = 0.0  # mean general-text KL to the base over steps (0 when the term is off)
 
 
@@ -234,7 +246,8 @@ def _ids(tokenizer: Any, text: str) -> list[int]:
 
 
 def encode_item(tokenizer: Any, item: TrainItem, max_seq_len: int = 1024) -> Encoded:
-    """Token ids of prompt and reply (and of the hint-augmented teacher prompt, if any)."""
+    """Token ids of prompt and reply (and of the teacher prompt: the item's teacher context, or its
+    prompt, with the hint appended; None when the item has neither)."""
     reply_ids = _ids(tokenizer, strip_thinking(item.reply) + _end_of_turn(tokenizer))
     reply_ids = reply_ids[: max(1, max_seq_len - 1)]
     room = max(1, max_seq_len - len(reply_ids))  # keep at least one prompt token (the one predicting y_1)
@@ -243,7 +256,10 @@ def encode_item(tokenizer: Any, item: TrainItem, max_seq_len: int = 1024) -> Enc
         ids = _ids(tokenizer, _render_prompt(tokenizer, messages))
         return ids[-room:]
 
-    teacher = prompt(with_hint(item.prompt_messages, item.hint)) if item.has_hint else None
+    teacher = None
+    if item.has_teacher:
+        context = item.teacher_messages if item.teacher_messages is not None else item.prompt_messages
+        teacher = prompt(with_hint(context, item.hint) if item.has_hint else context)
     return Encoded(prompt_ids=prompt(item.prompt_messages), reply_ids=reply_ids, teacher_prompt_ids=teacher)
 
 
@@ -371,7 +387,7 @@ def train_update(
     started = time.monotonic()
     metrics = UpdateMetrics()
     all_items = [TrainItem.coerce(i) for i in items]
-    usable = [i for i in all_items if i.has_reward or i.has_hint]
+    usable = [i for i in all_items if i.has_reward or i.has_teacher]
     metrics.skipped = len(all_items) - len(usable)
     metrics.n_items = len(usable)
     if not usable:
@@ -389,7 +405,7 @@ def train_update(
     prompts = [e.prompt_ids for e in enc]
     replies = [e.reply_ids for e in enc]
     rewards = torch.tensor([float(it.reward or 0) for it in usable])
-    has_hint = torch.tensor([it.has_hint for it in usable])
+    has_hint = torch.tensor([it.has_teacher for it in usable])  # the OPD term: a hint or a teacher context
     is_correction = torch.tensor([it.is_correction for it in usable])
     metrics.n_rewarded = int((rewards != 0).sum())
     metrics.n_hinted = int(has_hint.sum())

@@ -76,7 +76,9 @@ class ChatService:
     ):
         self.store = store
         # standing preferences: captured from the user's messages, put into every reply's system context
-        self.preferences = preferences if preferences is not None else PreferenceService(store, settings)
+        # (a learned one only while the served adapter absorbed it: PreferenceService.in_context)
+        self.preferences = (preferences if preferences is not None
+                            else PreferenceService(store, settings, served_version=adapter_version))
         self.engine = engine
         self.settings = settings
         self.adapter_version = adapter_version

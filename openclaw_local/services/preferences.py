@@ -14,21 +14,31 @@ seeing it again bumps ``times_seen``. With ``prefs_confirm_endpoint`` (default o
 preference that arrives through the endpoint starts ``paused`` with ``needs_confirmation``
 until the user resumes it (TUI, CLI). :meth:`in_context` is what the next reply gets: the
 active ones, newest kept when over ``prefs_token_budget``.
+
+Absorbed, then retired: the learner distils each preference in context into the adapter and
+marks it ``learned`` in the version that absorbed it (``absorbed_version``; services/training.py).
+A learned preference stays out of the context only while that version is the served one or
+an ancestor of it (:func:`absorbed`, a pure function over the version chain): after a
+rollback to an earlier version, or once a version trained from elsewhere is served, it is
+back in the context with no bookkeeping.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Callable, Iterable, Mapping
 
 from openclaw_local.config import Settings
 from openclaw_local.errors import NotFoundError, UsageError
 from openclaw_local.learn import preference_text as pt
 from openclaw_local.records import Preference
 from openclaw_local.store import Store
+from openclaw_local.store.adapters import AdapterStore
 from openclaw_local.store.preferences import PreferenceStore
 
 log = logging.getLogger(__name__)
 
+SERVED = object()  # "the version served now" (PreferenceService.unabsorbed)
 USER_STATUSES = ("active", "paused")  # what a user may set by hand (candidate/learned are the app's)
 
 
@@ -36,11 +46,43 @@ def endpoint_origin(client: str | None) -> str:
     return f"endpoint:{(client or 'api').strip()[:40] or 'api'}"
 
 
+def absorbed(pref: Preference, served: int | None, parents: Mapping[int, int | None]) -> bool:
+    """Is ``pref`` absorbed by the adapter that is served? Only a ``learned`` preference whose
+    ``absorbed_version`` is ``served`` or one of its ancestors (``parents``: version → parent).
+    With the base model served (``served`` None) nothing is absorbed."""
+    if pref.status != "learned" or pref.absorbed_version is None or served is None:
+        return False
+    cur: int | None = served
+    seen: set[int] = set()
+    while cur is not None and cur not in seen:
+        if cur == pref.absorbed_version:
+            return True
+        seen.add(cur)
+        cur = parents.get(cur)
+    return False
+
+
+def unabsorbed(prefs: Iterable[Preference], served: int | None, parents: Mapping[int, int | None]) -> list[Preference]:
+    """The preferences a reply needs in its context: the active ones and the learned ones the served
+    adapter has not absorbed (rolled back past, or trained elsewhere), in the given order."""
+    return [p for p in prefs if p.status == "active" or (p.status == "learned" and not absorbed(p, served, parents))]
+
+
 class PreferenceService:
-    def __init__(self, store: Store, settings: Settings | None = None):
+    def __init__(self, store: Store, settings: Settings | None = None, *,
+                 served_version: Callable[[], int | None] | None = None):
+        """``served_version``: the adapter version the chat serves now (None: the base model);
+        without it, the store's active version."""
         self.store = store
         self.settings = settings or Settings()
         self.prefs = PreferenceStore(store)
+        self._served_version = served_version
+
+    def served_version(self) -> int | None:
+        if self._served_version is not None:
+            return self._served_version()
+        active = AdapterStore(self.store).active()
+        return active.id if active else None
 
     # ------------------------------------------------------------------ reading
     def list(self, status: str | None = None) -> list[Preference]:
@@ -55,12 +97,23 @@ class PreferenceService:
     def by_ids(self, ids: list[int]) -> dict[int, Preference]:
         return self.prefs.by_ids(ids)
 
+    def unabsorbed(self, served: int | None | object = SERVED) -> list[Preference]:
+        """Every preference a reply served by ``served`` (default: :meth:`served_version`) needs in its
+        context, oldest first, before the token budget: active, or learned but not absorbed."""
+        rows = [p for p in self.prefs.all() if p.status in ("active", "learned")]
+        if not any(p.status == "learned" for p in rows):
+            return rows
+        if served is SERVED:
+            served = self.served_version()
+        return unabsorbed(rows, served, AdapterStore(self.store).parents())
+
     def in_context(self) -> list[Preference]:
-        """The active preferences the next reply gets, oldest first, within ``prefs_token_budget``
-        (the oldest are dropped first when they do not all fit)."""
+        """The preferences the next reply gets, oldest first, within ``prefs_token_budget`` (the
+        oldest are dropped first when they do not all fit): the active ones, and the learned ones
+        the served adapter has not absorbed (:func:`absorbed`)."""
         if not self.settings.prefs_enabled:
             return []
-        return pt.fit_budget(self.prefs.all("active"), lambda p: p.text, self.settings.prefs_token_budget)
+        return pt.fit_budget(self.unabsorbed(), lambda p: p.text, self.settings.prefs_token_budget)
 
     @staticmethod
     def block(prefs: list[Preference]) -> str:
@@ -88,8 +141,10 @@ class PreferenceService:
                               needs_confirmation=confirm)
 
     def edit(self, pref_id: int, text: str, *, origin: str = "cli") -> Preference:
-        self.get(pref_id)
+        pref = self.get(pref_id)
         fields: dict = {"text": self.clean_text(text)}
+        if pref.status == "learned":  # the adapter learned the old wording: the new one goes back into the prompt
+            fields.update(status="active", absorbed_version=None)
         if self._confirm(origin):  # a client rewrote it: the user confirms the new wording first
             fields.update(status="paused", needs_confirmation=True)
         return self.prefs.update(pref_id, **fields)  # type: ignore[return-value]
@@ -105,6 +160,7 @@ class PreferenceService:
         fields: dict = {"status": status}
         if status == "active":
             fields["needs_confirmation"] = False
+            fields["absorbed_version"] = None  # resuming a learned one puts it back into the prompt
         return self.prefs.update(pref_id, **fields)  # type: ignore[return-value]
 
     def pause(self, pref_id: int, *, origin: str = "cli") -> Preference:

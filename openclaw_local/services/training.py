@@ -31,6 +31,14 @@ before must not be undone), so that it nearly always holds accepted and rejected
 to judge jointly; a first, single-sample update is checked on that sample itself
 (``in_sample`` in the results). A rejected update leaves the in-memory
 model stale, so the next update reloads the active version (weights and optimizer state).
+
+Standing preferences (learn/absorption.py): a reply that had preferences in its context is
+trained with the student context without them and the teacher context with them; each update
+also distils every preference still in the prompt on ``prefs_distil_items`` OPD items (the
+model's own greedy reply with the preference, taught to the model without it); after a served
+update each preference is measured on held-out prompts and retired (``learned`` in that
+version) below ``prefs_retire_kl``, or put back into the prompt when a learned one rose above
+``BACK_FACTOR`` × that.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Callable
@@ -46,6 +55,7 @@ from openclaw_local.config import Settings
 from openclaw_local.paths import atomic_write_bytes
 from openclaw_local.learn import repair
 from openclaw_local.services import adapter_files
+from openclaw_local.services.preferences import PreferenceService, absorbed
 from openclaw_local.store import Store
 from openclaw_local.records import GGUF_NAME, AdapterVersion
 from openclaw_local.store.adapters import AdapterStore
@@ -57,6 +67,8 @@ REPLAY_TEXT = Path(__file__).resolve().parents[2] / "assets" / "replay_text.txt"
 HOLDOUT_MIN = 2  # samples an update needs before some (a fifth, at least one) are held out for the gate
 FEEDBACK_REFERENCE = 8  # earlier trained feedback samples the gate's feedback check reads next to the held-out slice
 RETRY_STEP = 0.5  # learning-rate factor per earlier refusal of an update's samples
+RECENT_PROMPTS = 16  # the user's newest messages the preference distillation draws its own prompts from
+log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int, float | None], None]  # (state, step, total, loss)
 version_dir = adapter_files.version_dir
 
@@ -207,7 +219,10 @@ class Learner:
         s = self.settings
         replayed = self.samples.replay_correction_items(s.replay_corrections, exclude=ids)
         self._ensure_loaded()
-        rehearsed = self._rehearsal(len(self.adapters.versions()))  # a different draw each update
+        update_no = len(self.adapters.versions())
+        rehearsed = self._rehearsal(update_no)  # a different draw each update
+        items = self._with_preference_teachers(items)
+        distilled = self._distil_preferences(update_no, avoid={i["prompt_messages"][-1]["content"] for i in rehearsed})
         retries = self.samples.gate_retries(train_ids)
         config = TrainConfig.from_settings(s, lr=s.learning_rate * RETRY_STEP ** retries)
         gate_config = self.gate_config
@@ -225,7 +240,8 @@ class Learner:
             self.progress("training", step, total, loss)
 
         parent_weights = repair.snapshot(t.model)  # the parent's LoRA weights, to repair a refused candidate
-        metrics = train_update(t.model, t.tokenizer, items + replayed + rehearsed, config, self._optimizer, progress=on_step,
+        metrics = train_update(t.model, t.tokenizer, items + replayed + rehearsed + distilled, config, self._optimizer,
+                               progress=on_step,
                                general_ids=self._general_ids() if config.w_general > 0 else None)
         self.progress("gating", 0, 0, metrics.loss)
         gate_started = time.monotonic()
@@ -256,7 +272,8 @@ class Learner:
             "loss": metrics.loss, "mean_reward": metrics.mean_reward, "n_samples": len(trained_ids),
             "n_items": metrics.n_items, "n_tokens": metrics.n_tokens, "seconds": time.monotonic() - started,
             "steps": metrics.steps, "tokens_per_s": metrics.tokens_per_s, "clip_fraction": metrics.clip_fraction,
-            "n_replayed": len(replayed), "n_rehearsed": len(rehearsed), "general_kl": metrics.general_kl, "gate_seconds": gate["seconds"],
+            "n_replayed": len(replayed), "n_rehearsed": len(rehearsed), "n_distilled": len(distilled),
+            "general_kl": metrics.general_kl, "gate_seconds": gate["seconds"],
         }
 
         def fill(tmp: Path) -> None:
@@ -268,7 +285,101 @@ class Learner:
         vid = version.id
         # a rejected update must not become the base of the next one: reload the active version then
         self._loaded_version = vid if passed else "stale"
+        if passed:
+            try:
+                self.measure_preferences(version)
+            except Exception:  # never lose a served update over the preferences' bookkeeping
+                log.exception("measuring the standing preferences on v%s failed", vid)
         return version
+
+    # ------------------------------------------------------------ standing preferences
+    def _preferences(self) -> PreferenceService:
+        return PreferenceService(self.store, self.settings)
+
+    def _with_preference_teachers(self, items: list[dict]) -> list[dict]:
+        """A reply generated with standing preferences in its context: the student context stays
+        without them (what the model is asked once they leave the prompt), the teacher context gets
+        them (those still active or learned, as the reply saw them), so the OPD term teaches them."""
+        from openclaw_local.learn.absorption import with_preferences
+
+        wanted = sorted({pid for item in items for pid in item.get("preference_ids") or []})
+        known = self._preferences().by_ids(wanted) if wanted else {}
+        out = []
+        for item in items:
+            texts = [known[pid].text for pid in item.get("preference_ids") or []
+                     if pid in known and known[pid].status in ("active", "learned")]
+            out.append({**item, "teacher_messages": with_preferences(item["prompt_messages"], texts)} if texts else item)
+        return out
+
+    def _distil_preferences(self, seed: int, avoid: set[str] = frozenset()) -> list[dict]:
+        """``prefs_distil_items`` OPD items for the preferences still in the served prompt: the model's
+        own greedy reply with one of them in its context (the user's recent prompts and general ones,
+        in turn), taught to the model without it. None when preferences or the setting are off."""
+        from openclaw_local.learn import absorption, rehearsal
+        from openclaw_local.learn import preference_text as pt
+
+        s = self.settings
+        if not s.prefs_enabled or s.prefs_distil_items <= 0:
+            return []
+        active = self.adapters.active()
+        prefs = self._preferences().unabsorbed(active.id if active else None)
+        if not prefs:
+            return []
+        user = [p for p in self.samples.recent_user_prompts(RECENT_PROMPTS) if not pt.standing_instructions(p)]
+        general = [p for p in rehearsal.load_prompts() if p not in avoid]
+        pairs = absorption.plan([p.id for p in prefs], user, general, s.prefs_distil_items, seed)
+        if not pairs:
+            return []
+        self.progress("distilling preferences", 0, len(pairs), None)
+        by_id = {p.id: p for p in prefs}
+        t = self._trainable
+        contexts = [absorption.with_preferences(absorption.single_turn(s.system_prompt, prompt), [by_id[pid].text])
+                    for pid, prompt in pairs]
+        replies = absorption.greedy_replies(t.model, t.tokenizer, contexts)
+        return [absorption.distil_item(s.system_prompt, prompt, [by_id[pid].text], text)
+                for (pid, prompt), (text, _) in zip(pairs, replies) if text]
+
+    def measure_preferences(self, version: AdapterVersion) -> list[dict]:
+        """After ``version`` is served (the model in memory): each active or learned preference's KL
+        (learn/absorption.retire_kl) on the held-out probe prompts, and what it decides. One in the
+        prompt below ``prefs_retire_kl`` becomes ``learned`` in this version; a learned one this
+        version absorbs (through its ancestors) that rose above ``BACK_FACTOR`` × the threshold is
+        ``active`` again. Recorded in the version's gate results (``preferences``) with the reason."""
+        from openclaw_local.learn import absorption
+
+        s = self.settings
+        threshold = s.prefs_retire_kl
+        if not s.prefs_enabled or threshold <= 0:
+            return []
+        svc = self._preferences()
+        prefs = [p for p in svc.list() if p.status in ("active", "learned")]
+        if not prefs:
+            return []
+        parents = self.adapters.parents()
+        probes = absorption.load_probe_prompts()
+        t = self._trainable
+        results = []
+        for i, pref in enumerate(prefs):
+            self.progress("measuring preferences", i, len(prefs), None)
+            in_context = not absorbed(pref, version.id, parents)
+            kl = absorption.retire_kl(t.model, t.tokenizer, s.system_prompt, probes, [pref.text])["kl"]
+            decision = absorption.decide(in_context, kl, threshold)
+            entry = {"id": pref.id, "kl": round(kl, 4), "in_context": in_context, "decision": decision}
+            now = svc.prefs.get(pref.id)
+            if decision is not None and (now is None or now.status != pref.status or now.text != pref.text):
+                entry["decision"], decision = None, None  # changed by the user meanwhile: theirs wins
+            if decision == "learned":
+                svc.prefs.update(pref.id, status="learned", absorbed_version=version.id)
+                entry["reason"] = f"KL {kl:.3f} below {threshold:g}: left the prompt"
+            elif decision == "active":
+                svc.prefs.update(pref.id, status="active", absorbed_version=None)
+                entry["reason"] = (f"KL {kl:.3f} rose above {absorption.BACK_FACTOR:g} × {threshold:g} "
+                                   f"(learned in v{pref.absorbed_version}): back in the prompt")
+            if decision is not None:
+                log.info("preference %s in v%s: %s", pref.id, version.id, entry["reason"])
+            results.append(entry)
+        self.adapters.add_to_gate(version.id, "preferences", results)
+        return results
 
     def publish(self, fill: Callable[[Path], None], *, parent_id: int | None, sample_ids: list[int],
                 metrics: dict, gate: dict, passed: bool, reason: str | None) -> AdapterVersion:

@@ -102,6 +102,24 @@ class AdapterStore:
         rows = self.store._query("select * from adapter_versions where status = 'active' order by id desc limit 1")
         return self._version(rows[0]) if rows else None
 
+    def parents(self) -> dict[int, int | None]:
+        """Each version's parent (None: trained from the base model): the version chain."""
+        return {r["id"]: r["parent_id"] for r in self.store._query("select id, parent_id from adapter_versions")}
+
+    def add_to_gate(self, version_id: int, key: str, value: Any) -> bool:
+        """Add one entry to a version's recorded gate results (measured after it was served); False if gone."""
+        with self.store._write_tx() as db:
+            rows = list(db.query("select gate from adapter_versions where id = ?", [version_id]))
+            if not rows:
+                return False
+            try:
+                gate = json.loads(rows[0]["gate"] or "{}")
+            except ValueError:
+                gate = {}
+            gate[key] = value
+            db.execute("update adapter_versions set gate = ? where id = ?", [json.dumps(gate), version_id])
+        return True
+
     def stored_paths(self) -> dict[int, str]:
         """Each version's path exactly as the database keeps it (relative to the data dir, or absolute)."""
         return {r["id"]: r["path"] for r in self.store._query("select id, path from adapter_versions order by id")}

@@ -356,6 +356,12 @@ class SampleStore:
         "correction" (the user's corrected text as a known-good reply, reward +1,
         no hint). Samples with reward 0/None and no hint are left out ("judge could
         not tell"), as are samples that are not judged (waiting, skipped, trained).
+
+        A reply item also has ``"preference_ids"``: the standing preferences that were in
+        the reply's system context (recorded with it by the chat; [] when none).
+        ``prompt_messages`` never holds them — it is the context without them, what the
+        model will be asked once they leave the prompt; the learner builds the teacher
+        context with them (services/training.py).
         """
         items: list[dict[str, Any]] = []
         for mid in message_ids:
@@ -373,11 +379,38 @@ class SampleStore:
             if reward is not None or hint is not None:
                 items.append(
                     {"message_id": mid, "prompt_messages": prompt, "reply": reply,
-                     "reward": reward, "hint": hint, "kind": "reply"}
+                     "reward": reward, "hint": hint, "kind": "reply", "preference_ids": self.preference_ids(mid)}
                 )
             if row["correction"] and row["correction"].strip():
                 items.append(_correction_item(mid, [dict(m) for m in prompt], row["correction"]))
         return items
+
+    def preference_ids(self, message_id: int) -> list[int]:
+        """The standing preferences recorded in a reply's context (its ``settings``), [] when none."""
+        rows = self.store._query("select settings from messages where id = ?", [message_id])  # noqa: SLF001
+        try:
+            ids = json.loads(rows[0]["settings"] or "{}").get("preferences") if rows else None
+        except (ValueError, AttributeError):
+            return []
+        return [int(i) for i in ids if isinstance(i, int) and not isinstance(i, bool)] if isinstance(ids, list) else []
+
+    def recent_user_prompts(self, limit: int, max_chars: int = 1000) -> list[str]:
+        """The ``limit`` newest distinct user messages (shown, not empty, at most ``max_chars``), newest first."""
+        if limit <= 0:
+            return []
+        rows = self.store._query(  # noqa: SLF001
+            """
+            select content from messages where role = 'user' and superseded = 0 and trim(coalesce(content, '')) != ''
+            and length(content) <= ? order by id desc limit ?
+            """,
+            [max_chars, 4 * limit],
+        )
+        out: list[str] = []
+        for r in rows:
+            text = r["content"].strip()
+            if text not in out:
+                out.append(text)
+        return out[:limit]
 
     def recent_labeled_ids(self, limit: int) -> list[int]:
         """The newest ``limit`` judged or trained samples with reward ±1 (the promotion gate's held-out set)."""
