@@ -130,6 +130,9 @@ def test_learner_gates_each_update(home, tiny_llama_gguf, shared_trainable_cache
     more = _feedback(store, samples, 2)
     v2 = learner.update(more)
     assert v2.status == "rejected" and "general-text perplexity" in v2.reason
+    # before giving up it tried the update at half and a quarter of its step (learn/repair.py)
+    tried = v2.gate["repair"]["tries"]
+    assert [t["fraction"] for t in tried] == [0.5, 0.25] and not any(t["passed"] for t in tried)
     # v2 replayed the corrections v1 trained on (ids 1 and 3) without claiming them as its own samples
     state = json.loads((Path(v2.path) / "trainer_state.json").read_text())
     assert state["n_replayed"] == 2 and state["general_kl"] > 0

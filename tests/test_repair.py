@@ -54,3 +54,22 @@ def test_when_nothing_passes_the_candidate_is_restored_and_the_first_refusal_sta
     assert not passed and reason == first[1]
     assert torch.allclose(model.lora_A, torch.full((2, 2), 4.0))
     assert results["repair"]["kept_fraction"] == 1.0 and len(results["repair"]["tries"]) == 2
+
+
+def test_adapters_show_says_what_repair_kept():
+    from pathlib import Path
+
+    from openclaw_local.records import AdapterVersion
+    from openclaw_local.services.adapters import gate_summary
+
+    def version(gate):
+        return AdapterVersion(id=2, parent_id=1, created_at="", path=Path("v2"), status="active", reason=None,
+                              sample_ids=[], loss=None, mean_reward=None, n_samples=None, n_tokens=None,
+                              train_seconds=None, gate=gate)
+
+    kept = {"finite": True, "repair": {"tries": [{"fraction": 0.5, "passed": True}], "kept_fraction": 0.5},
+            "replies": {"new": {"repetition": 0.1, "ended": 0.5, "tokens": 60}}}
+    line = gate_summary(version(kept))
+    assert "kept 50% of the update" in line and "replies 10% repeated, 50% ended" in line
+    vain = {"finite": True, "repair": {"tries": [{"fraction": 0.5, "passed": False}], "kept_fraction": 1.0}}
+    assert "repair tried 1× in vain" in gate_summary(version(vain))

@@ -62,6 +62,9 @@ def gate_summary(v: AdapterVersion) -> str:
     flu = g.get("fluency") or {}
     if flu.get("delta") is not None:
         parts.append(f"fluency {flu['delta']:+.2f}")
+    rep = (g.get("replies") or {}).get("new")
+    if rep:
+        parts.append(f"replies {rep['repetition'] * 100:.0f}% repeated, {rep['ended'] * 100:.0f}% ended")
     gen = g.get("general") or {}
     if gen.get("ratio") is not None:
         parts.append(f"ppl {(gen['ratio'] - 1) * 100:+.1f}%")
@@ -71,6 +74,11 @@ def gate_summary(v: AdapterVersion) -> str:
             parts.append(f"{key} {r['delta']:+.3f} ({r['n']})")
     if (g.get("feedback") or {}).get("margin") is not None:
         parts.append(f"feedback margin {g['feedback']['margin']:+.3f}")
+    repair = g.get("repair") or {}
+    if repair.get("tries"):
+        kept = repair.get("kept_fraction", 1.0)
+        parts.append(f"repaired: kept {kept * 100:.0f}% of the update" if kept < 1.0
+                     else f"repair tried {len(repair['tries'])}× in vain")
     return " · ".join(parts) or "-"
 
 
