@@ -1,4 +1,4 @@
-"""The personalization benchmark's verdict: which of the issue's targets a run missed."""
+"""The personalization benchmark's verdict: which of the per-persona targets a run missed."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The hint-following benchmark (issue 10): its counting on a fake engine, and one short real run."""
+"""The hint-following benchmark: its counting on a fake engine, and one short real run."""
 
 from __future__ import annotations
 

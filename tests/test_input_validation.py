@@ -1,4 +1,4 @@
-"""Bad inputs from issue 9: one clear line, a documented exit code, nothing written or lost."""
+"""Bad inputs (eval-prm lines, imported adapters, missing versions and paths): one clear line, a documented exit code, nothing written or lost."""
 
 from __future__ import annotations
 

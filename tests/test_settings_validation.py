@@ -11,7 +11,7 @@ from openclaw_local.cli import main
 from openclaw_local.config import META_KEYS, SETTING_FIELDS, Settings, check_settings, check_value, load_settings
 from openclaw_local.errors import UsageError
 
-# the values issue 9 found accepted (or silently changed) at start-up
+# values that were once accepted (or silently changed) at start-up
 ISSUE_VALUES = {
     "judge_mode": ('"magic"', "one of auto, learned, rules"),
     "n_ctx": ("-5", "a whole number >= 256"),

@@ -1,4 +1,4 @@
-"""Persona rules: deterministic checks and repairs on hand-written replies (issue 5)."""
+"""Persona rules: deterministic checks and repairs on hand-written replies."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""How often the embedded model follows a hint placed in its context (issue 10).
+"""How often the embedded model follows a hint placed in its context.
 
 Hindsight on-policy distillation (OPD) uses the current model reading the user's hint
 as its teacher (:func:`openclaw_local.learn.trainer.with_hint`): it only teaches something

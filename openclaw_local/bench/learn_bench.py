@@ -1,4 +1,4 @@
-"""Learning benchmarks (issue 3): update cost, hot swap vs reload, chat while training,
+"""Learning benchmarks: update cost, hot swap vs reload, chat while training,
 time to first token while the judge is busy, and correction → served adapter latency.
 
 Every comparison is measured side by side in one run, arms interleaved, medians reported.

@@ -1,7 +1,7 @@
 """Personalization of each shipped persona, measured by ``simulate`` through the product loop.
 
 Short by default (12 interactions, 5 eval prompts, no comparison arms) so that
-``bench all`` stays bounded; ``full=True`` runs the issue's protocol (36
+``bench all`` stays bounded; ``full=True`` runs the full protocol (36
 interactions, every eval prompt, both arms). Every run keeps its report, curve and
 data dir under ``out_root/<persona>/``.
 """
@@ -19,7 +19,7 @@ EPS = 1e-9  # scores are means of fractions: 0.9 may come out as 0.8999999999
 
 
 def full_misses(report: dict[str, Any]) -> list[str]:
-    """Which of the issue's per-persona targets a full run missed (empty: all met)."""
+    """Which of the per-persona targets (docs/PERSONALIZATION.md) a full run missed (empty: all met)."""
     misses = []
     if report["baseline"] > 0.4 + EPS:
         misses.append(f"baseline {report['baseline']:.3f} > 0.4")
@@ -62,12 +62,12 @@ def summarize(reports: list[dict[str, Any]], *, full: bool, seed: int, out_root:
         flat = [r["persona"] for r in reports if r["final"] <= r["baseline"]]
         verdict = (f"no gain for {', '.join(flat)}" if flat else "every persona above its baseline") + \
             " (short: final above baseline)"
-        mode = "short (12 interactions, 5 eval prompts, no arms; `--full` for the issue's protocol)"
+        mode = "short (12 interactions, 5 eval prompts, no arms; `--full` for the full protocol)"
     return BenchResult(
         name="personas",
         title="Personalization: simulated users through the product loop",
         method=(f"`openclaw-local simulate` per shipped persona, {mode}, seed {seed}; greedy persona score on the "
-                f"eval prompts before learning and with the served adapter at the end. Runs kept under {out_root}. "
+                f"eval prompts before learning and with the served adapter at the end. Runs kept in `{out_root.name}/` (the bench's `--out` folder; a temporary one by default). "
                 "See docs/PERSONALIZATION.md."),
         rows=rows,
         verdict=verdict,

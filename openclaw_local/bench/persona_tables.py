@@ -94,7 +94,7 @@ def spread(xs: list[float], signed: bool = False) -> str:
 
 
 def target_verdict(words_only: bool, finals: list[float], gains: list[float], n_seeds: int) -> str:
-    if words_only:  # issue 10: final ≥ 0.7 and ≥ +0.3 over baseline, mean over 3 seeds
+    if words_only:  # the words-only target: final ≥ 0.7 and ≥ +0.3 over baseline, mean over 3 seeds
         final, gain = statistics.mean(finals), statistics.mean(gains)
         misses = ([f"final {final:.3f} < 0.7"] if final < 0.7 - EPS else []) + \
                  ([f"gain {gain:+.3f} < +0.3"] if gain < 0.3 - EPS else [])

@@ -75,5 +75,5 @@ def run(args: argparse.Namespace) -> int:
     report = run_simulation(persona, out, interactions=args.interactions, seed=args.seed, overrides=overrides,
                             eval_prompts=args.eval_prompts, final_wait_s=args.final_wait, arms=not args.no_arms,
                             pace=args.pace, score_max_tokens=args.score_max_tokens or SCORE_MAX_TOKENS)
-    print(f"report: {shown(out / 'report.json')}  curve: {shown(out / 'curve.png')}  data dir: {shown(report['home'])}")
+    print(f"report: {shown(out / 'report.json')}  curve: {shown(out / 'curve.png')}  data dir: {shown(out / report['home'])}")
     return 0

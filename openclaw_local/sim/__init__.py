@@ -1,1 +1,1 @@
-"""Simulated users and the personalization benchmark (issue 5)."""
+"""Simulated users and the personalization benchmark."""

@@ -1,4 +1,4 @@
-"""Persona files (JSON, format in issue 5) and the simulated user that plays one.
+"""Persona files (JSON, format below) and the simulated user that plays one.
 
 A persona is a list of checkable rules (:mod:`openclaw_local.sim.rules`), the
 complaints, praise and neutral messages the user says, the probabilities of how

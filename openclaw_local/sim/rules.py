@@ -1,4 +1,4 @@
-"""Checkable persona rules: a deterministic ``check`` and ``repair`` per rule type (issue 5).
+"""Checkable persona rules: a deterministic ``check`` and ``repair`` per rule type.
 
 A persona's taste is a list of rules; a reply's score is the fraction of rules it
 passes. Text comparisons are case-insensitive. Every function here is pure.

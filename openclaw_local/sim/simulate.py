@@ -339,7 +339,7 @@ def run_simulation(
         "feedback": persona.feedback,
         "seed": seed,
         "pace": pace,
-        "home": str(home),
+        "home": str(home.relative_to(out_dir)),  # the run's data dir, relative to the report's own folder
         "settings": {k: v for k, v in asdict(settings).items() if k in SIM_SETTINGS or k in (overrides or {})
                      or k in ("learning_rate", "learn_passes", "lora_rank", "lora_alpha", "w_rl", "w_opd", "w_sft",
                                      "w_general", "replay_corrections")},

@@ -5,7 +5,7 @@ some adapter versions of a data dir.
     python scripts/gate_diagnosis/ability_vs_generation.py DATA_DIR 2,3 ["answer:|"] > log
 
 Writes DATA_DIR/../ability_probe.json (per-item margins, generated texts). A diagnosis tool for
-docs/PERSONALIZATION.md ("Why the lowercase persona stalls"), not part of the product.
+docs/PERSONALIZATION.md (run history: the lowercase persona's third run), not part of the product.
 """
 import json
 import re

@@ -2,7 +2,7 @@
 
     python scripts/gate_diagnosis/replay_update.py DATA_DIR PARENT_VERSION SAMPLE_IDS REPLAYED_IDS VARIANT...
 
-e.g. ``... /work/runs/lowercase-full-s0/home 2 20,28,30 6,12 default lr=0.0005 w_rl=0 fresh_adam``.
+e.g. ``... runs/lowercase-full-s0/home 2 20,28,30 6,12 default lr=0.0005 w_rl=0 fresh_adam``.
 Variants: ``default``, ``lr=X``, ``w_rl=X``, ``w_general=X``, ``fresh_adam`` (Adam state not
 continued from the parent). Works on a copy of the data dir's database (samples the gate
 skipped are set back to judged there), starts from the parent adapter and its optimizer state
