@@ -1,8 +1,9 @@
 """Background events reach the TUI through the runtime's event bus, beside any other subscriber.
 
-A real :class:`Runtime` (store, judge worker, learner service, chat service) on the fake engine:
-the user rates a reply in the TUI, the judge worker's thread publishes the verdict on
+A real :class:`Runtime` (store, verdict relay, learner service, chat service) on the fake engine:
+the user rates a reply in the TUI, the learner service's follower thread publishes the verdict on
 ``runtime.events``, and both the app (through ui/event_bridge.py) and a second subscriber get it.
+(The rules judge runs in the learner process, not started here: a rating needs no judge.)
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pytest
 from openclaw_local.config import Settings
 from openclaw_local.services import container
 from openclaw_local.services.events import AdapterSwapped, Judged
+from openclaw_local.services.learner import LearnerService
 from openclaw_local.services.runtime import Runtime
 from openclaw_local.ui import build_app
 from tests.fake_engine import FakeEngine
@@ -27,6 +29,7 @@ def runtime(home, monkeypatch):
     # Everything as `chat` builds it, except the chat engine: a fake, so nothing loads llama.cpp.
     monkeypatch.setattr(container, "load_chat_engine",
                         lambda home, settings, *, gate=None, notices=None: FakeEngine(default="A short answer.", gate=gate))
+    monkeypatch.setattr(LearnerService, "_spawn", lambda self: None)  # the follower thread, not the learner process
     rt = Runtime.open(home, Settings(learn=True, judge_mode="rules", max_tokens=24, n_ctx=1024, temperature=0.0))
     yield rt
     rt.close()
@@ -55,19 +58,16 @@ async def test_a_verdict_published_by_the_runtime_reaches_the_tui_and_a_second_s
     other: list[object] = []
     runtime.events.subscribe(other.append)  # e.g. the endpoint, or a CLI's progress line
     app = app_for(runtime)
-    runtime.judge_worker.start()  # on its own thread, as in the chat
-    try:
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.pause()
-            assert len(runtime.events) == 2  # the app subscribed while it runs
-            (reply,) = app.chat_view.replies
-            assert reply.judgment == ""
-            await pilot.press("up", "plus")  # reply mode, 👍: the reply's sample is judged at once
-            await wait_for(pilot, lambda: reply.judgment == "✓", what="the judge's ✓ on the reply")
-            assert Judged(reply.message.id, 1, None) in other
-        assert len(runtime.events) == 1  # the closed app unsubscribed; the other subscriber stays
-    finally:
-        runtime.judge_worker.stop()
+    runtime.start_background()  # the follower thread publishes verdicts, as in the chat
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert len(runtime.events) == 2  # the app subscribed while it runs
+        (reply,) = app.chat_view.replies
+        assert reply.judgment == ""
+        await pilot.press("up", "plus")  # reply mode, 👍: the reply's sample is judged at once
+        await wait_for(pilot, lambda: reply.judgment == "✓", what="the judge's ✓ on the reply")
+        assert Judged(reply.message.id, 1, None) in other
+    assert len(runtime.events) == 1  # the closed app unsubscribed; the other subscriber stays
 
 
 async def test_adapter_swaps_from_another_thread_are_shown_as_before(runtime):

@@ -70,7 +70,7 @@ class Encoder:
         self.threads = threads
         self._model = None
         self._tok = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # one process may encode on two threads (the learner: judge and calibration)
         self.memo: dict[str, np.ndarray] = {}
 
     def _load(self) -> None:
@@ -89,13 +89,14 @@ class Encoder:
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Unit-length embeddings, one row per text; repeated texts are encoded once (memo)."""
-        todo = sorted({t for t in texts if t not in self.memo})
-        if todo:
-            for t, v in zip(todo, self._encode(todo, batch_size)):
-                self.memo[t] = v
-        if len(self.memo) > MEMO_MAX:  # a long-running judge: keep the memo bounded
-            self.memo = {t: self.memo[t] for t in texts}
-        return np.stack([self.memo[t] for t in texts]) if texts else np.zeros((0, EMBED_DIM))
+        with self._lock:  # the memo is trimmed below: another thread's texts must not vanish mid-call
+            todo = sorted({t for t in texts if t not in self.memo})
+            if todo:
+                for t, v in zip(todo, self._encode(todo, batch_size)):
+                    self.memo[t] = v
+            if len(self.memo) > MEMO_MAX:  # a long-running judge: keep the memo bounded
+                self.memo = {t: self.memo[t] for t in texts}
+            return np.stack([self.memo[t] for t in texts]) if texts else np.zeros((0, EMBED_DIM))
 
     def _encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         import torch

@@ -90,6 +90,17 @@ def judge_mode(settings: Any) -> str:
     return "generate" if n_params is not None and n_params >= AUTO_GENERATE_MIN_PARAMS else DEFAULT_MODE
 
 
+def judges_in_learner(mode: str) -> bool:
+    """Does the judge for ``mode`` run in the background learner process (True) or in the chat's?
+
+    The model-free judges (``judge.MODEL_FREE_MODES``: rules, learned) run in the learner process,
+    so the chat and ``serve`` processes never import torch (the learned judge's encoder); the
+    judges that read the llama.cpp model run in the chat process on a context of their own."""
+    from openclaw_local.judge import MODEL_FREE_MODES
+
+    return mode in MODEL_FREE_MODES
+
+
 def load_judge_engine(home: Path | None, settings: Any, mode: str, *, gate: "ModelGate | None" = None,
                       cpu_only: bool = True, seed: int = -1, notices: list[str] | None = None) -> "Engine | None":
     """The judge's own llama.cpp context, or None for the modes that need no model (rules, learned).

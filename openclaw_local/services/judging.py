@@ -1,9 +1,14 @@
-"""The judge worker: a daemon thread in the chat process that scores replies in the background.
+"""The judge worker: a daemon thread that scores replies in the background.
 
+Where it runs: the model-free judges (rules, learned) run in the background learner process
+(services/learner_worker.py), which polls SQLite for waiting samples every ``poll_s``; the chat
+process only records next states and relays the verdicts (services/verdict_relay.py), so it never
+imports torch. Judges that need the llama.cpp model (generate, logprob, hybrid) run in the chat
+process, on a llama.cpp context of their own behind the chat's gate:
 ``ChatService(on_next_state=worker.notify)``: every time a reply gets a next state
-the worker records it (:meth:`SampleStore.record_next_state`, synchronously, so it
-is in SQLite before ``notify`` returns) and wakes up. On start it picks up whatever
-a previous run left waiting. For each waiting sample it runs the :class:`Judge`,
+the worker records it (:func:`~openclaw_local.services.verdict_relay.record_next_state`,
+synchronously, so it is in SQLite before ``notify`` returns) and wakes up. On start it picks
+up whatever a previous run left waiting. For each waiting sample it runs the :class:`Judge`,
 stores every vote, the score and the hint, and publishes :class:`Judged` (message id,
 the sample's *final* reward — an explicit rating wins over the judge — and hint) on its
 event bus so the UI can show ✓ / ✗ / ·.
@@ -25,8 +30,9 @@ from openclaw_local.config import Settings
 from openclaw_local.engine import Preempted
 from openclaw_local.judge import Judge
 from openclaw_local.services.events import EventBus, Judged
-from openclaw_local.services.judge_calibration import load_calibration, record_gesture_label
+from openclaw_local.services.judge_calibration import load_calibration
 from openclaw_local.services.preferences import PreferenceService
+from openclaw_local.services.verdict_relay import record_next_state
 from openclaw_local.store.judge_labels import JudgeLabelStore
 from openclaw_local.store.samples import SampleStore
 
@@ -83,18 +89,9 @@ class JudgeWorker:
     def notify(self, message_id: int | None = None) -> None:
         """A reply got a next state (a following message, a rating, a correction): record it and wake up."""
         if message_id is not None:
-            try:
-                row = self.samples.record_next_state(message_id)
-            except Exception:  # never break the chat because of the learner
-                log.exception("recording the next state of message %s failed", message_id)
-                row = None
+            row = record_next_state(self.samples, message_id)  # never raises: the chat goes on
             if row is not None and row["status"] == "judged":
                 self._announce.append(message_id)  # explicit signal, no judge needed: still tell the UI
-            if row is not None and row.get("reward_source") in ("rating", "correction") and row.get("next_state"):
-                try:  # the gesture labels the user's following message for the judge's calibration
-                    record_gesture_label(self.samples.store, message_id)
-                except Exception:
-                    log.exception("recording the judge label of message %s failed", message_id)
         self._idle.clear()
         self._wake.set()
 

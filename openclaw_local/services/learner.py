@@ -5,12 +5,14 @@ state for the status bar, and hot-swap each newly published adapter into the eng
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
 import threading
 from dataclasses import asdict
 from pathlib import Path
+from typing import Callable
 
 from openclaw_local.config import Settings
 from openclaw_local.engine import Engine
@@ -20,6 +22,8 @@ from openclaw_local.services.events import AdapterSwapped, EventBus
 from openclaw_local.services.status import LearnerStatus
 from openclaw_local.records import AdapterVersion
 from openclaw_local.store.adapters import AdapterStore, ConcurrentChange
+
+logger = logging.getLogger(__name__)
 
 POLL_S = 0.25  # a rollback from the CLI or the Adapters screen is served within 0.5 s
 
@@ -39,6 +43,7 @@ class LearnerService:
         self._proc: subprocess.Popen | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._also: list[Callable[[], object]] = []  # more work for the follower thread (also_follow)
         self.log_path = home / "learner.log"
 
     # ------------------------------------------------------------- adapters
@@ -130,12 +135,22 @@ class LearnerService:
         )
         log.close()
 
+    def also_follow(self, poll: Callable[[], object]) -> None:
+        """Call ``poll()`` on the follower thread too, every POLL_S after the adapter check (before
+        :meth:`start`): e.g. the verdict relay, publishing the verdicts the learner process stored."""
+        self._also.append(poll)
+
     def _follow(self) -> None:
         while not self._stop.wait(POLL_S):
             try:
                 self.serve_active()
             except Exception as exc:  # never let the follower die silently
                 self.events.publish(AdapterSwapped(self.served_version, 0.0, f"adapter swap failed: {exc}"))
+            for poll in self._also:
+                try:
+                    poll()
+                except Exception:
+                    logger.exception("the learner follower's %r failed", poll)
 
     def learn_now(self) -> int:
         return self.adapters.request_update()

@@ -8,8 +8,11 @@ tokens/s). What it got is in the learner state's ``detail`` and its log.
 It polls SQLite once a second: when enough judged samples wait
 (``learn_min_samples``) or a "learn now" request is pending, it runs one update
 and publishes the new adapter; the chat process sees the new active version and
-hot-swaps it. SIGTERM stops it at once: an update is only ever published whole,
-so an interrupted one simply leaves its samples judged for the next run.
+hot-swaps it. When the judge needs no model (rules, learned) it judges here too, on a
+thread of its own that polls for waiting replies every ``JUDGE_POLL_S``, also while an
+update trains; the chat process publishes the verdicts it stores (services/verdict_relay.py).
+SIGTERM stops it at once: an update is only ever published whole, so an interrupted one
+simply leaves its samples judged for the next run.
 """
 
 from __future__ import annotations
@@ -45,6 +48,28 @@ def _sleep_unless_orphaned(seconds: float, orphaned) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and not orphaned():
         time.sleep(1.0)
+
+
+JUDGE_POLL_S = 0.5  # the judge thread looks for waiting replies this often: a verdict within a second or two
+
+
+def _start_judge(settings, store):
+    """The judge thread, when the judge needs no model (rules, learned: ``container.judges_in_learner``).
+
+    It runs beside the updates (a thread of this process, in the same idle class), polling SQLite
+    for replies the chat recorded as waiting, and stores each verdict; the chat's follower thread
+    publishes it (services/verdict_relay.py). A judge that reads the model runs in the chat instead."""
+    from openclaw_local.services import container
+
+    mode = container.judge_mode(settings)
+    if not container.judges_in_learner(mode):
+        return None
+    from openclaw_local.services.judging import JudgeWorker
+    from openclaw_local.store.samples import SampleStore
+
+    samples = SampleStore(store, default_system_prompt=settings.system_prompt)
+    return JudgeWorker(samples, container.build_judge(settings, None, mode), settings=settings,
+                       poll_s=JUDGE_POLL_S).start()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,6 +124,11 @@ def main(argv: list[str] | None = None) -> int:
 
     # this user's judge labels → the learned judge's calibration, refitted at most every 30 s
     judge_fitter = CalibrationFitter(store, container.build_judge(settings, None, "learned"), min_interval_s=30.0)
+    try:
+        judge_worker = _start_judge(settings, store)
+    except Exception:  # learning goes on; the replies stay waiting (the status bar counts them)
+        traceback.print_exc(file=sys.stderr)
+        judge_worker = None
     adapters.set_state(state="idle", step=0, total=0, pid=os.getpid(), error=None, detail=priority)
     version_made, rehearsal_ready = False, False
     try:
@@ -152,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         try:
+            if judge_worker is not None:
+                judge_worker.stop()
             adapters.set_state(state="stopped", step=0, total=0)
         finally:
             store.close()

@@ -3,7 +3,10 @@
 ``Runtime.open`` takes the data dir and settings and builds: the instance lock,
 the store, the serving engine, the chat service, and (when learning is on) the
 background judge and learner. ``chat`` and ``serve`` build one; every part comes from the
-composition root (:mod:`openclaw_local.services.container`).
+composition root (:mod:`openclaw_local.services.container`). The model-free judges (rules,
+learned) run in the learner process, so this process never imports torch; here a
+:class:`~openclaw_local.services.verdict_relay.VerdictRelay` records next states and publishes
+their verdicts. A judge that reads the model runs here, as a :class:`JudgeWorker` thread.
 
 ``Runtime.events`` is the bus the judge and the learner publish their background events on
 (:class:`~openclaw_local.services.events.Judged`, ``AdapterSwapped``); a front-end subscribes
@@ -12,6 +15,7 @@ to it with ``runtime.events.subscribe(fn)`` — any number of them, each getting
 
 from __future__ import annotations
 
+import time
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
@@ -26,9 +30,12 @@ from openclaw_local.services.events import EventBus
 from openclaw_local.services.judging import JudgeWorker
 from openclaw_local.services.learner import LearnerService
 from openclaw_local.services.status import LearnerStatus
+from openclaw_local.services.verdict_relay import VerdictRelay
 from openclaw_local.store.samples import SampleStore
 from openclaw_local.store import Store
 from openclaw_local.store.db import InstanceLock
+
+WAIT_POLL_S = 0.05
 
 
 class Runtime:
@@ -73,20 +80,28 @@ class Runtime:
 
         self.adapters = AdapterService(self.home, s, self.store)  # the Adapters screen's service
         self._stack.callback(self.adapters.close)
-        self.judge_worker: JudgeWorker | None = None
+        self.judge_worker: JudgeWorker | None = None  # a judge that reads the model, in this process
+        self.verdicts: VerdictRelay | None = None  # a judge in the learner process: its verdicts relayed
+        self.judge_engine: Engine | None = None
         on_next_state = self.samples.record_next_state
         if s.learn:
-            # The judge gets its own llama.cpp context (same gate, so chat still goes first):
-            # judging never evicts the chat's cached prompt, and it always judges with the base model.
-            # The "rules" and "learned" judges need no model at all, so none is loaded for them.
             judge_mode = container.judge_mode(s)
-            self.judge_engine = container.load_judge_engine(self.home, s, judge_mode, gate=self.gate, cpu_only=False,
-                                                            notices=self.notices)
-            if self.judge_engine is not None:
-                self._stack.callback(self.judge_engine.close)
-            self.judge_worker = JudgeWorker(self.samples, container.build_judge(s, self.judge_engine, judge_mode),
-                                            settings=s, events=self.events)
-            on_next_state = self.judge_worker.notify
+            if container.judges_in_learner(judge_mode):
+                # rules / learned: judged in the learner process (no torch here); this process records
+                # next states at once and publishes the stored verdicts from the learner's follower thread
+                self.verdicts = VerdictRelay(self.samples, self.events)
+                self.learner.also_follow(self.verdicts.poll)
+                on_next_state = self.verdicts.notify
+            else:
+                # The judge gets its own llama.cpp context (same gate, so chat still goes first):
+                # judging never evicts the chat's cached prompt, and it always judges with the base model.
+                self.judge_engine = container.load_judge_engine(self.home, s, judge_mode, gate=self.gate,
+                                                                cpu_only=False, notices=self.notices)
+                if self.judge_engine is not None:
+                    self._stack.callback(self.judge_engine.close)
+                self.judge_worker = JudgeWorker(self.samples, container.build_judge(s, self.judge_engine, judge_mode),
+                                                settings=s, events=self.events)
+                on_next_state = self.judge_worker.notify
         self.chat = ChatService(self.store, self.engine, s, adapter_version=lambda: self.learner.served_version,
                                 on_next_state=on_next_state)
 
@@ -97,6 +112,30 @@ class Runtime:
         if self.judge_worker is not None:
             self.judge_worker.start()
             self._stack.callback(self.judge_worker.stop)
+
+    def wait_judged(self, timeout: float = 60.0) -> bool:
+        """Block until no reply waits for the judge and every verdict was published on :attr:`events`
+        (True), or ``timeout`` seconds pass (False) — wherever the judge runs (this process's judge
+        worker, or the learner process). With learning off nothing judges: True only if nothing waits."""
+        deadline = time.monotonic() + timeout
+        while not self._all_judged():
+            if not self.settings.learn or time.monotonic() >= deadline:
+                return False
+            time.sleep(WAIT_POLL_S)
+        return True
+
+    def _all_judged(self) -> bool:
+        if self.samples.counts()["waiting"]:
+            return False
+        if self.judge_worker is not None and self.judge_worker.running and not self.judge_worker.wait_idle(0):
+            return False  # its last verdicts are still being published
+        return self.verdicts is None or not self.verdicts.pending()
+
+    def stop_background(self) -> None:
+        """Stop judging and learning now (the learner process too); :meth:`close` still closes the rest."""
+        if self.judge_worker is not None:
+            self.judge_worker.stop()
+        self.learner.stop()
 
     def status(self) -> LearnerStatus:
         """The learner's status with the sample counts, polled by the UI (``.fields()`` for the status bar)."""

@@ -284,8 +284,7 @@ def run_simulation(
 
         # the end: let the judge finish, ask for one last update, wait (bounded) for it to be served
         adapters = AdapterStore(rt.store)
-        if rt.judge_worker is not None:
-            rt.judge_worker.wait_idle(60)
+        rt.wait_judged(60)
         if rt.samples.trainable_ids():
             rt.learner.learn_now()
         deadline = time.monotonic() + final_wait_s
@@ -322,9 +321,7 @@ def run_simulation(
         counts = rt.samples.counts()
 
         # stop learning before the arms: they use the engine with other adapters
-        if rt.judge_worker is not None:
-            rt.judge_worker.stop()
-        rt.learner.stop()
+        rt.stop_background()
         arm_results: dict[str, Any] = {}
         if arms:
             arm_results = _run_arms(rt, persona, evals, settings, home, out_dir, complaints, corrections,
@@ -387,8 +384,7 @@ def _wait_for_learner(rt, min_samples: int, say, started: float, timeout_s: floa
     instead of what it learned. Waits while enough samples are ready to trigger an
     update or the learner is busy with one, and until its result is served (bounded).
     """
-    if rt.judge_worker is not None:
-        rt.judge_worker.wait_idle(60)
+    rt.wait_judged(60)
     adapters = rt.learner.adapters
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
