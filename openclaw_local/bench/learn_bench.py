@@ -119,32 +119,13 @@ def run(model: Path, settings: Settings, *, rounds: int = 5, user_home: Path | N
         rows += ttft_rows
         verdicts += ttft_verdicts
 
-        # 5) correction → served adapter that reflects it (learner process + follower, as in the app)
-        svc = LearnerService(home, s.replace(learn_min_samples=1), store, engine)
-        svc.start()
-        try:
-            latencies = []
-            for i in range(2):
-                before = svc.served_version
-                conv = chat.new_conversation()
-                reply = chat.send(conv.id, f"What is a good name for pet number {i}?", lambda e: None)
-                t0 = time.perf_counter()
-                chat.correct(reply.id, f"Name pet {i} Biscuit.")
-                deadline = t0 + 600
-                while svc.served_version == before and time.perf_counter() < deadline:
-                    time.sleep(0.2)
-                latencies.append(time.perf_counter() - t0)
-        finally:
-            svc.stop()
-            engine.set_adapter(None)
-        rows.append(("correction → served adapter, learner cold (loads model)", f"{latencies[0]:.1f} s"))
-        rows.append(("correction → served adapter, learner warm", f"{latencies[1]:.1f} s"))
-        gates = [v.gate.get("seconds") for v in svc.adapters.versions()[-2:] if v.gate.get("seconds") is not None]
-        if gates:
-            rows.append(("of which promotion gate (per update, median)", f"{median(gates):.1f} s"))
-        cold_ok = latencies[0] <= 20.0
-        verdicts.append(f"correction → served cold {'met' if cold_ok else 'MISSED'} ({latencies[0]:.1f} s, target ≤ 20 s)")
+        # 5) correction → served adapter, from a data dir with nothing pending (its own, below)
         engine.close()
+        store.close()
+        corr_rows, corr_verdict = correction_to_served(model, s, plan, trainable_from=home)
+        rows += corr_rows
+        verdicts.append(corr_verdict)
+        store = container.open_store(home)
         store.close()
     return BenchResult(
         name="learn",
@@ -155,6 +136,98 @@ def run(model: Path, settings: Settings, *, rounds: int = 5, user_home: Path | N
                 "judge worker started on a fresh queue for busy rounds). Medians."),
         rows=rows,
         verdict="; ".join(verdicts),
+    )
+
+
+PHASES = ("load", "prepare", "parent", "base", "train", "gate", "repair")  # Learner.update's timings
+
+
+def correction_to_served(model: Path, s: Settings, plan, *, trainable_from: Path | None = None,
+                         rounds: int = 2) -> tuple[list[tuple[str, str]], str]:
+    """One correction → the adapter that learned it is served, as in the app (learner process +
+    the chat's follower), in a fresh data dir where nothing else is pending: the first round
+    cold (the learner process running, its model not yet in memory), the next ones warm.
+
+    The trainable copy of the model (GGUF → safetensors, once per base model) is shared from
+    ``trainable_from`` when given, so "cold" means loading it, not converting it. Each round is
+    decomposed by the update's own phase timings (``Learner.update``); "publish + swap" is the rest.
+    """
+    import json
+
+    from openclaw_local.services import container
+    from openclaw_local.services.chat import ChatService
+    from openclaw_local.services.learner import LearnerService
+    from openclaw_local.store.samples import SampleStore
+
+    rows: list[tuple[str, str]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        if trainable_from is not None and (trainable_from / "trainable").is_dir():
+            (home / "trainable").symlink_to((trainable_from / "trainable").resolve(), target_is_directory=True)
+        store = container.open_store(home)
+        engine = container.load_engine(None, s, model, n_ctx=s.n_ctx, threads=s.threads, plan=plan)
+        samples = SampleStore(store, default_system_prompt=s.system_prompt)
+        chat = ChatService(store, engine, s, on_next_state=samples.record_next_state)
+        svc = LearnerService(home, s.replace(learn_min_samples=1), store, engine)
+        svc.start()
+        latencies: list[float] = []
+        try:
+            deadline = time.perf_counter() + 300
+            while svc.adapters.state().get("state") != "idle" and time.perf_counter() < deadline:
+                time.sleep(0.2)  # the learner process is up (torch imported), its model not loaded
+            for i in range(rounds):
+                before = svc.served_version
+                conv = chat.new_conversation()
+                reply = chat.send(conv.id, f"What is a good name for pet number {i}?", lambda e: None)
+                t0 = time.perf_counter()
+                chat.correct(reply.id, f"Name pet {i} Biscuit.")
+                deadline = t0 + 600
+                while svc.served_version == before and time.perf_counter() < deadline:
+                    time.sleep(0.1)
+                total = time.perf_counter() - t0
+                latencies.append(total)
+                version = svc.adapters.active()
+                try:
+                    timings = json.loads((version.path / "trainer_state.json").read_text()).get("timings") or {}
+                except (OSError, ValueError, AttributeError):
+                    timings = {}
+                label = "cold" if i == 0 else "warm"
+                parts = " · ".join(f"{k} {timings[k]:.1f}" for k in PHASES if timings.get(k))
+                rest = total - sum(timings.get(k, 0.0) for k in PHASES)
+                rows.append((f"correction → served, learner {label}", f"{total:.1f} s ({parts} · publish + swap {rest:.1f})"))
+        finally:
+            svc.stop()
+            engine.set_adapter(None)
+            engine.close()
+            store.close()
+    warm = median(latencies[1:]) if len(latencies) > 1 else float("nan")
+    verdict = (f"correction → served cold {'met' if latencies[0] <= 20.0 else 'MISSED'} ({latencies[0]:.1f} s, target ≤ 20 s), "
+               f"warm {'met' if warm <= 10.0 else 'MISSED'} ({warm:.1f} s, target ≤ 10 s)")
+    return rows, verdict
+
+
+def run_correction(model: Path, settings: Settings, *, user_home: Path | None = None, rounds: int = 3) -> BenchResult:
+    """``bench learn --only correction``: one correction → served, cold then warm, decomposed."""
+    from openclaw_local.services import container
+
+    s = settings.replace(max_tokens=48, temperature=0.7, seed=5, learn_min_samples=1)
+    plan = container.load_plan(user_home, s, model)
+    with tempfile.TemporaryDirectory() as tmp:  # convert the trainable copy once, outside the timed rounds
+        from openclaw_local.learn import trainable as tr
+
+        tr.ensure_safetensors_cache(model, Path(tmp) / "trainable")
+        rows, verdict = correction_to_served(model, s, plan, trainable_from=Path(tmp), rounds=rounds)
+    return BenchResult(
+        name="learn-correction",
+        title="Learning: one correction → served adapter, decomposed",
+        method=(f"Embedded model, a fresh data dir with nothing pending; the learner process started and idle "
+                f"before the correction (cold: its model not in memory; warm: the next corrections). "
+                f"{s.learner_threads} torch thread(s) under SCHED_IDLE. Phases from the update's own timings "
+                f"(seconds): load (trainable model into memory), prepare (rehearsal, preference distillation), parent "
+                f"(the parent's gate scores), base (the base's, cached per base model), train, gate, repair; "
+                f"publish + swap is the rest (files, GGUF, SQLite, the chat's follower)."),
+        rows=rows,
+        verdict=verdict,
     )
 
 

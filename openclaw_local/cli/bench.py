@@ -21,9 +21,10 @@ def register(sub) -> None:
                    help="chat: measure llama.cpp's extra CPU buffer types on vs off (alternated rounds) instead of app vs raw")
     p.add_argument("--seeds", type=int, default=2, help="gate: style adapters trained per shipped persona (the noise sample)")
     p.add_argument("--keep", metavar="DIR", default=None, help="gate: save each arm's LoRA weights under DIR")
-    p.add_argument("--only", choices=["chat-while-training", "judge-latency", "ttft-judging"], default=None,
+    p.add_argument("--only", choices=["chat-while-training", "judge-latency", "ttft-judging", "correction"], default=None,
                    help="learn: run one section (chat tokens/s idle vs training at nice 19 vs SCHED_IDLE vs pausing; "
-                        "the judge's latency per sample; time to first token while the judge works)")
+                        "the judge's latency per sample; time to first token while the judge works; one correction "
+                        "→ served adapter, cold and warm, decomposed)")
     p.add_argument("--out", metavar="DIR", default=None, help="personas: keep each simulated run under DIR")
     p.add_argument("--from-reports", metavar="DIR", nargs="+", default=None,
                    help="personas: run nothing; table every report.json under DIR (seeds grouped, mean ± spread); "
@@ -54,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
                                                                rounds=max(3, args.rounds // 2), user_home=home))
         elif args.only == "judge-latency":
             results.append(learn_bench.run_judge_latency(model_path(settings), settings, user_home=home))
+        elif args.only == "correction":
+            results.append(learn_bench.run_correction(model_path(settings), settings, user_home=home))
         elif args.only == "ttft-judging":
             results.append(learn_bench.run_ttft_judging(model_path(settings), settings,
                                                         rounds=max(3, args.rounds // 2), user_home=home))

@@ -218,12 +218,23 @@ class Learner:
         heldout = heldout or items
         s = self.settings
         replayed = self.samples.replay_correction_items(s.replay_corrections, exclude=ids)
+        clock = time.monotonic()
+        timings: dict[str, float] = {}  # seconds per phase of this update (bench learn decomposes by them)
+
+        def lap(phase: str) -> None:
+            nonlocal clock
+            now_ = time.monotonic()
+            timings[phase] = round(timings.get(phase, 0.0) + now_ - clock, 2)
+            clock = now_
+
         self._ensure_loaded()
+        lap("load")
         update_no = len(self.adapters.versions())
         rehearsed = self._rehearsal(update_no)  # a different draw each update
         items = self._with_preference_teachers(items)
         distilled = self._distil_preferences(update_no, avoid={i["prompt_messages"][-1]["content"] for i in rehearsed})
         retries = self.samples.gate_retries(train_ids)
+        lap("prepare")
         config = TrainConfig.from_settings(s, lr=s.learning_rate * RETRY_STEP ** retries)
         gate_config = self.gate_config
         started = time.monotonic()
@@ -231,9 +242,11 @@ class Learner:
         t.model.eval()
         self.progress("gating", 0, 0, None)
         parent_measure = g.measure(t.model, t.tokenizer, heldout, gate_config, ppl=False) if heldout else {}
+        lap("parent")
         base_started = time.monotonic()
         base = base_results(self.home, t, gate_config, s.system_prompt)  # measured once per base model, then cached
         base_seconds = time.monotonic() - base_started
+        lap("base")
         gate_seconds = time.monotonic() - started - base_seconds
 
         def on_step(step: int, total: int, loss: float) -> None:
@@ -243,6 +256,7 @@ class Learner:
         metrics = train_update(t.model, t.tokenizer, items + replayed + rehearsed + distilled, config, self._optimizer,
                                progress=on_step,
                                general_ids=self._general_ids() if config.w_general > 0 else None)
+        lap("train")
         self.progress("gating", 0, 0, metrics.loss)
         gate_started = time.monotonic()
         t.model.eval()
@@ -253,11 +267,13 @@ class Learner:
             return g.decide(parent_measure, new_measure, base, g.lora_nonfinite(t.model), gate_config)
 
         passed, reason, gate = judge_candidate()
+        lap("gate")
         if not passed and gate.get("finite", True) and s.repair_steps:
             self.progress("repairing", 0, 0, metrics.loss)
             passed, reason, gate = repair.interpolate_until_passed(
                 t.model, parent_weights, judge_candidate, first=(passed, reason, gate),
                 fractions=repair.fractions(s.repair_steps))
+            lap("repair")
         gate["heldout_ids"] = held_ids
         gate["reference_ids"] = reference
         gate["in_sample"] = in_sample
@@ -273,7 +289,7 @@ class Learner:
             "n_items": metrics.n_items, "n_tokens": metrics.n_tokens, "seconds": time.monotonic() - started,
             "steps": metrics.steps, "tokens_per_s": metrics.tokens_per_s, "clip_fraction": metrics.clip_fraction,
             "n_replayed": len(replayed), "n_rehearsed": len(rehearsed), "n_distilled": len(distilled),
-            "general_kl": metrics.general_kl, "gate_seconds": gate["seconds"],
+            "general_kl": metrics.general_kl, "gate_seconds": gate["seconds"], "timings": timings,
         }
 
         def fill(tmp: Path) -> None:
