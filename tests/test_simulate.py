@@ -33,7 +33,8 @@ def test_short_simulation_learns_through_the_product_loop(tmp_path, shared_train
     lines: list[str] = []
     report = run_simulation(
         parse_persona(PERSONA), out, interactions=6, seed=3, eval_prompts=2,
-        overrides={"learn_min_samples": 2, "max_tokens": 24}, final_wait_s=150,
+        # the final wait returns as soon as the last update is served; its bound is only for a hung learner
+        overrides={"learn_min_samples": 2, "max_tokens": 24}, final_wait_s=450,
         progress=lines.append, prepare_home=shared_trainable_cache, score_max_tokens=24,
     )
     on_disk = json.loads((out / "report.json").read_text())
