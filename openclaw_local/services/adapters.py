@@ -28,6 +28,12 @@ from openclaw_local.store.adapters import AdapterStore
 EXPORT_FORMATS = ("peft", "gguf-lora", "gguf-merged")
 PEFT_FILES = ("adapter_config.json", "adapter_model.safetensors")
 ROLLED_BACK = "rolled back by the user"
+AUTO_ROLLED_BACK = "rolled back automatically"  # the start of the reason: push-back rose clearly under it
+
+
+def rolled_back(v: AdapterVersion) -> bool:
+    """Undone after it was served (by the user, or automatically), not refused by the gate."""
+    return bool(v.reason) and (v.reason == ROLLED_BACK or v.reason.startswith(AUTO_ROLLED_BACK))
 HELDOUT_RECENT = 16  # recent feedback samples used to gate an imported adapter
 
 
@@ -84,12 +90,12 @@ def gate_summary(v: AdapterVersion) -> str:
 
 def gate_refused(v: AdapterVersion) -> bool:
     """Refused by the promotion gate (not rolled back by the user)."""
-    return v.status == "rejected" and v.reason != ROLLED_BACK and (v.source or "trained") == "trained"
+    return v.status == "rejected" and not rolled_back(v) and (v.source or "trained") == "trained"
 
 
 def force_hint(v: AdapterVersion) -> str | None:
     """How to serve a version the gate refused, knowingly."""
-    if v.status == "rejected" and v.reason != ROLLED_BACK:
+    if v.status == "rejected" and not rolled_back(v):
         return f"to serve it anyway: openclaw-local adapters activate {v.id} --force"
     return None
 
@@ -181,7 +187,7 @@ class AdapterService:
                                    refuse=("broken", "rejected"))
             raise AdapterError(f"v{v.id} cannot be served: {problem}; it is marked broken and "
                                f"{f'v{target.id}' if target else 'the base model'} is served instead")
-        gate_rejected = v.status == "rejected" and v.reason != ROLLED_BACK
+        gate_rejected = v.status == "rejected" and not rolled_back(v)
         if (gate_rejected or v.status == "broken") and not force:
             raise AdapterError(f"v{v.id} is {v.status} ({v.reason or 'no reason recorded'})",
                                f"use `adapters activate {v.id} --force` to serve it anyway")
@@ -193,10 +199,10 @@ class AdapterService:
         self.adapters.activate(v.id, expect_files=v.files, refuse=() if force else ("broken",))
         return self.get(v.id)
 
-    def rollback(self) -> tuple[AdapterVersion, AdapterVersion | None]:
+    def rollback(self, reason: str = ROLLED_BACK) -> tuple[AdapterVersion, AdapterVersion | None]:
         """Undo the active version: the previous good one (or the base model) becomes active.
 
-        The undone version is kept as ``rejected`` ("rolled back by the user").
+        The undone version is kept as ``rejected`` with ``reason`` ("rolled back by the user").
         Returns (undone, now active or None for the base model).
         """
         current = self.active()
@@ -207,7 +213,7 @@ class AdapterService:
             self.adapters.mark(target.id, "broken", adapter_files.verify(target))
             target = self.adapters.previous_good(target.id)
         # under the write lock: only if v{current} is still the active one and the target still exists
-        self.adapters.activate(target.id if target else None, demote=("rejected", ROLLED_BACK),
+        self.adapters.activate(target.id if target else None, demote=("rejected", reason),
                                expect_active=current.id, refuse=("broken",))
         return self.get(current.id), (self.get(target.id) if target else None)
 

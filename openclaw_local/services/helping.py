@@ -14,7 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from openclaw_local.services.adapters import ROLLED_BACK
+import math
+
+from openclaw_local.services.adapters import AUTO_ROLLED_BACK, ROLLED_BACK
 from openclaw_local.store import Store
 from openclaw_local.records import AdapterVersion
 
@@ -101,7 +103,9 @@ def trend(rows: list[Outcome]) -> str:
 def status_words(v: AdapterVersion) -> str:
     """Who decided: the gate, the user, or the learner."""
     if v.status == "rejected":
-        return "rolled back by you" if v.reason == ROLLED_BACK else "refused by the gate"
+        if v.reason == ROLLED_BACK:
+            return "rolled back by you"
+        return "rolled back automatically" if (v.reason or "").startswith(AUTO_ROLLED_BACK) else "refused by the gate"
     return {"active": "served now", "retired": "served before", "candidate": "being checked",
             "broken": "broken (files missing or changed)"}.get(v.status, v.status)
 
@@ -166,3 +170,42 @@ def sample_excerpts(store: Store, v: AdapterVersion, n: int = 3, width: int = 70
     if len(v.sample_ids) > n:
         out.append(f"… and {len(v.sample_ids) - n} more")
     return out
+
+
+# --- served, then undone: push-back that rose clearly under a version ------------------------
+# "Clearly": a one-sided two-proportion z-test at p < 0.01 on the replies with a verdict, each
+# side with at least PUSHBACK_MIN_JUDGED of them, and a rise of at least PUSHBACK_MIN_RISE in
+# the push-back share — a version is not undone on one bad afternoon of a handful of replies.
+PUSHBACK_MIN_JUDGED = 8
+PUSHBACK_Z = 2.326  # one-sided p < 0.01
+PUSHBACK_MIN_RISE = 0.2
+
+
+def pushback_rose(parent: Outcome | None, child: Outcome | None) -> str | None:
+    """Why ``child`` (the version served now) is clearly worse than ``parent`` (what it replaced,
+    None = nothing yet measured), in one sentence; None when it is not."""
+    if parent is None or child is None or min(parent.judged, child.judged) < PUSHBACK_MIN_JUDGED:
+        return None
+    p0, p1 = parent.pushed / parent.judged, child.pushed / child.judged
+    pooled = (parent.pushed + child.pushed) / (parent.judged + child.judged)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / parent.judged + 1 / child.judged))
+    if p1 - p0 < PUSHBACK_MIN_RISE or se == 0 or (p1 - p0) / se < PUSHBACK_Z:
+        return None
+    return (f"you pushed back on {child.pushed} of {child.judged} replies under {child.label} "
+            f"({p1 * 100:.0f}%) vs {parent.pushed} of {parent.judged} under {parent.label} ({p0 * 100:.0f}%)")
+
+
+def rollback_if_pushed_back(store: Store, service) -> str | None:
+    """Undo the served version when the user's push-back rose clearly under it (``pushback_rose``)
+    against the version it replaced; returns the sentence that says so, or None.
+
+    ``service``: the :class:`~openclaw_local.services.adapters.AdapterService` of the data dir."""
+    active = service.active()
+    if active is None:
+        return None
+    by_version = {o.version: o for o in outcomes(store)}
+    why = pushback_rose(by_version.get(active.parent_id), by_version.get(active.id))
+    if why is None:
+        return None
+    undone, now = service.rollback(reason=f"{AUTO_ROLLED_BACK}: {why}")
+    return f"v{undone.id} was rolled back automatically ({why}); now serving {f'v{now.id}' if now else 'the base model'}"
