@@ -153,3 +153,17 @@ def shared_trainable_cache(trainable_cache_root):
             target.symlink_to(trainable_cache_root, target_is_directory=True)
 
     return link
+
+
+# --- the fast tier: `pytest -m "not slow"` ------------------------------------------------------
+# A test that builds a trainable (torch) copy of a model — training, the gate, conversions, the
+# learner — is slow by what it does, whatever its own marker says: the fixtures below are how a
+# test gets one, so using any of them puts the test in the slow tier. Other slow tests (learner
+# processes, the judge's sentence encoder) carry an explicit ``@pytest.mark.slow``.
+TRAINABLE_FIXTURES = frozenset({"embedded_hf_dir", "tiny_hf_dirs", "shared_trainable_cache", "trainable_cache_root"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if TRAINABLE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -56,6 +56,7 @@ def assert_owner_only(home: Path) -> None:
     assert not loose, f"not owner-only: {loose}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("trial", range(TRIALS))
 def test_concurrent_imports_and_learner_never_corrupt_a_version(trial, stress_inputs, embedded_model, engine, tmp_path):
     root, inputs, template = stress_inputs

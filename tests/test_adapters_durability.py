@@ -87,6 +87,7 @@ def start_up(home: Path, engine) -> tuple[LearnerService, Store]:
     return service, store
 
 
+@pytest.mark.slow
 def test_random_kills_never_leave_sqlite_and_files_disagreeing(home, engine, template):
     rng = random.Random(1234)
     stats = {"versions": 0, "kills": 0}

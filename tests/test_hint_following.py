@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 
 from openclaw_local.bench import hint_following as hf
@@ -103,6 +105,7 @@ def test_table_has_a_row_per_rule_and_an_overall_row(fake_engine):
     assert "| **all** | 2 rules |" in table and "100 % (1/1) | 0/1 |" in table
 
 
+@pytest.mark.slow
 def test_real_run_on_the_embedded_model(tmp_path, capsys):
     out = tmp_path / "hf.json"
     assert hf.main(["--personas", "lowercase", "--prompts", "2", "--max-tokens", "16", "--out", str(out)]) == 0

@@ -200,6 +200,7 @@ def test_labeled_set_is_balanced_and_rules_meet_target():
     assert "pred +1" in format_report(result)
 
 
+@pytest.mark.slow
 def test_real_model_judges_a_couple_of_lines(engine_judge, tmp_path):
     """The embedded model runs the model modes end to end (accuracy is measured in docs/JUDGE.md, not here)."""
     rows = load_labeled(EARLY_SET)

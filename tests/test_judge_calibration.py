@@ -42,6 +42,7 @@ def _exchange(store, conv, prompt, reply, rating, next_state):
     return msg
 
 
+@pytest.mark.slow
 def test_gestures_label_the_next_message_and_move_a_verdict(env, tmp_path):
     store, samples = env
     worker = JudgeWorker(samples, container.build_judge(Settings(), None, "learned"))

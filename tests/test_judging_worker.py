@@ -43,6 +43,7 @@ def _exchange(store, conv, user, reply):
     return store.add_message(conv.id, "assistant", reply)
 
 
+@pytest.mark.slow
 def test_worker_judges_rated_corrected_and_pushed_back_replies(engine, store, tmp_path):
     samples = SampleStore(store)
     events = []
@@ -125,6 +126,7 @@ class RecordingGate(ModelGate):
         return self._record("judge", super().background())
 
 
+@pytest.mark.slow
 def test_the_judge_gives_the_model_to_a_waiting_chat_message(engine, store):
     """Behaviour, not timing (TTFT under judge load is measured by ``bench``, docs/BENCHMARKS.md):
     the model is never held by both; a chat request that arrives while the judge generates is
