@@ -2,7 +2,9 @@
 
 It lists every problem it finds (each bad setting on its own row, then the model and
 the database, checked with the settings that are valid) and exits 1 when there is any.
-Long values (the llama.cpp backend's feature flags) are wrapped, never cut.
+Long values (the llama.cpp backend's feature flags) are wrapped, never cut. With a CUDA GPU (torch sees
+it, or `nvidia-smi` is there) it shows the GPU's name and memory and whether serving the model plus one
+QLoRA update fit in it by learn/memory.py's rule; without one the CUDA row says "no CUDA GPU".
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from __future__ import annotations
 import argparse
 import platform
 import shutil
+import subprocess
 import sys
 import textwrap
+from dataclasses import dataclass
 from importlib import metadata
 
 from openclaw_local import __version__
@@ -43,6 +47,62 @@ def llama_backend() -> str:
         return f"unavailable ({exc})"
 
 
+@dataclass(frozen=True)
+class Gpu:
+    name: str
+    total: int  # bytes
+    free: int | None  # bytes free now (None when unknown)
+    source: str  # "torch" or "nvidia-smi"
+
+
+def gpu_probe() -> Gpu | None:
+    """The first CUDA GPU: torch when it sees CUDA, else ``nvidia-smi``; None when there is none."""
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            free, total = torch.cuda.mem_get_info(0)
+            return Gpu(torch.cuda.get_device_name(0), int(total), int(free), "torch")
+    except Exception:
+        pass
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return None
+    try:
+        out = subprocess.run([smi, "--query-gpu=name,memory.total,memory.free", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, timeout=10, check=True).stdout
+        name, total, free = (part.strip() for part in out.splitlines()[0].rsplit(",", 2))
+        return Gpu(name, int(float(total)) * 2**20, int(float(free)) * 2**20, "nvidia-smi")  # MiB
+    except Exception:
+        return None
+
+
+def gpu_line(gpu: Gpu | None) -> str:
+    if gpu is None:
+        return "no CUDA GPU (learning trains on the CPU, llama.cpp serves from RAM)"
+    free = f", {gpu.free / 1e9:.1f} GB free" if gpu.free is not None else ""
+    return f"{gpu.name}: {gpu.total / 1e9:.1f} GB total{free} ({gpu.source})"
+
+
+def gpu_fit_line(gpu: Gpu, settings, gguf) -> str:
+    """Whether serving ``gguf`` on the GPU plus one QLoRA update fit in its memory, by learn/memory.py's rule."""
+    from openclaw_local.learn import memory
+
+    try:
+        shape = memory.shape_from_gguf(gguf)
+        size = gguf.stat().st_size
+    except Exception as exc:  # the model row already says what is wrong with the file
+        return f"unknown ({type(exc).__name__})"
+    serve = memory.serve_bytes(shape, size, settings.n_ctx)
+    train = memory.train_bytes(shape, "cuda", rank=settings.lora_rank)
+    need = serve + train
+    verdict = "fits" if need <= gpu.total else "does not fit"
+    now = "" if gpu.free is None else f"; {'fits' if need <= gpu.free else 'does not fit'} in the {memory.gb(gpu.free)} free now"
+    return (f"{verdict}: serving (n_ctx {settings.n_ctx}) ~{memory.gb(serve)} + QLoRA update (NF4, rank "
+            f"{settings.lora_rank}) ~{memory.gb(train)} = ~{memory.gb(need)} of {memory.gb(gpu.total)}{now} "
+            "(learn/memory.py's rule: a lower bound, docs/GPU.md)")
+
+
 def _selftest_line(home, settings, model) -> str:
     """How this machine loads the model (probes it in a child process unless the decision is cached)."""
     from openclaw_local.services.container import load_plan
@@ -65,13 +125,8 @@ def run(args: argparse.Namespace) -> int:
         ("textual", _version("textual")),
         ("sqlite-utils", _version("sqlite-utils")),
     ]
-    try:
-        import torch
-
-        cuda = f"yes ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else "no"
-    except Exception:
-        cuda = "no (torch not importable)"
-    rows.append(("CUDA", cuda))
+    gpu = gpu_probe()
+    rows.append(("CUDA", gpu_line(gpu)))
     problems = 0
     try:
         home = home_dir()
@@ -103,6 +158,8 @@ def run(args: argparse.Namespace) -> int:
             rows.append(("llama.cpp self-test", line))
             problems += line.startswith("PROBLEM")
             rows.append(("learning memory", learning_memory_line(settings, info.path)))
+            if gpu is not None:
+                rows.append(("GPU fit", gpu_fit_line(gpu, settings, info.path)))
         from openclaw_local.services.cpu_priority import idle_class_available
 
         rows.append(("learner CPU priority", "SCHED_IDLE (trains only on otherwise idle cores)" if idle_class_available()
