@@ -102,6 +102,7 @@ def greedy_replies(model: Any, tokenizer: Any, contexts: Sequence[Sequence[Mappi
     mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=_device(model))
     try:
         gen = model.generate(input_ids=ids, attention_mask=mask, do_sample=False, max_new_tokens=max_new_tokens,
+                             use_cache=True,  # the trainable copy turns the KV cache off for training: 10x slower
                              pad_token_id=pad)
     finally:
         model.train(was_training)
