@@ -67,9 +67,16 @@ def _start_judge(settings, store):
     from openclaw_local.services.judging import JudgeWorker
     from openclaw_local.store.samples import SampleStore
 
+    judge = container.build_judge(settings, None, mode)
+    # One judgement here, on the main thread, before the thread starts: the learned judge's first
+    # use imports transformers and loads its encoder, and transformers' lazy imports on two threads at
+    # once (the judge's AutoModel, the trainer's AutoModelForCausalLM) fail with an ImportError.
+    try:
+        judge.judge("Paris.", "Thanks!", "What is the capital of France?")
+    except Exception:  # e.g. no encoder installed: the worker skips each sample with the reason
+        traceback.print_exc(file=sys.stderr)
     samples = SampleStore(store, default_system_prompt=settings.system_prompt)
-    return JudgeWorker(samples, container.build_judge(settings, None, mode), settings=settings,
-                       poll_s=JUDGE_POLL_S).start()
+    return JudgeWorker(samples, judge, settings=settings, poll_s=JUDGE_POLL_S).start()
 
 
 def main(argv: list[str] | None = None) -> int:
