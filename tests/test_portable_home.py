@@ -204,3 +204,43 @@ def test_the_new_migrations_apply_in_either_order(tmp_path, first):
         assert raw_rows(home)[0][1] == expected
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("how", ["copied", "moved", "restored"])
+def test_a_copied_moved_or_restored_data_dir_chats_lists_activates_and_exports(how, tiny_home, tmp_path, monkeypatch,
+                                                                             capsys):
+    """The same check for each way a data dir reaches a new place; the original is untouched."""
+    from openclaw_local.config import load_settings
+    from openclaw_local.services.runtime import Runtime
+
+    new = tmp_path / how
+    original = tiny_home
+    if how == "moved":
+        os.rename(original, new)
+        original = None
+    elif how == "copied":
+        shutil.copytree(original, new)
+    else:
+        archive = tmp_path / "backup.tar.gz"
+        assert main(["backup", str(archive)]) == 0
+        assert main(["restore", str(archive), "--into", str(new)]) == 0
+    before = (raw_rows(original), tree_digest(original)) if original is not None else None
+    monkeypatch.setenv("OPENCLAW_HOME", str(new))
+    capsys.readouterr()
+
+    # chat: the served adapter is this data dir's own file
+    settings = load_settings(new).replace(max_tokens=4, n_ctx=256, learn=False)
+    with Runtime.open(new, settings) as rt:
+        rt.learner.serve_active()
+        assert rt.engine.adapter_path == new.absolute() / "adapters" / "v0002" / GGUF_NAME
+        conv = rt.chat.new_conversation()
+        reply = rt.chat.send(conv.id, "hello", lambda event: None)
+        assert reply.adapter_version == 2
+    assert main(["adapters", "list"]) == 0
+    assert "*v2" in capsys.readouterr().out
+    assert main(["adapters", "activate", "1"]) == 0
+    out_file = tmp_path / f"{how}-v1.gguf"
+    assert main(["adapters", "export", "1", "--format", "gguf-lora", "--out", str(out_file)]) == 0
+    assert out_file.read_bytes() == (new / "adapters" / "v0001" / GGUF_NAME).read_bytes()
+    if before is not None:
+        assert (raw_rows(original), tree_digest(original)) == before
