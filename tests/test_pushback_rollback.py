@@ -52,3 +52,23 @@ def test_the_served_version_is_rolled_back_and_says_why(home, embedded_model):
     assert status_words(undone) == "rolled back automatically" and not gate_refused(undone)
     assert rollback_if_pushed_back(store, svc) is None  # v1 is fine against the base (no base replies)
     store.close()
+
+
+def test_the_chat_says_why_when_it_swaps_after_an_automatic_rollback(home, embedded_model, fake_engine):
+    from openclaw_local.services.learner import LearnerService
+
+    store = Store.open(home)
+    samples = SampleStore(store)
+    svc = AdapterService(home, Settings(), store)
+    lora = random_lora(embedded_model, rank=2, std=0.01)
+    v1 = publish(home, store, lora, embedded_model)
+    v2 = publish(home, store, lora, embedded_model, parent=v1.id)
+    fake_engine.model_path = embedded_model
+    learner = LearnerService(home, Settings(learn=False), store, fake_engine)
+    assert learner.serve_active().version == v2.id
+    _replies(store, samples, v1.id, pushed=2, accepted=10)
+    _replies(store, samples, v2.id, pushed=11, accepted=1)
+    assert rollback_if_pushed_back(store, svc)
+    event = learner.serve_active()
+    assert event.version == v1.id and f"v{v2.id} was rolled back automatically" in event.notice
+    store.close()

@@ -18,6 +18,7 @@ from openclaw_local.config import Settings
 from openclaw_local.engine import Engine
 from openclaw_local.store import Store
 from openclaw_local.services import adapter_files
+from openclaw_local.services.adapters import AUTO_ROLLED_BACK
 from openclaw_local.services.events import AdapterSwapped, EventBus
 from openclaw_local.services.status import LearnerStatus
 from openclaw_local.records import AdapterVersion
@@ -93,11 +94,27 @@ class LearnerService:
                 continue
             notices.append(f"adapter v{active.id} is broken ({reason}); now serving "
                            f"{f'v{fallback.id}' if fallback else 'the base model'}")
+        undone = self._auto_rolled_back(self.served_version)
+        if undone:
+            notices.append(undone)
         self.served_version = target
         event = AdapterSwapped(target, seconds, "; ".join(notices) or None)
         self.notices.extend(notices)
         self.events.publish(event)
         return event
+
+    def _auto_rolled_back(self, version_id: int | None) -> str | None:
+        """Why the version served until now was rolled back automatically, if it was (the learner's
+        push-back watch, services/helping.py): the user is told with the swap."""
+        if version_id is None:
+            return None
+        try:
+            v = self.adapters.get(version_id)
+        except Exception:  # deleted meanwhile
+            return None
+        if v.status == "rejected" and (v.reason or "").startswith(AUTO_ROLLED_BACK):
+            return f"v{v.id} was {v.reason}"
+        return None
 
     def _other_base(self, version: AdapterVersion, notices: list[str]) -> bool:
         """Was ``version`` trained on another base model than the one served? Said once per version."""

@@ -40,6 +40,23 @@ def _lower_priority(threads: int) -> str:
     return got
 
 
+PUSHBACK_WATCH_S = 30.0  # how often the served version's push-back is compared with its parent's
+
+
+def _watch_pushback(home: Path, settings, store) -> None:
+    """Roll the served version back when the user's push-back rose clearly under it (services/helping.py)."""
+    from openclaw_local.services.adapters import AdapterService
+    from openclaw_local.services.helping import rollback_if_pushed_back
+
+    try:
+        said = rollback_if_pushed_back(store, AdapterService(home, settings, store))
+    except Exception:  # a concurrent activate or rollback won; look again next time
+        traceback.print_exc(file=sys.stderr)
+        return
+    if said:
+        print(said, file=sys.stderr, flush=True)
+
+
 MEMORY_RETRY_S = 60.0  # memory may free up (another program closed): look again this often
 
 
@@ -138,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         judge_worker = None
     adapters.set_state(state="idle", step=0, total=0, pid=os.getpid(), error=None, detail=priority)
     version_made, rehearsal_ready = False, False
+    last_watch = time.monotonic()
     try:
         while not orphaned():
             request = adapters.take_request()
@@ -184,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
                 judge_fitter.maybe_refit()
             except Exception:  # the judge keeps its previous calibration; learning goes on
                 traceback.print_exc(file=sys.stderr)
+            if time.monotonic() - last_watch >= PUSHBACK_WATCH_S:
+                last_watch = time.monotonic()
+                _watch_pushback(home, settings, store)
             time.sleep(1.0)
     except Stop:
         pass
