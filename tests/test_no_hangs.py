@@ -57,7 +57,7 @@ def test_learn_once_gives_up_on_a_chat_without_learner_and_removes_its_request(h
     started = time.monotonic()
     result = cli("learn", "--once", home=home, env_extra={"OPENCLAW_LEARN_WAIT_S": "2"}, timeout=60)
     seconds = time.monotonic() - started
-    assert result.returncode == 5, result.stderr
+    assert result.returncode == 7, result.stderr  # refused: the running front-end has no learner
     assert "Traceback" not in result.stderr
     errors = [line for line in _last_lines(result.stderr) if line.startswith("error: ")]
     assert len(errors) == 1 and "no learner" in errors[0] and f"pid {lock_holder.pid}" in errors[0], result.stderr
@@ -74,7 +74,8 @@ def test_a_dead_learner_is_noticed_before_the_timeout(home, lock_holder):
     store.close()
     started = time.monotonic()
     result = cli("learn", "--once", home=home, env_extra={"OPENCLAW_LEARN_WAIT_S": "600"}, timeout=120)
-    assert result.returncode == 5 and "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 7 and "Traceback" not in result.stderr, result.stderr  # refused, not a DB error
+    assert "no learner taking requests" in result.stderr
     assert time.monotonic() - started < 60  # the 5 s grace, not the 600 s timeout
     assert _requests(home) == 0
 
