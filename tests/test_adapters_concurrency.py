@@ -70,6 +70,7 @@ def test_concurrent_imports_and_learner_never_corrupt_a_version(trial, stress_in
     assert_owner_only(tmp_path / f"trial-{trial:03d}")
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 def test_ids_are_reserved_before_files_and_never_reused(home, embedded_model):
     store = Store.open(home)
     adapters = AdapterStore(store)
@@ -123,6 +124,7 @@ def test_activate_verifies_an_already_active_version(home, embedded_model, capsy
     store.close()
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 def test_data_dir_is_owner_only_after_import_publish_and_chat(home, embedded_model, quick_settings, tmp_path):
     """Walk a data dir after a real import (CLI), a publish, an export into it and a chat turn."""
     from openclaw_local.services.runtime import Runtime

@@ -3,6 +3,8 @@ with a notice (not an error, not marked broken); switching back serves them agai
 
 from __future__ import annotations
 
+import pytest
+
 from openclaw_local.config import Settings
 from openclaw_local.services import adapter_files
 from openclaw_local.services.events import EventBus
@@ -12,6 +14,7 @@ from openclaw_local.store.adapters import AdapterStore
 from tests.adapters_helpers import publish, random_lora
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 def test_base_mismatch_reasons(home, tiny_llama_gguf, tiny_qwen3_gguf):
     store = Store.open(home)
     v = publish(home, store, random_lora(tiny_llama_gguf, rank=2), tiny_llama_gguf)

@@ -3,11 +3,14 @@ the `generate` arm runs the same loop and costs a minute of votes)."""
 
 from __future__ import annotations
 
+import pytest
+
 import re
 
 from openclaw_local.bench import learn_bench
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 def test_ttft_while_judging_reports_the_default_judge_with_its_ratio(embedded_model, quick_settings):
     s = quick_settings.replace(judge_mode="rules")
     result = learn_bench.run_ttft_judging(embedded_model, s, rounds=1, judges=(None,), max_queue=3)

@@ -126,6 +126,7 @@ def _tiny_llama():
     return torch, LlamaForCausalLM(config)
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 def test_decoder_layers_wait_before_their_forward_and_backward_work(tmp_path):
     torch, model = _tiny_llama()
     pause = CountingPause(tmp_path)

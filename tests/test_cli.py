@@ -65,6 +65,7 @@ def test_export_to_unwritable_path(populated, tmp_path):
     assert_clean_error(cli("export-chats", "--out", str(blocker / "out.jsonl"), home=populated), 4, "cannot write")
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 def test_doctor(home):
     result = cli("doctor", home=home)
     assert result.returncode == 0, result.stdout + result.stderr

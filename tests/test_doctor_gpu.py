@@ -23,6 +23,7 @@ def _rows(capsys) -> dict[str, str]:
     return rows
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 def test_doctor_says_no_cuda_gpu_in_one_line(home, monkeypatch, capsys):
     monkeypatch.setattr(doctor, "gpu_probe", lambda: None)
     assert main(["doctor"]) == 0
@@ -30,6 +31,7 @@ def test_doctor_says_no_cuda_gpu_in_one_line(home, monkeypatch, capsys):
     assert rows["CUDA"].startswith("no CUDA GPU") and "GPU fit" not in rows
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 @pytest.mark.parametrize("total_gib, verdict", [(24, "fits"), (0.25, "does not fit")])
 def test_doctor_shows_the_gpu_and_whether_serving_plus_qlora_fit(home, monkeypatch, capsys, total_gib, verdict):
     gpu = doctor.Gpu("NVIDIA GeForce RTX 4090", int(total_gib * GIB), int(total_gib * GIB * 0.9), "torch")

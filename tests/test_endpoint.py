@@ -225,6 +225,7 @@ def test_housekeeping_requests_are_served_not_stored(client, server):
     assert r.status_code == 400 and r.json()["error"]["param"] == "id"
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 def test_llm_cli_history_matched_session(server, tmp_path):
     llm = shutil.which("llm") or str(Path(sys.executable).with_name("llm"))
     if not Path(llm).exists():

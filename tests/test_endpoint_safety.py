@@ -88,6 +88,7 @@ def test_full_queue_answers_429_with_retry_after(server):
     assert int(refused.headers["retry-after"]) >= 1 and refused.json()["error"]["code"] == "queue_full"
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 def test_queued_request_whose_client_left_is_dropped(server):
     long = threading.Thread(target=lambda: httpx.post(
         f"{server.v1}/chat/completions", json=chat(server, "Count from 1 to 500, separated by commas.", max_tokens=150),  # greedy: ~190 tokens

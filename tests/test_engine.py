@@ -66,6 +66,7 @@ def test_leaving_the_loop_early_releases_the_model(engine):
     assert 1 <= first.stats.completion_tokens <= 3
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 def test_oldest_turns_are_dropped_never_the_system_prompt(engine):
     messages = [SYSTEM]
     for i in range(40):
@@ -81,6 +82,7 @@ def test_oldest_turns_are_dropped_never_the_system_prompt(engine):
     assert gen.stats.dropped_turns == fit.dropped_turns
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 def test_a_200kb_paste_is_cut_to_fit(engine):
     paste = ("The quick brown fox jumps over the lazy dog. " * 5000)[:200_000]
     gen = engine.generate(ask(paste), max_tokens=8, temperature=0.0).run()
@@ -151,6 +153,7 @@ def test_not_a_gguf(tmp_path):
         inspect_gguf(bad)
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 def test_truncated_gguf(tmp_path, embedded_model):
     cut = tmp_path / "cut.gguf"
     with open(embedded_model, "rb") as src, open(cut, "wb") as dst:
@@ -175,6 +178,7 @@ def test_architecture_llama_cpp_cannot_load(tmp_path):
         Engine(path, n_ctx=256, threads=1)
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 def test_engine_loads_a_copy_and_reports_architecture(tmp_path, embedded_model):
     copy = tmp_path / "copy.gguf"
     shutil.copy(embedded_model, copy)

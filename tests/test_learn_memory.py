@@ -28,6 +28,7 @@ def test_training_rule_by_hand():
     assert train_bytes(big, "cpu") > 3 * train_bytes(big, "cuda") and train_bytes(big, "cpu") > train_bytes(s, "cpu")
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 def test_shape_from_the_embedded_gguf(embedded_model):
     s = memory.shape_from_gguf(embedded_model)
     # SmolLM2-135M: 30 layers of width 576, a 49152-token vocabulary, 3 KV heads of 64
@@ -65,6 +66,7 @@ def test_no_gpu_and_few_cores_rule_out_4b_serving():
     assert "none of the known models fits" in recommendation_line(Machine(ram=1 * GB, cores=2))
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 def test_learner_says_so_instead_of_loading(home, tiny_llama_gguf, monkeypatch):
     """The real Learner path: too little memory raises NotEnoughMemory before any weights are read."""
     from openclaw_local.learn import trainable

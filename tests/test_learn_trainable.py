@@ -14,6 +14,7 @@ from openclaw_local.learn.trainer import load_optimizer_state, make_optimizer
 torch.set_num_threads(2)
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 def test_cache_written_once_and_reused(tiny_llama_gguf, tmp_path, monkeypatch):
     root = tmp_path / "trainable"
     events = []

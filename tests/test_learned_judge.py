@@ -94,6 +94,7 @@ def test_auto_mode_picks_by_model_size(monkeypatch):
         assert container.judge_mode(Settings(judge_mode="rules")) == "rules"
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 def test_parameter_count_of_the_embedded_model():
     from openclaw_local.engine.model_size import parameter_count
     from openclaw_local.paths import embedded_model_path

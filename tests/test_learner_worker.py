@@ -1,3 +1,4 @@
+import pytest
 """The learner process on its own: it starts idle, answers a 'learn now' with nothing to learn,
 stops on SIGTERM, and exits by itself when the chat that started it is gone."""
 
@@ -24,6 +25,7 @@ def worker_cmd(home, *extra):
     return [sys.executable, "-m", "openclaw_local.services.learner_worker", "--home", str(home), *extra]
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 def test_worker_runs_at_lowest_priority_answers_requests_and_stops_on_sigterm(home):
     adapters = AdapterStore(Store.open(home))
     proc = subprocess.Popen(worker_cmd(home), stderr=subprocess.PIPE)
@@ -48,6 +50,7 @@ def test_worker_runs_at_lowest_priority_answers_requests_and_stops_on_sigterm(ho
     assert adapters.state()["state"] == "stopped"
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 def test_worker_exits_when_its_chat_dies(home):
     Store.open(home).close()
     # bash plays the chat: it starts the worker, names itself as the parent, then dies.

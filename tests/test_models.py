@@ -142,6 +142,7 @@ def test_hf_hub_offline_is_one_line(home, monkeypatch, capsys):
     assert code == 1 and "HF_HUB_OFFLINE" in one_error_line(err)
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 def test_list_use_rm(hub, home, embedded_model, capsys):
     config = home / "config.toml"
     home.mkdir(parents=True, exist_ok=True)

@@ -65,6 +65,7 @@ def test_learn_once_gives_up_on_a_chat_without_learner_and_removes_its_request(h
     assert _requests(home) == 0, "the unanswerable request must be removed"
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 def test_a_dead_learner_is_noticed_before_the_timeout(home, lock_holder):
     # a learner state row left by a learner that died (SIGKILL): its pid is gone
     dead = subprocess.Popen([sys.executable, "-c", "pass"])

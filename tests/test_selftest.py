@@ -65,6 +65,7 @@ def test_healthy_probe_keeps_extra_buffers(home, embedded_model):
     assert decide(home, embedded_model, mode="auto").source == "cached"
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 @pytest.mark.real_selftest
 def test_probe_reports_crash_failure_and_timeout(embedded_model):
     crash = run_probe(embedded_model, extra_buffers=True, n_gpu_layers=0, fault="segv")
@@ -149,6 +150,7 @@ def test_setting_on_or_off_needs_no_probe(home, embedded_model):
         assert plan.describe() == f"extra CPU buffer types {mode} (setting cpu_extra_buffers)"
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 @pytest.mark.real_selftest
 def test_doctor_states_the_decision_and_why(home, monkeypatch, capsys):
     from openclaw_local.cli import main

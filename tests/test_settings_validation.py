@@ -64,6 +64,7 @@ def test_issue_values_in_config_toml_are_refused(home, capsys, name):
     assert sorted(p.name for p in home.iterdir()) == before  # nothing created (no database)
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 def test_doctor_lists_every_problem_and_fails(home, capsys):
     (home / "config.toml").write_text("".join(f"{k} = {v}\n" for k, (v, _) in ISSUE_VALUES.items()))
     assert main(["--threads", "many", "doctor"], ) == 1
@@ -131,6 +132,7 @@ def test_min_exclusive_and_cross_field_limit(home):
     assert problems and "learning_rate" in problems[0]
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 def test_one_line_counts_the_other_problems(home, capsys):
     (home / "config.toml").write_text("n_ctx = -5\nthreads = 0\ntemperatur = 1\n")
     assert main(["history"]) == 2
@@ -140,6 +142,7 @@ def test_one_line_counts_the_other_problems(home, capsys):
     assert "did you mean 'temperature'?" in " ".join(capsys.readouterr().out.split())
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 def test_doctor_notes_a_misspelled_variable(home, capsys, monkeypatch):
     monkeypatch.setenv("OPENCLAW_TEMPERATUR", "0.2")
     assert main(["doctor"]) == 0  # a note, not a problem: other OPENCLAW_* variables exist
@@ -154,6 +157,7 @@ def test_simulate_checks_its_setting_flags_before_creating_anything(tmp_path, ca
     assert not out.exists()
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 def test_doctor_shows_the_whole_backend_line(home, capsys, monkeypatch):
     import llama_cpp
 

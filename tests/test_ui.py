@@ -165,6 +165,7 @@ async def test_rate_toggles_mark_and_writes_feedback(make_app, store):
         assert app.chat.messages(app.conversation_id)[-1].rating == -1
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 async def test_correct_reply_inline(make_app, store):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -369,6 +370,7 @@ async def test_thinking_is_collapsible_and_dim(make_app, store):
         assert rows(store, "select thinking from messages where role = 'assistant'")[0]["thinking"].startswith("7 has")
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 async def test_context_cut_notice_is_shown(make_app, store):
     app = make_app()
     notices: list[str] = []

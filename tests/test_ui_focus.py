@@ -169,6 +169,7 @@ def test_readme_key_table_is_generated_from_bindings():
             assert f"`{keys}`" in block
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 async def test_more_key_paths(store):
     """shift+tab from the box, / from reply mode, ↓, o, ctrl+a and back, ctrl+n, ctrl+l without a learner."""
     from openclaw_local.ui.adapters_screen import AdaptersScreen

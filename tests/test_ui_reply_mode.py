@@ -28,6 +28,7 @@ def ratings(store: Store) -> list[tuple[int, int]]:
     return [(r["message_id"], r["value"]) for r in store.db.query("select * from feedback where kind = 'rating' order by id")]
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 async def test_a_sentence_typed_after_a_reply_command_is_text(store):
     seed_chat(store, [("hi", "Hello there."), ("and?", "Second reply.")])
     app = make_fake_app(store)
@@ -53,6 +54,7 @@ async def test_a_sentence_typed_after_a_reply_command_is_text(store):
         assert app.focused is app.chat_input and app.chat_input.text == "the"
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 async def test_after_correcting_or_reading_why_typing_goes_to_the_box(store):
     seed_chat(store, [("capital of France?", "Lyon.")])
     app = make_fake_app(store)
@@ -127,6 +129,7 @@ def judged(store: Store, reply_text: str, next_text: str, verdict: int) -> tuple
     return conv.id, reply.id
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 async def test_j_overrules_the_judge_and_the_mark_shows_it(store):
     cid, rid = judged(store, "Flour, eggs, milk.", "lol sure, whatever", 1)
     app = make_fake_app(store, open_conversation=cid)

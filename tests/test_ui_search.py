@@ -47,6 +47,7 @@ async def test_escape_clears_the_filter_and_returns_to_the_box(store):
         assert app.focused is app.chat_input
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 async def test_no_input_dropped_after_clearing(store):
     app = make_fake_app(store)
     async with app.run_test(size=SIZE) as pilot:

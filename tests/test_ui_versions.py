@@ -38,6 +38,7 @@ async def regenerate(pilot, app, n: int) -> None:
     await pilot.pause()
 
 
+@pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
 async def test_versions_switch_and_ratings_belong_to_a_version(store):
     app, samples = make(store)
     async with app.run_test(size=SIZE) as pilot:
