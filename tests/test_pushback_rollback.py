@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from openclaw_local.config import Settings
 from openclaw_local.services.adapters import AdapterService, gate_refused
 from openclaw_local.services.helping import Outcome, pushback_rose, rollback_if_pushed_back, status_words
@@ -34,13 +36,19 @@ def _replies(store, samples, version, pushed, accepted):
         samples.record_next_state(mid)
 
 
-def test_the_served_version_is_rolled_back_and_says_why(home, embedded_model):
+@pytest.fixture
+def two_versions(home, embedded_model):
+    """A data dir serving v2, trained on top of v1: (store, samples, service, v1, v2)."""
     store = Store.open(home)
-    samples = SampleStore(store)
-    svc = AdapterService(home, Settings(), store)
     lora = random_lora(embedded_model, rank=2, std=0.01)
     v1 = publish(home, store, lora, embedded_model)
     v2 = publish(home, store, lora, embedded_model, parent=v1.id)
+    yield store, SampleStore(store), AdapterService(home, Settings(), store), v1, v2
+    store.close()
+
+
+def test_the_served_version_is_rolled_back_and_says_why(two_versions):
+    store, samples, svc, v1, v2 = two_versions
     _replies(store, samples, v1.id, pushed=2, accepted=10)
     _replies(store, samples, v2.id, pushed=5, accepted=5)
     assert rollback_if_pushed_back(store, svc) is None  # 17% → 50% on 10: not clear yet
@@ -51,18 +59,12 @@ def test_the_served_version_is_rolled_back_and_says_why(home, embedded_model):
     assert svc.active().id == v1.id and undone.status == "rejected" and "11 of 16 replies" in undone.reason
     assert status_words(undone) == "rolled back automatically" and not gate_refused(undone)
     assert rollback_if_pushed_back(store, svc) is None  # v1 is fine against the base (no base replies)
-    store.close()
 
 
-def test_the_chat_says_why_when_it_swaps_after_an_automatic_rollback(home, embedded_model, fake_engine):
+def test_the_chat_says_why_when_it_swaps_after_an_automatic_rollback(two_versions, home, embedded_model, fake_engine):
     from openclaw_local.services.learner import LearnerService
 
-    store = Store.open(home)
-    samples = SampleStore(store)
-    svc = AdapterService(home, Settings(), store)
-    lora = random_lora(embedded_model, rank=2, std=0.01)
-    v1 = publish(home, store, lora, embedded_model)
-    v2 = publish(home, store, lora, embedded_model, parent=v1.id)
+    store, samples, svc, v1, v2 = two_versions
     fake_engine.model_path = embedded_model
     learner = LearnerService(home, Settings(learn=False), store, fake_engine)
     assert learner.serve_active().version == v2.id
@@ -71,4 +73,3 @@ def test_the_chat_says_why_when_it_swaps_after_an_automatic_rollback(home, embed
     assert rollback_if_pushed_back(store, svc)
     event = learner.serve_active()
     assert event.version == v1.id and f"v{v2.id} was rolled back automatically" in event.notice
-    store.close()
