@@ -59,16 +59,19 @@ def test_backup_while_writing_then_restore_gives_the_same_history_and_adapters(s
                                                                                monkeypatch):
     # the source is being written to: rows still in the WAL, and a writer running during the backup
     assert Path(f"{home}/openclaw.db-wal").stat().st_size > 0
-    stop = threading.Event()
+    stop, first_written = threading.Event(), threading.Event()
     written = []
 
     def writer():
         conv = source.create_conversation()
         while not stop.is_set() and len(written) < 2000:
             written.append(source.add_message(conv.id, "user", f"typed during the backup {len(written)}").id)
+            first_written.set()
 
     t = threading.Thread(target=writer)
     t.start()
+    # the backup starts only once the writer has a row in: the snapshot then holds at least one of its writes
+    assert first_written.wait(timeout=60)
     try:
         archive = tmp_path / "out" / "backup.tar.gz"
         archive.parent.mkdir()
