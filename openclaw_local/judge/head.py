@@ -27,7 +27,6 @@ from __future__ import annotations
 import importlib.util
 import io
 import math
-import os
 import re
 import threading
 from dataclasses import dataclass
@@ -74,16 +73,16 @@ class Encoder:
         self.memo: dict[str, np.ndarray] = {}
 
     def _load(self) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import torch
         from transformers import AutoModel, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
         path = encoder_dir()
-        self._tok = AutoTokenizer.from_pretrained(str(path))
-        self._model = AutoModel.from_pretrained(str(path)).eval()
+        # a local directory, read with the hub never asked; the process's environment is left as it is
+        # (setting HF_HUB_OFFLINE here would switch off `models pull` for the rest of the process)
+        self._tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        self._model = AutoModel.from_pretrained(str(path), local_files_only=True).eval()
         if self.threads:
             torch.set_num_threads(self.threads)
 
