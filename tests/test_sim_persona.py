@@ -82,7 +82,7 @@ def test_bad_files_through_the_cli(tmp_path, capsys):
 
 def test_every_rule_type_has_a_default_complaint():
     values = {"max_words": 5, "min_words": 5, "forbid_phrases": ("x",), "must_include_any": ("x",),
-              "must_start_with": "x", "must_end_with": "x"}
+              "must_start_with": "x", "must_end_with": "x", "max_sentences": 2, "ends_with_question": "x?"}
     for t in RULE_TYPES:
         assert default_complaint(Rule(t, values.get(t)))
 

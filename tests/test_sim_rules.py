@@ -89,6 +89,30 @@ def test_start_end_include():
     assert i.repair("Good work.") == "well done, Good work."
 
 
+def test_sentences_exclamations_digits_case_and_a_question_back():
+    ms, ex, dg = Rule("max_sentences", 2), Rule("no_exclamation"), Rule("no_digits")
+    up, q = Rule("uppercase"), Rule("ends_with_question", "¿Y tú?")
+    assert ms.check("One. Two?") and not ms.check("One.\nTwo! Three.")
+    assert ms.repair("One. Two!\n\nThree. Four.") == "One. Two!"
+    assert ex.check("Calm. Quiet?") and not ex.check("Wow!") and not ex.check("¡Hola")
+    assert ex.repair("¡Hola! Wow!") == "Hola. Wow."
+    assert dg.check("forty-two apples") and not dg.check("42 apples") and not dg.check("room ٣")
+    assert dg.repair("Mix 2 eggs with 250 g, 1,905 steps, 12345678 ms.") == \
+        "Mix two eggs with two hundred fifty g, one thousand nine hundred five steps, " \
+        "one two three four five six seven eight ms."
+    assert up.check("LOUD, 42 TIMES!") and not up.check("Loud")
+    assert up.repair("Loud ß") == "LOUD SS"
+    assert q.check("Done. Ready?") and q.check("¿Listo?»") and not q.check("Is it? Yes.")
+    assert q.repair("Done.") == "Done.\n¿Y tú?"
+
+
+def test_a_question_back_fits_within_the_sentence_limit():
+    rules = [Rule("max_sentences", 3), Rule("ends_with_question", "Which one do you pick?"), Rule("no_exclamation")]
+    fixed = repair("Great! First. Second. Third. Fourth!", rules)
+    assert all(check_all(fixed, rules)), fixed
+    assert fixed == "Great. First.\nWhich one do you pick?"
+
+
 def test_score_and_repair_by_every_broken_rule():
     rules = [NM, Rule("max_words", 12), Rule("must_start_with", "Hi"), Rule("must_end_with", "Good luck!"), Rule("min_words", 3)]
     text = "Tips:\n- **Sleep** well\n- eat breakfast\n1. Study early. It is a well-known trick and 3. very good for everyone."

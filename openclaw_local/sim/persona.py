@@ -65,6 +65,16 @@ def default_complaint(rule: Rule) -> str:
         return f"you forgot to end with \"{v}\", please always end your reply with that"
     if t == "must_include_any":
         return f"you didn't say \"{v[0]}\" or anything like it, please include that"
+    if t == "max_sentences":
+        return f"too many sentences, {v} at most please"
+    if t == "no_exclamation":
+        return "please drop the exclamation marks, it reads like shouting"
+    if t == "no_digits":
+        return "please write numbers out in words, no digits"
+    if t == "uppercase":
+        return "please write everything in capital letters"
+    if t == "ends_with_question":
+        return "please end by asking me something back"
     raise ValueError(t)
 
 

@@ -18,6 +18,14 @@ Rule types (``{"type": ..., "value": ...}``):
 ``must_start_with``   (str) the stripped reply must start with it. Repair: prepend it and a space.
 ``must_end_with``     (str) the stripped reply must end with it. Repair: append it on a new line.
 ``must_include_any``  (list) one must occur as whole words. Repair: prepend the first + ", ".
+``max_sentences`` (int) breaks above N sentences (a sentence ends at ``.``, ``!`` or ``?`` followed
+                      by a space, or at a line end). Repair: keep the first N.
+``no_exclamation``    breaks on any ``!``. Repair: each ``!`` becomes ``.`` (``¡`` is dropped).
+``no_digits``         breaks on any digit: numbers written as words. Repair: whole numbers up to
+                      999,999 become English words; longer runs of digits are spelled out digit by digit.
+``uppercase``         breaks on any lowercase letter. Repair: uppercase everything.
+``ends_with_question`` (str) the stripped reply must end with a question mark: the user wants to be
+                      asked something back. Repair: append the value (a question) on a new line.
 """
 
 from __future__ import annotations
@@ -29,16 +37,19 @@ from typing import Any, Sequence
 RULE_TYPES = (
     "no_markdown", "max_words", "min_words", "lowercase", "forbid_phrases",
     "must_start_with", "must_end_with", "must_include_any",
+    "max_sentences", "no_exclamation", "no_digits", "uppercase", "ends_with_question",
 )
 VALUE_KIND = {  # what "value" must be for each type (None: no value)
-    "no_markdown": None, "lowercase": None,
-    "max_words": "int", "min_words": "int",
+    "no_markdown": None, "lowercase": None, "no_exclamation": None, "no_digits": None, "uppercase": None,
+    "max_words": "int", "min_words": "int", "max_sentences": "int",
     "forbid_phrases": "list", "must_include_any": "list",
-    "must_start_with": "str", "must_end_with": "str",
+    "must_start_with": "str", "must_end_with": "str", "ends_with_question": "str",
 }
-# repairs are applied in this order: structure first, then content, then length, then the fixed ends
-REPAIR_ORDER = ("no_markdown", "forbid_phrases", "must_include_any", "must_start_with", "max_words",
-                "must_end_with", "lowercase", "min_words")
+# repairs are applied in this order: structure first, then content, then length, then the fixed ends,
+# then the characters (case, digits, marks) of whatever is left
+REPAIR_ORDER = ("no_markdown", "forbid_phrases", "must_include_any", "must_start_with", "max_sentences", "max_words",
+                "must_end_with", "ends_with_question", "no_digits", "no_exclamation", "lowercase", "uppercase",
+                "min_words")
 
 _EMPHASIS = re.compile(r"\*\*|__")
 _HEADING = re.compile(r"^[ \t]*#{1,6}(?=\s|$)", re.M)
@@ -90,6 +101,27 @@ def split_sentences(line: str) -> list[str]:
     return [s for s in re.split(r"(?<=[.!?])\s+", line.strip()) if s]
 
 
+def sentences(text: str) -> list[str]:
+    """Every sentence of every non-empty line (a line end also ends a sentence)."""
+    return [s for line in text.splitlines() for s in split_sentences(line)]
+
+
+_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+         "sixteen seventeen eighteen nineteen").split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+
+
+def number_words(n: int) -> str:
+    """0 ≤ n < 1,000,000 in English words: 42 → "forty-two", 1905 → "one thousand nine hundred five"."""
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        return _TENS[n // 10] + ("-" + _ONES[n % 10] if n % 10 else "")
+    if n < 1000:
+        return _ONES[n // 100] + " hundred" + (" " + number_words(n % 100) if n % 100 else "")
+    return number_words(n // 1000) + " thousand" + (" " + number_words(n % 1000) if n % 1000 else "")
+
+
 def _tidy(text: str) -> str:
     lines = [ln.rstrip() for ln in text.strip().splitlines()]
     out: list[str] = []
@@ -133,9 +165,31 @@ def _includes(text: str, options: Sequence[str]) -> bool:
     return any(_phrase_rx(o).search(text) for o in options)
 
 
+def _max_sentences(text: str, n: int) -> bool:
+    return len(sentences(text)) <= n
+
+
+def _no_exclamation(text: str, _v: Any) -> bool:
+    return "!" not in text and "¡" not in text
+
+
+def _no_digits(text: str, _v: Any) -> bool:
+    return not any(c.isdigit() for c in text)
+
+
+def _uppercase(text: str, _v: Any) -> bool:
+    return not any(c.islower() for c in text)
+
+
+def _ends_with_question(text: str, _question: str) -> bool:
+    return text.strip().rstrip("\"')]»").endswith("?")
+
+
 CHECKS = {
     "no_markdown": _no_markdown, "max_words": _max_words, "min_words": _min_words, "lowercase": _lowercase,
     "forbid_phrases": _forbid, "must_start_with": _starts, "must_end_with": _ends, "must_include_any": _includes,
+    "max_sentences": _max_sentences, "no_exclamation": _no_exclamation, "no_digits": _no_digits,
+    "uppercase": _uppercase, "ends_with_question": _ends_with_question,
 }
 
 
@@ -213,6 +267,45 @@ def _fix_include(text: str, options: Sequence[str]) -> str:
     return f"{options[0].strip()}, {text.strip()}"
 
 
+def _fix_max_sentences(text: str, n: int) -> str:
+    kept, out = 0, []
+    for line in text.splitlines():
+        line_sentences = split_sentences(line)
+        if not line_sentences:
+            out.append("")
+            continue
+        take = line_sentences[: max(0, n - kept)]
+        kept += len(take)
+        if take:
+            out.append(" ".join(take))
+        if kept >= n:
+            break
+    return _tidy("\n".join(out))
+
+
+def _fix_exclamation(text: str, _v: Any) -> str:
+    return text.replace("¡", "").replace("!", ".")
+
+
+def _fix_digits(text: str, _v: Any) -> str:
+    def spell(m: re.Match) -> str:
+        digits = m.group(0).replace(",", "")
+        if len(digits) <= 6:
+            return number_words(int(digits))
+        return " ".join(_ONES[int(d)] for d in digits)
+
+    text = re.sub(r"\d{1,3}(?:,\d{3})+(?!\d)|\d+", spell, text)
+    return "".join(c for c in text if not c.isdigit())  # other digit scripts: dropped
+
+
+def _fix_uppercase(text: str, _v: Any) -> str:
+    return text.upper()
+
+
+def _fix_question(text: str, question: str) -> str:
+    return f"{text.strip()}\n{question.strip()}".strip()
+
+
 def _no_fix(text: str, _v: Any) -> str:
     return text
 
@@ -220,14 +313,15 @@ def _no_fix(text: str, _v: Any) -> str:
 REPAIRS = {
     "no_markdown": _fix_markdown, "max_words": _fix_max_words, "min_words": _no_fix, "lowercase": _fix_lowercase,
     "forbid_phrases": _fix_forbid, "must_start_with": _fix_start, "must_end_with": _fix_end,
-    "must_include_any": _fix_include,
+    "must_include_any": _fix_include, "max_sentences": _fix_max_sentences, "no_exclamation": _fix_exclamation,
+    "no_digits": _fix_digits, "uppercase": _fix_uppercase, "ends_with_question": _fix_question,
 }
 
 
 # ---------------------------------------------------------------------------- the list
 # rules a reply stopped by the token limit cannot have kept: it did not end, so it did not
 # end with the sign-off, and its length is unknown (only that it ran past the limit)
-FAILED_WHEN_CUT = ("max_words", "must_end_with")
+FAILED_WHEN_CUT = ("max_words", "must_end_with", "max_sentences", "ends_with_question")
 
 
 def check_all(text: str, rules: Sequence[Rule], *, cut: bool = False) -> list[bool]:
@@ -251,7 +345,8 @@ def repair(text: str, rules: Sequence[Rule]) -> str:
     ``max_words`` leaves room for a required ending so that the two can both pass.
     Unrepairable rules (``min_words``) stay broken.
     """
-    end_words = sum(len(words(r.value)) for r in rules if r.type == "must_end_with")
+    end_words = sum(len(words(r.value)) for r in rules if r.type in ("must_end_with", "ends_with_question"))
+    end_sentences = sum(len(sentences(r.value)) for r in rules if r.type == "ends_with_question")
     for _ in range(3):
         bad = [r for r in broken(text, rules) if r.repairable]
         if not bad:
@@ -262,6 +357,8 @@ def repair(text: str, rules: Sequence[Rule]) -> str:
                     continue
                 if t == "max_words":
                     text = _fix_max_words(text, max(1, r.value - end_words))
+                elif t == "max_sentences":
+                    text = _fix_max_sentences(text, max(1, r.value - end_sentences))
                 else:
                     text = r.repair(text)
     return text.strip()
