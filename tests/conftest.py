@@ -6,6 +6,7 @@ Other fixtures (tiny GGUF models for architecture coverage) live in
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -116,8 +117,17 @@ def tiny_qwen3_gguf(tiny_gguf_dir) -> Path:
 
 @pytest.fixture(scope="session")
 def trainable_cache_root(tmp_path_factory) -> Path:
-    """Shared ``<data dir>/trainable`` for the session, so each GGUF is dequantized once."""
-    return tmp_path_factory.mktemp("trainable-cache")
+    """Shared ``<data dir>/trainable`` for the session, so each GGUF is dequantized once.
+
+    Under pytest-xdist the workers share one: each conversion and each cached base-model result
+    is written atomically (a temporary directory or file renamed into place), so two workers
+    writing the same entry at once cost time, never a torn file.
+    """
+    if not os.environ.get("PYTEST_XDIST_WORKER"):  # one process: its own
+        return tmp_path_factory.mktemp("trainable-cache")
+    shared = tmp_path_factory.getbasetemp().parent / "trainable-cache"
+    shared.mkdir(exist_ok=True)
+    return shared
 
 
 @pytest.fixture(scope="session")
@@ -163,7 +173,25 @@ def shared_trainable_cache(trainable_cache_root):
 TRAINABLE_FIXTURES = frozenset({"embedded_hf_dir", "tiny_hf_dirs", "shared_trainable_cache", "trainable_cache_root"})
 
 
+# The tests that start a real learner process, longest first: they start the run, so the workers
+# (pytest-xdist, ``-n auto`` in pyproject.toml) end together instead of one waiting on a long tail.
+LONGEST_FIRST = ("test_simulate.py", "test_gate_ability.py", "test_learning_e2e.py", "test_cli_learn.py")
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if TRAINABLE_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+    def order(item) -> tuple[int, int]:
+        name = item.path.name
+        if item.get_closest_marker("slow") is None:
+            return (2, 0)
+        return (0, LONGEST_FIRST.index(name)) if name in LONGEST_FIRST else (1, 0)
+
+    items.sort(key=order)  # stable: within a group, the files' own order
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """``-n auto``: one worker per core, at most 4 (each worker loads its own models)."""
+    return max(1, min(len(os.sched_getaffinity(0)), 4))

@@ -21,6 +21,7 @@ def test_learn_needs_once(home):
 @pytest.mark.slow
 def test_learn_once_judges_trains_and_publishes(home, shared_trainable_cache):
     shared_trainable_cache(home)
+    (home / "config.toml").write_text("repair_steps = 0\n")  # a refused update is given back at once (tests/test_repair.py)
     store = Store.open(home)
     for prompt, reply, fix in [("Name a fruit.", "Carrot.", "Apple."), ("Name a planet.", "The Sun.", "Mars.")]:
         conv = store.create_conversation(system_prompt="Be brief.")
