@@ -66,7 +66,8 @@ def summarize(reports: list[dict[str, Any]], *, full: bool, seed: int, out_root:
     return BenchResult(
         name="personas",
         title="Personalization: simulated users through the product loop",
-        method=(f"`openclaw-local simulate` per shipped persona, {mode}, seed {seed}; greedy persona score on the "
+        method=(f"`openclaw-local simulate` per persona, {mode}, seed(s) "
+                f"{', '.join(str(s) for s in sorted({r.get('seed', seed) for r in reports}) or [seed])}; greedy persona score on the "
                 f"eval prompts before learning and with the served adapter at the end. Runs kept in `{out_root.name}/` (the bench's `--out` folder; a temporary one by default). "
                 "See docs/PERSONALIZATION.md."),
         rows=rows,
@@ -74,18 +75,32 @@ def summarize(reports: list[dict[str, Any]], *, full: bool, seed: int, out_root:
     )
 
 
+def persona_files(which: str = "dev") -> list[Path]:
+    """The development personas (``dev``: defaults are tuned on these) or the frozen test personas (``test``)."""
+    from openclaw_local.sim.persona import PERSONAS_DIR, shipped_personas
+
+    if which == "test":
+        return sorted((PERSONAS_DIR / "test").glob("*.json"))
+    return shipped_personas()
+
+
 def run(*, full: bool = False, out_root: Path | None = None, seed: int = 0, overrides: dict[str, Any] | None = None,
-        personas: list[Path] | None = None) -> BenchResult:
-    from openclaw_local.sim.persona import load_persona, shipped_personas
+        personas: list[Path] | None = None, seeds: int = 1, words_only: bool = False) -> BenchResult:
+    """Simulate each persona with seeds ``seed … seed + seeds − 1``; ``words_only``: a user who only complains."""
+    from openclaw_local.sim.persona import load_persona
     from openclaw_local.sim.simulate import run_simulation
 
     out_root = Path(out_root or tempfile.mkdtemp(prefix="openclaw-bench-personas-"))
     stamp = time.strftime("%Y%m%d-%H%M%S")
     interactions, n_eval = (36, None) if full else (12, 5)
     reports = []
-    for path in personas or shipped_personas():
+    for path in personas or persona_files("dev"):
         persona = load_persona(path)
-        reports.append(run_simulation(persona, out_root / f"{path.stem}-{stamp}", interactions=interactions, seed=seed,
-                                      eval_prompts=n_eval, arms=full, overrides=overrides,
-                                      final_wait_s=600 if full else 300, pace="learner"))
+        if words_only:
+            persona = persona.with_feedback({"complain": 1.0})
+        for s in range(seed, seed + seeds):
+            run_dir = out_root / f"{path.stem}-{'words-' if words_only else ''}s{s}-{stamp}"
+            reports.append(run_simulation(persona, run_dir, interactions=interactions, seed=s,
+                                          eval_prompts=n_eval, arms=full, overrides=overrides,
+                                          final_wait_s=600 if full else 300, pace="learner"))
     return summarize(reports, full=full, seed=seed, out_root=out_root)

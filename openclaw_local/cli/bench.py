@@ -19,7 +19,12 @@ def register(sub) -> None:
     p.add_argument("--full", action="store_true", help="personas: the full protocol (36 interactions, all eval prompts, arms)")
     p.add_argument("--compare-extra-buffers", action="store_true",
                    help="chat: measure llama.cpp's extra CPU buffer types on vs off (alternated rounds) instead of app vs raw")
-    p.add_argument("--seeds", type=int, default=2, help="gate: style adapters trained per shipped persona (the noise sample)")
+    p.add_argument("--seeds", type=int, default=None,
+                   help="gate: style adapters trained per shipped persona, the noise sample (default 2); "
+                        "personas: seeds per persona (default 1)")
+    p.add_argument("--set", dest="persona_set", choices=["dev", "test"], default="dev",
+                   help="personas: the development personas (defaults are tuned on them) or the frozen test personas")
+    p.add_argument("--words-only", action="store_true", help="personas: a user who only complains (no ratings, no corrections)")
     p.add_argument("--keep", metavar="DIR", default=None, help="gate: save each arm's LoRA weights under DIR")
     p.add_argument("--only", choices=["chat-while-training", "judge-latency", "ttft-judging", "correction"], default=None,
                    help="learn: run one section (chat tokens/s idle vs training at nice 19 vs SCHED_IDLE vs pausing; "
@@ -65,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     if args.which in ("all", "gate"):
         from openclaw_local.bench import gate_bench
 
-        results.append(gate_bench.run(model_path(settings), settings, seeds=args.seeds,
+        results.append(gate_bench.run(model_path(settings), settings, seeds=args.seeds or 2,
                                       keep=Path(args.keep) if args.keep else None))
     if args.which == "serve":
         from openclaw_local.bench import serve_bench
@@ -75,7 +80,9 @@ def run(args: argparse.Namespace) -> int:
     if args.which in ("all", "personas"):
         from openclaw_local.bench import persona_bench
 
-        results.append(persona_bench.run(full=args.full, out_root=Path(args.out) if args.out else None))
+        results.append(persona_bench.run(full=args.full, out_root=Path(args.out) if args.out else None,
+                                         personas=persona_bench.persona_files(args.persona_set),
+                                         seeds=args.seeds or 1, words_only=args.words_only))
     for r in results:
         print(r.summary())
     target = args.write
