@@ -1,15 +1,24 @@
 """The typed records that travel from the store up through services, learn and the UI.
 
+Chat: :class:`Conversation`, :class:`Message`, :class:`Feedback`, :class:`Preference`.
+Learning: :class:`Sample` (one row of the ``samples`` table), what the judge reads of a waiting
+one (:class:`WaitingReply`) and what followed a reply (:class:`NextState`); :class:`TrainItem`,
+the one item type the store hands the trainer and the promotion gate; :class:`AdapterVersion`;
+the learner process's live state (:class:`LearnerState`, its phase a :class:`LearnerPhase`) and
+the "learn now" requests it answers (:class:`LearnRequest`).
+
 A leaf module: it imports nothing from openclaw_local (tests/test_import_direction.py checks),
-so any layer may use these types without depending on the store, SQLite or Textual.
+so any layer may use these types without depending on the store, SQLite, torch or Textual.
+The store turns its rows into these records (each ``from_row``); nothing above it reads a row.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 
 @dataclass
@@ -195,3 +204,246 @@ class Preference:
                 "times_seen": self.times_seen, "source_message_id": self.source_message_id,
                 "source_text": self.source_text, "needs_confirmation": self.needs_confirmation,
                 "absorbed_version": self.absorbed_version, "created_at": self.created_at, "updated_at": self.updated_at}
+
+
+# --------------------------------------------------------------------------- learning samples
+
+
+def _json_value(text: str | None) -> Any:
+    """A JSON column's value; an unreadable one is kept as its text (exported, never lost)."""
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One row of the ``samples`` table, decoded (store/samples.py tells a sample's life).
+
+    ``status``: waiting | judged | trained | skipped; ``reward_source``: rating | correction |
+    regenerate | judge | overrule. ``votes`` and ``hint_votes`` are the judge's stored JSON, read
+    back as Python values.
+    """
+
+    message_id: int  # the assistant reply this sample trains
+    status: str
+    reason: str | None = None  # why skipped
+    prompt: str | None = None  # the user message the reply answered
+    next_state: str | None = None  # the user's following message, if any
+    reward: int | None = None  # the final evaluative score: +1, -1, 0
+    reward_source: str | None = None
+    judge_reward: int | None = None  # the judge's own score, kept apart from an explicit reward
+    judge_mode: str | None = None
+    votes: list[Any] | None = None
+    hint: str | None = None  # the directive signal: the judge's hint or the correction's text
+    hint_votes: list[Any] | None = None
+    correction: str | None = None  # the user's corrected text: a known-good reply to the prompt
+    trained_version: int | None = None
+    gate_retries: int = 0  # updates with this sample the promotion gate refused
+    gate_refusal: str | None = None  # the last refusal's reason
+    created_at: str | None = None
+    judged_at: str | None = None
+    updated_at: str | None = None
+
+    @classmethod
+    def from_row(cls, r: Mapping[str, Any]) -> "Sample":
+        return cls(
+            message_id=r["message_id"], status=r["status"], reason=r.get("reason"), prompt=r.get("prompt"),
+            next_state=r.get("next_state"), reward=r.get("reward"), reward_source=r.get("reward_source"),
+            judge_reward=r.get("judge_reward"), judge_mode=r.get("judge_mode"), votes=_json_value(r.get("votes")),
+            hint=r.get("hint"), hint_votes=_json_value(r.get("hint_votes")), correction=r.get("correction"),
+            trained_version=r.get("trained_version"), gate_retries=int(r.get("gate_retries") or 0),
+            gate_refusal=r.get("gate_refusal"), created_at=r.get("created_at"), judged_at=r.get("judged_at"),
+            updated_at=r.get("updated_at"),
+        )
+
+
+@dataclass(frozen=True)
+class WaitingReply:
+    """A sample waiting for the judge, with what the judge reads."""
+
+    message_id: int
+    reply: str  # the model's own reply (not a correction)
+    next_state: str | None  # the user's following message
+    prompt: str | None = None  # the user message the reply answered
+
+
+@dataclass(frozen=True)
+class NextState:
+    """What happened after an assistant reply, read from SQLite (``SampleStore.next_state``)."""
+
+    message: Message  # the reply as stored
+    prompt: str | None  # the user message it answered
+    next_user: str | None  # the following user message in the thread (None: none yet, or empty)
+    rating: int | None  # the latest rating, ±1
+    rating_id: int | None
+    correction: str | None  # the latest non-empty correction's text
+    correction_id: int | None
+
+
+@dataclass(frozen=True)
+class JudgeAgreement:
+    """How often the judge's own score matched the user's explicit thumbs, where both exist."""
+
+    n: int
+    agree: int
+    accuracy: float | None  # None when there is nothing to compare
+
+
+# Kinds of training item. A preference item (learn/absorption.py) is a third: no reward, a teacher context.
+REPLY = "reply"  # the model's own reply, with its reward and hint
+CORRECTION = "correction"  # a known-good reply (the user's corrected text, a rehearsal answer): reward +1
+
+
+@dataclass(frozen=True)
+class TrainItem:
+    """One item of a learning update (learn/trainer.py) or of the promotion gate's held-out set.
+
+    ``reward`` is +1/-1 (None or 0: none); ``hint`` is the directive text. A user correction is
+    its own item: the corrected text as ``reply``, ``reward=+1``, kind ``correction`` (also
+    imitated directly, the trainer's ``w_sft``).
+
+    ``teacher_messages``: a teacher context other than the student's (``prompt_messages``),
+    e.g. the same prompt with the standing preferences in its system message. An item with
+    one gets the OPD term even without a hint (the hint, if any, is added to it); the student
+    is always scored on ``prompt_messages`` alone.
+
+    ``message_id``: the reply it came from (None: made by the learner, e.g. rehearsal);
+    ``preference_ids``: the standing preferences that were in that reply's system context —
+    never in ``prompt_messages``, which is the context without them (services/training.py
+    builds the teacher context with them).
+    """
+
+    prompt_messages: list[dict[str, str]]
+    reply: str
+    reward: int | None = None
+    hint: str | None = None
+    kind: str = REPLY
+    teacher_messages: list[dict[str, str]] | None = None
+    message_id: int | None = None
+    preference_ids: tuple[int, ...] = ()
+
+    @property
+    def is_correction(self) -> bool:
+        return self.kind == CORRECTION
+
+    @property
+    def has_reward(self) -> bool:
+        return self.reward is not None and self.reward != 0
+
+    @property
+    def has_hint(self) -> bool:
+        return bool(self.hint and self.hint.strip())
+
+    @property
+    def has_teacher(self) -> bool:
+        """Trained towards a teacher context (OPD): a hint, or a teacher context of its own."""
+        return self.has_hint or self.teacher_messages is not None
+
+
+# ------------------------------------------------------------------------- the learner process
+
+
+class LearnerPhase(str, Enum):
+    """What the learner process is doing: the ``state`` it writes to ``learner_state``.
+
+    The members' values are the words the status bar shows."""
+
+    IDLE = "idle"  # waiting for enough samples or a "learn now"
+    LOADING = "loading"  # loading the trainable model (and the active version)
+    PREPARING_MODEL = "preparing model"  # first-time conversion of the served GGUF (the note says which step)
+    GATING = "gating"  # measuring the parent, then the candidate, for the promotion gate
+    DISTILLING_PREFERENCES = "distilling preferences"  # the standing preferences' own replies, to teach them
+    TRAINING = "training"  # LoRA steps: step/total
+    REPAIRING = "repairing"  # a refused candidate moved back towards its parent until it passes
+    PUBLISHING = "publishing"  # writing the version's files and registering it
+    MEASURING_PREFERENCES = "measuring preferences"  # which preferences the served version absorbed
+    PREPARING_REHEARSAL = "preparing rehearsal answers"  # the base model's answers, once, after a first update
+    PAUSED = "paused"  # not enough memory for an update: tried again later (the error says why)
+    ERROR = "error"  # the last update failed (the error says how); tried again
+    STOPPED = "stopped"  # the process ended
+
+    def __str__(self) -> str:  # the word, in f-strings too, on every Python version
+        return self.value
+
+    @property
+    def busy(self) -> bool:
+        """Working on an update (or waiting to start one again): anything but idle, stopped or failed."""
+        return self not in (LearnerPhase.IDLE, LearnerPhase.STOPPED, LearnerPhase.ERROR)
+
+    def label(self, note: str | None = None) -> str:
+        """The phase as shown, with its note: ``preparing model: writing tokenizer``."""
+        return f"{self.value}: {note}" if note else self.value
+
+    @classmethod
+    def parse(cls, text: str | None) -> tuple["LearnerPhase", str | None]:
+        """(phase, note) from :meth:`label`'s text (None or empty: idle). Raises ValueError on a text no phase begins."""
+        if not text:
+            return cls.IDLE, None
+        word, sep, note = text.partition(": ")
+        return cls(word), (note if sep else None)
+
+
+@dataclass(frozen=True)
+class LearnerState:
+    """The learner process's live state (the one ``learner_state`` row), read by the status bar,
+    ``learn --once`` and the simulator. Without a row: idle."""
+
+    phase: LearnerPhase = LearnerPhase.IDLE
+    note: str | None = None  # the phase's free part: which step of the first-time conversion
+    detail: str | None = None  # how the process runs: its CPU priority, whether it pauses for chat
+    step: int = 0
+    total: int = 0
+    loss: float | None = None  # of the last finished update
+    mean_reward: float | None = None
+    last_version: int | None = None
+    pid: int | None = None
+    error: str | None = None
+    updated_at: str | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self.phase.busy
+
+    @property
+    def label(self) -> str:
+        return self.phase.label(self.note)
+
+    @classmethod
+    def from_row(cls, r: Mapping[str, Any]) -> "LearnerState":
+        phase, note = LearnerPhase.parse(r.get("state"))
+        return cls(phase=phase, note=note, detail=r.get("detail"), step=int(r.get("step") or 0),
+                   total=int(r.get("total") or 0), loss=r.get("loss"), mean_reward=r.get("mean_reward"),
+                   last_version=r.get("last_version"), pid=r.get("pid"), error=r.get("error"),
+                   updated_at=r.get("updated_at"))
+
+
+@dataclass(frozen=True)
+class LearnRequest:
+    """A "learn now" request: the chat or the CLI makes it, the learner takes and answers it."""
+
+    id: int
+    created_at: str
+    taken_at: str | None = None
+    done_at: str | None = None
+    result: str | None = None  # "published v3 (active)", "nothing to learn", "error: …"
+
+    @property
+    def taken(self) -> bool:
+        return bool(self.taken_at)
+
+    @property
+    def done(self) -> bool:
+        return bool(self.done_at)
+
+    @property
+    def failed(self) -> bool:
+        return (self.result or "").startswith("error")
+
+    @classmethod
+    def from_row(cls, r: Mapping[str, Any]) -> "LearnRequest":
+        return cls(id=r["id"], created_at=r["created_at"], taken_at=r.get("taken_at"), done_at=r.get("done_at"),
+                   result=r.get("result"))

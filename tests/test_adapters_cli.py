@@ -108,7 +108,7 @@ def test_export_data_formats(home, tmp_path, capsys):
     bad = _conversation(store, samples, "Boil an egg?", "Use a toaster.", rating=-1)
     fixed = _conversation(store, samples, "When is the meeting?", "Monday.", correction="Tuesday at noon.")
     waiting = _conversation(store, samples, "Hi", "Hello!", next_user="thanks")
-    assert samples.get(waiting.id)["status"] == "waiting"
+    assert samples.get(waiting.id).status == "waiting"
 
     def read(fmt):
         out = tmp_path / f"{fmt}.jsonl"

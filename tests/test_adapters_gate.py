@@ -118,7 +118,7 @@ def test_learner_gates_each_update(home, tiny_llama_gguf, shared_trainable_cache
     gate = v1.gate
     print(f"\ntiny update v1: {v1.status} {v1.reason} gate={gate}")
     assert gate["heldout_ids"] == [ids[-1]] and ids[-1] not in v1.sample_ids
-    assert samples.get(ids[-1])["status"] == "judged"  # trained by a later update
+    assert samples.get(ids[-1]).status == "judged"  # trained by a later update
     assert "general" in gate and gate["finite"] is True
     assert gate["accepted"].get("n") or gate["accepted"].get("skipped")
     assert v1.status == ("active" if gate["passed"] else "rejected")
@@ -143,14 +143,14 @@ def test_learner_gates_each_update(home, tiny_llama_gguf, shared_trainable_cache
     assert len(cached) == 16 and all(isinstance(a, str) for a in cached)
     assert v2.sample_ids == [more[0]] and v2.gate["heldout_ids"] == [more[1]]
     # the feedback check also read what earlier updates trained on, newest first (v1's samples, if it was served)
-    trained = sorted((i for i in ids if samples.get(i)["status"] == "trained"), reverse=True)
+    trained = sorted((i for i in ids if samples.get(i).status == "trained"), reverse=True)
     assert v2.gate["reference_ids"] == trained[:8] and not v2.gate["in_sample"]
     if trained:  # corrections and ratings among them: accepted and rejected replies, judged jointly
         assert "margin" in v2.gate["feedback"]
-    assert samples.get(ids[1])["trained_version"] == v1.id
+    assert samples.get(ids[1]).trained_version == v1.id
     # nothing is marked trained by a refused update: its sample is back in the pool, one retry more
     row = samples.get(more[0])
-    assert row["status"] == "judged" and row["gate_retries"] == 1 and "perplexity" in row["gate_refusal"]
+    assert row.status == "judged" and row.gate_retries == 1 and "perplexity" in row.gate_refusal
     assert adapters.active() == before  # nothing activated silently
     assert learner._loaded_version == "stale"  # next update reloads the active version (weights + optimizer)
     # retried with a smaller step; after MAX_GATE_RETRIES refusals the sample is skipped with the reason
@@ -161,7 +161,7 @@ def test_learner_gates_each_update(home, tiny_llama_gguf, shared_trainable_cache
         lrs.append(learner.update(more).gate["lr"])
     assert lrs == [settings.learning_rate * 0.5 ** k for k in range(MAX_GATE_RETRIES)]
     row = samples.get(more[0])
-    assert row["status"] == "skipped" and f"refused by the promotion gate {MAX_GATE_RETRIES} times" in row["reason"]
+    assert row.status == "skipped" and f"refused by the promotion gate {MAX_GATE_RETRIES} times" in row.reason
     from openclaw_local.services.adapters import AdapterService
 
     svc = AdapterService(home, settings, store)
@@ -172,7 +172,7 @@ def test_learner_gates_each_update(home, tiny_llama_gguf, shared_trainable_cache
         svc.activate(v2.id)
     newest = adapters.versions()[-1]
     assert svc.activate(newest.id, force=True).status == "active"
-    assert samples.get(more[0])["status"] == "skipped"  # served knowingly; a skipped sample stays skipped
+    assert samples.get(more[0]).status == "skipped"  # served knowingly; a skipped sample stays skipped
     assert svc.refusal_notice() is None
     learner._ensure_loaded()  # continues from the (forced) active version
     assert learner._loaded_version == newest.id

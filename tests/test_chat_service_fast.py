@@ -190,8 +190,8 @@ def test_judge_worker_stores_the_votes_the_model_gave(store):
     assert worker.run_pending() == 1
 
     row = samples.get(a.id)
-    assert [v["raw"] for v in row["votes"]] == ["+1", "-1", "-1"] and row["judge_reward"] == -1
-    assert row["reward"] == -1 and row["hint"] == "Answer in one line." and row["status"] == "judged"
+    assert [v["raw"] for v in row.votes] == ["+1", "-1", "-1"] and row.judge_reward == -1
+    assert row.reward == -1 and row.hint == "Answer in one line." and row.status == "judged"
     assert judged == [Judged(a.id, -1, "Answer in one line.")]
     assert engine.pending == 0 and all(c.kwargs["background"] for c in engine.calls)
     assert "Too long. One line please." in engine.prompts[0][-1]["content"]
@@ -218,4 +218,4 @@ def test_the_judge_yields_the_model_to_chat_and_judges_the_sample_again(store):
         worker.stop()
     assert reply.content == "Here you go."
     assert [c.kwargs["background"] for c in engine.calls] == [True, False, True]
-    assert worker.preemptions == 1 and samples.get(a.id)["votes"][0]["raw"] == "+1"
+    assert worker.preemptions == 1 and samples.get(a.id).votes[0]["raw"] == "+1"

@@ -156,13 +156,13 @@ def test_session_header_keeps_one_conversation_and_judges_next_state(client, ser
     assert roles == ["user", "assistant", "user", "assistant"]
     # the second user message is the first reply's next state, judged by the same worker as the TUI's
     samples = SampleStore(store)
-    row = wait_for(lambda: (r := samples.get(meta(first)["message_id"])) and r["status"] != "waiting" and r)
-    assert row["next_state"] == "Thanks, that is wrong though."
-    assert row["judge_mode"] == "rules" and row["status"] == "judged" and row["reward"] == -1
+    row = wait_for(lambda: (r := samples.get(meta(first)["message_id"])) and r.status != "waiting" and r)
+    assert row.next_state == "Thanks, that is wrong though."
+    assert row.judge_mode == "rules" and row.status == "judged" and row.reward == -1
     # ... and it is a training item for the adapter the chat uses, its prompt rebuilt from the stored thread
     items = samples.training_items([meta(first)["message_id"]])
-    assert items and items[0]["prompt_messages"][-1] == {"role": "user", "content": "What is a cat?"}
-    assert items[0]["reply"] == first.choices[0].message.content
+    assert items and items[0].prompt_messages[-1] == {"role": "user", "content": "What is a cat?"}
+    assert items[0].reply == first.choices[0].message.content
 
 
 def test_open_webui_chat_id_names_the_session(client, server):
@@ -298,11 +298,11 @@ def test_feedback_rating_and_correction(client, server):
     samples = SampleStore(db(server))
     mid = meta(c)["message_id"]
     row = wait_for(lambda: samples.get(mid))
-    assert row["reward"] == -1 and row["reward_source"] == "rating"
+    assert row.reward == -1 and row.reward_source == "rating"
     r = httpx.post(f"{server.v1}/feedback", json={"id": c.id, "correction": "Drink water first thing."})
     assert r.status_code == 200
-    row = wait_for(lambda: (s := samples.get(mid)) and s["correction"] and s)
-    assert row["correction"] == "Drink water first thing." and row["reward_source"] == "correction"
+    row = wait_for(lambda: (s := samples.get(mid)) and s.correction and s)
+    assert row.correction == "Drink water first thing." and row.reward_source == "correction"
     assert db(server).get_message(mid).correction == "Drink water first thing."
     for bad_body, status in (({"id": c.id, "rating": 5}, 400), ({"id": c.id}, 400), ({"id": "chatcmpl-oc-999999", "rating": 1}, 404),
                              ({"id": c.id, "correction": ""}, 400), ({"id": 7, "rating": 1}, 400)):

@@ -92,11 +92,11 @@ def test_correction_labels_minus_one_and_overrule_wins(env):
     store.add_message(conv.id, "user", "hm, ok")
     samples.record_next_state(b.id)
     samples.record_judgement(b.id, next_state="hm, ok", judge_reward=0, votes=[], hint=None, hint_votes=[], mode="learned")
-    assert samples.get(b.id)["status"] == "skipped"
+    assert samples.get(b.id).status == "skipped"
     assert overrule_verdict(store, b.id, 1)
     row = samples.get(b.id)
-    assert row["status"] == "judged" and row["reward"] == 1 and row["reward_source"] == "overrule"
-    assert samples.record_next_state(b.id)["reward"] == 1  # recomputing keeps the user's verdict
+    assert row.status == "judged" and row.reward == 1 and row.reward_source == "overrule"
+    assert samples.record_next_state(b.id).reward == 1  # recomputing keeps the user's verdict
     assert labels.get(b.id)["source"] == "overrule" and labels.get(b.id)["label"] == 1
     store.rate(b.id, -1)
     samples.record_next_state(b.id)

@@ -64,20 +64,20 @@ def test_worker_judges_rated_corrected_and_pushed_back_replies(engine, store, tm
 
     r1, r2, r3 = samples.get(a1.id), samples.get(a2.id), samples.get(a3.id)
     # rated: the judge ran on the following message (votes kept), the thumbs up stays the reward
-    assert r1["status"] == "judged" and r1["reward"] == 1 and r1["reward_source"] == "rating"
-    assert len(r1["votes"]) == 2 and r1["judge_reward"] in (-1, 0, 1) and r1["judge_mode"] == "generate"
+    assert r1.status == "judged" and r1.reward == 1 and r1.reward_source == "rating"
+    assert len(r1.votes) == 2 and r1.judge_reward in (-1, 0, 1) and r1.judge_mode == "generate"
     # corrected: no judge needed, -1 and the corrected text as hint / known-good reply
-    assert r2["status"] == "judged" and r2["reward"] == -1 and r2["reward_source"] == "correction"
-    assert r2["hint"] == r2["correction"] == "The meeting is on Tuesday at 10." and r2["votes"] is None
+    assert r2.status == "judged" and r2.reward == -1 and r2.reward_source == "correction"
+    assert r2.hint == r2.correction == "The meeting is on Tuesday at 10." and r2.votes is None
     # pushed back: judged by the model, every vote stored with its raw output
     # (a 0 without a hint is stored as skipped, "judge could not tell")
-    assert r3["status"] == ("judged" if r3["reward"] or r3["hint"] else "skipped")
-    assert r3["reward_source"] == "judge" and r3["next_state"] == "Too long. One line please."
-    assert len(r3["votes"]) == 2 and all("raw" in v and "vote" in v for v in r3["votes"])
-    assert r3["reward"] == r3["judge_reward"] in (-1, 0, 1)
+    assert r3.status == ("judged" if r3.reward or r3.hint else "skipped")
+    assert r3.reward_source == "judge" and r3.next_state == "Too long. One line please."
+    assert len(r3.votes) == 2 and all("raw" in v and "vote" in v for v in r3.votes)
+    assert r3.reward == r3.judge_reward in (-1, 0, 1)
     assert samples.get(reply.id) is None  # the new reply has no next state yet
     seen = {mid: (reward, hint) for mid, reward, hint in events}
-    assert seen[a1.id][0] == 1 and seen[a2.id] == (-1, "The meeting is on Tuesday at 10.") and seen[a3.id][0] == r3["reward"]
+    assert seen[a1.id][0] == 1 and seen[a2.id] == (-1, "The meeting is on Tuesday at 10.") and seen[a3.id][0] == r3.reward
     assert samples.counts()["waiting"] == 0 and worker.judged == 2
     worker.stop()
     assert not worker.running
@@ -85,13 +85,13 @@ def test_worker_judges_rated_corrected_and_pushed_back_replies(engine, store, tm
     # left waiting when the app stopped: a worker (here the same one, restarted) picks it up on start
     a5 = _exchange(store, conv, "Name a fruit.", "Apple.")
     store.add_message(conv.id, "user", "Name a vegetable.")
-    assert samples.record_next_state(a5.id)["status"] == "waiting"
+    assert samples.record_next_state(a5.id).status == "waiting"
     worker.start()
     try:
         assert worker.wait_idle(60)
         r5 = samples.get(a5.id)
-        assert r5["status"] in ("judged", "skipped") and r5["judged_at"]
-        assert len(r5["votes"]) == 2 and all(v["raw"] for v in r5["votes"])
+        assert r5.status in ("judged", "skipped") and r5.judged_at
+        assert len(r5.votes) == 2 and all(v["raw"] for v in r5.votes)
     finally:
         worker.stop()
 

@@ -123,7 +123,7 @@ def test_general_text_kl_term_holds_plain_text_near_the_base(embedded_hf_dir):
     general = tok(text, add_special_tokens=False)["input_ids"]
     x = torch.tensor([general])
     corrected = TrainItem(prompt_messages=GOOD.prompt_messages, reply="Tuesday! Tuesday! Tuesday!", reward=1,
-                          is_correction=True)
+                          kind="correction")
     kl_after = {}
     for w in (0.0, 1.0):
         torch.manual_seed(0)

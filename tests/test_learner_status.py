@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from openclaw_local.config import Settings
+from openclaw_local.records import LearnerPhase
 from openclaw_local.services.learner import LearnerService
 from openclaw_local.services.status import LearnerStatus
 from openclaw_local.store import Store
@@ -18,10 +19,10 @@ def test_fields_use_the_status_bar_names_and_leave_out_what_is_unset():
 def test_learner_service_reports_the_state_row(home, fake_engine):
     store = Store.open(home)
     try:
-        AdapterStore(store).set_state(state="training", step=3, total=8, loss=0.25, mean_reward=0.5, error="")
+        AdapterStore(store).set_state(LearnerPhase.TRAINING, step=3, total=8, loss=0.25, mean_reward=0.5, error="")
         st = LearnerService(home, Settings(learn=True), store, fake_engine).status()
         assert st == LearnerStatus("none", "training", step="3/8", loss=0.25, reward=0.5)
-        AdapterStore(store).set_state(state="idle", step=0, total=0)
+        AdapterStore(store).set_state(LearnerPhase.IDLE, step=0, total=0)
         idle = LearnerService(home, Settings(learn=True), store, fake_engine).status()
         assert (idle.learner, idle.step) == ("idle", None)  # only training shows a step
         assert LearnerService(home, Settings(learn=False), store, fake_engine).status().learner == "off"

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+from openclaw_local.records import LearnerPhase
 from openclaw_local.store import Store
 from openclaw_local.store.adapters import AdapterStore
 
@@ -30,24 +31,24 @@ def test_worker_runs_at_lowest_priority_answers_requests_and_stops_on_sigterm(ho
     adapters = AdapterStore(Store.open(home))
     proc = subprocess.Popen(worker_cmd(home), stderr=subprocess.PIPE)
     try:
-        wait_for(lambda: adapters.state().get("pid") == proc.pid, 60, "the worker to start")
-        assert adapters.state()["state"] == "idle"
+        wait_for(lambda: adapters.state().pid == proc.pid, 60, "the worker to start")
+        assert adapters.state().phase is LearnerPhase.IDLE
         with open(f"/proc/{proc.pid}/stat") as fh:
             nice = int(fh.read().rsplit(")", 1)[1].split()[16])
         assert nice == 19
         if hasattr(os, "SCHED_IDLE"):  # Linux: every thread, torch's pool included, in the idle class
             tids = [int(t) for t in os.listdir(f"/proc/{proc.pid}/task")]
             assert {os.sched_getscheduler(t) for t in tids} == {os.SCHED_IDLE}
-            assert adapters.state()["detail"].startswith("cpu priority: SCHED_IDLE")
+            assert adapters.state().detail.startswith("cpu priority: SCHED_IDLE")
         else:
-            assert "nice 19" in adapters.state()["detail"]
+            assert "nice 19" in adapters.state().detail
         request = adapters.request_update()
-        wait_for(lambda: adapters.request(request)["done_at"], 30, "the request to be answered")
-        assert adapters.request(request)["result"] == "nothing to learn"
+        wait_for(lambda: adapters.request(request).done, 30, "the request to be answered")
+        assert adapters.request(request).result == "nothing to learn"
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 0
-    assert adapters.state()["state"] == "stopped"
+    assert adapters.state().phase is LearnerPhase.STOPPED
 
 
 @pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier

@@ -16,6 +16,7 @@ import time
 import pytest
 
 from openclaw_local.config import Settings
+from openclaw_local.records import LearnerPhase
 from openclaw_local.services.chat import ChatService
 from openclaw_local.services.learner import LearnerService
 from openclaw_local.store import Store
@@ -81,8 +82,9 @@ def test_feedback_trains_publishes_and_hot_swaps(home, engine, shared_trainable_
     try:
         # 1) a learner killed mid-update loses nothing
         learner._spawn()
-        wait_for(lambda: adapters.state().get("state") in ("loading", "training", "publishing")
-                 or str(adapters.state().get("state", "")).startswith("preparing"), 180, "the learner to start an update")
+        wait_for(lambda: adapters.state().phase in (LearnerPhase.LOADING, LearnerPhase.PREPARING_MODEL,
+                                                    LearnerPhase.TRAINING, LearnerPhase.PUBLISHING),
+                 180, "the learner to start an update")
         learner._proc.send_signal(signal.SIGKILL)
         learner._proc.wait(10)
         assert adapters.active() is None
@@ -100,7 +102,7 @@ def test_feedback_trains_publishes_and_hot_swaps(home, engine, shared_trainable_
         assert sorted(version.sample_ids) == sorted(r.id for _, r, _ in scripted[:3])
         assert version.gate["heldout_ids"] == [scripted[-1][1].id] and version.gate["ability"]["ok"]
         state = adapters.state()
-        assert state["last_version"] == version.id and state["loss"] is not None
+        assert state.last_version == version.id and state.loss is not None
 
         after = logprobs()
         assert after[0] > before[0], f"corrected replies should rise: {before[0]:.3f} -> {after[0]:.3f}"

@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from openclaw_local.records import LearnerPhase
 from openclaw_local.store import Store
 from openclaw_local.store.adapters import AdapterStore
 from tests.test_cli import cli
@@ -71,7 +72,7 @@ def test_a_dead_learner_is_noticed_before_the_timeout(home, lock_holder):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     store = Store.open(home)
-    AdapterStore(store).set_state(state="idle", pid=dead.pid)
+    AdapterStore(store).set_state(LearnerPhase.IDLE, pid=dead.pid)
     store.close()
     started = time.monotonic()
     result = cli("learn", "--once", home=home, env_extra={"OPENCLAW_LEARN_WAIT_S": "600"}, timeout=120)

@@ -4,6 +4,7 @@ end to end on a real model."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -143,33 +144,32 @@ def test_a_reply_made_with_preferences_trains_without_them_as_student_and_with_t
 
     learner = Learner(home, SETTINGS, store)
     items = learner._with_preference_teachers(samples.training_items([first.id, second.id]))
-    replies = [i for i in items if i["kind"] == "reply"]
+    replies = [i for i in items if i.kind == "reply"]
     assert len(replies) == 2
     for item in items:
-        student = item["prompt_messages"]
+        student = item.prompt_messages
         assert all(pt.HEADER not in m["content"] and FRENCH not in m["content"] for m in student)
         assert student[0] == {"role": "system", "content": "Be brief."}
     for item in replies:
-        teacher = item["teacher_messages"]
+        teacher = item.teacher_messages
         assert teacher[0]["content"] == "Be brief." + pt.block([FRENCH])  # the paused one is not taught
-        assert teacher[1:] == item["prompt_messages"][1:]
-    correction = next(i for i in items if i["kind"] == "correction")
-    assert "teacher_messages" not in correction  # the user's own text: imitated, not distilled
+        assert teacher[1:] == item.prompt_messages[1:]
+    correction = next(i for i in items if i.kind == "correction")
+    assert correction.teacher_messages is None  # the user's own text: imitated, not distilled
 
 
 def test_trainer_scores_the_student_without_and_the_teacher_with_the_preference(tiny_hf_dirs):
     from openclaw_local.learn.trainable import load_tokenizer
-    from openclaw_local.learn.trainer import TrainItem, encode_item
+    from openclaw_local.learn.trainer import encode_item
 
     tokenizer = load_tokenizer(next(iter(tiny_hf_dirs.values())))
-    raw = absorption.distil_item("Be brief.", "How do I boil an egg?", [FRENCH], "Faites bouillir l'eau.")
-    item = TrainItem.coerce(raw)
+    item = absorption.distil_item("Be brief.", "How do I boil an egg?", [FRENCH], "Faites bouillir l'eau.")
     assert item.reward is None and not item.has_hint and item.has_teacher and not item.is_correction
     enc = encode_item(tokenizer, item)
     student, teacher = tokenizer.decode(enc.prompt_ids), tokenizer.decode(enc.teacher_prompt_ids)
     assert FRENCH not in student and pt.HEADER not in student and "boil an egg" in student
     assert FRENCH in teacher and pt.HEADER in teacher and "boil an egg" in teacher
-    hinted = encode_item(tokenizer, TrainItem.coerce({**raw, "hint": "Be formal."}))
+    hinted = encode_item(tokenizer, dataclasses.replace(item, hint="Be formal."))
     assert "Be formal." in tokenizer.decode(hinted.teacher_prompt_ids) and FRENCH in tokenizer.decode(hinted.teacher_prompt_ids)
     assert "Be formal." not in tokenizer.decode(hinted.prompt_ids)
 
@@ -216,13 +216,13 @@ def test_the_learner_distils_each_preference_still_in_the_prompt(home, store, ti
     monkeypatch.setattr(absorption, "greedy_replies", lambda m, t, c, max_new_tokens=8: greedy(m, t, c, 8))  # fast
     items = learner._distil_preferences(seed=1)
     assert 1 <= len(items) <= 3
-    assert sum(1 for i in items if i["prompt_messages"][-1]["content"] == "how do I fix a flat tyre?") <= 2
+    assert sum(1 for i in items if i.prompt_messages[-1]["content"] == "how do I fix a flat tyre?") <= 2
     for item in items:
-        assert item["kind"] == absorption.KIND and item["reward"] is None and item["reply"]
-        assert all(pt.HEADER not in m["content"] for m in item["prompt_messages"])
-        assert pt.HEADER in item["teacher_messages"][0]["content"]
-        assert "Use metric units." not in item["teacher_messages"][0]["content"]
-    taught = {next(p for p in (FRENCH, "Stay polite.") if p in i["teacher_messages"][0]["content"]) for i in items}
+        assert item.kind == absorption.KIND and item.reward is None and item.reply
+        assert all(pt.HEADER not in m["content"] for m in item.prompt_messages)
+        assert pt.HEADER in item.teacher_messages[0]["content"]
+        assert "Use metric units." not in item.teacher_messages[0]["content"]
+    taught = {next(p for p in (FRENCH, "Stay polite.") if p in i.teacher_messages[0]["content"]) for i in items}
     assert taught == {FRENCH, "Stay polite."} or len(items) < 2  # each preference in turn
     assert french.id in {p.id for p in svc.unabsorbed()}
     assert _tiny_learner(home, store, tiny_hf_dirs, prefs_distil_items=0)._distil_preferences(seed=1) == []

@@ -136,9 +136,9 @@ def test_qwen3_tiny_chat_judge_learn_swap_parity(home, tiny_qwen3_gguf, shared_t
         assert verdict.mode == "rules" and verdict.reward == 1 and verdict.votes
         worker.run_pending()
         row = samples.get(on.id)
-        assert row["status"] == "judged" and row["judge_reward"] == 1 and row["reward"] == 1
+        assert row.status == "judged" and row.judge_reward == 1 and row.reward == 1
         rated, corrected = samples.get(third.id), samples.get(off.id)
-        assert rated["reward"] == 1 and corrected["status"] == "judged", [(r["status"], r["reason"], r["reward_source"]) for r in (rated, corrected)] + [repr(third.content), repr(off.content)]
+        assert rated.reward == 1 and corrected.status == "judged", [(r.status, r.reason, r.reward_source) for r in (rated, corrected)] + [repr(third.content), repr(off.content)]
         ids = [off.id, on.id, third.id]
 
         # --- one real training update: train, gate, publish (active, or rejected with a reason)

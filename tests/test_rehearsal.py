@@ -17,11 +17,11 @@ def test_items_are_a_seeded_draw_of_known_good_replies_and_skip_empty_answers():
     answers = ["a0", "", "a2", "a3", "a4", "a5"]
     one = rehearsal.items(prompts, answers, "sys", 3, seed=1)
     assert one == rehearsal.items(prompts, answers, "sys", 3, seed=1)  # reproducible
-    assert len(one) == 3 and all(i["reply"] for i in one)
-    assert all(i["kind"] == "correction" and i["reward"] == 1 and i["hint"] is None for i in one)
-    assert one[0]["prompt_messages"][0] == {"role": "system", "content": "sys"}
+    assert len(one) == 3 and all(i.reply for i in one)
+    assert all(i.kind == "correction" and i.reward == 1 and i.hint is None for i in one)
+    assert one[0].prompt_messages[0] == {"role": "system", "content": "sys"}
     assert len(rehearsal.items(prompts, answers, "sys", 50, seed=2)) == 5  # never more than there are
-    draws = {tuple(i["reply"] for i in rehearsal.items(prompts, answers, "sys", 3, seed=s)) for s in range(8)}
+    draws = {tuple(i.reply for i in rehearsal.items(prompts, answers, "sys", 3, seed=s)) for s in range(8)}
     assert len(draws) > 1  # updates rehearse different questions
 
 

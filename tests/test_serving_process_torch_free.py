@@ -37,7 +37,7 @@ with Runtime.open(Path(sys.argv[1]), settings, lock_instance=True, front_end="ch
     conv = rt.chat.new_conversation()
     first = rt.chat.send(conv.id, "What is the capital of France?", lambda e: None)
     rt.chat.send(conv.id, "No, that's wrong. Answer in one word please.", lambda e: None)
-    out["waiting_after_push_back"] = rt.samples.get(first.id)["status"]
+    out["waiting_after_push_back"] = rt.samples.get(first.id).status
     deadline = time.monotonic() + 150
     while not any(v.message_id == first.id for v in verdicts) and time.monotonic() < deadline:
         arrived.wait(0.5)
@@ -45,7 +45,7 @@ with Runtime.open(Path(sys.argv[1]), settings, lock_instance=True, front_end="ch
     out["verdicts"] = [[v.message_id, v.reward, v.hint] for v in verdicts]
     out["first_id"] = first.id
     sample = rt.samples.get(first.id)
-    out["sample"] = {k: sample[k] for k in ("status", "reward", "judge_reward", "judge_mode")}
+    out["sample"] = {k: getattr(sample, k) for k in ("status", "reward", "judge_reward", "judge_mode")}
     out["wait_judged"] = rt.wait_judged(10)
 
     from openclaw_local.endpoint.server import make_server
@@ -99,15 +99,15 @@ def test_the_relay_publishes_each_verdict_stored_elsewhere_once(home):
         store.add_message(conv.id, "user", "No, that's wrong.")
         left = store.add_message(conv.id, "assistant", "4.")
         store.add_message(conv.id, "user", "thanks")
-        assert samples.record_next_state(left.id)["status"] == "waiting"  # left waiting by an earlier run
+        assert samples.record_next_state(left.id).status == "waiting"  # left waiting by an earlier run
         relay = VerdictRelay(samples, bus)
         relay.notify(a1.id)
-        assert samples.get(a1.id)["status"] == "waiting" and relay.pending()
+        assert samples.get(a1.id).status == "waiting" and relay.pending()
         assert relay.poll() == 0 and seen == []  # nothing judged yet
         # the learner process judges both
         for mid, reward in ((a1.id, -1), (left.id, 1)):
             row = samples.get(mid)
-            assert samples.record_judgement(mid, next_state=row["next_state"], judge_reward=reward, votes=[reward],
+            assert samples.record_judgement(mid, next_state=row.next_state, judge_reward=reward, votes=[reward],
                                             hint=None, hint_votes=[], mode="learned")
         assert relay.poll() == 2 and sorted((e.message_id, e.reward) for e in seen) == [(a1.id, -1), (left.id, 1)]
         assert relay.poll() == 0 and not relay.pending()  # each verdict once

@@ -44,11 +44,11 @@ def test_heldout_items_take_any_status_and_only_rewarded_replies(env, tmp_path):
     down = _rated(store, samples, conv, "b?", "B.", -1)
     version = adapters.reserve(os.getpid(), "trained")
     adapters.publish(version, tmp_path / f"v{version}", parent_id=None, sample_ids=[up], metrics={}, activate=True)
-    assert samples.get(up)["status"] == "trained"
+    assert samples.get(up).status == "trained"
     assert samples.recent_labeled_ids(10) == [down, up]  # newest first, trained ones too
     assert samples.recent_labeled_ids(1) == [down]
     items = samples.heldout_items([down, up, 999])
-    assert [(i["message_id"], i["reply"], i["reward"]) for i in items] == [(down, "B.", -1), (up, "A.", 1)]
+    assert [(i.message_id, i.reply, i.reward) for i in items] == [(down, "B.", -1), (up, "A.", 1)]
     assert samples.training_items([up]) == []  # training takes judged samples only
 
 

@@ -143,7 +143,7 @@ async def test_j_overrules_the_judge_and_the_mark_shows_it(store):
         await pilot.press("minus")
         await wait_for(pilot, lambda: not isinstance(app.screen, OverruleScreen), 3, "picker closed")
         row = SampleStore(store).get(rid)
-        assert (row["reward"], row["reward_source"], row["status"]) == (-1, "overrule", "judged")
+        assert (row.reward, row.reward_source, row.status) == (-1, "overrule", "judged")
         assert JudgeLabelStore(store).get(rid)["label"] == -1
         assert "judge overruled: ✗ pushed back" in view.header_text()
         assert any("you overruled the judge" in line for line in explain_reply(store, rid))
@@ -156,7 +156,7 @@ async def test_j_overrules_the_judge_and_the_mark_shows_it(store):
         assert app.screen.current == -1
         await pilot.press("0")
         await wait_for(pilot, lambda: not isinstance(app.screen, OverruleScreen), 3, "picker closed")
-        assert SampleStore(store).get(rid)["status"] == "skipped"  # can't tell: not trained on
+        assert SampleStore(store).get(rid).status == "skipped"  # can't tell: not trained on
         await app.open_conversation(cid)
         assert "judge overruled: · unclear" in app.chat_view.view_for(rid).header_text()
         # esc in the picker keeps the verdict
@@ -164,7 +164,7 @@ async def test_j_overrules_the_judge_and_the_mark_shows_it(store):
         await wait_for(pilot, lambda: isinstance(app.screen, OverruleScreen), 3, "verdict picker")
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, OverruleScreen), 3, "picker closed")
-        assert SampleStore(store).get(rid)["reward"] == 0 and app.focused is app.chat_input
+        assert SampleStore(store).get(rid).reward == 0 and app.focused is app.chat_input
 
 
 async def test_j_refuses_where_there_is_no_verdict_to_overrule(store):
@@ -181,7 +181,7 @@ async def test_j_refuses_where_there_is_no_verdict_to_overrule(store):
         await pilot.press("escape", "j")
         await pilot.pause()
         assert not isinstance(app.screen, OverruleScreen) and "You rated this reply" in notices[-1]
-        assert SampleStore(store).get(rid)["reward_source"] == "rating"
+        assert SampleStore(store).get(rid).reward_source == "rating"
         assert app.focused is app.chat_input
         await app.open_conversation(unjudged)
         await pilot.press("escape", "j")
@@ -204,7 +204,7 @@ async def test_j_on_a_trained_reply_teaches_the_judge_only(store):
         await pilot.press("plus")
         await wait_for(pilot, lambda: not isinstance(app.screen, OverruleScreen), 3, "picker closed")
         row = SampleStore(store).get(rid)
-        assert (row["status"], row["reward"], row["reward_source"]) == ("trained", -1, "judge")  # what trained stays
+        assert (row.status, row.reward, row.reward_source) == ("trained", -1, "judge")  # what trained stays
         assert JudgeLabelStore(store).get(rid)["label"] == 1  # the judge learns the user's reading
         assert "can no longer change" in notices[-1]
         assert "judge ✗ pushed back" in app.chat_view.view_for(rid).header_text()

@@ -79,8 +79,8 @@ async def test_regenerate_is_a_push_back_unless_rated(store):
         await pilot.press("escape", "plus")
         await regenerate(pilot, app, 3)
     s1, s2 = samples.get(first), samples.get(second)
-    assert (s1["status"], s1["reward"], s1["reward_source"]) == ("judged", -1, "regenerate")
-    assert (s2["status"], s2["reward"], s2["reward_source"]) == ("judged", 1, "rating")  # the rating wins
+    assert (s1.status, s1.reward, s1.reward_source) == ("judged", -1, "regenerate")
+    assert (s2.status, s2.reward, s2.reward_source) == ("judged", 1, "rating")  # the rating wins
     rows = {r["message_id"]: r for r in full_rows(samples)}
     assert rows[first]["superseded"] is True and rows[first]["reward_source"] == "regenerate"
     kto = [r for r in kto_rows(samples)]

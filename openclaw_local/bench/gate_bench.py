@@ -40,6 +40,7 @@ from typing import Any, Callable
 
 from openclaw_local.bench.report import BenchResult
 from openclaw_local.config import Settings
+from openclaw_local.records import CORRECTION, TrainItem
 
 # false answers to general questions: the ability set's topics, never its items
 WRONG_FACTS = [
@@ -62,10 +63,10 @@ WRONG_FACTS = [
 class Arm:
     name: str
     kind: str  # "style" | "damage"
-    samples: list[list[dict[str, Any]]]  # per sample: its training items (reply + correction)
+    samples: list[list[TrainItem]]  # per sample: its training items (reply + correction)
     lr_factor: float = 1.0
     expect: str = "pass"
-    heldout: list[list[dict[str, Any]]] | None = None  # feedback to gate on, when not the arm's own newest fifth
+    heldout: list[list[TrainItem]] | None = None  # feedback to gate on, when not the arm's own newest fifth
     persona: str | None = None  # whose corrections it trained on (its cross check reads the other personas')
 
 
@@ -98,14 +99,14 @@ def generate_replies(model_path: Path, settings: Settings, prompts: list[str], m
         engine.close()
 
 
-def _sample(system_prompt: str, prompt: str, reply: str, corrected: str) -> list[dict[str, Any]]:
+def _sample(system_prompt: str, prompt: str, reply: str, corrected: str) -> list[TrainItem]:
     """A corrected reply as the learner sees it: the reply (reward −1, the correction as hint) and the correction."""
     messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": prompt}]
-    return [{"prompt_messages": messages, "reply": reply, "reward": -1, "hint": corrected, "kind": "reply"},
-            {"prompt_messages": messages, "reply": corrected, "reward": 1, "hint": None, "kind": "correction"}]
+    return [TrainItem(prompt_messages=messages, reply=reply, reward=-1, hint=corrected),
+            TrainItem(prompt_messages=messages, reply=corrected, reward=1, kind=CORRECTION)]
 
 
-def persona_samples(persona, prompts: list[str], replies: list[str], system_prompt: str) -> list[list[dict[str, Any]]]:
+def persona_samples(persona, prompts: list[str], replies: list[str], system_prompt: str) -> list[list[TrainItem]]:
     from openclaw_local.sim.rules import repair
 
     out = []
@@ -116,7 +117,7 @@ def persona_samples(persona, prompts: list[str], replies: list[str], system_prom
     return out
 
 
-def shuffled_samples(prompts: list[str], replies: list[str], system_prompt: str, seed: int = 0) -> list[list[dict[str, Any]]]:
+def shuffled_samples(prompts: list[str], replies: list[str], system_prompt: str, seed: int = 0) -> list[list[TrainItem]]:
     rng = random.Random(seed)
     out = []
     for prompt, reply in zip(prompts, replies):
@@ -126,7 +127,7 @@ def shuffled_samples(prompts: list[str], replies: list[str], system_prompt: str,
     return out
 
 
-def rambling_samples(prompts: list[str], replies: list[str], system_prompt: str) -> list[list[dict[str, Any]]]:
+def rambling_samples(prompts: list[str], replies: list[str], system_prompt: str) -> list[list[TrainItem]]:
     """Corrections that ramble: the base's own first sentence, repeated until the reply never ends.
 
     The damage seen when a user's push-backs were learned as "anything but that": replies that
@@ -139,16 +140,16 @@ def rambling_samples(prompts: list[str], replies: list[str], system_prompt: str)
     return out
 
 
-def flipped_samples(samples: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
+def flipped_samples(samples: list[list[TrainItem]]) -> list[list[TrainItem]]:
     """The same corrections with the roles swapped: the correction rejected, the original accepted."""
     out = []
     for rejected, accepted in samples:
-        out.append(_sample(rejected["prompt_messages"][0]["content"], rejected["prompt_messages"][1]["content"],
-                           accepted["reply"], rejected["reply"]))
+        out.append(_sample(rejected.prompt_messages[0]["content"], rejected.prompt_messages[1]["content"],
+                           accepted.reply, rejected.reply))
     return out
 
 
-def wrong_fact_samples(replies: list[str], system_prompt: str) -> list[list[dict[str, Any]]]:
+def wrong_fact_samples(replies: list[str], system_prompt: str) -> list[list[TrainItem]]:
     return [_sample(system_prompt, q, reply, wrong) for (q, wrong), reply in zip(WRONG_FACTS, replies)]
 
 
@@ -183,7 +184,7 @@ class GateLab:
         with self.t.model.disable_adapter():
             return ability.measure(self.t.model, self.t.tokenizer, self.settings.system_prompt)
 
-    def heldout(self, arm: Arm) -> list[dict[str, Any]]:
+    def heldout(self, arm: Arm) -> list[TrainItem]:
         from openclaw_local.services.training import holdout_split
 
         if arm.heldout is not None:
@@ -191,7 +192,7 @@ class GateLab:
         train_idx, held_idx = holdout_split(list(range(len(arm.samples))))
         return [i for k in held_idx for i in arm.samples[k]] or [i for k in train_idx for i in arm.samples[k]]
 
-    def run(self, arm: Arm, seed: int = 0, cross: list[dict[str, Any]] | None = None,
+    def run(self, arm: Arm, seed: int = 0, cross: list[TrainItem] | None = None,
             full_first: bool = False, both: bool = True) -> ArmResult:
         """Train the arm from the base, gate it (sequential, as shipped, and — unless ``both`` is
         False — with the whole ability set too, in the order ``full_first`` says), and check it on

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from openclaw_local.bench.report import BenchResult, median
 from openclaw_local.config import Settings
+from openclaw_local.records import LearnerPhase
 
 CHAT_PROMPT = [{"role": "system", "content": "You are a helpful assistant."},
                {"role": "user", "content": "Write a detailed story about a lighthouse keeper who befriends a whale."}]
@@ -173,7 +174,7 @@ def correction_to_served(model: Path, s: Settings, plan, *, trainable_from: Path
         latencies: list[float] = []
         try:
             deadline = time.perf_counter() + 300
-            while svc.adapters.state().get("state") != "idle" and time.perf_counter() < deadline:
+            while svc.adapters.state().phase is not LearnerPhase.IDLE and time.perf_counter() < deadline:
                 time.sleep(0.2)  # the learner process is up (torch imported), its model not loaded
             for i in range(rounds):
                 before = svc.served_version

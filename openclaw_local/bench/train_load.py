@@ -37,14 +37,15 @@ def main() -> None:
         install_pause_hooks(ChatPause(Path(args.pause_home)))
     from openclaw_local.config import Settings
     from openclaw_local.learn.trainable import build_trainable
-    from openclaw_local.learn.trainer import TrainConfig, make_optimizer, train_update
+    from openclaw_local.learn.trainer import TrainConfig, TrainItem, make_optimizer, train_update
 
     settings = Settings()
     home = Path(args.home)
     t = build_trainable(settings, home)
     items = [
-        {"prompt_messages": [{"role": "user", "content": f"Tell me fact number {i} about the ocean."}],
-         "reply": "The ocean covers most of the planet and holds most of its water. " * 4, "reward": 1 if i % 2 else -1}
+        TrainItem(prompt_messages=[{"role": "user", "content": f"Tell me fact number {i} about the ocean."}],
+                  reply="The ocean covers most of the planet and holds most of its water. " * 4,
+                  reward=1 if i % 2 else -1)
         for i in range(4)
     ]
     opt = make_optimizer(t.model, 1e-5)

@@ -16,6 +16,7 @@ import time
 
 from openclaw_local.cli.common import StatusLine, home_dir, settings_from
 from openclaw_local.errors import DatabaseError, RefusedError, UsageError
+from openclaw_local.records import LearnerPhase
 
 
 def register(sub) -> None:
@@ -68,10 +69,9 @@ def _learner_alive(adapters) -> int | None:
     from openclaw_local.services.adapter_files import process_alive
 
     st = adapters.state()
-    pid = st.get("pid")
-    if not pid or st.get("state") == "stopped" or not process_alive(int(pid)):
+    if not st.pid or st.phase is LearnerPhase.STOPPED or not process_alive(st.pid):
         return None
-    return int(pid)
+    return st.pid
 
 
 def _ask_running_chat(adapters, home, wait_s: float) -> int:
@@ -92,15 +92,15 @@ def _ask_running_chat(adapters, home, wait_s: float) -> int:
     finished = False
     try:
         while True:
-            row = adapters.request(request)
-            if row is None:
+            asked = adapters.request(request)
+            if asked is None:
                 raise LearnerGoneError("the learn request was removed by another process", "run `learn --once` again")
-            if row["done_at"]:
+            if asked.done:
                 finished = True
                 _line("")
-                print(row["result"])
-                return 0 if not (row["result"] or "").startswith("error") else 1
-            taken = bool(row["taken_at"])
+                print(asked.result)
+                return 1 if asked.failed else 0
+            taken = asked.taken
             now = time.monotonic()
             if _learner_alive(adapters) is not None:
                 last_seen = now
@@ -126,7 +126,7 @@ def _ask_running_chat(adapters, home, wait_s: float) -> int:
             if not taken:
                 _line(f"waiting for the {front_end}'s learner to take the request ({now - started:.0f} s, at most {wait_s:.0f} s)")
             else:
-                _line(f"learner: {st.get('state')} {st.get('step') or ''}/{st.get('total') or ''}")
+                _line(f"learner: {st.label} {st.step or ''}/{st.total or ''}")
             time.sleep(POLL_S)
     finally:
         if not finished and not taken:  # interrupted (Ctrl-C): leave no request behind that nobody waits for
@@ -165,10 +165,10 @@ def _learn_here(home, settings) -> int:
         if judge_engine is not None:
             judge_engine.close()
 
-    def progress(state: str, step: int, total: int, loss) -> None:
+    def progress(phase: LearnerPhase, step: int, total: int, loss, note: str | None = None) -> None:
         suffix = f" {step}/{total}" if total else ""
         loss_text = f" loss {loss:.4f}" if loss is not None else ""
-        _line(f"{state}{suffix}{loss_text}")
+        _line(f"{phase.label(note)}{suffix}{loss_text}")
 
     learner = Learner(home, settings, store, progress=progress)
     ready = learner.ready_samples()

@@ -25,6 +25,7 @@ import torch
 
 from openclaw_local.learn import preference_text as pt
 from openclaw_local.learn.losses import general_text_kl
+from openclaw_local.records import TrainItem
 
 PROBE_PROMPTS = Path(__file__).resolve().parents[2] / "assets" / "preference_probe_prompts.txt"
 REPLY_TOKENS = 64  # the greedy with-preference replies: long enough to show a style, cheap to generate
@@ -75,11 +76,10 @@ def plan(pref_ids: Sequence[int], user_prompts: Sequence[str], general_prompts: 
     return out
 
 
-def distil_item(system_prompt: str, prompt: str, texts: Sequence[str], reply: str) -> dict[str, Any]:
+def distil_item(system_prompt: str, prompt: str, texts: Sequence[str], reply: str) -> TrainItem:
     """One OPD item: the student context lacks the preferences, the teacher context holds them."""
     student = single_turn(system_prompt, prompt)
-    return {"message_id": None, "kind": KIND, "reward": None, "hint": None, "reply": reply,
-            "prompt_messages": student, "teacher_messages": with_preferences(student, texts)}
+    return TrainItem(prompt_messages=student, reply=reply, kind=KIND, teacher_messages=with_preferences(student, texts))
 
 
 @torch.no_grad()

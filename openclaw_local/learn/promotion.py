@@ -62,6 +62,8 @@ from typing import Any, Sequence
 
 import torch
 
+from openclaw_local.records import TrainItem
+
 GENERAL_TEXT = Path(__file__).resolve().parents[2] / "assets" / "general_text.txt"
 
 
@@ -139,27 +141,28 @@ def perplexity(model: Any, tokenizer: Any, text: str, *, max_tokens: int = 512, 
 
 
 @torch.no_grad()
-def mean_logprobs(model: Any, tokenizer: Any, items: Sequence[dict[str, Any]], max_seq_len: int = 1024) -> list[float]:
+def mean_logprobs(model: Any, tokenizer: Any, items: Sequence[TrainItem], max_seq_len: int = 1024) -> list[float]:
     """Mean per-token log-prob of each item's ``reply`` given its ``prompt_messages`` (trainer encoding)."""
-    from openclaw_local.learn.trainer import TrainItem, encode_item, reply_logprobs
+    from openclaw_local.learn.trainer import encode_item, reply_logprobs
 
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     out = []
     for item in items:
-        enc = encode_item(tokenizer, TrainItem(prompt_messages=item["prompt_messages"], reply=item["reply"]), max_seq_len)
+        # the student's context only: no hint, no teacher context
+        enc = encode_item(tokenizer, TrainItem(prompt_messages=item.prompt_messages, reply=item.reply), max_seq_len)
         logp, mask, _ = reply_logprobs(model, [enc.prompt_ids], [enc.reply_ids], pad)
         out.append(float((logp * mask).sum() / mask.sum()))
     return out
 
 
-def split_feedback(items: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def split_feedback(items: Sequence[TrainItem]) -> tuple[list[TrainItem], list[TrainItem]]:
     """(accepted, rejected) items: reward +1 (incl. corrections) vs reward −1."""
-    accepted = [i for i in items if i.get("reward") == 1]
-    rejected = [i for i in items if i.get("reward") == -1]
+    accepted = [i for i in items if i.reward == 1]
+    rejected = [i for i in items if i.reward == -1]
     return accepted, rejected
 
 
-def measure(model: Any, tokenizer: Any, heldout: Sequence[dict[str, Any]], config: GateConfig,
+def measure(model: Any, tokenizer: Any, heldout: Sequence[TrainItem], config: GateConfig,
             text: str | None = None, *, ppl: bool = True, system_prompt: str | None = None,
             base_ability: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the gate needs from one model state: held-out log-probs, (optionally) general

@@ -23,6 +23,8 @@ from typing import Any, Sequence
 
 import torch
 
+from openclaw_local.records import CORRECTION, TrainItem
+
 PROMPTS = Path(__file__).resolve().parents[2] / "assets" / "rehearsal_prompts.txt"
 ANSWER_TOKENS = 48  # long enough to be a reply, short enough to stay cheap to imitate
 
@@ -46,10 +48,10 @@ def base_answers(model: Any, tokenizer: Any, system_prompt: str, prompts: Sequen
     return [r["text"] for r in replies]
 
 
-def items(prompts: Sequence[str], answers: Sequence[str], system_prompt: str, k: int, seed: int) -> list[dict[str, Any]]:
+def items(prompts: Sequence[str], answers: Sequence[str], system_prompt: str, k: int, seed: int) -> list[TrainItem]:
     """``k`` rehearsal items (the base's answer as a known-good reply), a seeded draw per update."""
     pairs = [(p, a) for p, a in zip(prompts, answers) if a]
     chosen = random.Random(seed).sample(pairs, min(k, len(pairs)))
-    return [{"message_id": None, "kind": "correction", "reward": 1, "hint": None, "reply": answer,
-             "prompt_messages": [{"role": "system", "content": system_prompt}, {"role": "user", "content": prompt}]}
+    return [TrainItem(prompt_messages=[{"role": "system", "content": system_prompt}, {"role": "user", "content": prompt}],
+                      reply=answer, reward=1, kind=CORRECTION)
             for prompt, answer in chosen]

@@ -49,6 +49,7 @@ from openclaw_local.learn.losses import (
     general_text_kl,
     kl_to_base,
 )
+from openclaw_local.records import TrainItem  # the item type the store hands over (kept importable from here)
 from openclaw_local.thinking import strip_thinking
 
 __all__ = [
@@ -68,53 +69,6 @@ __all__ = [
 
 HINT_LABEL = "[user's hint]"
 ProgressCallback = Callable[[int, int, float], None]  # (step, total_steps, loss)
-
-
-@dataclass
-class TrainItem:
-    """One judged reply. ``reward`` is +1/-1 (None or 0: none); ``hint`` is the directive text.
-
-    A user correction is passed by the caller as its own item: the corrected text as
-    ``reply`` with ``reward=+1``.
-
-    ``teacher_messages``: a teacher context other than the student's (``prompt_messages``),
-    e.g. the same prompt with the standing preferences in its system message. An item with
-    one gets the OPD term even without a hint (the hint, if any, is added to it); the student
-    is always scored on ``prompt_messages`` alone.
-    """
-
-    prompt_messages: list[dict[str, str]]
-    reply: str
-    reward: int | None = None
-    hint: str | None = None
-    is_correction: bool = False  # the user's corrected text: also imitated directly (w_sft)
-    teacher_messages: list[dict[str, str]] | None = None
-
-    @classmethod
-    def coerce(cls, item: "TrainItem | Mapping[str, Any]") -> "TrainItem":
-        if isinstance(item, TrainItem):
-            return item
-        return cls(
-            prompt_messages=list(item["prompt_messages"]),
-            reply=item["reply"],
-            reward=item.get("reward"),
-            hint=item.get("hint"),
-            is_correction=item.get("kind") == "correction",
-            teacher_messages=list(item["teacher_messages"]) if item.get("teacher_messages") else None,
-        )
-
-    @property
-    def has_reward(self) -> bool:
-        return self.reward is not None and self.reward != 0
-
-    @property
-    def has_hint(self) -> bool:
-        return bool(self.hint and self.hint.strip())
-
-    @property
-    def has_teacher(self) -> bool:
-        """Trained towards a teacher context (OPD): a hint, or a teacher context of its own."""
-        return self.has_hint or self.teacher_messages is not None
 
 
 @dataclass
@@ -370,7 +324,7 @@ def load_optimizer_state(optimizer: torch.optim.Optimizer, path: Path) -> bool:
 def train_update(
     model: Any,
     tokenizer: Any,
-    items: Sequence[TrainItem | Mapping[str, Any]],
+    items: Sequence[TrainItem],
     config: TrainConfig | None = None,
     optimizer: torch.optim.Optimizer | None = None,
     progress: ProgressCallback | None = None,
@@ -386,7 +340,7 @@ def train_update(
     config = config or TrainConfig()
     started = time.monotonic()
     metrics = UpdateMetrics()
-    all_items = [TrainItem.coerce(i) for i in items]
+    all_items = list(items)
     usable = [i for i in all_items if i.has_reward or i.has_teacher]
     metrics.skipped = len(all_items) - len(usable)
     metrics.n_items = len(usable)

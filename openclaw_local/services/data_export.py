@@ -27,17 +27,17 @@ from typing import Any, Iterator
 from openclaw_local.paths import atomic_output
 from openclaw_local.store import Store
 from openclaw_local.store.judge_labels import JudgeLabelStore
-from openclaw_local.records import Message
+from openclaw_local.records import Message, Sample
 from openclaw_local.store.samples import SampleStore
 
 FORMATS = ("kto", "sft", "jsonl", "judge-labels")
 
 
-def _samples(samples: SampleStore, statuses: tuple[str, ...] | None) -> Iterator[tuple[dict[str, Any], Message]]:
+def _samples(samples: SampleStore, statuses: tuple[str, ...] | None) -> Iterator[tuple[Sample, Message]]:
     for row in samples.all():
-        if statuses is not None and row["status"] not in statuses:
+        if statuses is not None and row.status not in statuses:
             continue
-        msg = samples.store.find_message(row["message_id"])
+        msg = samples.store.find_message(row.message_id)
         if msg is not None:
             yield row, msg
 
@@ -49,34 +49,34 @@ def _superseded(msg: Message) -> dict[str, Any]:
 
 def kto_rows(samples: SampleStore) -> Iterator[dict[str, Any]]:
     for row, msg in _samples(samples, ("judged", "trained")):
-        prompt = samples.prompt_messages(row["message_id"])
-        if row["reward"] in (-1, 1) and msg.content.strip():
+        prompt = samples.prompt_messages(row.message_id)
+        if row.reward in (-1, 1) and msg.content.strip():
             yield {"prompt": prompt, "completion": [{"role": "assistant", "content": msg.content}],
-                   "label": row["reward"] == 1, **_superseded(msg)}
-        if row["correction"] and row["correction"].strip():
-            yield {"prompt": prompt, "completion": [{"role": "assistant", "content": row["correction"]}], "label": True}
+                   "label": row.reward == 1, **_superseded(msg)}
+        if row.correction and row.correction.strip():
+            yield {"prompt": prompt, "completion": [{"role": "assistant", "content": row.correction}], "label": True}
 
 
 def sft_rows(samples: SampleStore) -> Iterator[dict[str, Any]]:
     for row, msg in _samples(samples, ("judged", "trained")):
-        prompt = samples.prompt_messages(row["message_id"])
-        if row["correction"] and row["correction"].strip():
-            yield {"messages": prompt + [{"role": "assistant", "content": row["correction"]}]}
-        elif row["reward"] == 1 and row["reward_source"] == "rating" and msg.content.strip():
+        prompt = samples.prompt_messages(row.message_id)
+        if row.correction and row.correction.strip():
+            yield {"messages": prompt + [{"role": "assistant", "content": row.correction}]}
+        elif row.reward == 1 and row.reward_source == "rating" and msg.content.strip():
             yield {"messages": prompt + [{"role": "assistant", "content": msg.content}], **_superseded(msg)}
 
 
 def full_rows(samples: SampleStore) -> Iterator[dict[str, Any]]:
     for row, msg in _samples(samples, None):
         yield {
-            "message_id": row["message_id"], "conversation_id": msg.conversation_id,
-            "prompt_messages": samples.prompt_messages(row["message_id"]), "reply": msg.content,
+            "message_id": row.message_id, "conversation_id": msg.conversation_id,
+            "prompt_messages": samples.prompt_messages(row.message_id), "reply": msg.content,
             "thinking": msg.thinking or None, "model": msg.model, "adapter_version": msg.adapter_version,
-            "status": row["status"], "skip_reason": row["reason"], "next_state": row["next_state"],
-            "reward": row["reward"], "reward_source": row["reward_source"], "judge_reward": row.get("judge_reward"),
-            "judge_mode": row.get("judge_mode"), "votes": row["votes"], "hint": row["hint"],
-            "hint_votes": row["hint_votes"], "correction": row["correction"], "trained_version": row["trained_version"],
-            "created_at": msg.created_at, "judged_at": row["judged_at"],
+            "status": row.status, "skip_reason": row.reason, "next_state": row.next_state,
+            "reward": row.reward, "reward_source": row.reward_source, "judge_reward": row.judge_reward,
+            "judge_mode": row.judge_mode, "votes": row.votes, "hint": row.hint,
+            "hint_votes": row.hint_votes, "correction": row.correction, "trained_version": row.trained_version,
+            "created_at": msg.created_at, "judged_at": row.judged_at,
             "superseded": msg.superseded, "reply_group": msg.reply_group,
         }
 

@@ -62,16 +62,16 @@ def verdict_state(store: Store, message_id: int) -> VerdictState:
     row = SampleStore(store).get(message_id)
     label = JudgeLabelStore(store).get(message_id)
     overruled_label = label["label"] if label is not None and label["source"] == "overrule" else None
-    if row is None or (row["judge_reward"] is None and row["reward_source"] != "overrule"):
+    if row is None or (row.judge_reward is None and row.reward_source != "overrule"):
         return VerdictState(None, None, False, False,
                             "The judge has not read your next message about this reply yet: nothing to overrule.")
-    if row["reward_source"] in ("rating", "correction"):
-        by = "rated" if row["reward_source"] == "rating" else "corrected"
-        return VerdictState(row["judge_reward"], row["reward"], False, row["status"] == "trained",
+    if row.reward_source in ("rating", "correction"):
+        by = "rated" if row.reward_source == "rating" else "corrected"
+        return VerdictState(row.judge_reward, row.reward, False, row.status == "trained",
                             f"You {by} this reply: that already decides what it teaches, not the judge.")
     overruled = overruled_label is not None
-    current = overruled_label if overruled else row["judge_reward"]
-    return VerdictState(row["judge_reward"], current, overruled, row["status"] == "trained", None)
+    current = overruled_label if overruled else row.judge_reward
+    return VerdictState(row.judge_reward, current, overruled, row.status == "trained", None)
 
 
 def load_calibration(store: Store):

@@ -24,11 +24,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from typing import Any
-
 from openclaw_local.config import Settings
 from openclaw_local.engine import Preempted
 from openclaw_local.judge import Judge
+from openclaw_local.records import WaitingReply
 from openclaw_local.services.events import EventBus, Judged
 from openclaw_local.services.judge_calibration import load_calibration
 from openclaw_local.services.preferences import PreferenceService
@@ -90,7 +89,7 @@ class JudgeWorker:
         """A reply got a next state (a following message, a rating, a correction): record it and wake up."""
         if message_id is not None:
             row = record_next_state(self.samples, message_id)  # never raises: the chat goes on
-            if row is not None and row["status"] == "judged":
+            if row is not None and row.status == "judged":
                 self._announce.append(message_id)  # explicit signal, no judge needed: still tell the UI
         self._idle.clear()
         self._wake.set()
@@ -136,8 +135,8 @@ class JudgeWorker:
         while self._announce:
             mid = self._announce.popleft()
             row = self.samples.get(mid)
-            if row is not None and row["status"] == "judged":
-                self._emit(mid, row["reward"], row["hint"])
+            if row is not None and row.status == "judged":
+                self._emit(mid, row.reward, row.hint)
 
     def _emit(self, message_id: int, reward: int | None, hint: str | None) -> None:
         self.events.publish(Judged(message_id, reward, hint))  # the bus logs a failing subscriber
@@ -171,12 +170,12 @@ class JudgeWorker:
                 break
         return done
 
-    def judge_one(self, item: dict[str, Any]) -> bool:
+    def judge_one(self, item: WaitingReply) -> bool:
         """Judge one waiting sample, retrying after preemption. True if stored."""
-        mid = item["message_id"]
+        mid = item.message_id
         while not self._stop.is_set():
             try:
-                verdict = self.judge.judge(item["reply"] or "", item["next_state"] or "", item.get("prompt"))
+                verdict = self.judge.judge(item.reply, item.next_state or "", item.prompt)
                 break
             except Preempted:
                 # the user's chat wants the model: let it have it, then start this sample over
@@ -193,7 +192,7 @@ class JudgeWorker:
             return False  # cut short by stop(): leave it waiting for the next run
         stored = self.samples.record_judgement(
             mid,
-            next_state=item["next_state"],
+            next_state=item.next_state,
             judge_reward=verdict.reward,
             votes=verdict.votes,
             hint=verdict.hint,
@@ -207,6 +206,6 @@ class JudgeWorker:
                     self.preferences.observe_push_back(mid)
                 except Exception:  # never break judging because of a preference
                     log.exception("recording a preference from the push-back on message %s failed", mid)
-            row = self.samples.get(mid) or {}
-            self._emit(mid, row.get("reward"), row.get("hint"))
+            row = self.samples.get(mid)
+            self._emit(mid, row.reward if row else None, row.hint if row else None)
         return stored

@@ -21,7 +21,7 @@ from openclaw_local.services import adapter_files
 from openclaw_local.services.adapters import AUTO_ROLLED_BACK
 from openclaw_local.services.events import AdapterSwapped, EventBus
 from openclaw_local.services.status import LearnerStatus
-from openclaw_local.records import AdapterVersion
+from openclaw_local.records import AdapterVersion, LearnerPhase
 from openclaw_local.store.adapters import AdapterStore, ConcurrentChange
 
 logger = logging.getLogger(__name__)
@@ -177,11 +177,10 @@ class LearnerService:
         adapter = f"v{self.served_version}" if self.served_version else "none"
         if self._proc is not None and self._proc.poll() is not None and not self._stop.is_set():
             return LearnerStatus(adapter, f"exited ({self._proc.returncode}); see {self.log_path}")
-        name = state.get("state") or "idle"
         return LearnerStatus(
-            adapter, name if self.settings.learn else "off",
-            step=f"{state['step']}/{state['total']}" if name == "training" and state.get("total") else None,
-            loss=state.get("loss"), reward=state.get("mean_reward"), learner_error=state.get("error") or None,
+            adapter, state.label if self.settings.learn else "off",
+            step=f"{state.step}/{state.total}" if state.phase is LearnerPhase.TRAINING and state.total else None,
+            loss=state.loss, reward=state.mean_reward, learner_error=state.error or None,
             gate=self._refusals() or None)
 
     def _refusals(self) -> str | None:

@@ -52,31 +52,31 @@ def explain_reply(store: Store, message_id: int) -> list[str]:
     if sample is None:
         lines.append("Not judged yet: the learner waits for your next message, a rating or a correction.")
         return lines
-    if sample.get("next_state"):
-        lines.append(f"The judge read your next message: “{_short(sample['next_state'], 120)}”.")
-    status = sample["status"]
+    if sample.next_state:
+        lines.append(f"The judge read your next message: “{_short(sample.next_state, 120)}”.")
+    status = sample.status
     if status == "waiting":
         lines.append("The judge has not scored it yet.")
-    judge_reward = sample.get("judge_reward")
+    judge_reward = sample.judge_reward
     if judge_reward is not None:
-        agree = confidence(sample.get("votes"), judge_reward)
-        mode = f" ({sample['judge_mode']})" if sample.get("judge_mode") else ""
+        agree = confidence(sample.votes, judge_reward)
+        mode = f" ({sample.judge_mode})" if sample.judge_mode else ""
         conf = f", {agree[0]} of {agree[1]} votes agree" if agree else ""
         lines.append(f"Judge verdict{mode}: {VERDICT_WORDS.get(judge_reward, judge_reward)}{conf}.")
-    source = sample.get("reward_source")
-    if sample.get("reward") is not None and source:
+    source = sample.reward_source
+    if sample.reward is not None and source:
         by = {"rating": "your rating", "correction": "your correction", "judge": "the judge",
               "overrule": "you (you overruled the judge)"}.get(source, source)
-        lines.append(f"Reward used for training: {sample['reward']:+d}, from {by}.")
-    hint = sample.get("hint")
+        lines.append(f"Reward used for training: {sample.reward:+d}, from {by}.")
+    hint = sample.hint
     if hint and source == "correction":
         lines.append("Hint it will train with: your correction (above).")
     elif hint:
         lines.append(f"Hint it will train with (the judge's reading of what you wanted): “{_short(hint)}”.")
     else:
         lines.append("No hint: only the ✓/✗ reward is used.")
-    if status == "trained" and sample.get("trained_version") is not None:
-        v = sample["trained_version"]
+    if status == "trained" and sample.trained_version is not None:
+        v = sample.trained_version
         when = ""
         try:
             version = AdapterStore(store).get(v)
@@ -87,7 +87,7 @@ def explain_reply(store: Store, message_id: int) -> list[str]:
     elif status == "judged":
         lines.append("Not used in an update yet: it waits for the next one (ctrl+l learns now).")
     elif status == "skipped":
-        lines.append(f"Not used for training: {sample.get('reason') or 'skipped'}.")
+        lines.append(f"Not used for training: {sample.reason or 'skipped'}.")
     return lines
 
 

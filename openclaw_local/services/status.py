@@ -12,7 +12,7 @@ _BAR_NAMES = {"samples_to_train": "waiting", "replies_to_judge": "judging"}
 @dataclass(frozen=True)
 class LearnerStatus:
     adapter: str  # the served adapter: "v3", or "none" for the base model
-    learner: str  # the learner's phase: idle, loading, training, publishing, error, off, "exited (…); see …"
+    learner: str  # the learner's phase as shown (LearnerState.label), "off", or "exited (…); see …"
     step: str | None = None  # "3/8" while training
     loss: float | None = None  # of the last published update
     reward: float | None = None  # mean reward of the last published update

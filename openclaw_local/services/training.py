@@ -43,13 +43,14 @@ version) below ``prefs_retire_kl``, or put back into the prompt when a learned o
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import hashlib
 import json
 import logging
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
 from openclaw_local.config import Settings
 from openclaw_local.paths import atomic_write_bytes
@@ -57,7 +58,7 @@ from openclaw_local.learn import repair
 from openclaw_local.services import adapter_files
 from openclaw_local.services.preferences import PreferenceService, absorbed
 from openclaw_local.store import Store
-from openclaw_local.records import GGUF_NAME, AdapterVersion
+from openclaw_local.records import GGUF_NAME, AdapterVersion, LearnerPhase, TrainItem
 from openclaw_local.store.adapters import AdapterStore
 from openclaw_local.store.samples import SampleStore
 
@@ -69,8 +70,15 @@ FEEDBACK_REFERENCE = 8  # earlier trained feedback samples the gate's feedback c
 RETRY_STEP = 0.5  # learning-rate factor per earlier refusal of an update's samples
 RECENT_PROMPTS = 16  # the user's newest messages the preference distillation draws its own prompts from
 log = logging.getLogger(__name__)
-Progress = Callable[[str, int, int, float | None], None]  # (state, step, total, loss)
 version_dir = adapter_files.version_dir
+
+
+class Progress(Protocol):
+    """Told where an update is: its phase, step of total, the loss so far, and the phase's note
+    (what "preparing model" is doing now)."""
+
+    def __call__(self, phase: LearnerPhase, step: int, total: int, loss: float | None,
+                 note: str | None = None) -> None: ...
 
 
 def holdout_split(ids: list[int]) -> tuple[list[int], list[int]]:
@@ -157,7 +165,7 @@ class Learner:
         self.store = store
         self.samples = SampleStore(store, default_system_prompt=settings.system_prompt)
         self.adapters = AdapterStore(store)
-        self.progress = progress or (lambda state, step, total, loss: None)
+        self.progress: Progress = progress or (lambda phase, step, total, loss, note=None: None)
         self._trainable = None
         self._optimizer = None
         self._loaded_version: int | None | str = "nothing"
@@ -179,10 +187,10 @@ class Learner:
         active_id = active.id if active else None
         if self._trainable is not None and self._loaded_version == active_id:
             return
-        self.progress("loading", 0, 0, None)
+        self.progress(LearnerPhase.LOADING, 0, 0, None)
 
         def report(message: str, fraction: float) -> None:
-            self.progress(f"preparing model: {message}", int(fraction * 100), 100, None)
+            self.progress(LearnerPhase.PREPARING_MODEL, int(fraction * 100), 100, None, note=message)
 
         adapter_dir = Path(active.path) if active else None
         if active is not None and adapter_files.base_mismatch(active, self._served_model()):
@@ -232,7 +240,7 @@ class Learner:
         update_no = len(self.adapters.versions())
         rehearsed = self._rehearsal(update_no)  # a different draw each update
         items = self._with_preference_teachers(items)
-        distilled = self._distil_preferences(update_no, avoid={i["prompt_messages"][-1]["content"] for i in rehearsed})
+        distilled = self._distil_preferences(update_no, avoid={i.prompt_messages[-1]["content"] for i in rehearsed})
         retries = self.samples.gate_retries(train_ids)
         lap("prepare")
         config = TrainConfig.from_settings(s, lr=s.learning_rate * RETRY_STEP ** retries)
@@ -240,7 +248,7 @@ class Learner:
         started = time.monotonic()
         t = self._trainable
         t.model.eval()
-        self.progress("gating", 0, 0, None)
+        self.progress(LearnerPhase.GATING, 0, 0, None)
         parent_measure = g.measure(t.model, t.tokenizer, heldout, gate_config, ppl=False) if heldout else {}
         lap("parent")
         base_started = time.monotonic()
@@ -250,14 +258,14 @@ class Learner:
         gate_seconds = time.monotonic() - started - base_seconds
 
         def on_step(step: int, total: int, loss: float) -> None:
-            self.progress("training", step, total, loss)
+            self.progress(LearnerPhase.TRAINING, step, total, loss)
 
         parent_weights = repair.snapshot(t.model)  # the parent's LoRA weights, to repair a refused candidate
         metrics = train_update(t.model, t.tokenizer, items + replayed + rehearsed + distilled, config, self._optimizer,
                                progress=on_step,
                                general_ids=self._general_ids() if config.w_general > 0 else None)
         lap("train")
-        self.progress("gating", 0, 0, metrics.loss)
+        self.progress(LearnerPhase.GATING, 0, 0, metrics.loss)
         gate_started = time.monotonic()
         t.model.eval()
 
@@ -269,7 +277,7 @@ class Learner:
         passed, reason, gate = judge_candidate()
         lap("gate")
         if not passed and gate.get("finite", True) and s.repair_steps:
-            self.progress("repairing", 0, 0, metrics.loss)
+            self.progress(LearnerPhase.REPAIRING, 0, 0, metrics.loss)
             passed, reason, gate = repair.interpolate_until_passed(
                 t.model, parent_weights, judge_candidate, first=(passed, reason, gate),
                 fractions=repair.fractions(s.repair_steps))
@@ -281,9 +289,9 @@ class Learner:
         gate["retry"] = retries
         gate["lr"] = config.lr
         gate["seconds"] = round(gate_seconds + time.monotonic() - gate_started, 2)
-        self.progress("publishing", 0, 0, metrics.loss)
+        self.progress(LearnerPhase.PUBLISHING, 0, 0, metrics.loss)
         parent = self.adapters.active()
-        trained_ids = sorted({item["message_id"] for item in items})
+        trained_ids = sorted({item.message_id for item in items})
         summary = {
             "loss": metrics.loss, "mean_reward": metrics.mean_reward, "n_samples": len(trained_ids),
             "n_items": metrics.n_items, "n_tokens": metrics.n_tokens, "seconds": time.monotonic() - started,
@@ -312,22 +320,23 @@ class Learner:
     def _preferences(self) -> PreferenceService:
         return PreferenceService(self.store, self.settings)
 
-    def _with_preference_teachers(self, items: list[dict]) -> list[dict]:
+    def _with_preference_teachers(self, items: list[TrainItem]) -> list[TrainItem]:
         """A reply generated with standing preferences in its context: the student context stays
         without them (what the model is asked once they leave the prompt), the teacher context gets
         them (those still active or learned, as the reply saw them), so the OPD term teaches them."""
         from openclaw_local.learn.absorption import with_preferences
 
-        wanted = sorted({pid for item in items for pid in item.get("preference_ids") or []})
+        wanted = sorted({pid for item in items for pid in item.preference_ids})
         known = self._preferences().by_ids(wanted) if wanted else {}
         out = []
         for item in items:
-            texts = [known[pid].text for pid in item.get("preference_ids") or []
+            texts = [known[pid].text for pid in item.preference_ids
                      if pid in known and known[pid].status in ("active", "learned")]
-            out.append({**item, "teacher_messages": with_preferences(item["prompt_messages"], texts)} if texts else item)
+            out.append(dataclasses.replace(item, teacher_messages=with_preferences(item.prompt_messages, texts))
+                       if texts else item)
         return out
 
-    def _distil_preferences(self, seed: int, avoid: set[str] = frozenset()) -> list[dict]:
+    def _distil_preferences(self, seed: int, avoid: set[str] = frozenset()) -> list[TrainItem]:
         """``prefs_distil_items`` OPD items for the preferences still in the served prompt: the model's
         own greedy reply with one of them in its context (the user's recent prompts and general ones,
         in turn), taught to the model without it. None when preferences or the setting are off."""
@@ -346,7 +355,7 @@ class Learner:
         pairs = absorption.plan([p.id for p in prefs], user, general, s.prefs_distil_items, seed)
         if not pairs:
             return []
-        self.progress("distilling preferences", 0, len(pairs), None)
+        self.progress(LearnerPhase.DISTILLING_PREFERENCES, 0, len(pairs), None)
         by_id = {p.id: p for p in prefs}
         t = self._trainable
         contexts = [absorption.with_preferences(absorption.single_turn(s.system_prompt, prompt), [by_id[pid].text])
@@ -376,7 +385,7 @@ class Learner:
         t = self._trainable
         results = []
         for i, pref in enumerate(prefs):
-            self.progress("measuring preferences", i, len(prefs), None)
+            self.progress(LearnerPhase.MEASURING_PREFERENCES, i, len(prefs), None)
             in_context = not absorbed(pref, version.id, parents)
             kl = absorption.retire_kl(t.model, t.tokenizer, s.system_prompt, probes, [pref.text])["kl"]
             decision = absorption.decide(in_context, kl, threshold)
@@ -431,7 +440,7 @@ class Learner:
                 return answers
         return None
 
-    def _rehearsal(self, seed: int) -> list[dict]:
+    def _rehearsal(self, seed: int) -> list[TrainItem]:
         """This update's rehearsal items (learn/rehearsal.py). None until the base's answers are cached:
         they are made between updates (:meth:`prepare_rehearsal`), never on a user's first correction."""
         from openclaw_local.learn import rehearsal
@@ -452,7 +461,7 @@ class Learner:
         self._ensure_loaded()
         if self._rehearsal_answers():
             return False
-        self.progress("preparing rehearsal answers", 0, 0, None)
+        self.progress(LearnerPhase.PREPARING_REHEARSAL, 0, 0, None)
         answers = rehearsal.base_answers(self._trainable.model, self._trainable.tokenizer, self.settings.system_prompt,
                                          rehearsal.load_prompts())
         key, caches = self._rehearsal_key()

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
 
+from openclaw_local.records import Sample
 from openclaw_local.services.events import EventBus, Judged
 from openclaw_local.services.judge_calibration import record_gesture_label
 from openclaw_local.store.samples import SampleStore
@@ -31,7 +31,7 @@ from openclaw_local.store.samples import SampleStore
 log = logging.getLogger(__name__)
 
 
-def record_next_state(samples: SampleStore, message_id: int) -> dict[str, Any] | None:
+def record_next_state(samples: SampleStore, message_id: int) -> Sample | None:
     """Record reply ``message_id``'s next state (and a gesture's judge label); the sample row or None.
 
     Never raises: the chat must not break because of the learner."""
@@ -40,7 +40,7 @@ def record_next_state(samples: SampleStore, message_id: int) -> dict[str, Any] |
     except Exception:
         log.exception("recording the next state of message %s failed", message_id)
         return None
-    if row is not None and row.get("reward_source") in ("rating", "correction") and row.get("next_state"):
+    if row is not None and row.reward_source in ("rating", "correction") and row.next_state:
         try:  # the gesture labels the user's following message for the judge's calibration
             record_gesture_label(samples.store, message_id)
         except Exception:
@@ -59,7 +59,7 @@ class VerdictRelay:
         self._watch: dict[int, int] = {}  # waiting for the judge: message id -> when it was (re)noted
         self._seq = 0
         for row in samples.all("waiting"):  # left waiting by a previous run: the learner judges them
-            self._note_waiting(row["message_id"])
+            self._note_waiting(row.message_id)
 
     def _note_waiting(self, message_id: int) -> None:
         self._seq += 1
@@ -73,9 +73,9 @@ class VerdictRelay:
         if row is None:
             return
         with self._lock:
-            if row["status"] == "judged":
+            if row.status == "judged":
                 self._announce.append(message_id)  # explicit signal, no judge needed: still tell the UI
-            elif row["status"] == "waiting":
+            elif row.status == "waiting":
                 self._note_waiting(message_id)
 
     def pending(self) -> bool:
@@ -91,17 +91,17 @@ class VerdictRelay:
         published = 0
         for mid in announce:
             row = self.samples.get(mid)
-            if row is not None and row["status"] == "judged":
+            if row is not None and row.status == "judged":
                 published += self._publish(mid, row)
         done = []
         for mid, seq in sorted(watch.items()):
             row = self.samples.get(mid)
-            if row is not None and row["status"] == "waiting":
+            if row is not None and row.status == "waiting":
                 continue
             done.append((mid, seq))
             # judged or skipped by the judge (its mode is stored with its verdict); a skip for another
             # reason (a judge error, regenerated) or an explicit signal meanwhile is not the judge's verdict
-            if row is not None and row["status"] in ("judged", "skipped") and row.get("judge_mode"):
+            if row is not None and row.status in ("judged", "skipped") and row.judge_mode:
                 published += self._publish(mid, row)
         with self._lock:
             for mid, seq in done:
@@ -109,6 +109,6 @@ class VerdictRelay:
                     del self._watch[mid]
         return published
 
-    def _publish(self, message_id: int, row: dict[str, Any]) -> int:
-        self.events.publish(Judged(message_id, row.get("reward"), row.get("hint")))  # the bus logs a failing subscriber
+    def _publish(self, message_id: int, row: Sample) -> int:
+        self.events.publish(Judged(message_id, row.reward, row.hint))  # the bus logs a failing subscriber
         return 1

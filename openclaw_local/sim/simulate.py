@@ -47,6 +47,7 @@ from typing import Any, Callable
 from openclaw_local.config import Settings, load_settings
 from openclaw_local.errors import UsageError
 from openclaw_local.paths import atomic_output, shown, write_output
+from openclaw_local.records import LearnerPhase
 from openclaw_local.sim.persona import Persona, SimulatedUser
 from openclaw_local.sim.rules import check_all
 
@@ -153,7 +154,7 @@ def sft_arm(home: Path, settings: Settings, items: list[dict[str, Any]], steps: 
     torch.manual_seed(seed)
     t = build_trainable(settings, home)
     tok = t.tokenizer
-    corrections = [TrainItem(prompt_messages=i["prompt_messages"], reply=i["reply"], reward=1, is_correction=True)
+    corrections = [TrainItem(prompt_messages=i["prompt_messages"], reply=i["reply"], reward=1, kind="correction")
                    for i in items]
     opt = make_optimizer(t.model, settings.learning_rate)
     rng = random.Random(seed)
@@ -292,7 +293,7 @@ def run_simulation(
         while True:
             active = adapters.active()
             pending = adapters.pending_requests()
-            busy = str(adapters.state().get("state") or "idle") not in ("idle", "stopped", "error")
+            busy = adapters.state().busy
             if not pending and not busy and rt.learner.served_version == (active.id if active else None):
                 break
             if time.monotonic() > deadline:
@@ -388,11 +389,11 @@ def _wait_for_learner(rt, min_samples: int, say, started: float, timeout_s: floa
     adapters = rt.learner.adapters
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        state = str(adapters.state().get("state") or "idle")
-        busy = state not in ("idle", "stopped", "error")
+        state = adapters.state()
+        busy = state.busy
         active = adapters.active()
         unserved = rt.learner.served_version != (active.id if active else None)
-        due = len(rt.samples.trainable_ids()) >= min_samples and state != "error"
+        due = len(rt.samples.trainable_ids()) >= min_samples and state.phase is not LearnerPhase.ERROR
         if not (busy or due or unserved):
             return
         time.sleep(0.5)
@@ -418,9 +419,9 @@ def _judge_agreement(rt, truth: dict[int, int]) -> dict[str, Any]:
     confusion = {"+1": Counter(), "-1": Counter()}
     for mid, t in truth.items():
         row = rt.samples.get(mid)
-        if row is None or row.get("judge_reward") is None:
+        if row is None or row.judge_reward is None:
             continue
-        jr = row["judge_reward"]
+        jr = row.judge_reward
         n += 1
         agree += int(jr == t)
         abstain += int(jr == 0)
@@ -431,7 +432,7 @@ def _judge_agreement(rt, truth: dict[int, int]) -> dict[str, Any]:
         "accuracy": agree / n if n else None,
         "accuracy_decided": agree / decided if decided else None,
         "confusion_true_vs_judge": {k: dict(v) for k, v in confusion.items()},
-        "vs_explicit_ratings": rt.samples.judge_agreement(),
+        "vs_explicit_ratings": asdict(rt.samples.judge_agreement()),
         "replies_with_true_verdict": len(truth),
     }
 
@@ -447,8 +448,8 @@ def _run_arms(rt, persona, evals, settings, home, out_dir, complaints, correctio
     say(f"  in-context score {res['score']:.2f}")
     items = []
     for s in rt.samples.all():
-        if s.get("correction"):
-            items.append({"prompt_messages": rt.samples.prompt_messages(s["message_id"]), "reply": s["correction"]})
+        if s.correction:
+            items.append({"prompt_messages": rt.samples.prompt_messages(s.message_id), "reply": s.correction})
     if items and steps > 0:
         say(f"arm offline SFT: {len(items)} corrections, {steps} optimizer steps")
         sft = sft_arm(home, settings, items, steps, out_dir / "arms", seed=seed)

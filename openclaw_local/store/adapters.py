@@ -19,6 +19,9 @@ or a directory. Ids are never handed out twice. Every change that depends on wha
 it read (activate only an existing version, delete only a non-active one) checks
 it again inside its write transaction and raises :class:`ConcurrentChange` when
 another process changed it in between.
+
+The learner's live state (one ``learner_state`` row) and its "learn now" requests live here
+too; they leave as :class:`LearnerState` and :class:`LearnRequest` records.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from openclaw_local.errors import DatabaseError
-from openclaw_local.records import AdapterVersion
+from openclaw_local.records import AdapterVersion, LearnerPhase, LearnerState, LearnRequest
 from openclaw_local.store.db import Store, now
 
 _ANY = object()
@@ -39,6 +42,8 @@ class ConcurrentChange(DatabaseError):
     """Another process changed the adapter versions between a check and the change it allowed."""
 
 MAX_GATE_RETRIES = 3  # refusals a sample survives; then it is skipped with the reason
+# learner_state columns set_state may change besides the phase (kept in ``state`` with its note)
+_STATE_FIELDS = {"detail", "step", "total", "loss", "mean_reward", "last_version", "pid", "error"}
 
 
 def stored_path(home: Path, path: Path | str) -> str:
@@ -341,14 +346,22 @@ class AdapterStore:
                                         "created_at": now()}, pk=("version_id", "probe_id"))
 
     # ------------------------------------------------------------ learner state
-    def set_state(self, **fields: Any) -> None:
-        fields["updated_at"] = now()
-        with self.store._tx() as db:
-            db["learner_state"].upsert({"id": 1, **fields}, pk="id")
+    def set_state(self, phase: LearnerPhase, *, note: str | None = None, **fields: Any) -> None:
+        """The learner enters ``phase`` (``note``: its free part, e.g. what "preparing model" does now).
 
-    def state(self) -> dict[str, Any]:
+        ``fields``: other :class:`LearnerState` fields to change (step, total, loss, detail, …);
+        those not given keep their values. The phase and its note share the ``state`` column."""
+        unknown = set(fields) - _STATE_FIELDS
+        if unknown:
+            raise TypeError(f"not a learner state field: {', '.join(sorted(unknown))}")
+        row = {"id": 1, "state": LearnerPhase(phase).label(note), **fields, "updated_at": now()}
+        with self.store._tx() as db:
+            db["learner_state"].upsert(row, pk="id")
+
+    def state(self) -> LearnerState:
+        """The learner's state; idle when no learner has written one yet."""
         rows = self.store._query("select * from learner_state where id = 1")
-        return rows[0] if rows else {"state": "idle"}
+        return LearnerState.from_row(rows[0]) if rows else LearnerState()
 
     def request_update(self) -> int:
         with self.store._tx() as db:
@@ -371,9 +384,9 @@ class AdapterStore:
         with self.store._tx() as db:
             db.execute("update learn_requests set done_at = ?, result = ? where id = ?", [now(), result, request_id])
 
-    def request(self, request_id: int) -> dict[str, Any] | None:
+    def request(self, request_id: int) -> LearnRequest | None:
         rows = self.store._query("select * from learn_requests where id = ?", [request_id])
-        return rows[0] if rows else None
+        return LearnRequest.from_row(rows[0]) if rows else None
 
     def pending_requests(self) -> int:
         """Learn-now requests not finished yet (taken or not)."""

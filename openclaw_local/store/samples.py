@@ -26,6 +26,10 @@ signals win: a rating sets the reward directly (the judge still runs when there
 is a following user message, so its votes can be compared with the rating and it
 may add a hint); a correction gives -1, its text is the hint, and the corrected
 reply is kept as a known-good answer for the same prompt.
+
+Rows leave this module as records (openclaw_local/records.py): a row as :class:`Sample`, what the
+judge reads as :class:`WaitingReply`, and every item for the trainer or the promotion gate as the
+trainer's own :class:`TrainItem`.
 """
 
 from __future__ import annotations
@@ -34,8 +38,10 @@ import json
 from typing import Any, Iterable
 
 from openclaw_local.config import DEFAULT_SYSTEM_PROMPT
+from openclaw_local.records import (
+    CORRECTION, REPLY, JudgeAgreement, Message, NextState, Sample, TrainItem, WaitingReply, model_context,
+)
 from openclaw_local.store.db import Store, now
-from openclaw_local.records import model_context
 
 STATUSES = ("waiting", "judged", "trained", "skipped")
 EXPLICIT = ("rating", "correction")
@@ -49,16 +55,16 @@ class SampleStore:
         self.default_system_prompt = default_system_prompt
 
     # ------------------------------------------------------------------ reading
-    def get(self, message_id: int) -> dict[str, Any] | None:
+    def get(self, message_id: int) -> Sample | None:
         rows = self.store._query("select * from samples where message_id = ?", [message_id])  # noqa: SLF001
-        return _decode(rows[0]) if rows else None
+        return Sample.from_row(rows[0]) if rows else None
 
-    def all(self, status: str | None = None) -> list[dict[str, Any]]:
+    def all(self, status: str | None = None) -> list[Sample]:
         if status is None:
             rows = self.store._query("select * from samples order by message_id")  # noqa: SLF001
         else:
             rows = self.store._query("select * from samples where status = ? order by message_id", [status])  # noqa: SLF001
-        return [_decode(r) for r in rows]
+        return [Sample.from_row(r) for r in rows]
 
     def counts(self) -> dict[str, int]:
         """Samples per status, every status present (for the status bar)."""
@@ -67,7 +73,7 @@ class SampleStore:
             out[r["status"]] = r["n"]
         return out
 
-    def to_judge(self, limit: int = 50) -> list[dict[str, Any]]:
+    def to_judge(self, limit: int = 50) -> list[WaitingReply]:
         """Waiting samples, oldest first, with what the judge needs: prompt, reply, next_state."""
         rows = self.store._query(  # noqa: SLF001
             """
@@ -77,7 +83,8 @@ class SampleStore:
             """,
             [limit],
         )
-        return [dict(r) for r in rows]
+        return [WaitingReply(message_id=r["message_id"], reply=r["reply"] or "", next_state=r["next_state"],
+                             prompt=r["prompt"]) for r in rows]
 
     def trainable_ids(self, limit: int = 1000) -> list[int]:
         """Judged samples with something to learn from (reward ±1 or a hint), oldest first."""
@@ -104,21 +111,20 @@ class SampleStore:
         )
         return [r["message_id"] for r in rows if r["message_id"] not in skip][:limit]
 
-    def feedback_items(self, message_ids: Iterable[int]) -> list[dict[str, Any]]:
+    def feedback_items(self, message_ids: Iterable[int]) -> list[TrainItem]:
         """Accepted/rejected items of samples whatever their status (the gate only reads them):
         the reply with its ±1 reward, and a correction as an accepted reply."""
-        out: list[dict[str, Any]] = []
+        out: list[TrainItem] = []
         for mid in message_ids:
             row = self.get(mid)
             reply = self.store._query("select content from messages where id = ?", [mid]) if row else []  # noqa: SLF001
             if not reply:
                 continue
             prompt = self.prompt_messages(mid)
-            if row["reward"] in (-1, 1):
-                out.append({"message_id": mid, "prompt_messages": prompt, "reply": reply[0]["content"],
-                            "reward": row["reward"]})
-            if row["correction"] and row["correction"].strip():
-                out.append(_correction_item(mid, [dict(m) for m in prompt], row["correction"]))
+            if row.reward in (-1, 1):
+                out.append(TrainItem(prompt_messages=prompt, reply=reply[0]["content"], reward=row.reward, message_id=mid))
+            if row.correction and row.correction.strip():
+                out.append(_correction_item(mid, [dict(m) for m in prompt], row.correction))
         return out
 
     def gate_retries(self, message_ids: Iterable[int]) -> int:
@@ -131,17 +137,17 @@ class SampleStore:
             f"select max(coalesce(gate_retries, 0)) as n from samples where message_id in ({marks})", ids)
         return int(rows[0]["n"] or 0) if rows else 0
 
-    def judge_agreement(self) -> dict[str, Any]:
+    def judge_agreement(self) -> JudgeAgreement:
         """How often the judge's own score matched the user's explicit thumbs (where both exist)."""
         rows = self.store._query(  # noqa: SLF001
             "select reward, judge_reward from samples where reward_source = 'rating' and judge_reward is not null"
         )
         n = len(rows)
         agree = sum(1 for r in rows if r["reward"] == r["judge_reward"])
-        return {"n": n, "agree": agree, "accuracy": agree / n if n else None}
+        return JudgeAgreement(n=n, agree=agree, accuracy=agree / n if n else None)
 
     # ---------------------------------------------------------------- next state
-    def next_state(self, message_id: int) -> dict[str, Any] | None:
+    def next_state(self, message_id: int) -> NextState | None:
         """What happened after an assistant reply, read from SQLite; None if not an assistant reply."""
         q = self.store._query  # noqa: SLF001
         rows = q("select * from messages where id = ?", [message_id])
@@ -166,17 +172,18 @@ class SampleStore:
             """,
             [msg["conversation_id"], message_id],
         )
-        return {
-            "message": msg,
-            "prompt": prev[0]["content"] if prev else None,
-            "next_user": next_user,
-            "rating": rating["value"] if rating and rating["value"] in (-1, 1) else None,
-            "rating_id": rating["id"] if rating and rating["value"] in (-1, 1) else None,
-            "correction": correction["text"] if correction else None,
-            "correction_id": correction["id"] if correction else None,
-        }
+        rated = rating is not None and rating["value"] in (-1, 1)
+        return NextState(
+            message=Message.from_row(msg),
+            prompt=prev[0]["content"] if prev else None,
+            next_user=next_user,
+            rating=rating["value"] if rated else None,
+            rating_id=rating["id"] if rated else None,
+            correction=correction["text"] if correction else None,
+            correction_id=correction["id"] if correction else None,
+        )
 
-    def record_next_state(self, message_id: int) -> dict[str, Any] | None:
+    def record_next_state(self, message_id: int) -> Sample | None:
         """Recompute the next state of an assistant reply and upsert its sample. Idempotent.
 
         Returns the sample row, or None when the reply has no next state (no row is made).
@@ -184,33 +191,33 @@ class SampleStore:
         """
         with self.store._tx() as db:  # noqa: SLF001 — one transaction: read, decide, write
             row = self.get(message_id)
-            if row is not None and row["status"] == "trained":
+            if row is not None and row.status == "trained":
                 return row
             ns = self.next_state(message_id)
             if ns is None:
                 return row
-            msg = ns["message"]
+            msg = ns.message
             ts = now()
-            base = {"message_id": message_id, "updated_at": ts, "prompt": ns["prompt"]}
+            base = {"message_id": message_id, "updated_at": ts, "prompt": ns.prompt}
             skip = None
-            regenerated = bool(msg["superseded"]) and _regenerated(self.store, msg)
-            if regenerated:
-                ns["next_user"] = None  # what followed answered the new version
-            if msg["superseded"] and not regenerated:
+            regenerated = msg.superseded and _regenerated(self.store, msg)
+            # a regenerated reply's "next state" is the request for another one: what followed answered the new version
+            next_user = None if regenerated else ns.next_user
+            if msg.superseded and not regenerated:
                 skip = "superseded (regenerated)"
-            elif msg["interrupted"]:
+            elif msg.interrupted:
                 skip = "interrupted"
-            elif not (msg["content"] or "").strip():
+            elif not msg.content.strip():
                 skip = "empty reply"
-            has_signal = regenerated or ns["next_user"] is not None or ns["rating"] is not None or ns["correction"] is not None
+            has_signal = regenerated or next_user is not None or ns.rating is not None or ns.correction is not None
             if skip is None and not has_signal:
                 if row is None:
                     return None
                 skip = "no next state"
             if skip is not None:
-                if row is not None and row["status"] == "skipped" and row["reason"] == skip:
+                if row is not None and row.status == "skipped" and row.reason == skip:
                     return row
-                fields = {**base, "status": "skipped", "reason": skip, "next_state": ns["next_user"]}
+                fields = {**base, "status": "skipped", "reason": skip, "next_state": next_user}
                 if row is None:
                     fields["created_at"] = ts
                 db["samples"].upsert(fields, pk="message_id", alter=False)
@@ -218,42 +225,42 @@ class SampleStore:
 
             # explicit reward: the newest of rating / correction wins
             explicit: tuple[int, str] | None = None
-            if ns["rating"] is not None and (ns["correction_id"] is None or ns["rating_id"] > ns["correction_id"]):
-                explicit = (ns["rating"], "rating")
-            elif ns["correction"] is not None:
+            if ns.rating is not None and (ns.correction_id is None or ns.rating_id > ns.correction_id):
+                explicit = (ns.rating, "rating")
+            elif ns.correction is not None:
                 explicit = (-1, "correction")
             elif regenerated:
                 explicit = (-1, "regenerate")
 
-            same_next = row is not None and row["next_state"] == ns["next_user"]
-            judged_before = same_next and row["judge_reward"] is not None
-            needs_judge = ns["next_user"] is not None and ns["correction"] is None and not judged_before
+            same_next = row is not None and row.next_state == next_user
+            judged_before = same_next and row.judge_reward is not None
+            needs_judge = next_user is not None and ns.correction is None and not judged_before
 
-            fields = {**base, "next_state": ns["next_user"], "correction": ns["correction"]}
+            fields = {**base, "next_state": next_user, "correction": ns.correction}
             if not same_next:  # a new next state invalidates earlier judge output
                 fields.update(votes=None, hint_votes=None, judge_reward=None, judge_mode=None, judged_at=None)
             if explicit is not None:
                 fields["reward"], fields["reward_source"] = explicit
-            elif same_next and row["reward_source"] == OVERRULE:  # the user overruled the judge: keep it
-                fields["reward"], fields["reward_source"] = row["reward"], OVERRULE
+            elif same_next and row.reward_source == OVERRULE:  # the user overruled the judge: keep it
+                fields["reward"], fields["reward_source"] = row.reward, OVERRULE
             elif judged_before:
-                fields["reward"], fields["reward_source"] = row["judge_reward"], "judge"
+                fields["reward"], fields["reward_source"] = row.judge_reward, "judge"
             else:
                 fields["reward"], fields["reward_source"] = None, None
             # a correction's text is the directive signal; otherwise keep the judge's hint for this next state
-            fields["hint"] = ns["correction"] if ns["correction"] is not None else (row["hint"] if judged_before else None)
+            fields["hint"] = ns.correction if ns.correction is not None else (row.hint if judged_before else None)
             if needs_judge:
                 fields["status"] = "waiting"
             else:
                 fields["status"] = "judged"
-                if not (row is not None and row["judged_at"] and same_next):
+                if not (row is not None and row.judged_at and same_next):
                     fields["judged_at"] = ts
             fields["reason"] = None
             if fields["status"] == "judged" and _cannot_tell(fields["reward"], fields["hint"]):
                 fields["status"], fields["reason"] = "skipped", CANNOT_TELL
             if row is None:
                 fields["created_at"] = ts
-            elif all(row.get(k) == v for k, v in fields.items() if k not in ("updated_at",)):
+            elif all(getattr(row, k) == v for k, v in fields.items() if k != "updated_at"):
                 return row
             db["samples"].upsert(fields, pk="message_id", alter=False)
         return self.get(message_id)
@@ -286,7 +293,7 @@ class SampleStore:
             raise ValueError("judge reward must be -1, 0 or +1")
         with self.store._tx() as db:  # noqa: SLF001
             row = self.get(message_id)
-            if row is None or row["status"] != "waiting" or row["next_state"] != next_state:
+            if row is None or row.status != "waiting" or row.next_state != next_state:
                 return False
             ts = now()
             fields: dict[str, Any] = {
@@ -298,12 +305,12 @@ class SampleStore:
                 "judged_at": ts,
                 "updated_at": ts,
             }
-            if row["reward_source"] not in EXPLICIT:
+            if row.reward_source not in EXPLICIT:
                 fields["reward"], fields["reward_source"] = judge_reward, "judge"
-            if row["reward_source"] != "correction":
+            if row.reward_source != "correction":
                 fields["hint"] = hint
-            final_reward = fields.get("reward", row["reward"])
-            if _cannot_tell(final_reward, fields.get("hint", row["hint"])):
+            final_reward = fields.get("reward", row.reward)
+            if _cannot_tell(final_reward, fields.get("hint", row.hint)):
                 fields["status"], fields["reason"] = "skipped", CANNOT_TELL
             db["samples"].update(message_id, fields)
         return True
@@ -318,13 +325,13 @@ class SampleStore:
             raise ValueError("reward must be -1, 0 or +1")
         with self.store._tx() as db:  # noqa: SLF001
             row = self.get(message_id)
-            if row is None or row["status"] not in ("judged", "skipped") or row["reward_source"] in EXPLICIT:
+            if row is None or row.status not in ("judged", "skipped") or row.reward_source in EXPLICIT:
                 return False
-            if row["judge_reward"] is None and row["reward_source"] != OVERRULE:
+            if row.judge_reward is None and row.reward_source != OVERRULE:
                 return False
             fields: dict[str, Any] = {"reward": reward, "reward_source": OVERRULE, "updated_at": now(),
                                       "status": "judged", "reason": None}
-            if _cannot_tell(reward, row["hint"]):
+            if _cannot_tell(reward, row.hint):
                 fields["status"], fields["reason"] = "skipped", "overruled: can't tell"
             db["samples"].update(message_id, fields)
         return True
@@ -332,7 +339,7 @@ class SampleStore:
     def mark_skipped(self, message_id: int, reason: str) -> None:
         with self.store._tx() as db:  # noqa: SLF001
             row = self.get(message_id)
-            if row is None or row["status"] == "trained":
+            if row is None or row.status == "trained":
                 return
             db["samples"].update(message_id, {"status": "skipped", "reason": reason, "updated_at": now()})
 
@@ -348,41 +355,38 @@ class SampleStore:
         system = (conv[0]["system_prompt"] if conv else None) or self.default_system_prompt
         return model_context(system, self.store.messages(cid), before=message_id)
 
-    def training_items(self, message_ids: Iterable[int]) -> list[dict[str, Any]]:
+    def training_items(self, message_ids: Iterable[int]) -> list[TrainItem]:
         """Items for the trainer, one per usable judged sample, plus one per correction.
 
-        ``{"message_id", "prompt_messages", "reply", "reward", "hint", "kind"}`` where
-        kind is "reply" (the model's own reply, reward/hint from the sample) or
-        "correction" (the user's corrected text as a known-good reply, reward +1,
-        no hint). Samples with reward 0/None and no hint are left out ("judge could
-        not tell"), as are samples that are not judged (waiting, skipped, trained).
+        Kind ``reply``: the model's own reply, reward/hint from the sample; kind ``correction``:
+        the user's corrected text as a known-good reply (reward +1, no hint). Samples with
+        reward 0/None and no hint are left out ("judge could not tell"), as are samples that
+        are not judged (waiting, skipped, trained).
 
-        A reply item also has ``"preference_ids"``: the standing preferences that were in
-        the reply's system context (recorded with it by the chat; [] when none).
+        A reply item also carries ``preference_ids``: the standing preferences that were in
+        the reply's system context (recorded with it by the chat; empty when none).
         ``prompt_messages`` never holds them — it is the context without them, what the
         model will be asked once they leave the prompt; the learner builds the teacher
         context with them (services/training.py).
         """
-        items: list[dict[str, Any]] = []
+        items: list[TrainItem] = []
         for mid in message_ids:
             row = self.get(mid)
-            if row is None or row["status"] != "judged":
+            if row is None or row.status != "judged":
                 continue
-            reward = row["reward"] if row["reward"] in (-1, 1) else None
-            hint = row["hint"] if row["hint"] and row["hint"].strip() else None
-            if reward is None and hint is None and not row["correction"]:
+            reward = row.reward if row.reward in (-1, 1) else None
+            hint = row.hint if row.hint and row.hint.strip() else None
+            if reward is None and hint is None and not row.correction:
                 continue
             reply = self.store.reply_text(mid)
             if reply is None:
                 continue
             prompt = self.prompt_messages(mid)
             if reward is not None or hint is not None:
-                items.append(
-                    {"message_id": mid, "prompt_messages": prompt, "reply": reply,
-                     "reward": reward, "hint": hint, "kind": "reply", "preference_ids": self.preference_ids(mid)}
-                )
-            if row["correction"] and row["correction"].strip():
-                items.append(_correction_item(mid, [dict(m) for m in prompt], row["correction"]))
+                items.append(TrainItem(prompt_messages=prompt, reply=reply, reward=reward, hint=hint, kind=REPLY,
+                                       message_id=mid, preference_ids=tuple(self.preference_ids(mid))))
+            if row.correction and row.correction.strip():
+                items.append(_correction_item(mid, [dict(m) for m in prompt], row.correction))
         return items
 
     def preference_ids(self, message_id: int) -> list[int]:
@@ -419,29 +423,30 @@ class SampleStore:
             "order by message_id desc limit ?", [limit])
         return [r["message_id"] for r in rows]
 
-    def heldout_items(self, message_ids: Iterable[int]) -> list[dict[str, Any]]:
+    def heldout_items(self, message_ids: Iterable[int]) -> list[TrainItem]:
         """Items to measure a version on, whatever the samples' status (the gate only reads them).
 
         Unlike :meth:`training_items`: trained samples count too, and a reply counts only by its
         reward (±1), never by a hint alone; a correction adds a +1 item as there.
         """
-        out: list[dict[str, Any]] = []
+        out: list[TrainItem] = []
         for mid in message_ids:
             row = self.get(mid)
             if row is None:
                 continue
-            reward = row["reward"] if row["reward"] in (-1, 1) else None
+            reward = row.reward if row.reward in (-1, 1) else None
             reply = self.store.reply_text(mid)
             if reply is None:
                 continue
             prompt = self.prompt_messages(mid)
             if reward is not None:
-                out.append({"message_id": mid, "prompt_messages": prompt, "reply": reply, "reward": reward})
-            if row["correction"]:
-                out.append({"message_id": mid, "prompt_messages": prompt, "reply": row["correction"], "reward": 1})
+                out.append(TrainItem(prompt_messages=prompt, reply=reply, reward=reward, message_id=mid))
+            if row.correction:
+                out.append(TrainItem(prompt_messages=prompt, reply=row.correction, reward=1, kind=CORRECTION,
+                                     message_id=mid))
         return out
 
-    def replay_correction_items(self, limit: int, exclude: Iterable[int] = ()) -> list[dict[str, Any]]:
+    def replay_correction_items(self, limit: int, exclude: Iterable[int] = ()) -> list[TrainItem]:
         """The ``limit`` most recent corrections already trained on, as correction items.
 
         Replaying them keeps what earlier updates learned from being washed out by
@@ -466,18 +471,16 @@ class SampleStore:
         return items
 
 
-def _correction_item(message_id: int, prompt: list[dict[str, str]], corrected: str) -> dict[str, Any]:
+def _correction_item(message_id: int, prompt: list[dict[str, str]], corrected: str) -> TrainItem:
     """The user's corrected text as a known-good reply to the same prompt (reward +1, no hint)."""
-    return {"message_id": message_id, "prompt_messages": prompt, "reply": corrected,
-            "reward": 1, "hint": None, "kind": "correction"}
+    return TrainItem(prompt_messages=prompt, reply=corrected, reward=1, kind=CORRECTION, message_id=message_id)
 
 
-def _regenerated(store: Store, msg: dict[str, Any]) -> bool:
+def _regenerated(store: Store, msg: Message) -> bool:
     """True when a later version of this reply's answer exists (the user asked for another)."""
-    group = msg.get("reply_group")
-    if group is None:
+    if msg.reply_group is None:
         return False
-    rows = store._query("select 1 from messages where reply_group = ? and id > ? limit 1", [group, msg["id"]])  # noqa: SLF001
+    rows = store._query("select 1 from messages where reply_group = ? and id > ? limit 1", [msg.reply_group, msg.id])  # noqa: SLF001
     return bool(rows)
 
 
@@ -485,13 +488,3 @@ def _cannot_tell(reward: int | None, hint: str | None) -> bool:
     """Reward 0 (or none) and no hint: nothing to learn from this reply."""
     return reward not in (-1, 1) and not (hint and hint.strip())
 
-
-def _decode(row: dict[str, Any]) -> dict[str, Any]:
-    out = dict(row)
-    for key in ("votes", "hint_votes"):
-        if out.get(key):
-            try:
-                out[key] = json.loads(out[key])
-            except ValueError:
-                pass
-    return out

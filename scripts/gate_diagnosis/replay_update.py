@@ -42,8 +42,8 @@ con.close()
 s = load_settings(tmp, {})
 samples = SampleStore(open_store(tmp), default_system_prompt=s.system_prompt)
 items = samples.training_items(sample_ids)
-items += [i for i in samples.replay_correction_items(50) if i["message_id"] in replayed_ids]
-print(len(items), "items:", [(i["kind"], i["reward"], bool(i.get("hint"))) for i in items], flush=True)
+items += [i for i in samples.replay_correction_items(50) if i.message_id in replayed_ids]
+print(len(items), "items:", [(i.kind, i.reward, i.has_hint) for i in items], flush=True)
 parent_dir = src / "adapters" / f"v{parent:04d}"
 for variant in variants:
     overrides = {}
