@@ -41,6 +41,6 @@ def test_the_test_personas_share_no_line_and_no_rule_kind_with_the_development_o
     for persona in test:
         assert not _lines(persona) & dev_lines, persona.name
         assert not {r.type for r in persona.rules} & dev_kinds, persona.name
-    # what the issue of generalisation asks of the set: one that only talks, one in another language
+    # what the set must hold: one persona that only talks, one in another language
     assert any(p.feedback["complain"] == 1.0 for p in test)
     assert any("¿" in " ".join(p.train_prompts) for p in test)
