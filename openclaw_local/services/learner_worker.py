@@ -129,6 +129,16 @@ class LearnerWorker:
         self.rehearsal_ready = False
         self.last_watch = time.monotonic()
 
+    @classmethod
+    def in_this_process(cls, home: Path, overrides: dict, *, parent_pid: int | None = None) -> "LearnerWorker":
+        """Set this process up to learn (:func:`set_up_process`; the files it writes owner-only), then
+        build the worker on the settings of ``home`` with the chat's ``overrides``."""
+        os.umask(0o077)  # adapter versions it publishes are owner-only, like the database
+        from openclaw_local.config import load_settings
+
+        settings = load_settings(home, overrides)
+        return cls(home, settings, parent_pid=parent_pid, detail=set_up_process(home, settings))
+
     # ------------------------------------------------------------------- the loop
     def run(self) -> int:
         """Poll until SIGTERM or the chat is gone; the state says ``stopped`` at the end."""
@@ -263,13 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settings", default="{}", help="JSON of settings overrides from the chat process")
     parser.add_argument("--parent-pid", type=int, default=None, help="exit when this process (the chat) is gone")
     args = parser.parse_args(argv)
-    os.umask(0o077)  # adapter versions it publishes are owner-only, like the database
-    from openclaw_local.config import load_settings
-
-    home = Path(args.home)
-    settings = load_settings(home, json.loads(args.settings))
-    detail = set_up_process(home, settings)
-    return LearnerWorker(home, settings, parent_pid=args.parent_pid, detail=detail).run()
+    return LearnerWorker.in_this_process(Path(args.home), json.loads(args.settings), parent_pid=args.parent_pid).run()
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ from textual.markup import escape
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from openclaw_local.records import LearnerPhase
+
 LEARNER_KEYS = ("learner", "waiting", "judging", "step", "loss", "reward", "learner_error")
 APP_KEYS = ("model", "adapter", "tokens_per_s", "streaming")
 SEPARATOR = " │ "
@@ -102,9 +104,9 @@ def build_fields(f: dict[str, Any]) -> list[Field]:
     out.append(Field("model", 2, model, _crop(model, 18)))
     phase = f.get("learner")
     if phase is None and f.get("step"):
-        phase = "training"
+        phase = LearnerPhase.TRAINING.value
     if phase is not None:
-        step = f" {f['step']}" if f.get("step") and str(phase) == "training" else ""
+        step = f" {f['step']}" if f.get("step") and str(phase) == LearnerPhase.TRAINING.value else ""
         long = f"learner: {phase}" + (f" step{step}" if step else "")
         out.append(Field("learner", 0, long, f"{_crop(str(phase), 12)}{step}", label="learner:"))
     elif f.get("step"):
