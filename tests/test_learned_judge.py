@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -14,8 +13,7 @@ from openclaw_local.judge import head as lj
 
 @pytest.fixture(scope="module")
 def judge():
-    os.environ["HF_HUB_OFFLINE"] = "1"  # must not need the network
-    return LearnedJudge()
+    return LearnedJudge()  # the encoder reads its local directory only (local_files_only): no network
 
 
 CLEAR = [
