@@ -32,7 +32,7 @@ def test_short_simulation_learns_through_the_product_loop(tmp_path, shared_train
     out = tmp_path / "run"
     lines: list[str] = []
     report = run_simulation(
-        parse_persona(PERSONA), out, interactions=6, seed=3, eval_prompts=2,
+        parse_persona(PERSONA), out, interactions=4, seed=3, eval_prompts=2,
         # the final wait returns as soon as the last update is served; its bound is only for a hung learner
         # rehearsal off: its answers are generated between updates (tests/test_learning_e2e.py covers them);
         # repair off: a refused update is given back at once (tests/test_repair.py covers repairs)
@@ -46,7 +46,7 @@ def test_short_simulation_learns_through_the_product_loop(tmp_path, shared_train
     for key in ("baseline", "final", "curve", "interactions", "updates", "updates_served", "wall_seconds",
                 "per_rule", "judge_agreement", "arms", "reactions", "samples", "optimizer_steps"):
         assert key in on_disk, key
-    assert report["interactions"] == 6 and sum(report["reactions"].values()) == 6
+    assert report["interactions"] == 4 and sum(report["reactions"].values()) == 4
     assert set(report["reactions"]) <= {"correct", "praise", "next"} and report["reactions"]["correct"] >= 2
     assert set(report["per_rule"]) == {"must_start_with='Zebra says:'", "max_words=12"}
     assert all(set(v) == {"before", "after"} for v in report["per_rule"].values())
@@ -74,7 +74,7 @@ def test_short_simulation_learns_through_the_product_loop(tmp_path, shared_train
     assert sum(m.role == "user" for m in messages) == report["interactions"] + follow_ups
     assert sum(m.correction is not None for m in messages) == report["reactions"]["correct"]
     assert set(report["served_versions"]) <= versions
-    assert any(line.startswith("[6/6]") for line in lines) and lines[-1].startswith("zebra-fan: baseline")
+    assert any(line.startswith("[4/4]") for line in lines) and lines[-1].startswith("zebra-fan: baseline")
 
 
 def test_simulate_passes_any_setting_through_and_refuses_bad_ones_in_one_line(tmp_path, monkeypatch, capsys):

@@ -36,11 +36,10 @@ normal commands see them): see :data:`SIM_SETTINGS`.
 from __future__ import annotations
 
 import json
-import random
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -48,8 +47,9 @@ from openclaw_local.config import Settings, load_settings
 from openclaw_local.errors import UsageError
 from openclaw_local.paths import atomic_output, shown, write_output
 from openclaw_local.records import LearnerPhase
+from openclaw_local.sim.arms import memory_system_prompt, run_arms, sft_arm  # noqa: F401 — the arms' home
 from openclaw_local.sim.persona import Persona, SimulatedUser
-from openclaw_local.sim.rules import check_all
+from openclaw_local.sim.scoring import SCORE_MAX_TOKENS, eval_point, persona_score  # noqa: F401 — re-exported
 
 PROMPTS_PER_CONVERSATION = 2
 # Why each: replies of ≤ 96 tokens keep an interaction ~1-2 s (the personas want short
@@ -64,10 +64,6 @@ SIM_SETTINGS: dict[str, Any] = {
     "learner_threads": 2,
     "threads": 2,
 }
-# Scored replies are what a user would see: the product's default reply length, not the
-# simulation's shorter training cap, and a reply stopped by that limit fails max_words and
-# must_end_with (see ``rules.check_all``).
-SCORE_MAX_TOKENS = Settings().max_tokens
 Progress = Callable[[str], None]
 
 
@@ -85,106 +81,48 @@ def _write_config(home: Path, overrides: dict[str, Any]) -> None:
     (home / "config.toml").write_text("\n".join(lines) + "\n")
 
 
-# ---------------------------------------------------------------------------- scoring
-def persona_score(engine: Any, persona: Persona, prompts: list[str], *, system_prompt: str,
-                  max_tokens: int = SCORE_MAX_TOKENS) -> dict[str, Any]:
-    """Mean rule score over ``prompts``: greedy, fresh ``[system, user]`` context each, replies of
-    up to ``max_tokens`` (the product's default); a reply cut by that limit fails the length and
-    ending rules."""
-    per_rule = [0] * len(persona.rules)
-    scores, replies, cut_count = [], [], 0
-    for p in prompts:
-        msgs = [{"role": "system", "content": system_prompt}, {"role": "user", "content": p}]
-        gen = engine.generate(msgs, max_tokens=max_tokens, temperature=0.0, top_p=1.0, seed=0).run()
-        cut = gen.stats.finish_reason == "length"
-        cut_count += int(cut)
-        ok = check_all(gen.reply, persona.rules, cut=cut)
-        per_rule = [a + int(b) for a, b in zip(per_rule, ok)]
-        scores.append(sum(ok) / len(ok))
-        replies.append(gen.reply)
-    n = max(1, len(prompts))
-    return {
-        "score": sum(scores) / n,
-        "per_rule": {r.key: c / n for r, c in zip(persona.rules, per_rule)},
-        "replies": replies,
-        "cut_replies": cut_count,
-        "max_tokens": max_tokens,
-    }
-
-
-def _eval_point(rt, persona, prompts, system_prompt, max_tokens, interactions: int, started: float) -> dict[str, Any]:
-    v_before = rt.learner.served_version
-    res = persona_score(rt.engine, persona, prompts, system_prompt=system_prompt, max_tokens=max_tokens)
-    v_after = rt.learner.served_version
-    return {"interactions": interactions, "version": v_after, "mixed_versions": v_before != v_after,
-            "score": res["score"], "per_rule": res["per_rule"], "replies": res["replies"],
-            "cut_replies": res["cut_replies"],
-            "at_s": round(time.monotonic() - started, 1)}
-
-
-# ------------------------------------------------------------------------------- arms
-def memory_system_prompt(base: str, complaints: list[str], corrections: list[tuple[str, str]]) -> str:
-    """The in-context arm's system prompt: the user's own feedback kept as memory."""
-    parts = [base.strip()]
-    if complaints:
-        parts.append("Things this user told you about how they want replies:\n"
-                     + "\n".join(f"- {c}" for c in dict.fromkeys(complaints)))
-    if corrections:
-        parts.append("Replies this user corrected into the form they like:\n" + "\n\n".join(
-            f"User: {p}\nAssistant: {c}" for p, c in corrections[-3:]))
-    return "\n\n".join(parts)
-
-
-def sft_arm(home: Path, settings: Settings, items: list[dict[str, Any]], steps: int, out_dir: Path,
-            *, batch_size: int = 16, seed: int = 0) -> dict[str, Any]:
-    """Fresh LoRA, plain cross-entropy on the corrections, ``steps`` Adam steps → GGUF path.
-
-    Each step is one product update (``trainer.train_update``) on a minibatch of up to
-    ``batch_size`` corrections cycled over them, with the imitation term alone
-    (``losses.correction_sft_loss`` at weight 1, the RL and distillation weights 0): plain
-    cross-entropy, computed by the same code as the product's ``w_sft`` term.
-    """
-    import torch
-
-    from openclaw_local.learn.convert import peft_model_to_gguf
-    from openclaw_local.learn.trainable import build_trainable
-    from openclaw_local.learn.trainer import TrainConfig, TrainItem, make_optimizer, train_update
-
-    started = time.monotonic()
-    torch.manual_seed(seed)
-    t = build_trainable(settings, home)
-    tok = t.tokenizer
-    corrections = [TrainItem(prompt_messages=i["prompt_messages"], reply=i["reply"], reward=1, kind="correction")
-                   for i in items]
-    opt = make_optimizer(t.model, settings.learning_rate)
-    rng = random.Random(seed)
-    order: list[int] = []
-    losses: list[float] = []
-    for _ in range(steps):
-        batch = []
-        while len(batch) < min(batch_size, len(corrections)):
-            if not order:
-                order = list(range(len(corrections)))
-                rng.shuffle(order)
-            batch.append(corrections[order.pop()])
-        sft_only = TrainConfig(lr=settings.learning_rate, w_rl=0.0, w_opd=0.0, w_sft=1.0, batch_size=len(batch), seed=seed)
-        train_update(t.model, tok, batch, sft_only, opt, progress=lambda step, total, loss: losses.append(loss))
-    t.model.train(False)
-    from openclaw_local.learn.promotion import GateConfig, general_text, perplexity
-    from openclaw_local.services.training import base_perplexity
-
-    gate = GateConfig.from_settings(settings)  # measured exactly as the promotion gate measures the product's versions
-    ppl = perplexity(t.model, tok, general_text(), max_tokens=gate.max_tokens, window=gate.window)
-    ppl_ratio = ppl / base_perplexity(home, t, gate)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    gguf = out_dir / "sft_adapter.gguf"
-    peft_model_to_gguf(t.model, gguf, architecture=t.architecture)
-    del t
-    return {"gguf": gguf, "loss_first": losses[0] if losses else None, "loss_last": losses[-1] if losses else None,
-            "seconds": round(time.monotonic() - started, 1), "general_ppl_ratio": round(ppl_ratio, 4)}
-
-
 # ------------------------------------------------------------------------------ the run
+@dataclass
+class SimRun:
+    """One run's inputs and what it has seen so far: set up by :func:`prepare_run`, filled by the loop."""
+
+    persona: Persona
+    out_dir: Path
+    home: Path
+    settings: Settings
+    overrides: dict[str, Any]
+    seed: int
+    pace: str
+    evals: list[str]
+    user: SimulatedUser  # its seeded RNG drew the prompts and draws the reactions, in that order
+    prompts: list[str]
+    score_max_tokens: int  # scored replies; the interactions use settings.max_tokens
+    say: Progress
+    started: float = field(default_factory=time.monotonic)
+    curve: list[dict[str, Any]] = field(default_factory=list)
+    truth: dict[int, int] = field(default_factory=dict)  # interaction reply id → the user's true verdict
+    reactions: Counter = field(default_factory=Counter)
+    complaints: list[str] = field(default_factory=list)
+    corrections: list[tuple[str, str]] = field(default_factory=list)
+    last_eval_version: int | None = None
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def eval_point(self, rt, interactions: int) -> dict[str, Any]:
+        """Score the eval prompts with whatever is served now; the point joins the curve."""
+        point = eval_point(rt, self.persona, self.evals, self.settings.system_prompt, self.score_max_tokens,
+                            interactions, self.started)
+        self.curve.append(point)
+        self.last_eval_version = point["version"]
+        return point
+
+    def eval_if_new_version(self, rt, interactions: int) -> None:
+        if rt.learner.served_version != self.last_eval_version:
+            point = self.eval_point(rt, interactions)
+            self.say(f"  adapter v{point['version']} served: score {point['score']:.2f}")
+
+
 def run_simulation(
     persona: Persona,
     out_dir: Path,
@@ -206,12 +144,41 @@ def run_simulation(
     (``SIM_SETTINGS``: 96, to keep a run short); every scored reply gets ``score_max_tokens``
     (the product's default), the length a user sees."""
     from openclaw_local.services.runtime import Runtime
-    from openclaw_local.store.adapters import AdapterStore
 
-    say = progress or (lambda line: None)
+    run = prepare_run(persona, out_dir, interactions=interactions, seed=seed, overrides=overrides or {},
+                      eval_prompts=eval_prompts, pace=pace, say=progress or (lambda line: None),
+                      prepare_home=prepare_home, score_max_tokens=score_max_tokens)
+    rt = Runtime.open(run.home, run.settings)
+    try:
+        run.say(f"simulate {persona.name}: {interactions} interactions, {len(run.evals)} eval prompts, "
+                f"data dir {run.home}")
+        base = run.eval_point(rt, 0)
+        run.say(f"baseline score {base['score']:.2f} ({run.elapsed():.0f} s)")
+        rt.start_background()
+        run.last_eval_version = rt.learner.served_version
+        interact(rt, run)
+        waited_out = wait_for_last_update(rt, run, final_wait_s)
+        run.eval_if_new_version(rt, interactions)
+        loop_seconds = run.elapsed()
+        product = what_the_product_did(rt, run)
+        rt.stop_background()  # stop learning before the arms: they use the engine with other adapters
+        arm_results = run_arms(rt, run, product["optimizer_steps"]) if arms else {}
+    finally:
+        rt.close()
+    report = build_report(run, product, arm_results, waited_out=waited_out, loop_seconds=loop_seconds)
+    run.out_dir.mkdir(parents=True, exist_ok=True)
+    write_report(report, run.out_dir)
+    run.say(summary_line(report))
+    return report
+
+
+def prepare_run(persona: Persona, out_dir: Path, *, interactions: int, seed: int, overrides: dict[str, Any],
+                eval_prompts: int | None, pace: str, say: Progress, prepare_home: Callable[[Path], None] | None,
+                score_max_tokens: int) -> SimRun:
+    """Check the arguments, make the run's own data dir with its config.toml, and draw the prompts."""
     if interactions < 1:
         raise UsageError("--interactions must be at least 1")
-    n_ctx = int({**SIM_SETTINGS, **(overrides or {})}["n_ctx"])
+    n_ctx = int({**SIM_SETTINGS, **overrides}["n_ctx"])
     if score_max_tokens > n_ctx // 2:  # the engine would cut replies there, and the report would say otherwise
         raise UsageError(f"--score-max-tokens {score_max_tokens} is more than half the run's context ({n_ctx})")
     out_dir = Path(out_dir)
@@ -221,159 +188,131 @@ def run_simulation(
     home.mkdir(parents=True, exist_ok=True)
     if prepare_home is not None:
         prepare_home(home)
-    sim = {**SIM_SETTINGS, "seed": seed, **(overrides or {})}
+    sim = {**SIM_SETTINGS, "seed": seed, **overrides}
     if persona.system_prompt:
         sim["system_prompt"] = persona.system_prompt
     _write_config(home, sim)
-    settings = load_settings(home, env={})
-    system_prompt = settings.system_prompt
-    evals = persona.eval_prompts[:eval_prompts] if eval_prompts else list(persona.eval_prompts)
     user = SimulatedUser(persona, seed)
-    prompts = user.prompts(interactions)
-    max_tokens = score_max_tokens  # for scoring; the interactions use settings.max_tokens
+    return SimRun(
+        persona=persona, out_dir=out_dir, home=home, settings=load_settings(home, env={}), overrides=overrides,
+        seed=seed, pace=pace, say=say, score_max_tokens=score_max_tokens,
+        evals=persona.eval_prompts[:eval_prompts] if eval_prompts else list(persona.eval_prompts),
+        user=user, prompts=user.prompts(interactions),
+    )
 
-    started = time.monotonic()
-    curve: list[dict[str, Any]] = []
-    truth: dict[int, int] = {}  # interaction reply id → the user's true verdict
-    reactions: Counter = Counter()
-    complaints: list[str] = []
-    corrections: list[tuple[str, str]] = []
+
+def interact(rt, run: SimRun) -> None:
+    """The simulated user's interactions, each a prompt, the reply, and the user's reaction to it."""
     sink = lambda event: None  # noqa: E731 — headless: the chat's stream events go nowhere
-
-    rt = Runtime.open(home, settings)
-    try:
-        say(f"simulate {persona.name}: {interactions} interactions, {len(evals)} eval prompts, data dir {home}")
-        base = _eval_point(rt, persona, evals, system_prompt, max_tokens, 0, started)
-        curve.append(base)
-        say(f"baseline score {base['score']:.2f} ({time.monotonic() - started:.0f} s)")
-        rt.start_background()
-        last_eval_version = rt.learner.served_version
-        conv, in_conv = None, 0
-        for i, prompt in enumerate(prompts, 1):
-            if pace == "learner":
-                _wait_for_learner(rt, settings.learn_min_samples, say, started)
-                if rt.learner.served_version != last_eval_version:
-                    point = _eval_point(rt, persona, evals, system_prompt, max_tokens, i - 1, started)
-                    curve.append(point)
-                    last_eval_version = point["version"]
-                    say(f"  adapter v{point['version']} served: score {point['score']:.2f}")
-            if conv is None or in_conv >= PROMPTS_PER_CONVERSATION:
-                conv, in_conv = rt.chat.new_conversation(), 0
-            reply = rt.chat.send(conv.id, prompt, sink)
-            in_conv += 1
-            r = user.react(reply.content)
-            truth[reply.id] = r.true_reward
-            reactions[r.kind] += 1
-            if r.kind == "correct":
-                rt.chat.correct(reply.id, r.text)
-                corrections.append((prompt, r.text))
-            elif r.kind == "rate":
-                rt.chat.rate(reply.id, -1)
-            elif r.kind in ("complain", "praise", "neutral"):
-                if r.kind == "complain":
-                    complaints.append(r.text)
-                rt.chat.send(conv.id, r.text, sink)
-            st = rt.status()
-            say(f"[{i}/{interactions}] {r.kind:8s} score {r.score:.2f} · adapter {st.adapter} · "
+    conv, in_conv = None, 0
+    for i, prompt in enumerate(run.prompts, 1):
+        if run.pace == "learner":
+            _wait_for_learner(rt, run.settings.learn_min_samples, run.say, run.started)
+            run.eval_if_new_version(rt, i - 1)
+        if conv is None or in_conv >= PROMPTS_PER_CONVERSATION:
+            conv, in_conv = rt.chat.new_conversation(), 0
+        reply = rt.chat.send(conv.id, prompt, sink)
+        in_conv += 1
+        r = run.user.react(reply.content)
+        run.truth[reply.id] = r.true_reward
+        run.reactions[r.kind] += 1
+        if r.kind == "correct":
+            rt.chat.correct(reply.id, r.text)
+            run.corrections.append((prompt, r.text))
+        elif r.kind == "rate":
+            rt.chat.rate(reply.id, -1)
+        elif r.kind in ("complain", "praise", "neutral"):
+            if r.kind == "complain":
+                run.complaints.append(r.text)
+            rt.chat.send(conv.id, r.text, sink)
+        st = rt.status()
+        run.say(f"[{i}/{len(run.prompts)}] {r.kind:8s} score {r.score:.2f} · adapter {st.adapter} · "
                 f"learner {st.learner} {st.step or ''} · judging {st.replies_to_judge} · "
-                f"waiting {st.samples_to_train} · {time.monotonic() - started:.0f} s")
-            if rt.learner.served_version != last_eval_version:
-                point = _eval_point(rt, persona, evals, system_prompt, max_tokens, i, started)
-                curve.append(point)
-                last_eval_version = point["version"]
-                say(f"  adapter v{point['version']} served: score {point['score']:.2f}")
+                f"waiting {st.samples_to_train} · {run.elapsed():.0f} s")
+        run.eval_if_new_version(rt, i)
 
-        # the end: let the judge finish, ask for one last update, wait (bounded) for it to be served
-        adapters = AdapterStore(rt.store)
-        rt.wait_judged(60)
-        if rt.samples.trainable_ids():
-            rt.learner.learn_now()
-        deadline = time.monotonic() + final_wait_s
-        waited_out = False
-        while True:
-            active = adapters.active()
-            pending = adapters.pending_requests()
-            busy = adapters.state().busy
-            if not pending and not busy and rt.learner.served_version == (active.id if active else None):
-                break
-            if time.monotonic() > deadline:
-                waited_out = True
-                say(f"stopped waiting for the learner after {final_wait_s:.0f} s")
-                break
-            st = rt.status()
-            say(f"  waiting for the last update: learner {st.learner} {st.step or ''} "
-                f"({time.monotonic() - started:.0f} s)")
-            time.sleep(5)
-        if rt.learner.served_version != last_eval_version:
-            point = _eval_point(rt, persona, evals, system_prompt, max_tokens, interactions, started)
-            curve.append(point)
-            say(f"  adapter v{point['version']} served: score {point['score']:.2f}")
-        loop_seconds = time.monotonic() - started
 
-        # what the product did
-        versions = adapters.versions()
-        steps = 0
-        for v in versions:
-            try:
-                steps += int(json.loads((Path(v.path) / "trainer_state.json").read_text()).get("steps", 0))
-            except (OSError, ValueError):
-                pass
-        judge = _judge_agreement(rt, truth)
-        counts = rt.samples.counts()
+def wait_for_last_update(rt, run: SimRun, final_wait_s: float) -> bool:
+    """Let the judge finish, ask for one last update and wait (bounded) until it is served.
 
-        # stop learning before the arms: they use the engine with other adapters
-        rt.stop_background()
-        arm_results: dict[str, Any] = {}
-        if arms:
-            arm_results = _run_arms(rt, persona, evals, settings, home, out_dir, complaints, corrections,
-                                    steps, seed, max_tokens, say)
-    finally:
-        rt.close()
+    Returns True when the bound ran out first (the report says so)."""
+    adapters = rt.learner.adapters
+    rt.wait_judged(60)
+    if rt.samples.trainable_ids():
+        rt.learner.learn_now()
+    deadline = time.monotonic() + final_wait_s
+    while True:
+        active = adapters.active()
+        if (not adapters.pending_requests() and not adapters.state().busy
+                and rt.learner.served_version == (active.id if active else None)):
+            return False
+        if time.monotonic() > deadline:
+            run.say(f"stopped waiting for the learner after {final_wait_s:.0f} s")
+            return True
+        st = rt.status()
+        run.say(f"  waiting for the last update: learner {st.learner} {st.step or ''} ({run.elapsed():.0f} s)")
+        time.sleep(5)
 
-    final = curve[-1]
+
+def what_the_product_did(rt, run: SimRun) -> dict[str, Any]:
+    """The versions the learner made, its optimizer steps, the judge's agreement and the sample counts."""
+    versions = rt.learner.adapters.versions()
+    steps = 0
+    for v in versions:
+        try:
+            steps += int(json.loads((Path(v.path) / "trainer_state.json").read_text()).get("steps", 0))
+        except (OSError, ValueError):
+            pass
+    return {"versions": versions, "optimizer_steps": steps, "judge_agreement": _judge_agreement(rt, run.truth),
+            "samples": rt.samples.counts()}
+
+
+def build_report(run: SimRun, product: dict[str, Any], arm_results: dict[str, Any], *, waited_out: bool,
+                 loop_seconds: float) -> dict[str, Any]:
+    """report.json's content: what was measured, what the product did, and how the run was set up."""
+    base, final, versions = run.curve[0], run.curve[-1], product["versions"]
+    persona, settings = run.persona, run.settings
     report = {
         "persona": persona.name,
         "persona_file": shown(persona.path) if persona.path else None,  # a name with undecodable bytes too
         "feedback": persona.feedback,
-        "seed": seed,
-        "pace": pace,
-        "home": str(home.relative_to(out_dir)),  # the run's data dir, relative to the report's own folder
-        "settings": {k: v for k, v in asdict(settings).items() if k in SIM_SETTINGS or k in (overrides or {})
+        "seed": run.seed,
+        "pace": run.pace,
+        "home": str(run.home.relative_to(run.out_dir)),  # the run's data dir, relative to the report's own folder
+        "settings": {k: v for k, v in asdict(settings).items() if k in SIM_SETTINGS or k in run.overrides
                      or k in ("learning_rate", "learn_passes", "lora_rank", "lora_alpha", "w_rl", "w_opd", "w_sft",
-                                     "w_general", "replay_corrections")},
-        "interactions": interactions,
-        "eval_prompts": len(evals),
-        "score_max_tokens": score_max_tokens,
+                              "w_general", "replay_corrections")},
+        "interactions": len(run.prompts),
+        "eval_prompts": len(run.evals),
+        "score_max_tokens": run.score_max_tokens,
         "interaction_max_tokens": settings.max_tokens,
         "cut_replies": {"baseline": base.get("cut_replies"), "final": final.get("cut_replies")},
         "updates": len(versions),
         "updates_served": sum(1 for v in versions if v.status in ("active", "retired")),
-        "updates_rejected": [{"version": v.id, "reason": v.reason} for v in versions if v.status not in ("active", "retired")],
-        "optimizer_steps": steps,
-        "served_versions": sorted({p["version"] for p in curve if p["version"] is not None}),
+        "updates_rejected": [{"version": v.id, "reason": v.reason} for v in versions
+                             if v.status not in ("active", "retired")],
+        "optimizer_steps": product["optimizer_steps"],
+        "served_versions": sorted({p["version"] for p in run.curve if p["version"] is not None}),
         "baseline": base["score"],
         "final": final["score"],
         "final_version": final["version"],
-        "score_at_16": _score_at(curve, 16),
+        "score_at_16": _score_at(run.curve, 16),
         "final_general_ppl_ratio": _ppl_ratio(versions, final["version"]),
         "final_ability": next(((v.gate or {}).get("ability") for v in versions if v.id == final["version"]), None),
         "gate_seconds": [(v.gate or {}).get("seconds") for v in versions],
-        "curve": [{k: p[k] for k in ("interactions", "version", "score", "at_s", "mixed_versions")} for p in curve],
+        "curve": [{k: p[k] for k in ("interactions", "version", "score", "at_s", "mixed_versions")} for p in run.curve],
         "per_rule": {k: {"before": base["per_rule"][k], "after": final["per_rule"][k]} for k in base["per_rule"]},
-        "reactions": dict(reactions),
-        "samples": counts,
-        "judge_agreement": judge,
+        "reactions": dict(run.reactions),
+        "samples": product["samples"],
+        "judge_agreement": product["judge_agreement"],
         "arms": {k: {kk: vv for kk, vv in v.items() if kk != "replies"} for k, v in arm_results.items()},
         "learner_waited_out": waited_out,
         "loop_seconds": round(loop_seconds, 1),
-        "wall_seconds": round(time.monotonic() - started, 1),
+        "wall_seconds": round(run.elapsed(), 1),
         "eval_replies": {"baseline": base["replies"], "final": final["replies"]},
     }
     if arm_results:
         report["beats_arms"] = all(final["score"] >= a["score"] for a in arm_results.values())
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_report(report, out_dir)
-    say(summary_line(report))
     return report
 
 
@@ -435,39 +374,6 @@ def _judge_agreement(rt, truth: dict[int, int]) -> dict[str, Any]:
         "vs_explicit_ratings": asdict(rt.samples.judge_agreement()),
         "replies_with_true_verdict": len(truth),
     }
-
-
-def _run_arms(rt, persona, evals, settings, home, out_dir, complaints, corrections, steps, seed, max_tokens, say):
-    out: dict[str, Any] = {}
-    rt.engine.set_adapter(None)
-    memory = memory_system_prompt(settings.system_prompt, complaints, corrections)
-    say("arm in-context: base model, the user's feedback in the system prompt")
-    res = persona_score(rt.engine, persona, evals, system_prompt=memory, max_tokens=max_tokens)
-    out["in_context"] = {"score": res["score"], "per_rule": res["per_rule"], "complaints": len(set(complaints)),
-                         "corrections_in_prompt": min(3, len(corrections)), "replies": res["replies"]}
-    say(f"  in-context score {res['score']:.2f}")
-    items = []
-    for s in rt.samples.all():
-        if s.correction:
-            items.append({"prompt_messages": rt.samples.prompt_messages(s.message_id), "reply": s.correction})
-    if items and steps > 0:
-        say(f"arm offline SFT: {len(items)} corrections, {steps} optimizer steps")
-        sft = sft_arm(home, settings, items, steps, out_dir / "arms", seed=seed)
-        rt.engine.set_adapter(sft["gguf"])
-        try:
-            res = persona_score(rt.engine, persona, evals, system_prompt=settings.system_prompt, max_tokens=max_tokens)
-        finally:
-            rt.engine.set_adapter(None)
-        out["offline_sft"] = {"score": res["score"], "per_rule": res["per_rule"], "corrections": len(items),
-                              "steps": steps, "train_seconds": sft["seconds"], "loss_first": sft["loss_first"],
-                              "loss_last": sft["loss_last"], "general_ppl_ratio": sft["general_ppl_ratio"],
-                              "replies": res["replies"]}
-        say(f"  offline SFT score {res['score']:.2f}")
-    else:
-        base = persona_score(rt.engine, persona, evals, system_prompt=settings.system_prompt, max_tokens=max_tokens)
-        out["offline_sft"] = {"score": base["score"], "per_rule": base["per_rule"], "corrections": len(items),
-                              "steps": 0, "note": "nothing to fine-tune on: no corrections or no learner steps"}
-    return out
 
 
 def summary_line(report: dict[str, Any]) -> str:
