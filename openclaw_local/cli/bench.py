@@ -26,10 +26,12 @@ def register(sub) -> None:
                    help="personas: the development personas (defaults are tuned on them) or the frozen test personas")
     p.add_argument("--words-only", action="store_true", help="personas: a user who only complains (no ratings, no corrections)")
     p.add_argument("--keep", metavar="DIR", default=None, help="gate: save each arm's LoRA weights under DIR")
-    p.add_argument("--only", choices=["chat-while-training", "judge-latency", "ttft-judging", "correction"], default=None,
+    p.add_argument("--only", choices=["chat-while-training", "judge-latency", "ttft-judging", "correction", "prefs-ttft"],
+                   default=None,
                    help="learn: run one section (chat tokens/s idle vs training at nice 19 vs SCHED_IDLE vs pausing; "
                         "the judge's latency per sample; time to first token while the judge works; one correction "
-                        "→ served adapter, cold and warm, decomposed)")
+                        "→ served adapter, cold and warm, decomposed; time to first token with standing preferences in context "
+                        "vs without)")
     p.add_argument("--out", metavar="DIR", default=None, help="personas: keep each simulated run under DIR")
     p.add_argument("--from-reports", metavar="DIR", nargs="+", default=None,
                    help="personas: run nothing; table every report.json under DIR (seeds grouped, mean ± spread); "
@@ -62,6 +64,10 @@ def run(args: argparse.Namespace) -> int:
             results.append(learn_bench.run_judge_latency(model_path(settings), settings, user_home=home))
         elif args.only == "correction":
             results.append(learn_bench.run_correction(model_path(settings), settings, user_home=home))
+        elif args.only == "prefs-ttft":
+            from openclaw_local.bench import prefs_bench
+
+            results.append(prefs_bench.run(model_path(settings), settings, rounds=max(5, args.rounds), user_home=home))
         elif args.only == "ttft-judging":
             results.append(learn_bench.run_ttft_judging(model_path(settings), settings,
                                                         rounds=max(3, args.rounds // 2), user_home=home))
