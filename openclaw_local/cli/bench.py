@@ -21,18 +21,21 @@ def register(sub) -> None:
                    help="chat: measure llama.cpp's extra CPU buffer types on vs off (alternated rounds) instead of app vs raw")
     p.add_argument("--seeds", type=int, default=None,
                    help="gate: style adapters trained per shipped persona, the noise sample (default 2); "
-                        "personas: seeds per persona (default 1)")
+                        "personas: seeds per persona (default 1); learn --only compliance: seeds (default 3)")
     p.add_argument("--set", dest="persona_set", choices=["dev", "test"], default="dev",
                    help="personas: the development personas (defaults are tuned on them) or the frozen test personas")
     p.add_argument("--words-only", action="store_true", help="personas: a user who only complains (no ratings, no corrections)")
     p.add_argument("--keep", metavar="DIR", default=None, help="gate: save each arm's LoRA weights under DIR")
-    p.add_argument("--only", choices=["chat-while-training", "judge-latency", "ttft-judging", "correction", "prefs-ttft"],
+    p.add_argument("--only", choices=["chat-while-training", "judge-latency", "ttft-judging", "correction", "prefs-ttft",
+                                      "compliance"],
                    default=None,
                    help="learn: run one section (chat tokens/s idle vs training at nice 19 vs SCHED_IDLE vs pausing; "
                         "the judge's latency per sample; time to first token while the judge works; one correction "
                         "→ served adapter, cold and warm, decomposed; time to first token with standing preferences in context "
-                        "vs without)")
-    p.add_argument("--out", metavar="DIR", default=None, help="personas: keep each simulated run under DIR")
+                        "vs without; next-reply compliance after a complaint with standing preferences vs without, "
+                        "on the development personas, --seeds N (default 3), --out DIR keeps every conversation)")
+    p.add_argument("--out", metavar="DIR", default=None, help="personas: keep each simulated run under DIR; "
+                   "learn --only compliance: write every conversation to DIR/compliance.json")
     p.add_argument("--from-reports", metavar="DIR", nargs="+", default=None,
                    help="personas: run nothing; table every report.json under DIR (seeds grouped, mean ± spread); "
                         "--write FILE puts it between the personas-table markers")
@@ -68,6 +71,11 @@ def run(args: argparse.Namespace) -> int:
             from openclaw_local.bench import prefs_bench
 
             results.append(prefs_bench.run(model_path(settings), settings, rounds=max(5, args.rounds), user_home=home))
+        elif args.only == "compliance":
+            from openclaw_local.bench import compliance_bench
+
+            results.append(compliance_bench.run(model_path(settings), settings, seeds=args.seeds or 3, user_home=home,
+                                                out=Path(args.out) if args.out else None))
         elif args.only == "ttft-judging":
             results.append(learn_bench.run_ttft_judging(model_path(settings), settings,
                                                         rounds=max(3, args.rounds // 2), user_home=home))
