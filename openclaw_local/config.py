@@ -82,6 +82,10 @@ class Settings:
     learning_rate: float = field(default=1e-3, metadata={"help": "Adam learning rate for the adapter (measured: docs/PERSONALIZATION.md)", "min_exclusive": 0.0, "max": 1.0})
     learn_passes: int = field(default=2, metadata={"help": "passes over each update's samples (PPO epochs)", "min": 1, "max": 100})
     learner_threads: int = field(default=1, metadata={"help": "torch threads used by the learner", "min": 1, "max": 1024})
+    learner_priority: str = field(default="idle", metadata={
+        "help": "the learner process's CPU priority: idle (Linux's idle class: only cores nothing else wants; "
+                "nice 19 elsewhere), nice (nice 19), or normal (as the chat: learns sooner, slows chat while it trains)",
+        "choices": ("idle", "nice", "normal")})
     learner_pause_for_chat: bool = field(default=True, metadata={
         "help": "the learner pauses (within one layer's compute) while a reply is being generated"})
     w_rl: float = field(default=1.0, metadata={"help": "weight of the binary-RL advantage", "min": 0.0, "max": 1000.0})

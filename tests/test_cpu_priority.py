@@ -55,3 +55,25 @@ def test_falls_back_to_nice_19_with_the_reason_when_the_idle_class_is_refused(mo
 def test_unknown_policy_is_refused():
     with pytest.raises(ValueError):
         cpu_priority.lower_cpu_priority("realtime")
+
+
+def test_normal_policy_leaves_the_process_as_it_is():
+    import os
+
+    from openclaw_local.services.cpu_priority import lower_cpu_priority
+
+    nice = os.nice(0)
+    policy = os.sched_getscheduler(0) if hasattr(os, "sched_getscheduler") else None
+    assert lower_cpu_priority("normal").startswith("normal priority")
+    assert os.nice(0) == nice
+    if policy is not None:
+        assert os.sched_getscheduler(0) == policy
+
+
+def test_learner_priority_is_a_setting_with_three_choices(home, capsys):
+    from openclaw_local.cli import main
+
+    (home / "config.toml").write_text('learner_priority = "fast"\n')
+    assert main(["history"]) == 2
+    err = capsys.readouterr().err
+    assert "learner_priority" in err and "idle" in err and "normal" in err

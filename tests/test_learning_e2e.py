@@ -48,7 +48,8 @@ def mean(xs):
 @pytest.mark.slow
 def test_feedback_trains_publishes_and_hot_swaps(home, engine, shared_trainable_cache):
     settings = Settings(max_tokens=32, n_ctx=1024, temperature=0.8, seed=11, threads=2,
-                        learn_min_samples=4, learner_threads=2)
+                        learn_min_samples=4, learner_threads=2,
+                        learner_priority="normal")  # the other xdist worker's tests would starve an idle-class learner
     store = Store.open(home)
     samples = SampleStore(store, default_system_prompt=settings.system_prompt)
     learner = LearnerService(home, settings, store, engine)

@@ -28,7 +28,8 @@ from openclaw_local.services.events import Judged
 from openclaw_local.services.runtime import Runtime
 
 out = {}
-settings = Settings(max_tokens=6, temperature=0.0, seed=1, n_ctx=1024, threads=1, learn_min_samples=1000)
+settings = Settings(max_tokens=6, temperature=0.0, seed=1, n_ctx=1024, threads=1, learn_min_samples=1000,
+                    learner_priority="normal")  # the other xdist worker's tests would starve an idle-class learner
 with Runtime.open(Path(sys.argv[1]), settings, lock_instance=True, front_end="chat") as rt:
     out["judge_worker_here"] = rt.judge_worker is not None
     verdicts, arrived = [], threading.Event()

@@ -36,7 +36,9 @@ def test_short_simulation_learns_through_the_product_loop(tmp_path, shared_train
         # the final wait returns as soon as the last update is served; its bound is only for a hung learner
         # rehearsal off: its answers are generated between updates (tests/test_learning_e2e.py covers them);
         # repair off: a refused update is given back at once (tests/test_repair.py covers repairs)
-        overrides={"learn_min_samples": 2, "max_tokens": 24, "rehearsal_items": 0, "repair_steps": 0},
+        # normal priority: under pytest-xdist the other worker's tests would starve an idle-class learner
+        overrides={"learn_min_samples": 2, "max_tokens": 24, "rehearsal_items": 0, "repair_steps": 0,
+                   "learner_priority": "normal"},
         final_wait_s=450,
         progress=lines.append, prepare_home=shared_trainable_cache, score_max_tokens=24,
     )

@@ -29,6 +29,7 @@ NOT_TRAIN_CONFIG = {
     "lora_alpha": "the adapter's shape (learn/trainable.py)",
     "learner_threads": "torch threads of the learner process",
     "learner_pause_for_chat": "whether the learner process pauses while chat generates (services/chat_activity.py)",
+    "learner_priority": "the learner process's CPU scheduling (services/cpu_priority.py)",
     "replay_corrections": "which items an update trains on (services/training.py)",
     "rehearsal_items": "which items an update trains on (services/training.py, learn/rehearsal.py)",
     "prefs_distil_items": "which items an update trains on (services/training.py, learn/absorption.py)",

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 
-POLICIES = ("idle", "nice")  # "idle": SCHED_IDLE where available, else nice 19; "nice": nice 19 only
+# "idle": SCHED_IDLE where available, else nice 19; "nice": nice 19 only; "normal": left as it is
+POLICIES = ("idle", "nice", "normal")
 
 
 def lower_cpu_priority(policy: str = "idle") -> str:
@@ -21,6 +22,8 @@ def lower_cpu_priority(policy: str = "idle") -> str:
     """
     if policy not in POLICIES:
         raise ValueError(f"unknown CPU policy {policy!r}; expected one of {POLICIES}")
+    if policy == "normal":
+        return "normal priority (learner_priority = normal)"
     try:
         os.nice(19 - os.nice(0))  # also under SCHED_IDLE: it keeps the process last if the class is ever reset
         niced = "nice 19"

@@ -47,10 +47,10 @@ def _raise_stop(signum, frame) -> None:
     raise Stop()
 
 
-def _lower_priority(threads: int) -> str:
+def _lower_priority(threads: int, policy: str = "idle") -> str:
     from openclaw_local.services.cpu_priority import lower_cpu_priority
 
-    got = lower_cpu_priority("idle")
+    got = lower_cpu_priority(policy)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
     return got
@@ -60,7 +60,7 @@ def set_up_process(home: Path, settings) -> str:
     """Lowest CPU priority and bounded threads (before torch starts its pool), SIGTERM/SIGINT stop
     the work at once, and the chat pauses it while it generates when so set. Returns what it got:
     the learner state's ``detail``."""
-    detail = f"cpu priority: {_lower_priority(settings.learner_threads)}"
+    detail = f"cpu priority: {_lower_priority(settings.learner_threads, settings.learner_priority)}"
     print(detail, file=sys.stderr, flush=True)
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
