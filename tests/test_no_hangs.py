@@ -56,13 +56,13 @@ def _requests(home) -> int:
 
 def test_learn_once_gives_up_on_a_chat_without_learner_and_removes_its_request(home, lock_holder):
     started = time.monotonic()
-    result = cli("learn", "--once", home=home, env_extra={"OPENCLAW_LEARN_WAIT_S": "2"}, timeout=60)
+    result = cli("learn", "--once", home=home, env_extra={"OPENCLAW_LEARN_WAIT_S": "2"}, timeout=180)
     seconds = time.monotonic() - started
     assert result.returncode == 7, result.stderr  # refused: the running front-end has no learner
     assert "Traceback" not in result.stderr
     errors = [line for line in _last_lines(result.stderr) if line.startswith("error: ")]
     assert len(errors) == 1 and "no learner" in errors[0] and f"pid {lock_holder.pid}" in errors[0], result.stderr
-    assert seconds < 30, f"took {seconds:.1f} s"
+    assert seconds < 120, f"took {seconds:.1f} s"  # the 2 s wait and a CLI start on a busy machine, not a hang
     assert _requests(home) == 0, "the unanswerable request must be removed"
 
 
@@ -75,10 +75,10 @@ def test_a_dead_learner_is_noticed_before_the_timeout(home, lock_holder):
     AdapterStore(store).set_state(LearnerPhase.IDLE, pid=dead.pid)
     store.close()
     started = time.monotonic()
-    result = cli("learn", "--once", home=home, env_extra={"OPENCLAW_LEARN_WAIT_S": "600"}, timeout=120)
+    result = cli("learn", "--once", home=home, env_extra={"OPENCLAW_LEARN_WAIT_S": "600"}, timeout=500)
     assert result.returncode == 7 and "Traceback" not in result.stderr, result.stderr  # refused, not a DB error
     assert "no learner taking requests" in result.stderr
-    assert time.monotonic() - started < 60  # the 5 s grace, not the 600 s timeout
+    assert time.monotonic() - started < 400  # the 5 s grace (and a busy machine), not the 600 s timeout
     assert _requests(home) == 0
 
 
