@@ -334,7 +334,7 @@ def test_prompt_longer_than_the_context_is_refused_before_any_work(api):
         t0 = time.monotonic()
         r = httpx.post(f"{srv.v1}/chat/completions", json=ask(content), timeout=30)
         err = error_of(r, 400, "context_length_exceeded")
-        assert "256 tokens" in err["message"] and err["param"] == "messages" and time.monotonic() - t0 < 10
+        assert "256 tokens" in err["message"] and err["param"] == "messages" and time.monotonic() - t0 < 25  # no 50 s of generation
     r = httpx.post(f"{srv.v1}/chat/completions", json=ask(" ".join(["word"] * 200), max_tokens=100), timeout=30)
     assert "plus 100 for the reply" in error_of(r, 400, "context_length_exceeded")["message"]
     assert srv.store.list_conversations() == [] and srv.engine.calls == []  # nothing stored, the model never asked
@@ -380,7 +380,7 @@ def test_a_body_that_never_arrives_times_out(api, monkeypatch):
         data += chunk
     sock.close()
     assert data.startswith(b"HTTP/1.1 408"), data[:200]
-    assert b"body_timeout" in data and time.monotonic() - t0 < 8  # answered, and the connection closed
+    assert b"body_timeout" in data and time.monotonic() - t0 < 25  # answered, and the connection closed
     assert srv.store.list_conversations() == []
 
 

@@ -87,10 +87,9 @@ def test_wait_blocks_while_chat_generates_and_returns_when_it_stops(tmp_path):
     pause.wait()
     waited = time.monotonic() - t0
     assert waited >= 0.25 and pause.pauses == 1 and pause.paused_s >= 0.25
-    t0 = time.monotonic()
     time.sleep(0.01)
     pause.wait()  # nothing generating: no wait
-    assert time.monotonic() - t0 < 0.1
+    assert pause.pauses == 1
 
 
 def test_one_pause_is_bounded_then_the_learner_runs_for_a_while(tmp_path):
@@ -98,12 +97,11 @@ def test_one_pause_is_bounded_then_the_learner_runs_for_a_while(tmp_path):
     pause = ChatPause(tmp_path, max_pause_s=0.2, run_after_pause_s=10.0)
     t0 = time.monotonic()
     pause.wait()
-    assert 0.15 <= time.monotonic() - t0 < 2.0
-    t0 = time.monotonic()
+    assert 0.15 <= time.monotonic() - t0 < 30  # the 0.2 s bound, not the chat's end (it never ends)
     for _ in range(5):
         time.sleep(0.01)
         pause.wait()
-    assert time.monotonic() - t0 < 0.5 and pause.pauses == 1
+    assert pause.pauses == 1  # within run_after_pause_s: no second pause
 
 
 class CountingPause(ChatPause):
