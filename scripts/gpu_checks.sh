@@ -3,6 +3,8 @@
 #
 #   bash scripts/gpu_checks.sh [OUT_DIR]        # default OUT_DIR: gpu-checks/
 #
+# 0. llama.cpp loaded on the GPU after each import order (llama.cpp first, the product's, numpy first,
+#    torch first), each in a fresh process, with the C++/OpenMP/CUDA runtimes each order bound;
 # 1. the CUDA-only tests (QLoRA update on an NF4 base, export to GGUF);
 # 2. peak GPU memory of one QLoRA update of the served model, next to learn/memory.py's rule;
 # 3. `bench learn` with the learner on CUDA and the chat on the same GPU: update time, gate time,
@@ -25,6 +27,7 @@ step() {  # step NAME CMD...: run, keep its output, remember a failure
 }
 step gpu bash -c "nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv; \
   $PY -c 'import torch, llama_cpp; print(\"torch\", torch.__version__, \"cuda\", torch.version.cuda, \"gpu offload\", llama_cpp.llama_supports_gpu_offload())'"
+step load_order "$PY" scripts/load_order_check.py --gpu-layers -1
 step pytest_cuda "$PY" -m pytest -q -m cuda tests/test_learn_cuda.py -p no:cacheprovider
 step train_memory_cuda "$PY" -m openclaw_local.bench.train_memory --device cuda
 step doctor "$PY" -m openclaw_local doctor
