@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(lj.HEAD_PATH), help="where the head goes (.npz; a .json report beside it)")
     ap.add_argument("--cache", help="keep the encoder's embeddings in this .npz between runs")
     args = ap.parse_args(argv)
-    encoder = lj.Encoder()  # all cores: training encodes ~3,000 texts
+    encoder = lj.Encoder(memo_max=1_000_000)  # all cores, every text kept: training encodes ~9,000 texts
     if args.cache and Path(args.cache).is_file():
         with np.load(args.cache, allow_pickle=False) as z:
             encoder.memo.update(zip(z["texts"].tolist(), z["vectors"]))

@@ -6,6 +6,7 @@
   first hand-labeled sets, without categories);
 - ``dev.jsonl`` — every choice (inputs, ``C``, threshold) is made on it; the shipped head is then
   refitted on train + dev;
+- ``extra.jsonl`` — later hand-written lines, each a training or a dev line by its ``split`` field;
 - ``test.jsonl`` — the frozen test set: measured on, never tuned on, never trained on.
 
 Each line: ``{"reply", "next_state", "label": 1|0|-1}`` and optionally ``"prompt"`` (the user
@@ -22,6 +23,7 @@ LABELS = (1, 0, -1)  # also the row/column order of the confusion matrix
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "judge"
 TRAIN_FILES = ("train.jsonl", "train_early1.jsonl", "train_early2.jsonl", "train_early3.jsonl", "train_early4.jsonl")
 DEV_FILE = "dev.jsonl"
+SPLIT_FILES = ("extra.jsonl",)  # training and dev lines in one file, told apart by their "split" field
 TEST_FILE = "test.jsonl"
 TEST_PATH = ASSETS / TEST_FILE
 ANCHOR_LINES = 240  # training lines that keep a user's calibration honest on other phrasings
@@ -63,7 +65,14 @@ def load_splits(assets: Path = ASSETS) -> tuple[list[dict[str, Any]], list[dict[
     """(training rows, dev rows, file names read), in the order the head was trained on them."""
     train = [row for name in TRAIN_FILES for row in load_labeled(assets / name)]
     dev = load_labeled(assets / DEV_FILE)
-    return train, dev, [*TRAIN_FILES, DEV_FILE]
+    for name in SPLIT_FILES:
+        rows = load_labeled(assets / name)
+        bad = [r for r in rows if r.get("split") not in ("train", "dev")]
+        if bad:
+            raise ValueError(f"{assets / name}: every line needs \"split\": \"train\" or \"dev\" ({len(bad)} without)")
+        train += [r for r in rows if r["split"] == "train"]
+        dev += [r for r in rows if r["split"] == "dev"]
+    return train, dev, [*TRAIN_FILES, DEV_FILE, *SPLIT_FILES]
 
 
 def anchor_rows(n: int = ANCHOR_LINES, assets: Path = ASSETS) -> list[dict[str, Any]]:

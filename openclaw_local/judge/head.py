@@ -65,8 +65,9 @@ def encoder_dir() -> Path:
 class Encoder:
     """all-MiniLM-L6-v2, loaded on first use (offline), mean-pooled and normalised."""
 
-    def __init__(self, threads: int | None = None):
+    def __init__(self, threads: int | None = None, memo_max: int = MEMO_MAX):
         self.threads = threads
+        self.memo_max = memo_max  # training encodes ~9,000 texts: it keeps them all
         self._model = None
         self._tok = None
         self._lock = threading.RLock()  # one process may encode on two threads (the learner: judge and calibration)
@@ -93,7 +94,7 @@ class Encoder:
             if todo:
                 for t, v in zip(todo, self._encode(todo, batch_size)):
                     self.memo[t] = v
-            if len(self.memo) > MEMO_MAX:  # a long-running judge: keep the memo bounded
+            if len(self.memo) > self.memo_max:  # a long-running judge: keep the memo bounded
                 self.memo = {t: self.memo[t] for t in texts}
             return np.stack([self.memo[t] for t in texts]) if texts else np.zeros((0, EMBED_DIM))
 
@@ -131,17 +132,43 @@ ENCODER_THREADS = 1
 
 
 # ----------------------------------------------------------------------------- context features
+# The encoder is English-only: for Spanish, German, French, Italian, Portuguese and Chinese messages
+# these cue words are most of what the head can know. They extend the English cues below (the same
+# 23 features, so a stored user calibration keeps its shape).
+_CHANGE_ML = (
+    r"|\b(puedes|podr[ií]as|pod[eé]s|hazlo|haz|hazme|por favor|porfa|porfis|en vez de|quiero|quer[ií]a|necesito|"
+    r"prefiero|m[aá]s (corto|corta|sencillo|simple|largo|formal|breve)|menos|"
+    r"kannst du|k[oö]nntest du|k[oö]nnen sie|bitte|mach|lieber|stattdessen|ich wollte|ich brauche|k[uü]rzer|"
+    r"einfacher|weniger|"
+    r"peux[- ]tu|tu peux|pourrais[- ]tu|pourriez[- ]vous|s'il te pla[iî]t|s'il vous pla[iî]t|svp|stp|plut[oô]t|"
+    r"je voulais|j'ai besoin|plus (court|courte|simple|formel)|moins|"
+    r"puoi|potresti|per favore|pode|poderia|refaz|refa[cç]a)\b"
+    r"|请|麻烦|帮我|能不能|可以.{0,8}吗|能.{0,8}吗|换一|改一|再.{0,4}一点|一点|一些"
+)
+_PRAISE_ML = (
+    r"|\b(genial|perfecto|perfecta|funciona|funcion[oó]|buen[ií]sim[oa]|me encant[aó]|excelente|incre[ií]ble|"
+    r"muy bien|super|perfekt|klappt|geklappt|funktioniert|toll|klasse|prima|wunderbar|l[aä]uft|lecker|"
+    r"parfait|parfaite|g[eé]nial|marche|march[eé]|nickel|impeccable|excellent|j'adore|d[eé]licieu[xs]e?s?|"
+    r"grazie|perfetto|funziona|obrigad[oa]|perfeito|deu certo|funcionou)\b"
+    r"|太好了|好吃|成功|搞定|可以了|好了|不错|完美|喜欢|有用|感谢|厉害|棒"
+)
+_NEG_ML = (
+    r"|\b(nada|nunca|mal|incorrecto|te equivocas|sigue|nicht|kein|keine|falsch|nein|stimmt nicht|quatsch|"
+    r"immer noch|pas|non|faux|jamais|toujours|sbagliato|n[aã]o|errado|errada)\b|不|没|错"
+)
+_BUT_ML = r"|\b(pero|aunque|sin embargo|aber|doch|jedoch|mais|pourtant|quand m[eê]me|per[oò])\b|但|可是|不过"
 _CHANGE_RX = re.compile(
     r"\b(can|could|would|will) (you|u)\b|\b(please|pls|plz)\b|\b(make|keep) (it|this|that|them)\b|\binstead\b|"
     r"\bnext time\b|\b(i|we) (need|want|wanted|meant|asked|said)\b|\bi'?d (like|prefer)\b|\bshould\b|"
     r"\b(don'?t|do not|stop|without|no more)\b|^\W*(add|use|give|make|write|show|explain|include|remove|drop|cut|"
     r"shorten|simplify|rewrite|redo|try|put|say|change|fix|skip|list|tell|just)\b|\b(shorter|longer|simpler|"
-    r"more|less|fewer)\b",
+    r"more|less|fewer)\b" + _CHANGE_ML,
     re.I,
 )
-_PRAISE_RX = re.compile(r"\b(thanks|thank|thx|ty|great|perfect|awesome|nice|love|works|worked|cool|gracias|danke|merci)\b|谢谢", re.I)
-_BUT_RX = re.compile(r"\b(but|though|however|except|although|just)\b", re.I)
-_NEG_WORD_RX = re.compile(r"\b(no|not|never|nope|wrong|didn'?t|doesn'?t|isn'?t|won'?t|can'?t|still)\b", re.I)
+_PRAISE_RX = re.compile(r"\b(thanks|thank|thx|ty|great|perfect|awesome|nice|love|works|worked|cool|gracias|danke|merci)\b|谢谢"
+                        + _PRAISE_ML, re.I)
+_BUT_RX = re.compile(r"\b(but|though|however|except|although|just)\b" + _BUT_ML, re.I)
+_NEG_WORD_RX = re.compile(r"\b(no|not|never|nope|wrong|didn'?t|doesn'?t|isn'?t|won'?t|can'?t|still)\b" + _NEG_ML, re.I)
 _ERROR_RX = re.compile(r"error|exception|traceback|failed|fails|undefined|not found|cannot|segfault|line \d+", re.I)
 _POS_EMOJI = "🙏👍🎉❤😀😃😄😁😊🥰😍🤩👌✅💯🔥🙌😂🥳"
 _NEG_EMOJI = "👎😞🙄😡🤦😒😕😠😤❌💀😬"

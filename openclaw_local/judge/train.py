@@ -25,7 +25,10 @@ from openclaw_local.judge.rules import rule_score
 
 C_GRID = (0.3, 1.0, 3.0, 10.0, 30.0)
 THRESHOLDS = tuple(round(0.34 + 0.01 * i, 2) for i in range(62))
-MIN_PRECISION, MIN_DECIDED = 0.90, 0.50
+# ±1 precision asked of a choice on dev: 0.92, a margin over the 0.90 wanted on unseen lines (on half of dev,
+# thresholds picked for 0.90 on the other half fell below 0.90 about half the time; picked for 0.92, less often)
+MIN_PRECISION = 0.92
+MIN_DECIDED = 0.50  # only for the fallback, when no threshold reaches MIN_PRECISION
 
 
 def metrics(labels: Sequence[int], preds: Sequence[int]) -> dict[str, float]:
@@ -40,9 +43,10 @@ def metrics(labels: Sequence[int], preds: Sequence[int]) -> dict[str, float]:
 
 
 def pick_threshold(P: np.ndarray, labels: Sequence[int]) -> tuple[float, dict[str, float]]:
-    """Best dev accuracy with ±1 precision ≥ 0.90 and ≥ 50 % decided; else the most precise."""
+    """Best dev accuracy with ±1 precision ≥ MIN_PRECISION (accuracy rewards deciding more); else the most
+    precise, discounted below MIN_DECIDED decided."""
     scored = [(t, metrics(labels, lj.decide(P, t))) for t in THRESHOLDS]
-    ok = [(t, m) for t, m in scored if m["precision"] >= MIN_PRECISION and m["decided"] >= MIN_DECIDED]
+    ok = [(t, m) for t, m in scored if m["precision"] >= MIN_PRECISION]
     if ok:
         return max(ok, key=lambda tm: (tm[1]["accuracy"], tm[1]["precision"], -tm[0]))
     return max(scored, key=lambda tm: (tm[1]["precision"] * min(1.0, tm[1]["decided"] / MIN_DECIDED), tm[1]["accuracy"]))
@@ -82,7 +86,7 @@ def train(assets: Path = ASSETS, *, encoder: lj.Encoder | None = None, feature_s
             P = head.probs(_columns(X_dev, fs))
             threshold, m = pick_threshold(P, y_dev)
             candidates.append({"feature_set": fs, "C": C, "threshold": threshold, "dev": m})
-    meets = [c for c in candidates if c["dev"]["precision"] >= MIN_PRECISION and c["dev"]["decided"] >= MIN_DECIDED]
+    meets = [c for c in candidates if c["dev"]["precision"] >= MIN_PRECISION]
     pool = meets or candidates
     best = max(pool, key=lambda c: (c["dev"]["accuracy"], c["dev"]["precision"], -c["C"]))
     chosen = fit_head(X_train, y_train, C=best["C"], feature_set=best["feature_set"], threshold=best["threshold"])
