@@ -22,6 +22,7 @@ from openclaw_local.sim.persona import load_persona
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1500)  # a hang, not a busy machine: minutes of training share 2 cores with the other worker
 def test_gate_passes_style_and_refuses_rambling(home, shared_trainable_cache):
     shared_trainable_cache(home)
     settings = Settings(replay_corrections=0, threads=2)

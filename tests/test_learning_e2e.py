@@ -46,6 +46,7 @@ def mean(xs):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1500)  # a hang, not a busy machine: minutes of training share 2 cores with the other worker
 def test_feedback_trains_publishes_and_hot_swaps(home, engine, shared_trainable_cache):
     settings = Settings(max_tokens=32, n_ctx=1024, temperature=0.8, seed=11, threads=2,
                         learn_min_samples=4, learner_threads=2,

@@ -28,6 +28,7 @@ PERSONA = {
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1500)  # a hang, not a busy machine: minutes of training share 2 cores with the other worker
 def test_short_simulation_learns_through_the_product_loop(tmp_path, shared_trainable_cache):
     out = tmp_path / "run"
     lines: list[str] = []
