@@ -3,7 +3,9 @@
 The real thing small: one development persona, one rule, one seed, short replies; the real
 ChatService, store, engine and learned judge. With preferences on, the repeated complaint must
 become an active preference whose text is in the system message of the next reply; with them
-off, nothing is added to the context.
+off, nothing is added to the context. Run with every reply generated (no replay), it also checks
+the premise of the bench's replay: while no preference is in the context, both arms get the same
+replies. The replay itself is checked on a fake engine.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from openclaw_local.errors import UsageError
 from openclaw_local.learn.preference_text import HEADER as PREFS_HEADER
 from openclaw_local.sim.persona import PERSONAS_DIR, load_persona
 from openclaw_local.sim.rules import Rule
+from tests.fake_engine import FakeEngine
 
 # the lowercase persona's own first complaint about length: the judge reads it as push-back with a
 # hint, and the product turns it into "Make it shorter." and "Keep it under 50 words."
@@ -58,8 +61,8 @@ def test_compliance_runs_both_arms_and_the_preference_reaches_the_next_reply(emb
 
     records: list[cb.ConversationRecord] = []
     result = cb.run(embedded_model, Settings(threads=2, n_ctx=1024), seeds=1, user_home=home, personas=[persona],
-                    rules_per_persona=1, max_tokens=32, probe_prompts=2, inspect=inspect, records=records,
-                    progress=lambda line: None)
+                    rules_per_persona=1, max_tokens=32, probe_prompts=2, replay=False, inspect=inspect,
+                    records=records, progress=lambda line: None)
 
     # the structure: one row for the persona and one for all, both arms measured after each complaint
     assert result.name == "learn-compliance" and result.table[0] == cb.HEADER
@@ -73,6 +76,10 @@ def test_compliance_runs_both_arms_and_the_preference_reaches_the_next_reply(emb
     assert on.first_broke and off.first_reply == on.first_reply
     assert [len(k) for k in on.kept] == [len(k) for k in off.kept] == [cb.FOLLOW_UPS, cb.FOLLOW_UPS]
     assert 0.0 <= on.compliance(0) <= 1.0 and 0.0 <= off.compliance(1) <= 1.0
+    # one complaint makes candidates only: nothing in the context, so the same requests got the same replies
+    assert on.active_after[0] == [] and on.candidates_after[0] >= 1
+    assert on.replies[0] == off.replies[0] and on.kept[0] == off.kept[0]
+    assert on.replayed == off.replayed == 0  # every reply generated
 
     # with preferences: the judge read the complaint as push-back with a hint, the repeated request is
     # active, and its text is in the system message the next reply gets
@@ -104,3 +111,38 @@ def test_the_section_is_a_table_per_persona_above_the_metric_rows():
     assert res.verdict.startswith("preferences raised next-reply compliance: +0.33 after the 1st complaint, +1.00")
     md = res.markdown()
     assert "| persona | rules measured" in md and "| **all** |" in md and "| wall time of the run | 1.0 min" in md
+
+
+def test_a_request_made_again_after_the_same_calls_is_replayed_and_a_new_one_is_generated(home):
+    from types import SimpleNamespace
+
+    from openclaw_local.services import container
+    from openclaw_local.services.chat import ChatService
+
+    fake = FakeEngine(default="reply {n}")
+    fake.llm = SimpleNamespace(reset=lambda: None)
+    engine = cb.ReplayingEngine(fake)
+    store = container.open_store(home)
+    try:
+        def conversation(settings, *, prefs=()):
+            chat = ChatService(store, engine, settings)
+            for text in prefs:
+                chat.preferences.add(text)
+            engine.reset()
+            conv = chat.new_conversation().id
+            out = [chat.send(conv, text, lambda e: None) for text in ("hi", "and then?")]
+            for pref in chat.preferences.list():
+                chat.preferences.remove(pref.id)
+            return [(m.content, m.n_tokens) for m in out]
+
+        s = Settings(max_tokens=24, seed=3, prefs_enabled=True)
+        first = conversation(s)
+        assert [c for c, _ in first] == ["reply 1", "reply 2"] and engine.generated == 2
+        assert conversation(s.replace(prefs_enabled=False)) == first  # the same requests: replayed, stored alike
+        assert (engine.replayed, len(fake.calls)) == (2, 2)
+        # a preference in the context: a new request, and every later one in that conversation too
+        assert [c for c, _ in conversation(s, prefs=["Keep replies short."])] == ["reply 3", "reply 4"]
+        assert [c for c, _ in conversation(s.replace(seed=4))] == ["reply 5", "reply 6"]  # another seed
+        assert (engine.replayed, engine.generated) == (2, 6)
+    finally:
+        store.close()

@@ -30,10 +30,21 @@ the engine's prompt cache is cleared before the first message of each, so the fi
 same in both. After the 2nd complaint the with-preferences arm records which preferences are
 active, how many context tokens the preferences in the prompt take, and that their text is in
 the system message of the next reply (``ChatService.context_for``).
+
+Replay: until a preference is in its context, the arm with preferences asks the engine for
+exactly what the arm without them asked (the same messages, sampling options and seed, after
+the same calls since the cache was cleared), and llama.cpp gives the same reply for it; such a
+reply is replayed from the first arm instead of generated again (:class:`ReplayingEngine`; the
+test checks the premise with replay off). It halves the run where no preference becomes active.
+
+Kill-safe: with ``out``, every conversation is written to ``out/compliance.json`` as soon as it
+ends, and a later run with the same settings takes the conversations (and base-model probes)
+it finds there instead of running them again.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import statistics
@@ -77,6 +88,9 @@ class ConversationRecord:
     verdicts: list[tuple[int | None, str | None]] = field(default_factory=list)  # (reward, hint) per complaint
     kept: list[list[bool]] = field(default_factory=list)  # per complaint: did each follow-up reply keep the rule
     cut: list[list[bool]] = field(default_factory=list)  # per complaint: was each follow-up reply cut by the limit
+    replies: list[list[str]] = field(default_factory=list)  # per complaint: the follow-up replies
+    replayed: int = 0  # replies taken from the arm without preferences (same context and seed)
+    generated: int = 0  # replies the engine generated
     second_after_break: bool = False  # the reply the 2nd complaint answered broke the rule
     candidates_after: list[int] = field(default_factory=list)  # per complaint: candidate preferences
     active_after: list[list[str]] = field(default_factory=list)  # per complaint: the active preferences' text
@@ -161,6 +175,56 @@ def keeps(rule: Rule, reply: str, cut: bool) -> bool:
     return check_all(reply, [rule], cut=cut)[0]
 
 
+class ReplayingEngine:
+    """The real engine, except that a request it has answered before in this run (the same messages and
+    sampling options, seed included, after the same calls since the cache was last cleared) gets that
+    answer again instead of a new generation. Everything else goes to the engine."""
+
+    def __init__(self, engine: Any):
+        self.engine = engine
+        self.memo: dict[str, tuple[list[str], Any]] = {}
+        self.trail = ""  # the requests since the cache was last cleared: part of the key
+        self.replayed = 0
+        self.generated = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.engine, name)
+
+    def reset(self) -> None:
+        """Clear the prompt cache (and start a new trail)."""
+        self.engine.llm.reset()
+        self.trail = ""
+
+    def generate(self, messages: list[dict[str, Any]], **options: Any) -> Any:
+        import dataclasses
+        import hashlib
+        import json
+
+        from openclaw_local.engine import Generation
+
+        request = json.dumps([messages, {k: v for k, v in options.items() if k != "cancel"}], sort_keys=True,
+                             default=str)
+        self.trail = key = hashlib.sha256((self.trail + request).encode()).hexdigest()
+        if key in self.memo:
+            self.replayed += 1
+            pieces, stats = self.memo[key]
+            return Generation(_pieces=iter(pieces), stats=dataclasses.replace(stats))
+        self.generated += 1
+        real = self.engine.generate(messages, **options)
+
+        def record():
+            out = []
+            for piece in real:
+                out.append(piece)
+                yield piece
+            if real.stats.finish_reason in ("stop", "length"):
+                self.memo[key] = (out, dataclasses.replace(real.stats))
+
+        gen = Generation(_pieces=record())
+        gen.stats = real.stats  # filled in as the real one runs
+        return gen
+
+
 class Bench:
     """The engine, the judge and the settings shared by every conversation of a run."""
 
@@ -169,6 +233,15 @@ class Bench:
         self.judge = judge
         self.settings = settings
         self._base: dict[tuple[str | None, str, int], tuple[str, bool]] = {}
+
+    def reset(self) -> None:
+        if isinstance(self.engine, ReplayingEngine):
+            self.engine.reset()
+        else:
+            self.engine.llm.reset()
+
+    def counts(self) -> tuple[int, int]:
+        return (self.engine.replayed, self.engine.generated) if isinstance(self.engine, ReplayingEngine) else (0, 0)
 
     def arm_settings(self, persona: Persona, seed: int, prefs: bool) -> Settings:
         s = self.settings.replace(seed=seed, prefs_enabled=prefs)
@@ -205,7 +278,7 @@ class Bench:
             with tempfile.TemporaryDirectory(prefix="openclaw-compliance-") as tmp:
                 store, worker, chat = self._open(Path(tmp), s)
                 try:
-                    self.engine.llm.reset()
+                    self.reset()
                     self._base[key] = self.say(chat, worker, chat.new_conversation().id, prompt)
                 finally:
                     store.close()
@@ -226,7 +299,8 @@ class Bench:
             store, worker, chat = self._open(Path(tmp), s)
             try:
                 conv = chat.new_conversation().id
-                self.engine.llm.reset()  # no cached prefix: the first reply is the same in both arms
+                self.reset()  # no cached prefix: the first reply is the same in both arms
+                counts = self.counts()
                 reply, cut = self.say(chat, worker, conv, prompts[0])
                 rec.first_reply, rec.first_broke = reply, not keeps(rule, reply, cut)
                 follow = iter(prompts[1:])
@@ -248,14 +322,17 @@ class Bench:
                         rec.in_system_message = bool(in_ctx) and all(p.text in system for p in in_ctx)
                         if inspect is not None:
                             inspect(chat, conv, rec)
-                    kept, cuts = [], []
+                    kept, cuts, replies = [], [], []
                     for _ in range(FOLLOW_UPS):
                         reply, cut = self.say(chat, worker, conv, next(follow))
                         kept.append(keeps(rule, reply, cut))
                         cuts.append(cut)
+                        replies.append(reply)
                     rec.kept.append(kept)
                     rec.cut.append(cuts)
+                    rec.replies.append(replies)
                 rec.other_prefs = [f"{p.status}: {p.text}" for p in chat.preferences.list()]
+                rec.replayed, rec.generated = (b - a for a, b in zip(counts, self.counts()))
             finally:
                 store.close()
         rec.seconds = time.perf_counter() - t0
@@ -272,51 +349,96 @@ def _verdict(samples: Any, message_id: int) -> tuple[int | None, str | None]:
 
 
 # ---------------------------------------------------------------------------- the run
+class Saved:
+    """``out/compliance.json``: the run's settings, base-model probes and conversations, rewritten after
+    each conversation; what a later run with the same settings finds there it does not run again."""
+
+    def __init__(self, out: Path | None, fingerprint: dict[str, Any]):
+        self.path = Path(out) / "compliance.json" if out is not None else None
+        self.fingerprint = fingerprint
+        self.probes: dict[str, dict[str, float]] = {}
+        self.records: list[ConversationRecord] = []
+        if self.path is not None and self.path.is_file():
+            data = json.loads(self.path.read_text())
+            if data.get("settings") == fingerprint:
+                self.probes = data.get("probes") or {}
+                self.records = [ConversationRecord(**r) for r in data.get("records") or []]
+
+    def find(self, persona: str, rule: str, seed: int, prefs: bool) -> ConversationRecord | None:
+        return next((r for r in self.records if (r.persona, r.rule, r.seed, r.prefs) == (persona, rule, seed, prefs)),
+                    None)
+
+    def write(self, records: list[ConversationRecord]) -> None:
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"settings": self.fingerprint, "probes": self.probes, "records": as_dicts(records)},
+                                  indent=1, ensure_ascii=False))
+        tmp.replace(self.path)
+
+
 def run(model: Path, settings: Settings, *, seeds: int = 3, user_home: Path | None = None,
         personas: Sequence[Path | str | Persona] | None = None, rules_per_persona: int = RULES_PER_PERSONA,
         max_tokens: int | None = None, probe_prompts: int = PROBE_PROMPTS, max_tries: int = MAX_TRIES,
-        persona_budget_s: float = PERSONA_BUDGET_S, inspect: Inspect | None = None,
+        persona_budget_s: float = PERSONA_BUDGET_S, replay: bool = True, inspect: Inspect | None = None,
         progress: Callable[[str], None] = _progress, records: list[ConversationRecord] | None = None,
         out: Path | None = None) -> ComplianceResult:
     """Measure next-reply compliance without vs with standing preferences (module docstring).
 
     ``max_tokens``: the reply length (default: the product's, ``Settings().max_tokens``; a test may
-    allow short replies). ``inspect(chat, conversation_id, record)`` is called in each conversation
-    right after the 2nd complaint was judged, while its store is open. ``records``, when given,
-    receives every conversation; ``out``, when given, is a folder that gets them all as
-    ``compliance.json`` (replies' verdicts, complaints, preferences).
+    allow short replies). ``replay``: replay a reply the arm without preferences already got for the
+    same request (:class:`ReplayingEngine`). ``inspect(chat, conversation_id, record)`` is called in
+    each conversation right after the 2nd complaint was judged, while its store is open. ``records``,
+    when given, receives every conversation; ``out``, when given, is a folder where they are kept
+    (``compliance.json``, written after each one) and taken from by a later run with the same settings.
     """
-    import json
-
     from openclaw_local.services import container
 
     t_start = time.perf_counter()
     load = [os.getloadavg()[0]]
     s = settings.replace(max_tokens=max_tokens or Settings().max_tokens)
     cast = dev_personas(personas)
+    saved = Saved(out, {"model": Path(model).name, "max_tokens": s.max_tokens, "temperature": s.temperature,
+                        "top_p": s.top_p, "n_ctx": s.n_ctx, "threads": s.threads, "system_prompt": s.system_prompt,
+                        "prefs_token_budget": s.prefs_token_budget, "probe_prompts": probe_prompts,
+                        "max_tries": max_tries, "rules_per_persona": rules_per_persona, "judge": JUDGE_MODE})
     engine = container.load_engine(None, s, model, n_ctx=s.n_ctx, threads=s.threads,
                                    plan=container.load_plan(user_home, s, model))
     judge = container.build_judge(s, None, JUDGE_MODE)
     judge.judge("Paris.", "Thanks!", "What is the capital of France?")  # the encoder loads here, not mid-run
-    bench = Bench(engine, judge, s)
+    bench = Bench(ReplayingEngine(engine) if replay else engine, judge, s)
     done: list[ConversationRecord] = [] if records is None else records
     notes: dict[str, str] = {}
     chosen: dict[str, list[tuple[Rule, float]]] = {}
+    resumed, resumed_s = 0, 0.0
     try:
         for persona in cast:
             t_persona = time.perf_counter()
-            rates = bench.break_rates(persona, probe_prompts)
+            if persona.name in saved.probes:
+                rates = {r: saved.probes[persona.name].get(r.key, 0.0) for r in persona.rules}
+            else:
+                rates = bench.break_rates(persona, probe_prompts)
+                saved.probes[persona.name] = {r.key: rate for r, rate in rates.items()}
             ranked = sorted((r for r in persona.rules if rates[r] > 0), key=lambda r: -rates[r])[:rules_per_persona]
             chosen[persona.name] = [(r, rates[r]) for r in ranked]
             progress(f"[compliance] {persona.name}: base breaks " + ", ".join(
                 f"{r.key} {rates[r]:.0%}" for r in persona.rules) + f"; measuring {', '.join(r.key for r in ranked) or 'none'}")
+            earlier = 0.0  # seconds this persona's conversations from an earlier run took
             for seed in range(seeds):
-                if time.perf_counter() - t_persona > persona_budget_s:
+                if time.perf_counter() - t_persona + earlier > persona_budget_s:
                     notes[persona.name] = f"stopped after {seed} of {seeds} seeds ({persona_budget_s / 60:.0f} min budget)"
                     progress(f"[compliance] {persona.name}: {notes[persona.name]}")
                     break
                 order = prompt_order(persona, seed)
                 for rule in ranked:
+                    arms = [saved.find(persona.name, rule.key, seed, prefs) for prefs in (False, True)]
+                    if all(arms):
+                        done.extend(arms)  # type: ignore[arg-type]
+                        earlier += sum(r.seconds for r in arms)  # type: ignore[union-attr]
+                        resumed, resumed_s = resumed + 2, resumed_s + sum(r.seconds for r in arms)  # type: ignore[union-attr]
+                        progress(f"[compliance] {persona.name} {rule.key} seed {seed}: taken from {saved.path.name}")
+                        continue
                     first = next((i for i, p in enumerate(order[:max_tries])
                                   if not keeps(rule, *bench.base_reply(persona, p, seed))), None)
                     if first is None:
@@ -328,18 +450,19 @@ def run(model: Path, settings: Settings, *, seeds: int = 3, user_home: Path | No
                     for prefs in (False, True):
                         rec = bench.converse(persona, rule, seed, prompts, complaints, prefs=prefs, inspect=inspect)
                         done.append(rec)
+                        saved.write(done)
                         progress(f"[compliance] {persona.name} {rule.key} seed {seed} prefs {'on ' if prefs else 'off'}: "
                                  f"kept {rec.compliance(0):.2f} / {rec.compliance(1):.2f} after 1st / 2nd complaint; "
-                                 f"verdicts {[v[0] for v in rec.verdicts]}; active {rec.active_after[-1] if rec.active_after else []}; "
-                                 f"{rec.seconds:.0f} s")
+                                 f"verdicts {[v[0] for v in rec.verdicts]}; "
+                                 f"active {rec.active_after[-1] if rec.active_after else []}; "
+                                 f"{rec.generated} replies generated, {rec.replayed} replayed; {rec.seconds:.0f} s")
             load.append(os.getloadavg()[0])
+            saved.write(done)
     finally:
         engine.close()
     wall = time.perf_counter() - t_start
-    if out is not None:
-        Path(out).mkdir(parents=True, exist_ok=True)
-        (Path(out) / "compliance.json").write_text(json.dumps(as_dicts(done), indent=1, ensure_ascii=False))
-    return summarize(done, cast, chosen, notes, seeds=seeds, settings=s, wall_s=wall, load=load)
+    return summarize(done, cast, chosen, notes, seeds=seeds, settings=s, wall_s=wall, load=load, resumed=resumed,
+                     resumed_s=resumed_s)
 
 
 # ---------------------------------------------------------------------------- the table
@@ -374,7 +497,7 @@ HEADER = ["persona", "rules measured (base breaks)", "conversations per arm",
 
 def summarize(recs: list[ConversationRecord], cast: list[Persona], chosen: dict[str, list[tuple[Rule, float]]],
               notes: dict[str, str], *, seeds: int, settings: Settings, wall_s: float,
-              load: Sequence[float] = ()) -> ComplianceResult:
+              load: Sequence[float] = (), resumed: int = 0, resumed_s: float = 0.0) -> ComplianceResult:
     table = [list(HEADER)]
     for persona in cast:
         rules = ", ".join(f"{r.key} ({rate:.0%})" for r, rate in chosen.get(persona.name, [])) or "none broken"
@@ -405,8 +528,12 @@ def summarize(recs: list[ConversationRecord], cast: list[Persona], chosen: dict[
         ("follow-up replies cut by the token limit", f"{_cut_share(off):.0%} without, {_cut_share(on):.0%} with"),
         ("first reply the same in both arms, and broke the rule",
          f"{sum(1 for a, b in _pairs(recs) if a.first_reply == b.first_reply and a.first_broke)} / {len(_pairs(recs))}"),
+        ("with prefs: replies replayed from the arm without (same request and seed) / generated",
+         f"{sum(r.replayed for r in on)} / {sum(r.generated for r in on)}"),
         ("wall time of the run", f"{wall_s / 60:.1f} min ({len(recs)} conversations, "
-                                 f"{_mean([r.seconds for r in recs]):.0f} s each)"),
+                                 f"{_mean([r.seconds for r in recs]):.0f} s each on average)"
+                                 + (f"; {resumed} of them taken from an earlier run's compliance.json, where they "
+                                    f"took {resumed_s / 60:.0f} min" if resumed else "")),
     ]
     if gains[1] == gains[1] and gains[0] == gains[0]:
         raised = gains[1] > 0.05 or gains[0] > 0.05
@@ -429,7 +556,11 @@ def summarize(recs: list[ConversationRecord], cast: list[Persona], chosen: dict[
         "and ending rules); the same conversation with `prefs_enabled` off (the complaint is only in the thread) "
         "and on, same prompts, complaints and seed. Mean over rules and seeds; in brackets the min–max of the "
         "per-seed means. Active preferences and their tokens (the block in the system prompt, header included): "
-        "with preferences, after the 2nd complaint, mean per conversation."
+        "with preferences, after the 2nd complaint, mean per conversation. While no preference is in its "
+        "context, the arm with preferences sends the engine exactly the requests the arm without sent (same "
+        "messages, options and seed, after the same calls since the prompt cache was cleared), and llama.cpp "
+        "answers them alike (the test checks it with every reply generated): those replies are replayed from the "
+        "first arm instead of generated again."
     )
     if load and max(load) >= 0.5:
         method += (f" Other jobs shared the machine's CPU during the run (1-minute load average {min(load):.1f}–"
