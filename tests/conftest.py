@@ -13,6 +13,7 @@ import pytest
 
 from openclaw_local.config import Settings
 from openclaw_local.paths import embedded_model_path
+from tests.threads import THREADS
 
 
 @pytest.fixture(autouse=True)
@@ -72,15 +73,15 @@ def engine(embedded_model):
     from openclaw_local.engine import Engine
     from openclaw_local.engine.selftest import plan_for
 
-    plan = plan_for(None, Settings(threads=2), embedded_model, n_gpu_layers=0)  # as the product would load it
-    eng = Engine(embedded_model, n_ctx=1024, threads=2, seed=7, plan=plan)
+    plan = plan_for(None, Settings(threads=THREADS), embedded_model, n_gpu_layers=0)  # as the product would load it
+    eng = Engine(embedded_model, n_ctx=1024, threads=THREADS, seed=7, plan=plan)
     yield eng
     eng.close()
 
 
 @pytest.fixture
 def quick_settings() -> Settings:
-    return Settings(max_tokens=24, n_ctx=1024, temperature=0.0, seed=7, threads=2)
+    return Settings(max_tokens=24, n_ctx=1024, temperature=0.0, seed=7, threads=THREADS)
 
 
 @pytest.fixture

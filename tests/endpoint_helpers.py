@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from tests.threads import THREADS
 
 REPO = Path(__file__).resolve().parents[1]
 BASE_CONFIG = {
@@ -19,7 +20,7 @@ BASE_CONFIG = {
     "temperature": 0.0,
     "seed": 7,
     "n_ctx": 1024,
-    "threads": 2,
+    "threads": THREADS,
     "judge_mode": "rules",
     "learn_min_samples": 100000,  # judge, but never train during these tests
 }

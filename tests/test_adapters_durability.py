@@ -29,6 +29,7 @@ from openclaw_local.services.events import EventBus  # noqa: E402
 from openclaw_local.services.learner import LearnerService  # noqa: E402
 from openclaw_local.store import Store  # noqa: E402
 from openclaw_local.store.adapters import AdapterStore  # noqa: E402
+from tests.threads import THREADS  # noqa: E402
 
 TRIALS = 20
 
@@ -81,7 +82,7 @@ def template(tmp_path_factory, embedded_model):
 def start_up(home: Path, engine) -> tuple[LearnerService, Store]:
     engine.set_adapter(None)  # a starting app's engine serves nothing yet (the engine is shared across trials)
     store = Store.open(home)
-    service = LearnerService(home, Settings(learn=False, threads=2), store, engine)
+    service = LearnerService(home, Settings(learn=False, threads=THREADS), store, engine)
     adapter_files.sweep_temporaries(home)
     service.serve_active(check_all=True)
     return service, store
@@ -137,7 +138,7 @@ def test_start_marks_missing_or_corrupt_versions_broken_and_falls_back(home, eng
     notices = []
     bus = EventBus()
     bus.subscribe(notices.append)
-    service = LearnerService(home, Settings(learn=False, threads=2), store, engine, events=bus)
+    service = LearnerService(home, Settings(learn=False, threads=THREADS), store, engine, events=bus)
     try:
         event = service.serve_active(check_all=True)
         adapters = AdapterStore(store)
@@ -160,7 +161,7 @@ def test_rollback_is_hot_swapped_into_a_running_chat(home, engine, template):
     store = Store.open(home)
     v1 = publish(home, store, None, None, template=template)
     publish(home, store, None, None, template=template, parent=v1.id)
-    service = LearnerService(home, Settings(learn=False, threads=2), store, engine)
+    service = LearnerService(home, Settings(learn=False, threads=THREADS), store, engine)
     svc = AdapterService(home, Settings(), store)
     service.start()
     try:

@@ -22,6 +22,7 @@ from openclaw_local.config import Settings  # noqa: E402
 from openclaw_local.errors import ImportFormatError, NotFoundError  # noqa: E402
 from openclaw_local.services.adapters import AdapterService  # noqa: E402
 from openclaw_local.store import Store  # noqa: E402
+from tests.threads import THREADS  # noqa: E402
 
 torch.set_num_threads(2)
 llama_cpp = pytest.importorskip("llama_cpp")
@@ -33,8 +34,8 @@ def cpp_logprobs(model: Path, ids: list[int], lora: Path | None = None) -> np.nd
     from openclaw_local.engine.load_plan import open_llama
     from openclaw_local.engine.selftest import plan_for
 
-    plan = plan_for(None, Settings(threads=2), model, n_gpu_layers=0)  # as the product loads it here
-    llm = open_llama(model, plan, n_ctx=256, n_threads=2, logits_all=True, verbose=False,
+    plan = plan_for(None, Settings(threads=THREADS), model, n_gpu_layers=0)  # as the product loads it here
+    llm = open_llama(model, plan, n_ctx=256, n_threads=THREADS, logits_all=True, verbose=False,
                      lora_path=str(lora) if lora else None, type_k=GGML_TYPE_F32, type_v=GGML_TYPE_F32)
     try:
         llm.eval(ids)
@@ -57,7 +58,7 @@ def setup(request, home, tiny_gguf_dir, tiny_hf_dirs, shared_trainable_cache):
     arch = request.param
     base = tiny_gguf_dir / f"tiny-{arch}.gguf"
     shared_trainable_cache(home)
-    settings = Settings(model_path=str(base), threads=2)
+    settings = Settings(model_path=str(base), threads=THREADS)
     store = Store.open(home)
     v = publish(home, store, random_lora(base, rank=4, std=0.08, seed=3), base)
     return arch, base, settings, AdapterService(home, settings, store), v

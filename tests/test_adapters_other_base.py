@@ -12,6 +12,7 @@ from openclaw_local.services.learner import LearnerService
 from openclaw_local.store import Store
 from openclaw_local.store.adapters import AdapterStore
 from tests.adapters_helpers import publish, random_lora
+from tests.threads import THREADS
 
 
 @pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier
@@ -30,7 +31,7 @@ def test_adapter_for_another_model_is_kept_not_served(home, engine, embedded_mod
     events = []
     bus = EventBus()
     bus.subscribe(events.append)
-    service = LearnerService(home, Settings(learn=False, threads=2), store, engine, events=bus)
+    service = LearnerService(home, Settings(learn=False, threads=THREADS), store, engine, events=bus)
     try:
         service.serve_active(check_all=True)
         adapters = AdapterStore(store)

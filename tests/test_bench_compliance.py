@@ -21,6 +21,7 @@ from openclaw_local.learn.preference_text import HEADER as PREFS_HEADER
 from openclaw_local.sim.persona import PERSONAS_DIR, load_persona
 from openclaw_local.sim.rules import Rule
 from tests.fake_engine import FakeEngine
+from tests.threads import THREADS
 
 # the lowercase persona's own first complaint about length: the judge reads it as push-back with a
 # hint, and the product turns it into "Make it shorter." and "Keep it under 50 words."
@@ -60,7 +61,7 @@ def test_compliance_runs_both_arms_and_the_preference_reaches_the_next_reply(emb
                            [p.text for p in chat.preferences.in_context()])
 
     records: list[cb.ConversationRecord] = []
-    result = cb.run(embedded_model, Settings(threads=2, n_ctx=1024), seeds=1, user_home=home, personas=[persona],
+    result = cb.run(embedded_model, Settings(threads=THREADS, n_ctx=1024), seeds=1, user_home=home, personas=[persona],
                     rules_per_persona=1, max_tokens=32, probe_prompts=2, replay=False, inspect=inspect,
                     records=records, progress=lambda line: None)
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from openclaw_local.bench import prefs_bench
 from openclaw_local.config import Settings
+from tests.threads import THREADS
 
 
 def test_prefs_ttft_measures_both_arms_and_counts_the_preferences_tokens(embedded_model, home):
-    result = prefs_bench.run(embedded_model, Settings(threads=2, n_ctx=1024), rounds=2, user_home=home)
+    result = prefs_bench.run(embedded_model, Settings(threads=THREADS, n_ctx=1024), rounds=2, user_home=home)
     rows = dict(result.rows)
     assert rows["preferences in context"].startswith(f"{len(prefs_bench.PREFERENCES)} of {len(prefs_bench.PREFERENCES)},")
     tokens = int(rows["preferences in context"].split(", ")[1].split()[0])

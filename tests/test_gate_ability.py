@@ -19,13 +19,14 @@ from openclaw_local.bench import gate_bench as gb
 from openclaw_local.config import Settings
 from openclaw_local.paths import embedded_model_path
 from openclaw_local.sim.persona import load_persona
+from tests.threads import THREADS
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(1500)  # a hang, not a busy machine: minutes of training share 2 cores with the other worker
 def test_gate_passes_style_and_refuses_rambling(home, shared_trainable_cache):
     shared_trainable_cache(home)
-    settings = Settings(replay_corrections=0, threads=2)
+    settings = Settings(replay_corrections=0, threads=THREADS)
     sp = settings.system_prompt
     persona = load_persona("assets/personas/lowercase.json")
     prompts = random.Random(0).sample(persona.train_prompts, 8)

@@ -15,6 +15,7 @@ import torch
 
 from openclaw_local.learn.convert import adapter_dir_to_gguf, llama_permute_rows, peft_model_to_gguf
 from openclaw_local.learn.trainable import attach_lora, load_base_model, save_adapter
+from tests.threads import THREADS
 
 torch.set_num_threads(2)
 llama_cpp = pytest.importorskip("llama_cpp")
@@ -29,7 +30,7 @@ GGML_TYPE_F32 = 0
 def _llama(path: Path, lora: Path | None = None):
     # F32 KV cache so that the F32 tiny models compare at ~1e-3, not at f16 noise.
     return llama_cpp.Llama(
-        str(path), n_ctx=256, n_threads=2, logits_all=True, verbose=False,
+        str(path), n_ctx=256, n_threads=THREADS, logits_all=True, verbose=False,
         lora_path=str(lora) if lora else None, type_k=GGML_TYPE_F32, type_v=GGML_TYPE_F32,
     )
 

@@ -22,6 +22,7 @@ from openclaw_local.services.learner import LearnerService
 from openclaw_local.store import Store
 from openclaw_local.store.adapters import AdapterStore
 from openclaw_local.store.samples import SampleStore
+from tests.threads import THREADS
 
 PROMPTS = [
     ("What is a good name for a cat?", "Call your cat Whiskers."),
@@ -48,8 +49,8 @@ def mean(xs):
 @pytest.mark.slow
 @pytest.mark.timeout(1500)  # a hang, not a busy machine: minutes of training share 2 cores with the other worker
 def test_feedback_trains_publishes_and_hot_swaps(home, engine, shared_trainable_cache):
-    settings = Settings(max_tokens=32, n_ctx=1024, temperature=0.8, seed=11, threads=2,
-                        learn_min_samples=4, learner_threads=2,
+    settings = Settings(max_tokens=32, n_ctx=1024, temperature=0.8, seed=11, threads=THREADS,
+                        learn_min_samples=4, learner_threads=THREADS,
                         learner_priority="normal")  # the other xdist worker's tests would starve an idle-class learner
     store = Store.open(home)
     samples = SampleStore(store, default_system_prompt=settings.system_prompt)

@@ -28,6 +28,7 @@ from openclaw_local.services.events import ReplyDelta, ReplyFinished, ReplyStart
 from openclaw_local.services.judging import JudgeWorker
 from openclaw_local.store import Store
 from openclaw_local.store.samples import SampleStore
+from tests.threads import THREADS
 
 torch.set_num_threads(2)
 pytest.importorskip("llama_cpp")
@@ -87,7 +88,7 @@ def test_qwen3_tiny_chat_judge_learn_swap_parity(home, tiny_qwen3_gguf, shared_t
     from openclaw_local.services.training import Learner
 
     shared_trainable_cache(home)  # the tiny Qwen3 is dequantized to safetensors once per session
-    settings = Settings(model_path=str(tiny_qwen3_gguf), n_ctx=512, threads=2, max_tokens=12, temperature=1.0, top_p=1.0,
+    settings = Settings(model_path=str(tiny_qwen3_gguf), n_ctx=512, threads=THREADS, max_tokens=12, temperature=1.0, top_p=1.0,
                         seed=7, judge_mode="rules", lora_rank=4, lora_alpha=8.0, learn_passes=1, repair_steps=0)
     store = Store.open(home)
     samples = SampleStore(store, default_system_prompt=settings.system_prompt)
