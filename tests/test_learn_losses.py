@@ -12,6 +12,7 @@ from openclaw_local.learn.losses import (
     kl_to_base,
     masked_mean_per_reply,
     opd_advantages,
+    spare_the_end,
 )
 
 torch.set_num_threads(1)
@@ -152,3 +153,26 @@ def test_general_text_kl_is_zero_at_the_base_and_pulls_towards_it():
     kl.backward()
     # d/dz KL = (softmax(z) - p_base) / T: the gradient step moves the logits towards the base
     assert torch.allclose(logits.grad, (torch.softmax(logits.detach(), -1) - p) / 2, atol=1e-6)
+
+
+def test_a_rejected_reply_keeps_its_end_of_turn_marker_an_accepted_one_is_pushed_as_a_whole():
+    """−1 pushes every token of the reply down except the end-of-turn marker (stopping is not what
+    was rejected); +1 pushes all of it up, the marker included; the OPD term still moves the marker."""
+    mask = torch.tensor([[1.0, 1.0, 1.0, 0.0], [1.0, 1.0, 1.0, 1.0]])
+    end = torch.tensor([[0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0]])
+    for reward, expect_end in ((-1.0, 0.0), (1.0, 1.0)):
+        rewards = torch.tensor([reward, reward])
+        adv = combined_advantages(rewards, torch.zeros(2, 4), torch.zeros(2, 4), mask, torch.tensor([False, False]),
+                                  end_mask=end)
+        assert adv[0, :2].tolist() == [reward, reward] and adv[0, 2].item() == expect_end and adv[0, 3].item() == 0.0
+        assert adv[1, :3].tolist() == [reward] * 3 and adv[1, 3].item() == expect_end
+    # without the end mask, the marker gets the reward like any token (the old behaviour, kept for measuring)
+    adv = combined_advantages(torch.tensor([-1.0, -1.0]), torch.zeros(2, 4), torch.zeros(2, 4), mask,
+                              torch.tensor([False, False]))
+    assert adv[0, 2].item() == -1.0
+    # a hint that makes stopping more likely still raises the marker of a rejected reply
+    teacher = torch.tensor([[0.0, 0.0, 0.5, 0.0], [0.0, 0.0, 0.0, 0.5]])
+    adv = combined_advantages(torch.tensor([-1.0, -1.0]), teacher, torch.zeros(2, 4), mask,
+                              torch.tensor([True, True]), end_mask=end)
+    assert adv[0, 2].item() == 0.5 and adv[1, 3].item() == 0.5
+    assert spare_the_end(torch.ones(1, 2), torch.tensor([1.0]), torch.tensor([[0.0, 1.0]])).tolist() == [[1.0, 1.0]]

@@ -63,7 +63,12 @@ def _check_update(model, tokenizer, lr):
     assert after["good"] > before["good"]
     assert after["bad"] < before["bad"]
     assert m.steps == 1 and seen == [(1, 1, pytest.approx(m.loss))]
-    assert m.loss == pytest.approx(0.0, abs=1e-5)  # ratio 1: -(mean A) = -(+1 - 1)/2
+    # ratio 1: loss = -(mean A) over the two replies; the rejected reply's end-of-turn marker gets no
+    # RL push (losses.spare_the_end), so its mean advantage is -(1 - its marker's share of its tokens)
+    bad = encode_item(tokenizer, BAD)
+    assert bad.end_tokens >= 1 and bad.reply_ids[-bad.end_tokens:] == encode_item(tokenizer, GOOD).reply_ids[-bad.end_tokens:]
+    spared = bad.end_tokens / len(bad.reply_ids)
+    assert m.loss == pytest.approx(-(1 - (1 - spared)) / 2, abs=1e-5)
     assert m.n_items == 2 and m.mean_reward == 0.0 and m.n_tokens > 10 and m.tokens_per_s > 0
     return m
 

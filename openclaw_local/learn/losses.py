@@ -90,6 +90,23 @@ def binary_rl_advantages(rewards: Tensor, mask: Tensor) -> Tensor:
     return rewards.to(mask.dtype if mask.is_floating_point() else torch.float32)[:, None] * mask
 
 
+def spare_the_end(rl: Tensor, rewards: Tensor, end_mask: Tensor) -> Tensor:
+    r"""The binary-RL advantage with a rejected reply's end-of-turn marker left alone.
+
+    .. math::
+        A_{i,t} = r_i \cdot \mathbb{1}[\, r_i > 0 \;\lor\; y_t \notin \text{end of turn} \,]
+
+    A −1 verdict says the reply was wrong, not that it should not have stopped. Pushing the
+    marker's log-prob down on every rejected reply teaches the model not to stop where it did,
+    and for a user who only complains (−1 verdicts with no accepted reply to pull the other way)
+    every update makes replies longer, until they run to the token limit. An accepted reply keeps
+    its marker: stopping where it stopped is part of what was accepted. ``end_mask`` is 1 on the
+    reply tokens that are the template's end-of-turn marker.
+    """
+    spare = (rewards.to(rl.device)[:, None] < 0) & end_mask.bool()
+    return rl.masked_fill(spare, 0.0)
+
+
 def opd_advantages(teacher_logp: Tensor, old_logp: Tensor, mask: Tensor) -> Tensor:
     r"""Hindsight on-policy distillation advantage (docs/METHOD.md, "OPD").
 
@@ -110,6 +127,7 @@ def combined_advantages(
     has_hint: Tensor,
     w_rl: float = 1.0,
     w_opd: float = 1.0,
+    end_mask: Tensor | None = None,
 ) -> Tensor:
     r"""Combined advantage (docs/METHOD.md, "Combined").
 
@@ -118,9 +136,13 @@ def combined_advantages(
 
     A reply with only a reward (``rewards[i]`` = ±1, no hint) gets the RL term, one
     with only a hint (``rewards[i]`` = 0) the OPD term, one with both the sum.
-    ``teacher_logp`` is ignored on rows where ``has_hint`` is false.
+    ``teacher_logp`` is ignored on rows where ``has_hint`` is false. With ``end_mask`` (the
+    end-of-turn marker's tokens), a rejected reply's marker gets no RL term (:func:`spare_the_end`);
+    the OPD term still moves it when a hint asks for a longer or shorter reply.
     """
     rl = binary_rl_advantages(rewards, mask)
+    if end_mask is not None:
+        rl = spare_the_end(rl, rewards, end_mask)
     hint = has_hint.to(rl.dtype)[:, None]
     opd = torch.where(hint.bool(), opd_advantages(teacher_logp, old_logp, mask), torch.zeros_like(rl))
     return w_rl * rl + w_opd * opd

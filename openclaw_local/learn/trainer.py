@@ -88,6 +88,9 @@ class TrainConfig:
     clip_high: float = 0.28
     max_seq_len: int = 1024  # prompt is cut from the left beyond this
     teacher: str = "policy"  # "policy" (π_old with hint) or "base" (adapter disabled, with hint)
+    # a −1 reply's end-of-turn marker gets no RL push (losses.spare_the_end): False only to measure
+    # what it prevents (docs/METHOD.md, "Why complaints alone made replies longer")
+    spare_the_end: bool = True
     seed: int = 0
 
     @classmethod
@@ -123,6 +126,7 @@ INTERNAL_FIELDS: frozenset[str] = frozenset({
     "grad_clip", "clip_low", "clip_high",  # PPO-style clipping constants
     "max_seq_len",  # prompt truncation for memory
     "teacher",  # "base" exists only to measure the alternative (module docstring)
+    "spare_the_end",  # off only to measure the lengthening it prevents
     "seed",  # reproducible minibatch order; the sampling seed setting is a different thing
 })
 
@@ -150,6 +154,7 @@ class Encoded:
     prompt_ids: list[int]
     reply_ids: list[int]
     teacher_prompt_ids: list[int] | None = None
+    end_tokens: int = 0  # how many of reply_ids' last tokens are the end-of-turn marker (0: cut off)
     extra: dict = field(default_factory=dict)
 
 
@@ -202,8 +207,10 @@ def _ids(tokenizer: Any, text: str) -> list[int]:
 def encode_item(tokenizer: Any, item: TrainItem, max_seq_len: int = 1024) -> Encoded:
     """Token ids of prompt and reply (and of the teacher prompt: the item's teacher context, or its
     prompt, with the hint appended; None when the item has neither)."""
+    end_ids = _ids(tokenizer, _end_of_turn(tokenizer))
     reply_ids = _ids(tokenizer, strip_thinking(item.reply) + _end_of_turn(tokenizer))
     reply_ids = reply_ids[: max(1, max_seq_len - 1)]
+    end_tokens = len(end_ids) if end_ids and reply_ids[-len(end_ids):] == end_ids else 0
     room = max(1, max_seq_len - len(reply_ids))  # keep at least one prompt token (the one predicting y_1)
 
     def prompt(messages):
@@ -214,7 +221,8 @@ def encode_item(tokenizer: Any, item: TrainItem, max_seq_len: int = 1024) -> Enc
     if item.has_teacher:
         context = item.teacher_messages if item.teacher_messages is not None else item.prompt_messages
         teacher = prompt(with_hint(context, item.hint) if item.has_hint else context)
-    return Encoded(prompt_ids=prompt(item.prompt_messages), reply_ids=reply_ids, teacher_prompt_ids=teacher)
+    return Encoded(prompt_ids=prompt(item.prompt_messages), reply_ids=reply_ids, teacher_prompt_ids=teacher,
+                   end_tokens=end_tokens)
 
 
 # --- scoring --------------------------------------------------------------------
@@ -276,6 +284,15 @@ def _score(model, prompts, replies, pad_id, micro) -> tuple[list[torch.Tensor], 
 
 def _stack(rows: Sequence[torch.Tensor], width: int, device) -> torch.Tensor:
     return torch.stack([torch.nn.functional.pad(r, (0, width - len(r))) for r in rows]).to(device)
+
+
+def _end_mask(encoded: Sequence[Encoded], width: int, device) -> torch.Tensor:
+    """1 on each reply's end-of-turn tokens (aligned at the reply start, like ``reply_logprobs``)."""
+    mask = torch.zeros((len(encoded), width), device=device)
+    for row, e in enumerate(encoded):
+        if e.end_tokens:
+            mask[row, len(e.reply_ids) - e.end_tokens : len(e.reply_ids)] = 1.0
+    return mask
 
 
 def _general_kl(model: Any, ids: Sequence[int], tokens: int, rng: random.Random, device) -> torch.Tensor:
@@ -422,6 +439,7 @@ def train_update(
                     has_hint[sub].to(device),
                     w_rl=config.w_rl,
                     w_opd=config.w_opd,
+                    end_mask=_end_mask([enc[i] for i in sub], width, device) if config.spare_the_end else None,
                 )
                 loss = clipped_surrogate_loss(logp, old_b, adv, mask, config.clip_low, config.clip_high)
                 if config.w_sft:
