@@ -56,7 +56,9 @@ def meta(completion) -> dict:
     return out
 
 
-def wait_for(predicate, timeout=20.0):
+def wait_for(predicate, timeout=300.0):
+    # returns as soon as the condition holds; the bound tells a hang from a busy machine (the judge
+    # runs in the learner process, which imports torch first: on a loaded 2-core machine that passed 20 s)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -285,7 +287,7 @@ def test_client_disconnect_cancels_generation(server):
     store = db(server)
     msg = wait_for(lambda: (m := store.get_message(mid)) and m.n_tokens is not None and m)
     assert msg.interrupted and msg.n_tokens < 400
-    assert wait_for(lambda: not httpx.get(f"{server.base}/healthz").json()["queue"]["busy"], timeout=10)
+    assert wait_for(lambda: not httpx.get(f"{server.base}/healthz").json()["queue"]["busy"], timeout=120)
 
 
 # ---------------------------------------------------------------- feedback
