@@ -89,7 +89,7 @@ class TrainConfig:
     max_seq_len: int = 1024  # prompt is cut from the left beyond this
     teacher: str = "policy"  # "policy" (π_old with hint) or "base" (adapter disabled, with hint)
     # a −1 reply's end-of-turn marker gets no RL push (losses.spare_the_end): False only to measure
-    # what it prevents (docs/METHOD.md, "Why complaints alone made replies longer")
+    # what it prevents (docs/METHOD.md, section 3: "Except a rejected reply's end-of-turn marker")
     spare_the_end: bool = True
     seed: int = 0
 
@@ -207,8 +207,9 @@ def _ids(tokenizer: Any, text: str) -> list[int]:
 def encode_item(tokenizer: Any, item: TrainItem, max_seq_len: int = 1024) -> Encoded:
     """Token ids of prompt and reply (and of the teacher prompt: the item's teacher context, or its
     prompt, with the hint appended; None when the item has neither)."""
-    end_ids = _ids(tokenizer, _end_of_turn(tokenizer))
-    reply_ids = _ids(tokenizer, strip_thinking(item.reply) + _end_of_turn(tokenizer))
+    end_of_turn = _end_of_turn(tokenizer)
+    end_ids = _ids(tokenizer, end_of_turn)
+    reply_ids = _ids(tokenizer, strip_thinking(item.reply) + end_of_turn)
     reply_ids = reply_ids[: max(1, max_seq_len - 1)]
     end_tokens = len(end_ids) if end_ids and reply_ids[-len(end_ids):] == end_ids else 0
     room = max(1, max_seq_len - len(reply_ids))  # keep at least one prompt token (the one predicting y_1)
