@@ -15,8 +15,9 @@ from openclaw_local.services.training import HOLDOUT_MIN, Learner, holdout_split
 from openclaw_local.store import Store
 from openclaw_local.store.adapters import AdapterStore
 from openclaw_local.store.samples import SampleStore
+from tests.threads import THREADS
 
-torch.set_num_threads(2)
+torch.set_num_threads(THREADS)  # one per xdist worker on a shared machine (tests/threads.py)
 
 
 def _ability(margins):

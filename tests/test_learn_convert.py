@@ -17,7 +17,7 @@ from openclaw_local.learn.convert import adapter_dir_to_gguf, llama_permute_rows
 from openclaw_local.learn.trainable import attach_lora, load_base_model, save_adapter
 from tests.threads import THREADS
 
-torch.set_num_threads(2)
+torch.set_num_threads(THREADS)  # one per xdist worker on a shared machine (tests/threads.py)
 llama_cpp = pytest.importorskip("llama_cpp")
 
 TEXT = (

@@ -10,8 +10,9 @@ import torch
 from openclaw_local.config import Settings
 from openclaw_local.learn import trainable as tr
 from openclaw_local.learn.trainer import load_optimizer_state, make_optimizer
+from tests.threads import THREADS
 
-torch.set_num_threads(2)
+torch.set_num_threads(THREADS)  # one per xdist worker on a shared machine (tests/threads.py)
 
 
 @pytest.mark.slow  # over 2.5 s on 2 cores: kept out of the fast tier

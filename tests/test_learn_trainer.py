@@ -21,8 +21,9 @@ from openclaw_local.learn.trainer import (
     with_hint,
 )
 from openclaw_local.thinking import strip_thinking
+from tests.threads import THREADS
 
-torch.set_num_threads(2)
+torch.set_num_threads(THREADS)  # one per xdist worker on a shared machine (tests/threads.py)
 
 GOOD = TrainItem(
     prompt_messages=[{"role": "user", "content": "What day is the meeting?"}],

@@ -30,7 +30,7 @@ from openclaw_local.store import Store
 from openclaw_local.store.samples import SampleStore
 from tests.threads import THREADS
 
-torch.set_num_threads(2)
+torch.set_num_threads(THREADS)  # one per xdist worker on a shared machine (tests/threads.py)
 pytest.importorskip("llama_cpp")
 
 THOUGHT = "weighing the garden question carefully"

@@ -33,6 +33,7 @@ NOT_TRAIN_CONFIG = {
     "replay_corrections": "which items an update trains on (services/training.py)",
     "rehearsal_items": "which items an update trains on (services/training.py, learn/rehearsal.py)",
     "prefs_distil_items": "which items an update trains on (services/training.py, learn/absorption.py)",
+    "system_variants": "under which system messages an update trains (services/training.py, learn/system_variants.py)",
     "prefs_retire_kl": "when a standing preference leaves the prompt (services/training.py, learn/absorption.py)",
     "repair_steps": "how a refused update is repaired (services/training.py, learn/repair.py)",
     "hf_model_dir": "where the trainable copy comes from (learn/trainable.py)",

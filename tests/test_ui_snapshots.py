@@ -83,6 +83,8 @@ def test_correction_editor(snap_compare, app, size):
     async def editor(pilot):
         await steady(pilot)
         await pilot.press("escape", "e")
+        # the chat log scrolls the editor into view after it mounts: let that finish, however busy the machine
+        await pilot.wait_for_scheduled_animations()
         await pilot.pause()
         pilot.app.focused.cursor_blink = False
 

@@ -85,8 +85,10 @@ def persona_files(which: str = "dev") -> list[Path]:
 
 
 def run(*, full: bool = False, out_root: Path | None = None, seed: int = 0, overrides: dict[str, Any] | None = None,
-        personas: list[Path] | None = None, seeds: int = 1, words_only: bool = False) -> BenchResult:
-    """Simulate each persona with seeds ``seed … seed + seeds − 1``; ``words_only``: a user who only complains."""
+        personas: list[Path] | None = None, seeds: int = 1, words_only: bool = False,
+        system_prompts: bool = False) -> BenchResult:
+    """Simulate each persona with seeds ``seed … seed + seeds − 1``; ``words_only``: a user who only complains;
+    ``system_prompts``: also score under other system messages (``simulate --system-prompts``)."""
     from openclaw_local.sim.persona import load_persona
     from openclaw_local.sim.simulate import run_simulation
 
@@ -102,5 +104,6 @@ def run(*, full: bool = False, out_root: Path | None = None, seed: int = 0, over
             run_dir = out_root / f"{path.stem}-{'words-' if words_only else ''}s{s}-{stamp}"
             reports.append(run_simulation(persona, run_dir, interactions=interactions, seed=s,
                                           eval_prompts=n_eval, arms=full, overrides=overrides,
-                                          final_wait_s=600 if full else 300, pace="learner"))
+                                          final_wait_s=600 if full else 300, pace="learner",
+                                          system_prompts=system_prompts))
     return summarize(reports, full=full, seed=seed, out_root=out_root)

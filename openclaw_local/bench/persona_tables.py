@@ -134,12 +134,20 @@ def group_rows(found: list[tuple[Path, dict[str, Any]]]) -> list[dict[str, str]]
             "baseline": spread([float(r["baseline"]) for r in reports]),
             "final": spread(finals),
             "final − baseline": spread(gains, signed=True),
+            "final, worst other system prompt": _other_system_prompts(reports),
             "updates served": ", ".join(f"{r['updates_served']}/{r['updates']}" for r in reports),
             "wall min (median)": f"{statistics.median(r['wall_seconds'] for r in reports) / 60:.1f}",
             "target": target_verdict(label.startswith("words only"), finals, gains, len(set(r["seed"] for r in reports))),
             "reports": ", ".join(os.path.relpath(p.parent) for p, _ in runs),
         })
     return rows
+
+
+def _other_system_prompts(reports: list[dict[str, Any]]) -> str:
+    """The final adapter's lowest score under the other system messages (``simulate --system-prompts``)."""
+    worst = [min(r["by_system_prompt"]["final"].values()) for r in reports
+             if isinstance(r.get("by_system_prompt"), dict) and r["by_system_prompt"].get("final")]
+    return spread(worst) if len(worst) == len(reports) else "—"
 
 
 def markdown_table(rows: list[dict[str, str]]) -> str:

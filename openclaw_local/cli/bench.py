@@ -25,6 +25,8 @@ def register(sub) -> None:
     p.add_argument("--set", dest="persona_set", choices=["dev", "test"], default="dev",
                    help="personas: the development personas (defaults are tuned on them) or the frozen test personas")
     p.add_argument("--words-only", action="store_true", help="personas: a user who only complains (no ratings, no corrections)")
+    p.add_argument("--system-prompts", action="store_true",
+                   help="personas: also score the base and the final adapter under other system messages")
     p.add_argument("--keep", metavar="DIR", default=None, help="gate: save each arm's LoRA weights under DIR")
     p.add_argument("--only", choices=["chat-while-training", "judge-latency", "ttft-judging", "correction", "prefs-ttft",
                                       "compliance"],
@@ -96,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
 
         results.append(persona_bench.run(full=args.full, out_root=Path(args.out) if args.out else None,
                                          personas=persona_bench.persona_files(args.persona_set),
-                                         seeds=args.seeds or 1, words_only=args.words_only))
+                                         seeds=args.seeds or 1, words_only=args.words_only,
+                                         system_prompts=args.system_prompts))
     for r in results:
         print(r.summary())
     target = args.write

@@ -26,6 +26,9 @@ def register(sub) -> None:
                    help="any other setting for the run, e.g. --setting w_opd=0 (repeatable; checked like config.toml)")
     p.add_argument("--final-wait", type=float, default=600.0, metavar="S", help="longest wait for the last update (s)")
     p.add_argument("--no-arms", action="store_true", help="skip the in-context and offline-SFT comparison arms")
+    p.add_argument("--system-prompts", action="store_true",
+                   help="also score the base and the final adapter under other system messages (none, an edited "
+                        "one, two clients'): does what was learned hold outside the product's prompt?")
     p.add_argument("--pace", choices=["none", "learner"], default="learner",
                    help="learner (default): like a person, the user waits while an update is due or running; "
                         "none: fire prompts back to back")
@@ -74,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     overrides = checked_overrides(overrides, sources)  # before the run's directory is created
     report = run_simulation(persona, out, interactions=args.interactions, seed=args.seed, overrides=overrides,
                             eval_prompts=args.eval_prompts, final_wait_s=args.final_wait, arms=not args.no_arms,
-                            pace=args.pace, score_max_tokens=args.score_max_tokens or SCORE_MAX_TOKENS)
+                            pace=args.pace, score_max_tokens=args.score_max_tokens or SCORE_MAX_TOKENS,
+                            system_prompts=args.system_prompts)
     print(f"report: {shown(out / 'report.json')}  curve: {shown(out / 'curve.png')}  data dir: {shown(out / report['home'])}")
     return 0

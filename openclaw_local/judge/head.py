@@ -248,20 +248,30 @@ def featurize(rows: Sequence[dict[str, Any]], encoder: Encoder, feature_set: str
     nexts = [" ".join((r.get("next_state") or "").split()) for r in rows]
     if feature_set == "emb":
         return encoder.encode(nexts)
+    return select(featurize_full(rows, encoder, rest="rest" in feature_set.split("+")), feature_set)
+
+
+def featurize_full(rows: Sequence[dict[str, Any]], encoder: Encoder, *, rest: bool = True) -> np.ndarray:
+    """All blocks that :func:`featurize` builds, laid out as :func:`select` expects.
+
+    With ``rest=False`` the last block is zeros and its texts are never encoded: a quarter of
+    the encoder's work, which a head that does not read the block has no use for.
+    """
+    nexts = [" ".join((r.get("next_state") or "").split()) for r in rows]
     prompts = [r.get("prompt") or "" for r in rows]
     replies = [clip(r.get("reply") or "", 600) for r in rows]
-    rests = [rest_of_message(ns) for ns in nexts]
+    rests = [rest_of_message(ns) for ns in nexts] if rest else []
     emb = encoder.encode(nexts + prompts + replies + rests)
     n = len(rows)
-    e_next, e_prompt, e_reply, e_rest = emb[:n], emb[n:2 * n], emb[2 * n:3 * n], emb[3 * n:]
+    e_next, e_prompt, e_reply = emb[:n], emb[n:2 * n], emb[2 * n:3 * n]
+    e_rest = emb[3 * n:] if rest else np.zeros_like(e_next)
     if n:
         e_prompt = e_prompt * np.array([[1.0 if p.strip() else 0.0] for p in prompts])
     ctx = np.stack([
         context_features(p or None, r.get("reply") or "", ns, float(e_next[i] @ e_prompt[i]), float(e_next[i] @ e_reply[i]))
         for i, (r, ns, p) in enumerate(zip(rows, nexts, prompts))
     ]) if n else np.zeros((0, N_CTX))
-    full = np.concatenate([e_next, ctx, e_next * e_prompt * PAIR_SCALE, e_next * e_reply * PAIR_SCALE, e_rest], axis=1)
-    return select(full, feature_set)
+    return np.concatenate([e_next, ctx, e_next * e_prompt * PAIR_SCALE, e_next * e_reply * PAIR_SCALE, e_rest], axis=1)
 
 
 PAIR_SCALE = 8.0  # products of two unit vectors' entries are tiny; bring them to the scale of the rest

@@ -73,8 +73,9 @@ def train(assets: Path = ASSETS, *, encoder: lj.Encoder | None = None, feature_s
     encoder = encoder or lj.Encoder()
     train_rows, dev_rows, used = load_splits(assets)
     t0 = time.perf_counter()
-    X_train = lj.featurize(train_rows, encoder, "emb+ctx+pair+rest")
-    X_dev = lj.featurize(dev_rows, encoder, "emb+ctx+pair+rest")
+    rest = any("rest" in fs.split("+") for fs in feature_sets)  # encode the last block only if a set reads it
+    X_train = lj.featurize_full(train_rows, encoder, rest=rest)
+    X_dev = lj.featurize_full(dev_rows, encoder, rest=rest)
     embed_s = time.perf_counter() - t0
     y_train = [r["label"] for r in train_rows]
     y_dev = [r["label"] for r in dev_rows]

@@ -54,7 +54,7 @@ from typing import Callable, Protocol
 
 from openclaw_local.config import Settings
 from openclaw_local.paths import atomic_write_bytes
-from openclaw_local.learn import repair
+from openclaw_local.learn import repair, system_variants
 from openclaw_local.services import adapter_files
 from openclaw_local.services.preferences import PreferenceService, absorbed
 from openclaw_local.store import Store
@@ -240,6 +240,9 @@ class Learner:
         update_no = len(self.adapters.versions())
         rehearsed = self._rehearsal(update_no)  # a different draw each update
         items = self._with_preference_teachers(items)
+        # under other system messages too, so what is learned holds whatever prompt a client sends
+        items = system_variants.vary(items, s.system_variants, seed=update_no)
+        replayed = system_variants.vary(replayed, s.system_variants, seed=update_no + 100_003)
         distilled = self._distil_preferences(update_no, avoid={i.prompt_messages[-1]["content"] for i in rehearsed})
         retries = self.samples.gate_retries(train_ids)
         lap("prepare")

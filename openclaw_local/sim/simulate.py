@@ -49,7 +49,7 @@ from openclaw_local.paths import atomic_output, shown, write_output
 from openclaw_local.records import LearnerPhase
 from openclaw_local.sim.arms import memory_system_prompt, run_arms, sft_arm  # noqa: F401 — the arms' home
 from openclaw_local.sim.persona import Persona, SimulatedUser
-from openclaw_local.sim.scoring import SCORE_MAX_TOKENS, eval_point, persona_score  # noqa: F401 — re-exported
+from openclaw_local.sim.scoring import SCORE_MAX_TOKENS, eval_point, persona_score, scores_by_system_prompt  # noqa: F401 — re-exported
 
 PROMPTS_PER_CONVERSATION = 2
 # Why each: replies of ≤ 96 tokens keep an interaction ~1-2 s (the personas want short
@@ -105,6 +105,7 @@ class SimRun:
     complaints: list[str] = field(default_factory=list)
     corrections: list[tuple[str, str]] = field(default_factory=list)
     last_eval_version: int | None = None
+    by_system_prompt: dict[str, dict[str, float]] = field(default_factory=dict)  # "baseline"/"final" → name → score
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -137,12 +138,14 @@ def run_simulation(
     progress: Progress | None = _stderr_progress,
     prepare_home: Callable[[Path], None] | None = None,
     score_max_tokens: int = SCORE_MAX_TOKENS,
+    system_prompts: bool = False,
 ) -> dict[str, Any]:
     """Run one simulated-user session through the product loop; write report.json + curve.png in ``out_dir``.
 
     The simulated user's own interactions are answered within the run's ``max_tokens``
     (``SIM_SETTINGS``: 96, to keep a run short); every scored reply gets ``score_max_tokens``
-    (the product's default), the length a user sees."""
+    (the product's default), the length a user sees. ``system_prompts``: also score the base and
+    the final adapter under the other system messages of ``sim/system_prompts.py``."""
     from openclaw_local.services.runtime import Runtime
 
     run = prepare_run(persona, out_dir, interactions=interactions, seed=seed, overrides=overrides or {},
@@ -154,12 +157,17 @@ def run_simulation(
                 f"data dir {run.home}")
         base = run.eval_point(rt, 0)
         run.say(f"baseline score {base['score']:.2f} ({run.elapsed():.0f} s)")
+        if system_prompts:
+            run.by_system_prompt["baseline"] = scores_by_system_prompt(rt.engine, persona, run.evals, score_max_tokens)
         rt.start_background()
         run.last_eval_version = rt.learner.served_version
         interact(rt, run)
         waited_out = wait_for_last_update(rt, run, final_wait_s)
         run.eval_if_new_version(rt, interactions)
         loop_seconds = run.elapsed()
+        if system_prompts:  # the adapter served after the final wait, as the main final score
+            run.by_system_prompt["final"] = scores_by_system_prompt(rt.engine, persona, run.evals, score_max_tokens)
+            run.say(f"final score by system prompt: {run.by_system_prompt['final']}")
         product = what_the_product_did(rt, run)
         rt.stop_background()  # stop learning before the arms: they use the engine with other adapters
         arm_results = run_arms(rt, run, product["optimizer_steps"]) if arms else {}
@@ -311,6 +319,8 @@ def build_report(run: SimRun, product: dict[str, Any], arm_results: dict[str, An
         "wall_seconds": round(run.elapsed(), 1),
         "eval_replies": {"baseline": base["replies"], "final": final["replies"]},
     }
+    if run.by_system_prompt:  # the product's own prompt is "baseline" / "final" above
+        report["by_system_prompt"] = run.by_system_prompt
     if arm_results:
         report["beats_arms"] = all(final["score"] >= a["score"] for a in arm_results.values())
     return report
