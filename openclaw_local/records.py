@@ -325,6 +325,9 @@ class TrainItem:
     teacher_messages: list[dict[str, str]] | None = None
     message_id: int | None = None
     preference_ids: tuple[int, ...] = ()
+    # False: a token limit cut the reply, so it is trained with no end-of-turn marker after it
+    # (else the update would teach stopping where the text was merely cut off)
+    ended: bool = True
 
     @property
     def is_correction(self) -> bool:

@@ -141,7 +141,7 @@ def test_learner_gates_each_update(home, tiny_llama_gguf, shared_trainable_cache
     assert state["n_rehearsed"] == settings.rehearsal_items == 8
     answers = json.loads((learner._trainable.base_dir / "rehearsal_answers.json").read_text())
     (cached,) = answers.values()
-    assert len(cached) == 16 and all(isinstance(a, str) for a in cached)
+    assert len(cached) == 16 and all(isinstance(a["text"], str) and isinstance(a["ended"], bool) for a in cached)
     assert v2.sample_ids == [more[0]] and v2.gate["heldout_ids"] == [more[1]]
     # the feedback check also read what earlier updates trained on, newest first (v1's samples, if it was served)
     trained = sorted((i for i in ids if samples.get(i).status == "trained"), reverse=True)

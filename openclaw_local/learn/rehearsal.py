@@ -36,8 +36,9 @@ def load_prompts(path: Path | None = None) -> list[str]:
 
 @torch.no_grad()
 def base_answers(model: Any, tokenizer: Any, system_prompt: str, prompts: Sequence[str],
-                 max_new_tokens: int = ANSWER_TOKENS) -> list[str]:
-    """The base model's greedy answers (adapter off) to ``prompts``, as the chat would prompt it.
+                 max_new_tokens: int = ANSWER_TOKENS) -> list[dict[str, Any]]:
+    """The base model's greedy answers (adapter off) to ``prompts``, as the chat would prompt it:
+    ``{"text", "ended"}`` each, ``ended`` False where the token cap cut the answer.
 
     Generated in one left-padded batch (``reply_check.generate``): several times faster on a CPU
     than one prompt at a time, and this runs while the user waits for their second update."""
@@ -45,13 +46,18 @@ def base_answers(model: Any, tokenizer: Any, system_prompt: str, prompts: Sequen
 
     with model.disable_adapter():
         replies = generate(model, tokenizer, system_prompt, prompts, max_new_tokens)
-    return [r["text"] for r in replies]
+    return [{"text": r["text"], "ended": r["ended"]} for r in replies]
 
 
-def items(prompts: Sequence[str], answers: Sequence[str], system_prompt: str, k: int, seed: int) -> list[TrainItem]:
-    """``k`` rehearsal items (the base's answer as a known-good reply), a seeded draw per update."""
-    pairs = [(p, a) for p, a in zip(prompts, answers) if a]
+def items(prompts: Sequence[str], answers: Sequence[dict[str, Any]], system_prompt: str, k: int,
+          seed: int) -> list[TrainItem]:
+    """``k`` rehearsal items (the base's answer as a known-good reply), a seeded draw per update.
+
+    An answer the cap cut is imitated as far as it goes and no further: no end-of-turn marker
+    after it (``TrainItem.ended``). With one, rehearsal would teach the model to stop mid-sentence
+    after ``ANSWER_TOKENS`` tokens, where the base model went on."""
+    pairs = [(p, a) for p, a in zip(prompts, answers) if a["text"]]
     chosen = random.Random(seed).sample(pairs, min(k, len(pairs)))
     return [TrainItem(prompt_messages=[{"role": "system", "content": system_prompt}, {"role": "user", "content": prompt}],
-                      reply=answer, reward=1, kind=CORRECTION)
+                      reply=answer["text"], reward=1, kind=CORRECTION, ended=bool(answer["ended"]))
             for prompt, answer in chosen]

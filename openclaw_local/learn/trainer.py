@@ -209,7 +209,7 @@ def encode_item(tokenizer: Any, item: TrainItem, max_seq_len: int = 1024) -> Enc
     prompt, with the hint appended; None when the item has neither)."""
     end_of_turn = _end_of_turn(tokenizer)
     end_ids = _ids(tokenizer, end_of_turn)
-    reply_ids = _ids(tokenizer, strip_thinking(item.reply) + end_of_turn)
+    reply_ids = _ids(tokenizer, strip_thinking(item.reply) + (end_of_turn if item.ended else ""))
     reply_ids = reply_ids[: max(1, max_seq_len - 1)]
     end_tokens = len(end_ids) if end_ids and reply_ids[-len(end_ids):] == end_ids else 0
     room = max(1, max_seq_len - len(reply_ids))  # keep at least one prompt token (the one predicting y_1)

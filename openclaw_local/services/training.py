@@ -429,17 +429,17 @@ class Learner:
 
         t = self._trainable
         key = hashlib.sha256(json.dumps([t.base_dir.name, self.settings.system_prompt, rehearsal.load_prompts(),
-                                         rehearsal.ANSWER_TOKENS]).encode()).hexdigest()[:16]
+                                         rehearsal.ANSWER_TOKENS, "text+ended"]).encode()).hexdigest()[:16]
         return key, [t.base_dir / "rehearsal_answers.json", self.home / ADAPTERS_DIR / "base_rehearsal.json"]
 
-    def _rehearsal_answers(self) -> list[str] | None:
+    def _rehearsal_answers(self) -> list[dict] | None:
         key, caches = self._rehearsal_key()
         for cache in caches:
             try:
                 answers = json.loads(cache.read_text()).get(key)
             except (OSError, ValueError, AttributeError):
                 answers = None
-            if answers:
+            if answers and all(isinstance(a, dict) for a in answers):
                 return answers
         return None
 
