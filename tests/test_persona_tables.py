@@ -164,3 +164,17 @@ def test_cli_errors_are_one_line_with_exit_code_2(runs, tmp_path, capsys):
     assert main(["bench", "chat", "--from-reports", str(runs)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and all(line.startswith("error: ") for line in err)
+
+
+def test_the_worst_other_system_prompt_is_tabled_when_every_run_measured_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    root = tmp_path / "reports"
+    for seed, worst in enumerate([0.5, 0.7]):
+        r = _report(seed=seed, final=0.8)
+        r["by_system_prompt"] = {"baseline": {"none": 0.1, "edited": 0.2},
+                                 "final": {"none": worst, "edited": 0.8, "client-chat": 0.9}}
+        _put(root, f"p-s{seed}", r)
+    _put(root, "q-s0", _report(persona="q"))  # measured under the product's prompt only
+    rows = {r["persona"]: r for r in group_rows(load_reports([root]))}
+    assert rows["p"]["final, worst other system prompt"] == f"0.600 ± {statistics.stdev([0.5, 0.7]):.3f} (0.500–0.700)"
+    assert rows["q"]["final, worst other system prompt"] == "—"

@@ -41,7 +41,7 @@ def test_short_simulation_learns_through_the_product_loop(tmp_path, shared_train
         overrides={"learn_min_samples": 2, "max_tokens": 24, "rehearsal_items": 0, "repair_steps": 0,
                    "learner_priority": "normal"},
         final_wait_s=450,
-        progress=lines.append, prepare_home=shared_trainable_cache, score_max_tokens=24,
+        progress=lines.append, prepare_home=shared_trainable_cache, score_max_tokens=24, system_prompts=True,
     )
     on_disk = json.loads((out / "report.json").read_text())
     assert on_disk["persona"] == report["persona"] == "zebra-fan"
@@ -55,6 +55,12 @@ def test_short_simulation_learns_through_the_product_loop(tmp_path, shared_train
     assert all(set(v) == {"before", "after"} for v in report["per_rule"].values())
     assert report["curve"][0]["interactions"] == 0 and report["curve"][0]["version"] is None
     assert 0.0 <= report["baseline"] <= 1.0 and 0.0 <= report["final"] <= 1.0
+    # re-scored under the other system messages (sim/system_prompts.py), before learning and at the end
+    from openclaw_local.sim.system_prompts import MEASURE_SYSTEM_PROMPTS
+
+    for when in ("baseline", "final"):
+        scores = on_disk["by_system_prompt"][when]
+        assert set(scores) == set(MEASURE_SYSTEM_PROMPTS) and all(0.0 <= v <= 1.0 for v in scores.values())
     # at least one update was published and served (the score was measured with it in the engine)
     assert report["updates_served"] >= 1 and report["served_versions"]
     assert report["final_version"] in report["served_versions"] and report["optimizer_steps"] >= 1
