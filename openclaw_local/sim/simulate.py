@@ -289,7 +289,7 @@ def build_report(run: SimRun, product: dict[str, Any], arm_results: dict[str, An
         "home": str(run.home.relative_to(run.out_dir)),  # the run's data dir, relative to the report's own folder
         "settings": {k: v for k, v in asdict(settings).items() if k in SIM_SETTINGS or k in run.overrides
                      or k in ("learning_rate", "learn_passes", "lora_rank", "lora_alpha", "w_rl", "w_opd", "w_sft",
-                              "w_general", "replay_corrections")},
+                              "w_general", "replay_corrections", "system_variants")},
         "interactions": len(run.prompts),
         "eval_prompts": len(run.evals),
         "score_max_tokens": run.score_max_tokens,
