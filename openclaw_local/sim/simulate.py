@@ -49,7 +49,8 @@ from openclaw_local.paths import atomic_output, shown, write_output
 from openclaw_local.records import LearnerPhase
 from openclaw_local.sim.arms import memory_system_prompt, run_arms, sft_arm  # noqa: F401 — the arms' home
 from openclaw_local.sim.persona import Persona, SimulatedUser
-from openclaw_local.sim.scoring import SCORE_MAX_TOKENS, eval_point, persona_score, scores_by_system_prompt  # noqa: F401 — re-exported
+from openclaw_local.sim.scoring import SCORE_MAX_TOKENS, eval_point, persona_score  # noqa: F401 — re-exported
+from openclaw_local.sim.scoring import scores_by_system_prompt
 
 PROMPTS_PER_CONVERSATION = 2
 # Why each: replies of ≤ 96 tokens keep an interaction ~1-2 s (the personas want short
