@@ -3,9 +3,11 @@
 An update trained only under the product's system prompt ties what it learned to that text:
 re-scored with no system message, a lowercase rule learned in a persona run fell from 0.75 to
 0.17. Yet endpoint clients send their own system message, users edit theirs, and an exported
-adapter runs in tools that send none. So a share of the items from the user's conversations is
-trained with its system message swapped for one drawn from ``TRAINING_SYSTEM_PROMPTS`` (or
-removed), a fresh draw each update.
+adapter runs in tools that send none. So a share (``Settings.system_variants``) of the items
+from the user's conversations can be trained with its system message swapped for one drawn from
+``TRAINING_SYSTEM_PROMPTS`` (or removed), a fresh draw each update. Off by default: on the
+development persona it was measured on, the adapter held under other prompts without it, and
+half the items under variants did no better (docs/METHOD.md, "Under other system messages").
 
 What stays: the reply and its reward (the reply is what was judged, not the context), and the
 teacher's context. An item with a hint or standing preferences keeps its own original context,

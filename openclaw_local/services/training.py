@@ -240,7 +240,7 @@ class Learner:
         update_no = len(self.adapters.versions())
         rehearsed = self._rehearsal(update_no)  # a different draw each update
         items = self._with_preference_teachers(items)
-        # under other system messages too, so what is learned holds whatever prompt a client sends
+        # a share under other system messages (system_variants; 0 by default: docs/METHOD.md)
         items = system_variants.vary(items, s.system_variants, seed=update_no)
         replayed = system_variants.vary(replayed, s.system_variants, seed=update_no + 100_003)
         distilled = self._distil_preferences(update_no, avoid={i.prompt_messages[-1]["content"] for i in rehearsed})
