@@ -9,7 +9,7 @@ from pathlib import Path
 import openclaw_local
 
 ROOT = Path(openclaw_local.__file__).parent
-STORE_PRIVATE = {"_query", "_tx", "_write_tx", "conn", "db"}  # the store's connection and its private helpers
+STORE_PRIVATE = {"_query", "_tx", "conn", "db"}  # the store's connection and its private helpers
 SQL = re.compile(r"\b(select\b.+\bfrom|insert\s+(or\s+\w+\s+)?into|update\s+\w+\s+set|delete\s+from|"
                  r"create\s+(table|index|trigger)|drop\s+table|alter\s+table|pragma\s+\w+)\b",
                  re.IGNORECASE | re.DOTALL)

@@ -1,6 +1,7 @@
 import os
 import sqlite3
 import stat
+import threading
 
 import pytest
 
@@ -100,7 +101,8 @@ def test_instance_lock_refuses_a_second_app(home):
     InstanceLock(home).acquire().release()
 
 
-def test_database_locked_by_another_process(home):
+def test_database_locked_by_another_process(home, monkeypatch):
+    monkeypatch.setattr("openclaw_local.store.db.BUSY_TIMEOUT_S", 0.2)  # the product waits longer
     Store.open(home).close()
     holder = sqlite3.connect(home / DB_FILE)
     holder.execute("begin exclusive")
@@ -111,6 +113,45 @@ def test_database_locked_by_another_process(home):
     finally:
         holder.rollback()
         holder.close()
+
+
+def test_a_write_that_reads_first_waits_for_another_process_instead_of_failing(home):
+    """The chat reads then writes (``Table.update`` reads the row) while the learner commits: a
+    deferred transaction's stale snapshot would fail at once with "database is locked"."""
+    chat, learner = Store.open(home), Store.open(home)
+    cid = chat.create_conversation().id
+    stored = threading.Event()
+
+    def learner_writes():
+        learner.add_message(cid, "user", "from the learner's process")
+        stored.set()
+
+    other = threading.Thread(target=learner_writes)
+    with chat._tx() as db:
+        db.execute("select count(*) from messages").fetchall()  # the snapshot is taken here
+        other.start()
+        # the other write waits for this transaction's lock: it cannot have landed meanwhile
+        assert not stored.wait(0.3)
+        db.execute("update conversations set title = 'renamed' where id = ?", [cid])
+    other.join(timeout=30)
+    assert stored.is_set()
+    assert chat.get_conversation(cid).title == "renamed"
+    assert [m.content for m in chat.messages(cid)] == ["from the learner's process"]
+    chat.close(), learner.close()
+
+
+def test_nested_transactions_are_savepoints(home):
+    store = Store.open(home)
+    cid = store.create_conversation().id
+    with store._tx():
+        with pytest.raises(RuntimeError):
+            with store._tx() as db:
+                db.execute("update conversations set title = 'inner' where id = ?", [cid])
+                raise RuntimeError("inner fails")
+        store.add_message(cid, "user", "outer keeps going")
+    assert store.get_conversation(cid).title != "inner"
+    assert [m.content for m in store.messages(cid)] == ["outer keeps going"]
+    store.close()
 
 
 def test_unwritable_data_dir(tmp_path):

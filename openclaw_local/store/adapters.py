@@ -113,7 +113,7 @@ class AdapterStore:
 
     def add_to_gate(self, version_id: int, key: str, value: Any) -> bool:
         """Add one entry to a version's recorded gate results (measured after it was served); False if gone."""
-        with self.store._write_tx() as db:
+        with self.store._tx() as db:
             rows = list(db.query("select gate from adapter_versions where id = ?", [version_id]))
             if not rows:
                 return False
@@ -143,7 +143,7 @@ class AdapterStore:
         ``taken(id)`` says whether something already occupies that id outside the
         database (a leftover directory): such ids are skipped, never reused.
         """
-        with self.store._write_tx() as db:
+        with self.store._tx() as db:
             n = next(iter(db.query(
                 "select max(coalesce((select max(id) from adapter_versions), 0), "
                 "coalesce((select max(id) from adapter_reservations), 0)) + 1 as n")))["n"]
@@ -158,7 +158,7 @@ class AdapterStore:
 
         Only while ``pid`` (the writer the caller saw) still holds it open.
         """
-        with self.store._write_tx() as db:
+        with self.store._tx() as db:
             sql = "update adapter_reservations set status = 'abandoned' where id = ? and status = 'writing'"
             params: list[Any] = [version_id]
             if pid is not None:
@@ -173,7 +173,7 @@ class AdapterStore:
 
     def ownership(self) -> tuple[dict[int, str], set[int], int]:
         """(version id -> path, ids being written, highest id reserved), read in one transaction."""
-        with self.store._write_tx() as db:
+        with self.store._tx() as db:
             rows = {r["id"]: r["path"] for r in db.query("select id, path from adapter_versions")}
             writing = {r["id"] for r in db.query("select id from adapter_reservations where status = 'writing'")}
             top = next(iter(db.query("select coalesce(max(id), 0) as n from adapter_reservations")))["n"]
@@ -194,7 +194,7 @@ class AdapterStore:
         """
         ts = now()
         status = status or ("active" if activate else "candidate")
-        with self.store._write_tx() as db:
+        with self.store._tx() as db:
             held = list(db.query("select status from adapter_reservations where id = ?", [version_id]))
             if not held or held[0]["status"] != "writing":
                 raise ConcurrentChange(
@@ -221,7 +221,7 @@ class AdapterStore:
         """Record gate results, in one transaction under the write lock: a passing candidate becomes
         active and its samples trained; a failing one rejected, its samples back in the pool (see
         ``_return_to_pool``). A version deleted while it was gated raises :class:`ConcurrentChange`."""
-        with self.store._write_tx() as db:
+        with self.store._tx() as db:
             rows = list(db.query("select * from adapter_versions where id = ?", [version_id]))
             if not rows:
                 raise ConcurrentChange(f"adapter version {version_id} was deleted by another process while it was gated")
@@ -253,7 +253,7 @@ class AdapterStore:
         verified), its status is not in ``refuse``, and the active version is still
         ``expect_active`` (an id, or None for the base model).
         """
-        with self.store._write_tx() as db:
+        with self.store._tx() as db:
             if expect_active is not _ANY:
                 cur = list(db.query("select id from adapter_versions where status = 'active' order by id desc limit 1"))
                 cur_id = cur[0]["id"] if cur else None
@@ -287,7 +287,7 @@ class AdapterStore:
     def delete(self, version_id: int) -> AdapterVersion:
         """Remove the row of a version that is not active, and return it (the caller removes
         the files afterwards; an orphan dir is harmless). Checked under the write lock."""
-        with self.store._write_tx() as db:
+        with self.store._tx() as db:
             rows = list(db.query("select * from adapter_versions where id = ?", [version_id]))
             if not rows:
                 raise ConcurrentChange(f"adapter version {version_id} was deleted by another process")
@@ -373,7 +373,7 @@ class AdapterStore:
         # polled every second by the learner: only take the write lock when something waits
         if not self.store._query("select 1 from learn_requests where taken_at is null limit 1"):
             return None
-        with self.store._write_tx() as db:
+        with self.store._tx() as db:
             rows = list(db.query("select id from learn_requests where taken_at is null order by id limit 1"))
             if not rows:
                 return None
@@ -397,7 +397,7 @@ class AdapterStore:
 
         For replaying a finished run's batches on a copy of its data dir (``sim/replay.py``); files are left alone.
         """
-        with self.store._write_tx() as db:
+        with self.store._tx() as db:
             batches = [json.loads(r["sample_ids"]) for r in db.query("select sample_ids from adapter_versions order by id")]
             db.execute("update samples set status = 'judged', trained_version = null where status = 'trained'")
             db.execute("delete from adapter_versions")
@@ -405,15 +405,15 @@ class AdapterStore:
 
     def cancel_request(self, request_id: int) -> bool:
         """Remove a request nobody took (True), or leave one a learner already took (False)."""
-        with self.store._write_tx() as db:
+        with self.store._tx() as db:
             return db.execute("delete from learn_requests where id = ? and taken_at is null", [request_id]).rowcount > 0
 
     def drop_request(self, request_id: int) -> None:
         """Remove an unfinished request whose learner is gone (nobody will ever answer it)."""
-        with self.store._write_tx() as db:
+        with self.store._tx() as db:
             db.execute("delete from learn_requests where id = ? and done_at is null", [request_id])
 
     def drop_untaken_requests(self) -> int:
         """Remove every request nobody took: called where no learner can be running (we hold the lock)."""
-        with self.store._write_tx() as db:
+        with self.store._tx() as db:
             return db.execute("delete from learn_requests where taken_at is null").rowcount

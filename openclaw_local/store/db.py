@@ -29,6 +29,10 @@ DB_FILE = "openclaw.db"
 LOCK_FILE = "openclaw.lock"
 SCHEMA_VERSION = len(migrations._migrations)
 TITLE_CHARS = 60
+# How long a write waits for another process's write lock before "locked by another process". The
+# learner writes in the idle scheduling class: on a machine whose cores are all busy it can be
+# descheduled for seconds while it holds the lock, and the chat must wait that out, not fail.
+BUSY_TIMEOUT_S = 15.0
 
 
 def now() -> str:
@@ -124,7 +128,7 @@ class Store:
         except OSError as exc:
             raise DataDirError(f"cannot create {path} ({exc.strerror})", "set OPENCLAW_HOME to a writable directory") from None
         try:
-            conn = sqlite3.connect(path, timeout=5.0, check_same_thread=False, isolation_level=None)
+            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, check_same_thread=False, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -159,7 +163,7 @@ class Store:
         conn = None
         try:
             for exclusive in (False, True):
-                conn = sqlite3.connect(uri if exclusive else f"{uri}?mode=ro", uri=True, timeout=5.0,
+                conn = sqlite3.connect(uri if exclusive else f"{uri}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S,
                                        check_same_thread=False, isolation_level=None)
                 try:
                     if exclusive:
@@ -247,32 +251,34 @@ class Store:
 
     @contextmanager
     def _tx(self) -> Iterator[Database]:
-        with self._lock:
-            try:
-                with self.db.atomic():
-                    yield self.db
-            except sqlite3.Error as exc:
-                raise _translate(exc, self.path) from None
+        """A write transaction that takes SQLite's write lock at BEGIN (``BEGIN IMMEDIATE``).
 
-    @contextmanager
-    def _write_tx(self) -> Iterator[Database]:
-        """A transaction that takes SQLite's write lock at BEGIN (``BEGIN IMMEDIATE``).
-
-        Use it where a transaction reads and then writes on what it read (reserve the
-        next id, activate a version only if it still exists): a plain deferred one can
-        fail outright with "database is locked" when two processes upgrade at once,
-        while this one waits its turn (the busy timeout) and sees the latest state.
+        Every transaction here writes, and most read first (``Table.update`` itself reads the row).
+        A plain deferred one that reads and then writes fails at once with "database is locked",
+        busy timeout or not, whenever another process committed in between (in WAL mode its
+        snapshot is stale and cannot be upgraded): the chat storing a message while the learner
+        stores a verdict. Taking the lock first makes it wait its turn (the busy timeout) and
+        see the latest state. Nested inside another one, it is a savepoint of the outer.
         """
         with self._lock:
+            if self.conn.in_transaction:
+                try:
+                    with self.db.atomic():  # a savepoint: the outer transaction holds the lock
+                        yield self.db
+                except sqlite3.Error as exc:
+                    raise _translate(exc, self.path) from None
+                return
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise _translate(exc, self.path) from None
             try:
                 yield self.db
-            except BaseException:
+            except BaseException as exc:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise _translate(exc, self.path) from None
                 raise
             try:
                 self.conn.execute("COMMIT")

@@ -71,7 +71,7 @@ class PreferenceStore:
             source_text: str | None = None, needs_confirmation: bool = False, times_seen: int = 1) -> Preference:
         _check_status(status)
         ts = now()
-        with self.store._write_tx() as db:  # noqa: SLF001
+        with self.store._tx() as db:  # noqa: SLF001
             table = db["preferences"]
             table.insert({"text": _bounded(text, MAX_TEXT), "status": status, "origin": origin[:60],
                           "source_message_id": source_message_id, "source_text": _bounded(source_text, MAX_SOURCE),
@@ -92,14 +92,14 @@ class PreferenceStore:
             fields["text"] = _bounded(fields["text"], MAX_TEXT)
         if "needs_confirmation" in fields:
             fields["needs_confirmation"] = int(bool(fields["needs_confirmation"]))
-        with self.store._write_tx() as db:  # noqa: SLF001
+        with self.store._tx() as db:  # noqa: SLF001
             if not list(db.query("select id from preferences where id = ?", [pref_id])):
                 return None
             db["preferences"].update(pref_id, {**fields, "updated_at": now()})
         return self.get(pref_id)
 
     def delete(self, pref_id: int) -> bool:
-        with self.store._write_tx() as db:  # noqa: SLF001
+        with self.store._tx() as db:  # noqa: SLF001
             return db.execute("delete from preferences where id = ?", [pref_id]).rowcount > 0
 
     def observe(self, text: str, same: Callable[[str], bool], *, new_status: str, promoted_status: str,
@@ -115,7 +115,7 @@ class PreferenceStore:
         _check_status(new_status)
         _check_status(promoted_status)
         ts = now()
-        with self.store._write_tx() as db:  # noqa: SLF001
+        with self.store._tx() as db:  # noqa: SLF001
             rows = [Preference.from_row(r) for r in db.query("select * from preferences order by created_at, id")]
             match = next((p for p in rows if same(p.text)), None)
             if match is not None:
