@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from contextlib import closing
+from types import SimpleNamespace
 
 import pytest
 
@@ -84,6 +85,34 @@ def test_short_simulation_learns_through_the_product_loop(tmp_path, shared_train
     assert sum(m.correction is not None for m in messages) == report["reactions"]["correct"]
     assert set(report["served_versions"]) <= versions
     assert any(line.startswith("[4/4]") for line in lines) and lines[-1].startswith("zebra-fan: baseline")
+    # where the time went: the parts add up to the wall time, and the learner's phases are its updates'
+    parts = on_disk["seconds"]
+    assert {"start", "replies", "scoring", "waiting for the learner", "arms", "other"} <= set(parts)
+    assert sum(parts.values()) == pytest.approx(on_disk["wall_seconds"], abs=1.0)
+    assert on_disk["learner_seconds"]["train"] > 0 and on_disk["learner_seconds"]["gate"] > 0
+
+
+def test_checkpoints_score_only_every_nth_interaction_and_always_at_the_end(tmp_path, monkeypatch):
+    import openclaw_local.sim.simulate as simulate
+
+    scored = []
+    monkeypatch.setattr(simulate, "eval_point", lambda rt, *a: scored.append(a[-2]) or
+                        {"interactions": a[-2], "version": rt.learner.served_version, "score": 0.5})
+    rt = SimpleNamespace(learner=SimpleNamespace(served_version=None))
+    run = simulate.SimRun(persona=None, out_dir=tmp_path, home=tmp_path, settings=SimpleNamespace(system_prompt=""),
+                          overrides={}, seed=0, pace="learner", evals=[], user=None, prompts=[], score_max_tokens=8,
+                          say=lambda line: None, score_every=4)
+    run.eval_point(rt, 0)
+    for i, version in enumerate([1, 1, 2, 2, 2, 2, 3], 1):  # the adapter served after each interaction
+        rt.learner.served_version = version
+        run.eval_if_new_version(rt, i)
+    assert scored == [0, 4]  # 1-3 and 5-7 are not checkpoints; at 4 the served v2 is new
+    run.eval_if_new_version(rt, 7, final=True)
+    assert scored == [0, 4, 7] and run.seconds["scoring"] >= 0
+    run.score_every = 0  # every newly served adapter
+    rt.learner.served_version = 4
+    run.eval_if_new_version(rt, 8)
+    assert scored[-1] == 8
 
 
 def test_simulate_passes_any_setting_through_and_refuses_bad_ones_in_one_line(tmp_path, monkeypatch, capsys):
@@ -95,8 +124,9 @@ def test_simulate_passes_any_setting_through_and_refuses_bad_ones_in_one_line(tm
     monkeypatch.setattr(simulate, "run_simulation",
                         lambda persona, out, **kw: seen.update(kw) or {"home": out})
     assert main(["simulate", "--persona", "student", "--out", str(tmp_path / "a"), "--setting", "w_opd=0",
-                 "--setting", "learn-passes=1", "--score-max-tokens", "64"]) == 0
+                 "--setting", "learn-passes=1", "--score-max-tokens", "64", "--score-every", "8"]) == 0
     assert seen["overrides"] == {"w_opd": 0.0, "learn_passes": 1} and seen["score_max_tokens"] == 64
+    assert seen["score_every"] == 8
     monkeypatch.setattr(simulate, "run_simulation", real_run)  # refuses a scoring length the context cannot hold
     assert main(["simulate", "--persona", "student", "--out", str(tmp_path / "c"), "--score-max-tokens", "5000"]) == 2
     assert "more than half the run's context" in capsys.readouterr().err and not (tmp_path / "c").exists()

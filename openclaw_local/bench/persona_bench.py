@@ -86,9 +86,10 @@ def persona_files(which: str = "dev") -> list[Path]:
 
 def run(*, full: bool = False, out_root: Path | None = None, seed: int = 0, overrides: dict[str, Any] | None = None,
         personas: list[Path] | None = None, seeds: int = 1, words_only: bool = False,
-        system_prompts: bool = False) -> BenchResult:
+        system_prompts: bool = False, score_every: int | None = None) -> BenchResult:
     """Simulate each persona with seeds ``seed … seed + seeds − 1``; ``words_only``: a user who only complains;
-    ``system_prompts``: also score under other system messages (``simulate --system-prompts``)."""
+    ``system_prompts``: also score under other system messages (``simulate --system-prompts``); ``score_every``:
+    ``simulate --score-every`` (None: its default)."""
     from openclaw_local.sim.persona import load_persona
     from openclaw_local.sim.simulate import run_simulation
 
@@ -105,5 +106,6 @@ def run(*, full: bool = False, out_root: Path | None = None, seed: int = 0, over
             reports.append(run_simulation(persona, run_dir, interactions=interactions, seed=s,
                                           eval_prompts=n_eval, arms=full, overrides=overrides,
                                           final_wait_s=600 if full else 300, pace="learner",
-                                          system_prompts=system_prompts))
+                                          system_prompts=system_prompts,
+                                          **({} if score_every is None else {"score_every": score_every})))
     return summarize(reports, full=full, seed=seed, out_root=out_root)

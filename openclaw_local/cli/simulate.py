@@ -29,6 +29,9 @@ def register(sub) -> None:
     p.add_argument("--system-prompts", action="store_true",
                    help="also score the base and the final adapter under other system messages (none, an edited "
                         "one, two clients'): does what was learned hold outside the product's prompt?")
+    p.add_argument("--score-every", type=int, default=0, metavar="N",
+                   help="score the eval prompts at every N-th interaction when a new adapter is served since the last "
+                        "score (and at the end); 0 (default): after every newly served adapter")
     p.add_argument("--pace", choices=["none", "learner"], default="learner",
                    help="learner (default): like a person, the user waits while an update is due or running; "
                         "none: fire prompts back to back")
@@ -55,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--eval-prompts must be at least 1")
     if args.score_max_tokens is not None and args.score_max_tokens < 1:
         raise UsageError("--score-max-tokens must be at least 1")
+    if args.score_every < 0:
+        raise UsageError("--score-every must be 0 (after every served adapter) or more")
     out = Path(args.out).expanduser() if args.out else Path(f"simulate-{persona.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     check_output_path(out, "--out", directory=True)  # before the run: a typo in --out never costs a whole run
     if out.exists() and not out.is_dir():
@@ -78,6 +83,6 @@ def run(args: argparse.Namespace) -> int:
     report = run_simulation(persona, out, interactions=args.interactions, seed=args.seed, overrides=overrides,
                             eval_prompts=args.eval_prompts, final_wait_s=args.final_wait, arms=not args.no_arms,
                             pace=args.pace, score_max_tokens=args.score_max_tokens or SCORE_MAX_TOKENS,
-                            system_prompts=args.system_prompts)
+                            system_prompts=args.system_prompts, score_every=args.score_every)
     print(f"report: {shown(out / 'report.json')}  curve: {shown(out / 'curve.png')}  data dir: {shown(out / report['home'])}")
     return 0

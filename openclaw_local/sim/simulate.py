@@ -18,7 +18,13 @@ user turn (the model answers it), followed by the next prompt as a separate turn
 Persona score: greedy decoding (temperature 0), one fresh ``[system, user]``
 context per eval prompt — the context a new conversation gives — on the chat's
 engine with whatever adapter is served at that moment. Measured before any
-learning and whenever a newly published adapter has been swapped in.
+learning, at the end, and in between either whenever a newly published adapter has been swapped in
+(``score_every`` 0) or only at every ``score_every``-th interaction when the served adapter changed
+since the last point (fixed checkpoints: scoring is most of a run's time otherwise).
+
+Where the time went is in the report (``seconds``): the simulated user's replies, scoring,
+waiting for the learner (paced runs wait while an update is due or running), the arms, and the
+learner's own phases summed over its updates (``learner_seconds``, from each update's timings).
 
 Comparison arms, on the same interactions and eval prompts, after the loop:
 
@@ -39,9 +45,10 @@ import json
 import sys
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from openclaw_local.config import Settings, load_settings
 from openclaw_local.errors import UsageError
@@ -107,19 +114,34 @@ class SimRun:
     corrections: list[tuple[str, str]] = field(default_factory=list)
     last_eval_version: int | None = None
     by_system_prompt: dict[str, dict[str, float]] = field(default_factory=dict)  # "baseline"/"final" → name → score
+    score_every: int = 0  # 0: score each newly served adapter; N: only at every N-th interaction (and at the end)
+    seconds: Counter = field(default_factory=Counter)  # where the run's time went, by part (see ``timed``)
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
+    @contextmanager
+    def timed(self, part: str) -> Iterator[None]:
+        """Add the time the block takes to ``seconds[part]``."""
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            self.seconds[part] += time.monotonic() - start
+
     def eval_point(self, rt, interactions: int) -> dict[str, Any]:
         """Score the eval prompts with whatever is served now; the point joins the curve."""
-        point = eval_point(rt, self.persona, self.evals, self.settings.system_prompt, self.score_max_tokens,
-                            interactions, self.started)
+        with self.timed("scoring"):
+            point = eval_point(rt, self.persona, self.evals, self.settings.system_prompt, self.score_max_tokens,
+                                interactions, self.started)
         self.curve.append(point)
         self.last_eval_version = point["version"]
         return point
 
-    def eval_if_new_version(self, rt, interactions: int) -> None:
+    def eval_if_new_version(self, rt, interactions: int, *, final: bool = False) -> None:
+        """Score when the served adapter changed since the last point, at a checkpoint (or at the end)."""
+        if self.score_every and not final and interactions % self.score_every:
+            return
         if rt.learner.served_version != self.last_eval_version:
             point = self.eval_point(rt, interactions)
             self.say(f"  adapter v{point['version']} served: score {point['score']:.2f}")
@@ -140,38 +162,51 @@ def run_simulation(
     prepare_home: Callable[[Path], None] | None = None,
     score_max_tokens: int = SCORE_MAX_TOKENS,
     system_prompts: bool = False,
+    score_every: int = 0,
 ) -> dict[str, Any]:
     """Run one simulated-user session through the product loop; write report.json + curve.png in ``out_dir``.
 
     The simulated user's own interactions are answered within the run's ``max_tokens``
     (``SIM_SETTINGS``: 96, to keep a run short); every scored reply gets ``score_max_tokens``
     (the product's default), the length a user sees. ``system_prompts``: also score the base and
-    the final adapter under the other system messages of ``sim/system_prompts.py``."""
+    the final adapter under the other system messages of ``sim/system_prompts.py``. ``score_every``: see
+    the module docstring (0: after every newly served adapter)."""
     from openclaw_local.services.runtime import Runtime
 
+    if score_every < 0:  # before prepare_run makes the run's directory
+        raise UsageError("--score-every must be 0 (after every served adapter) or more")
     run = prepare_run(persona, out_dir, interactions=interactions, seed=seed, overrides=overrides or {},
                       eval_prompts=eval_prompts, pace=pace, say=progress or (lambda line: None),
                       prepare_home=prepare_home, score_max_tokens=score_max_tokens)
-    rt = Runtime.open(run.home, run.settings)
+    run.score_every = score_every
+    with run.timed("start"):
+        rt = Runtime.open(run.home, run.settings)
     try:
         run.say(f"simulate {persona.name}: {interactions} interactions, {len(run.evals)} eval prompts, "
                 f"data dir {run.home}")
         base = run.eval_point(rt, 0)
         run.say(f"baseline score {base['score']:.2f} ({run.elapsed():.0f} s)")
         if system_prompts:
-            run.by_system_prompt["baseline"] = scores_by_system_prompt(rt.engine, persona, run.evals, score_max_tokens)
-        rt.start_background()
+            with run.timed("scoring under other system prompts"):
+                run.by_system_prompt["baseline"] = scores_by_system_prompt(rt.engine, persona, run.evals,
+                                                                           score_max_tokens)
+        with run.timed("start"):
+            rt.start_background()
         run.last_eval_version = rt.learner.served_version
         interact(rt, run)
-        waited_out = wait_for_last_update(rt, run, final_wait_s)
-        run.eval_if_new_version(rt, interactions)
+        with run.timed("waiting for the learner"):
+            waited_out = wait_for_last_update(rt, run, final_wait_s)
+        run.eval_if_new_version(rt, interactions, final=True)
         loop_seconds = run.elapsed()
         if system_prompts:  # the adapter served after the final wait, as the main final score
-            run.by_system_prompt["final"] = scores_by_system_prompt(rt.engine, persona, run.evals, score_max_tokens)
+            with run.timed("scoring under other system prompts"):
+                run.by_system_prompt["final"] = scores_by_system_prompt(rt.engine, persona, run.evals,
+                                                                        score_max_tokens)
             run.say(f"final score by system prompt: {run.by_system_prompt['final']}")
         product = what_the_product_did(rt, run)
         rt.stop_background()  # stop learning before the arms: they use the engine with other adapters
-        arm_results = run_arms(rt, run, product["optimizer_steps"]) if arms else {}
+        with run.timed("arms"):
+            arm_results = run_arms(rt, run, product["optimizer_steps"]) if arms else {}
     finally:
         rt.close()
     report = build_report(run, product, arm_results, waited_out=waited_out, loop_seconds=loop_seconds)
@@ -216,24 +251,26 @@ def interact(rt, run: SimRun) -> None:
     conv, in_conv = None, 0
     for i, prompt in enumerate(run.prompts, 1):
         if run.pace == "learner":
-            _wait_for_learner(rt, run.settings.learn_min_samples, run.say, run.started)
+            with run.timed("waiting for the learner"):
+                _wait_for_learner(rt, run.settings.learn_min_samples, run.say, run.started)
             run.eval_if_new_version(rt, i - 1)
-        if conv is None or in_conv >= PROMPTS_PER_CONVERSATION:
-            conv, in_conv = rt.chat.new_conversation(), 0
-        reply = rt.chat.send(conv.id, prompt, sink)
-        in_conv += 1
-        r = run.user.react(reply.content)
-        run.truth[reply.id] = r.true_reward
-        run.reactions[r.kind] += 1
-        if r.kind == "correct":
-            rt.chat.correct(reply.id, r.text)
-            run.corrections.append((prompt, r.text))
-        elif r.kind == "rate":
-            rt.chat.rate(reply.id, -1)
-        elif r.kind in ("complain", "praise", "neutral"):
-            if r.kind == "complain":
-                run.complaints.append(r.text)
-            rt.chat.send(conv.id, r.text, sink)
+        with run.timed("replies"):
+            if conv is None or in_conv >= PROMPTS_PER_CONVERSATION:
+                conv, in_conv = rt.chat.new_conversation(), 0
+            reply = rt.chat.send(conv.id, prompt, sink)
+            in_conv += 1
+            r = run.user.react(reply.content)
+            run.truth[reply.id] = r.true_reward
+            run.reactions[r.kind] += 1
+            if r.kind == "correct":
+                rt.chat.correct(reply.id, r.text)
+                run.corrections.append((prompt, r.text))
+            elif r.kind == "rate":
+                rt.chat.rate(reply.id, -1)
+            elif r.kind in ("complain", "praise", "neutral"):
+                if r.kind == "complain":
+                    run.complaints.append(r.text)
+                rt.chat.send(conv.id, r.text, sink)
         st = rt.status()
         run.say(f"[{i}/{len(run.prompts)}] {r.kind:8s} score {r.score:.2f} · adapter {st.adapter} · "
                 f"learner {st.learner} {st.step or ''} · judging {st.replies_to_judge} · "
@@ -266,14 +303,16 @@ def wait_for_last_update(rt, run: SimRun, final_wait_s: float) -> bool:
 def what_the_product_did(rt, run: SimRun) -> dict[str, Any]:
     """The versions the learner made, its optimizer steps, the judge's agreement and the sample counts."""
     versions = rt.learner.adapters.versions()
-    steps = 0
+    steps, phases = 0, Counter()
     for v in versions:
         try:
-            steps += int(json.loads((Path(v.path) / "trainer_state.json").read_text()).get("steps", 0))
+            state = json.loads((Path(v.path) / "trainer_state.json").read_text())
         except (OSError, ValueError):
-            pass
+            continue
+        steps += int(state.get("steps", 0))
+        phases.update(state.get("timings") or {})  # the update's seconds per phase (services/training.py)
     return {"versions": versions, "optimizer_steps": steps, "judge_agreement": _judge_agreement(rt, run.truth),
-            "samples": rt.samples.counts()}
+            "samples": rt.samples.counts(), "learner_seconds": {k: round(v, 1) for k, v in phases.items()}}
 
 
 def build_report(run: SimRun, product: dict[str, Any], arm_results: dict[str, Any], *, waited_out: bool,
@@ -318,6 +357,10 @@ def build_report(run: SimRun, product: dict[str, Any], arm_results: dict[str, An
         "learner_waited_out": waited_out,
         "loop_seconds": round(loop_seconds, 1),
         "wall_seconds": round(run.elapsed(), 1),
+        "score_every": run.score_every,
+        "seconds": {**{k: round(v, 1) for k, v in run.seconds.items()},
+                    "other": round(run.elapsed() - sum(run.seconds.values()), 1)},
+        "learner_seconds": product["learner_seconds"],
         "eval_replies": {"baseline": base["replies"], "final": final["replies"]},
     }
     if run.by_system_prompt:  # the product's own prompt is "baseline" / "final" above
@@ -393,7 +436,13 @@ def summary_line(report: dict[str, Any]) -> str:
     ja = report["judge_agreement"]["accuracy"]
     return (f"{report['persona']}: baseline {report['baseline']:.2f} → final {report['final']:.2f} after "
             f"{report['interactions']} interactions, {report['updates_served']}/{report['updates']} updates served{arm_text}; judge agreement "
-            f"{'n/a' if ja is None else f'{ja:.2f}'}; {report['wall_seconds'] / 60:.1f} min")
+            f"{'n/a' if ja is None else f'{ja:.2f}'}; {report['wall_seconds'] / 60:.1f} min{_time_split(report)}")
+
+
+def _time_split(report: dict[str, Any]) -> str:
+    parts = [f"{k} {v / 60:.1f}" for k, v in sorted((report.get("seconds") or {}).items(), key=lambda kv: -kv[1])
+             if v >= 30]
+    return f" ({', '.join(parts)} min)" if parts else ""
 
 
 def write_report(report: dict[str, Any], out_dir: Path) -> None:
