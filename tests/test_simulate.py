@@ -103,16 +103,23 @@ def test_checkpoints_score_only_every_nth_interaction_and_always_at_the_end(tmp_
                           overrides={}, seed=0, pace="learner", evals=[], user=None, prompts=[], score_max_tokens=8,
                           say=lambda line: None, score_every=4)
     run.eval_point(rt, 0)
-    for i, version in enumerate([1, 1, 2, 2, 2, 2, 3], 1):  # the adapter served after each interaction
+    for i, version in enumerate([1, 1, 2, 2, 2, 2, 3], 1):  # served when interaction i+1 is about to start
         rt.learner.served_version = version
-        run.eval_if_new_version(rt, i)
+        run.eval_if_new_version(rt, i, before_next=True)
     assert scored == [0, 4]  # 1-3 and 5-7 are not checkpoints; at 4 the served v2 is new
     run.eval_if_new_version(rt, 7, final=True)
     assert scored == [0, 4, 7] and run.seconds["scoring"] >= 0
-    run.score_every = 0  # every newly served adapter
-    rt.learner.served_version = 4
+    # paced: a checkpoint is scored once, before the next interaction (after the update it made was served)
+    rt.learner.served_version = 5
     run.eval_if_new_version(rt, 8)
+    assert scored[-1] == 7
+    rt.learner.served_version = 6
+    run.eval_if_new_version(rt, 8, before_next=True)
     assert scored[-1] == 8
+    run.score_every = 0  # every newly served adapter
+    rt.learner.served_version = 7
+    run.eval_if_new_version(rt, 9)
+    assert scored[-1] == 9
 
 
 def test_simulate_passes_any_setting_through_and_refuses_bad_ones_in_one_line(tmp_path, monkeypatch, capsys):

@@ -138,10 +138,12 @@ class SimRun:
         self.last_eval_version = point["version"]
         return point
 
-    def eval_if_new_version(self, rt, interactions: int, *, final: bool = False) -> None:
+    def eval_if_new_version(self, rt, interactions: int, *, final: bool = False, before_next: bool = False) -> None:
         """Score when the served adapter changed since the last point, at a checkpoint (or at the end)."""
         if self.score_every and not final and interactions % self.score_every:
             return
+        if self.score_every and not final and not before_next and self.pace == "learner":
+            return  # a paced run scores a checkpoint once, after the update its interactions made was served
         if rt.learner.served_version != self.last_eval_version:
             point = self.eval_point(rt, interactions)
             self.say(f"  adapter v{point['version']} served: score {point['score']:.2f}")
@@ -253,7 +255,7 @@ def interact(rt, run: SimRun) -> None:
         if run.pace == "learner":
             with run.timed("waiting for the learner"):
                 _wait_for_learner(rt, run.settings.learn_min_samples, run.say, run.started)
-            run.eval_if_new_version(rt, i - 1)
+            run.eval_if_new_version(rt, i - 1, before_next=True)
         with run.timed("replies"):
             if conv is None or in_conv >= PROMPTS_PER_CONVERSATION:
                 conv, in_conv = rt.chat.new_conversation(), 0
