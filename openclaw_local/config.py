@@ -88,6 +88,12 @@ class Settings:
         "choices": ("idle", "nice", "normal")})
     learner_pause_for_chat: bool = field(default=True, metadata={
         "help": "the learner pauses (within one layer's compute) while a reply is being generated"})
+    serve_merged: str = field(default="auto", metadata={
+        "help": "serve each learned version as its adapter merged into the base weights (a q8_0 model file in the "
+                "version's folder) instead of the base plus a runtime LoRA: on the embedded model llama.cpp's runtime "
+                "LoRA halves generation speed. auto: for model files up to 1 GB (larger ones were not measured; the "
+                "merge writes a whole model per version); on; off",
+        "choices": ("auto", "on", "off")})
     w_rl: float = field(default=1.0, metadata={"help": "weight of the binary-RL advantage", "min": 0.0, "max": 1000.0})
     w_opd: float = field(default=1.0, metadata={"help": "weight of the hindsight-distillation advantage", "min": 0.0, "max": 1000.0})
     w_sft: float = field(default=1.0, metadata={"help": "weight of plain (unclipped) imitation of corrected replies", "min": 0.0, "max": 1000.0})

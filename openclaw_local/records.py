@@ -99,6 +99,8 @@ class Message:
 
 
 GGUF_NAME = "adapter.gguf"
+# the version's adapter merged into the base weights, served instead of base + adapter where present
+MERGED_NAME = "merged.gguf"
 
 
 @dataclass
@@ -123,6 +125,10 @@ class AdapterVersion:
     @property
     def gguf_path(self) -> Path:
         return Path(self.path) / GGUF_NAME
+
+    @property
+    def merged_path(self) -> Path:
+        return Path(self.path) / MERGED_NAME
 
     @classmethod
     def from_row(cls, r: dict[str, Any], home: Path | None = None) -> "AdapterVersion":

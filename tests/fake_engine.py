@@ -191,9 +191,10 @@ class FakeEngine:
             return list(self.logprobs.get(reply, [-1.0] * len(_WORD.findall(reply))))
 
     # --------------------------------------------------------------- adapters
-    def set_adapter(self, gguf_path: Path | str | None, scale: float = 1.0) -> float:
+    def set_adapter(self, gguf_path: Path | str | None, scale: float = 1.0, *, merged: Path | str | None = None) -> float:
         with self.gate.foreground():
             self.adapter_path = Path(gguf_path) if gguf_path is not None else None
+            self.merged_path = Path(merged) if merged is not None and gguf_path is not None and Path(merged).is_file() else None
             return 0.0
 
     def close(self) -> None:

@@ -181,3 +181,20 @@ def test_rollback_is_hot_swapped_into_a_running_chat(home, engine, template):
     finally:
         service.stop()
         engine.set_adapter(None)
+
+
+def test_only_the_served_version_keeps_its_merged_model(tmp_path):
+    """Merged model files are whole models: every version but the newest served one drops its own
+    (it is then served as base + adapter); they are not among the files a version is verified by."""
+    from openclaw_local.records import MERGED_NAME
+    from openclaw_local.services.adapter_files import CHECKED_FILES, drop_merged, version_dir
+
+    for vid in (1, 2, 3):
+        d = version_dir(tmp_path, vid)
+        d.mkdir(parents=True)
+        (d / MERGED_NAME).write_bytes(b"model")
+        (d / "adapter.gguf").write_bytes(b"adapter")
+    assert drop_merged(tmp_path, keep=2) == 2
+    assert [vid for vid in (1, 2, 3) if (version_dir(tmp_path, vid) / MERGED_NAME).exists()] == [2]
+    assert all((version_dir(tmp_path, vid) / "adapter.gguf").exists() for vid in (1, 2, 3))
+    assert MERGED_NAME not in CHECKED_FILES

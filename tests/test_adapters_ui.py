@@ -23,7 +23,7 @@ class FakeEngine:
     def __init__(self):
         self.adapter = None
 
-    def set_adapter(self, path):
+    def set_adapter(self, path, merged=None):
         self.adapter = path
         return 0.0
 

@@ -235,3 +235,52 @@ print("ok")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().endswith("ok")
+
+
+def test_a_merged_version_serves_what_base_plus_adapter_serves(tmp_path, embedded_model):
+    """``set_adapter(…, merged=…)`` serves the merged model file: the reply's log-probs match the
+    runtime adapter's (up to q8_0 rounding) and differ from the base's; back to base and to the
+    adapter alone after; a broken merged file falls back to the adapter. In a child process, so
+    a crash inside llama.cpp fails the test cleanly."""
+    import subprocess
+    import sys
+
+    from openclaw_local.learn.adapter_io import merge_into_gguf
+    from tests.adapters_helpers import random_lora, write_version_files
+
+    lora = random_lora(embedded_model, rank=4, std=0.08, seed=5)
+    vdir = write_version_files(tmp_path / "v1", lora, embedded_model)
+    merge_into_gguf(embedded_model, lora, vdir / "merged.gguf", out_type="q8_0")
+    (tmp_path / "broken.gguf").write_bytes(b"GGUF" + b"\0" * 64)
+    script = f"""
+import numpy as np
+from openclaw_local.engine import Engine
+e = Engine({str(embedded_model)!r}, n_ctx=256, threads=1)
+msgs = [{{"role": "user", "content": "Name a fruit."}}]
+reply = "An apple is a fruit that grows on trees."
+def lp():
+    return np.array([t["logprob"] for t in e.reply_logprobs(msgs, reply)])
+base = lp()
+e.set_adapter({str(vdir / "adapter.gguf")!r})
+lora = lp()
+assert e.merged_path is None
+e.set_adapter({str(vdir / "adapter.gguf")!r}, merged={str(vdir / "merged.gguf")!r})
+merged = lp()
+assert e.merged_path is not None and e.llm is not e.base_llm
+gen = e.generate(msgs, max_tokens=8, temperature=0.0).run()
+assert gen.stats.completion_tokens >= 1
+effect, rounding = np.abs(lora - base).mean(), np.abs(merged - lora).mean()
+print("effect", effect, "rounding", rounding)
+assert effect > 0.05 and rounding < effect / 4, (effect, rounding)
+e.set_adapter(None)
+assert e.llm is e.base_llm and e.merged_path is None and np.allclose(lp(), base, atol=1e-4)
+e.set_adapter({str(vdir / "adapter.gguf")!r}, merged={str(tmp_path / "broken.gguf")!r})
+assert e.merged_path is None and np.allclose(lp(), lora, atol=1e-4)  # the adapter serves
+e.set_adapter({str(vdir / "adapter.gguf")!r}, merged={str(vdir / "merged.gguf")!r})
+e.close()
+print("ok")
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    print(result.stdout)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().endswith("ok"), result.stdout

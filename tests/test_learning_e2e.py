@@ -100,6 +100,8 @@ def test_feedback_trains_publishes_and_hot_swaps(home, engine, shared_trainable_
         assert version.id == learner.served_version
         assert version.gguf_path.is_file() and (version.gguf_path.parent / "adapter_model.safetensors").is_file()
         assert engine.adapter_path == version.gguf_path
+        # the embedded model is small (serve_merged = auto): the version is served merged into the base
+        assert version.merged_path.is_file() and engine.merged_path == version.merged_path
         # the newest sample was held out for the gate's feedback check: still judged, trained by a later update
         assert samples.counts()["trained"] == 3 and samples.counts()["judged"] == 1
         assert sorted(version.sample_ids) == sorted(r.id for _, r, _ in scripted[:3])

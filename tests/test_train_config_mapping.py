@@ -30,6 +30,7 @@ NOT_TRAIN_CONFIG = {
     "learner_threads": "torch threads of the learner process",
     "learner_pause_for_chat": "whether the learner process pauses while chat generates (services/chat_activity.py)",
     "learner_priority": "the learner process's CPU scheduling (services/cpu_priority.py)",
+    "serve_merged": "what a published version serves with (services/training.py)",
     "replay_corrections": "which items an update trains on (services/training.py)",
     "rehearsal_items": "which items an update trains on (services/training.py, learn/rehearsal.py)",
     "prefs_distil_items": "which items an update trains on (services/training.py, learn/absorption.py)",

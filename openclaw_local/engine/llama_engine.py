@@ -112,22 +112,20 @@ class Engine:
         self.gate = gate or ModelGate()
         self.threads = threads or max(1, min(4, os.cpu_count() or 1))
         self.adapter_path: Path | None = None
+        self.merged_path: Path | None = None  # the merged model file served instead of base + adapter, if any
         self._adapters: dict[tuple[str, int], Any] = {}  # loaded LoRA adapters by (file, mtime)
+        self._merged: Any = None  # the loaded merged model (a Llama), when one is served
+        self._merged_key: tuple[str, int] | None = None
         import llama_cpp
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         self._llama_cpp = llama_cpp
         self.plan = plan or LoadPlan(n_gpu_layers=n_gpu_layers, requested_gpu_layers=n_gpu_layers)
+        self._open_args = {"n_ctx": n_ctx, "n_threads": self.threads, "n_threads_batch": self.threads,
+                           "seed": seed if seed >= 0 else llama_cpp.LLAMA_DEFAULT_SEED, "verbose": verbose}
         try:
-            self.llm = open_llama(
-                info.path,
-                self.plan,
-                n_ctx=n_ctx,
-                n_threads=self.threads,
-                n_threads_batch=self.threads,
-                seed=seed if seed >= 0 else llama_cpp.LLAMA_DEFAULT_SEED,
-                verbose=verbose,
-            )
+            # the base model: it tokenizes and holds the adapters; ``llm`` is whichever model serves now
+            self.base_llm = self.llm = open_llama(info.path, self.plan, **self._open_args)
         except (ValueError, RuntimeError) as exc:
             raise ModelError(
                 f"llama.cpp could not load {info.path.name} (architecture {info.architecture!r}): {exc}",
@@ -172,7 +170,7 @@ class Engine:
         return self._formatter(messages=messages, **extra).prompt
 
     def tokenize(self, text: str, *, special: bool = True) -> list[int]:
-        return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=special)
+        return self.base_llm.tokenize(text.encode("utf-8"), add_bos=False, special=special)
 
     def count_tokens(self, messages: list[dict[str, str]], *, thinking: bool = False, tools: list[dict[str, Any]] | None = None) -> int:
         return len(self.tokenize(self.format_prompt(messages, thinking=thinking, tools=tools)))
@@ -180,7 +178,7 @@ class Engine:
     @property
     def template_knows_tools(self) -> bool:
         """Whether the chat template renders a ``tools`` list (Qwen3's does; SmolLM2's does not)."""
-        return "tools" in (self.llm.metadata.get("tokenizer.chat_template") or "")
+        return "tools" in (self.base_llm.metadata.get("tokenizer.chat_template") or "")
 
     def fit(self, messages: list[dict[str, str]], *, reserve: int, thinking: bool = False,
             tools: list[dict[str, Any]] | None = None) -> FitResult:
@@ -209,7 +207,7 @@ class Engine:
             overhead = self.count_tokens(system + [dict(last, content="")], thinking=thinking, tools=tools)
             keep_tokens = max(1, budget - overhead - len(self.tokenize(CUT_NOTICE)) - 4)
             tokens = self.tokenize(text, special=False)[:keep_tokens]
-            kept = self.llm.detokenize(tokens).decode("utf-8", "ignore")
+            kept = self.base_llm.detokenize(tokens).decode("utf-8", "ignore")
             cut_chars = len(text) - len(kept)
             last["content"] = kept + CUT_NOTICE
             turns = turns[:-1] + [last]
@@ -407,8 +405,15 @@ class Engine:
         return out
 
     # --------------------------------------------------------------- adapters
-    def set_adapter(self, gguf_path: Path | str | None, scale: float = 1.0) -> float:
+    def set_adapter(self, gguf_path: Path | str | None, scale: float = 1.0, *, merged: Path | str | None = None) -> float:
         """Hot-swap the LoRA adapter on the live context (None = base). Returns seconds taken.
+
+        ``merged``: a model file with this adapter already merged into the base weights
+        (``MERGED_NAME`` in a version's folder). When it exists (and ``scale`` is 1) that model
+        serves instead: on a small model llama.cpp's runtime LoRA costs about half the
+        generation speed (extra matrix products per layer: their overhead, not their
+        arithmetic), and a merged model runs at the base's speed (docs/BENCHMARKS.md, "Chat
+        with a served adapter"). One that fails to load is skipped: the adapter serves.
 
         The base model stays loaded. The KV cache is cleared afterwards: cached
         prefixes were computed with the old adapter and would silently mix the two.
@@ -417,37 +422,72 @@ class Engine:
         and never freed by hand: this llama.cpp frees them together with the model, and
         calling ``llama_adapter_lora_free`` crashed the process (a segfault inside it,
         seen in a simulated run and on close). The cost is one adapter's memory per
-        version served in a session (~20 MB for the embedded model at rank 16).
+        version served in a session (~20 MB for the embedded model at rank 16). At most one
+        merged model is loaded: the previous one is closed when another (or the base) serves.
         """
-        lc = self._llama_cpp
         with self.gate.foreground():
             start = time.perf_counter()
-            if gguf_path is not None:
-                path = Path(gguf_path)
-                if not path.is_file():
-                    raise ModelError(f"adapter file not found: {path}")
-                key = (str(path.resolve()), path.stat().st_mtime_ns)
-                ptr = self._adapters.get(key)
-                if ptr is None:
-                    ptr = lc.llama_adapter_lora_init(self.llm._model.model, str(path).encode())  # noqa: SLF001
-                    if not ptr:
-                        raise ModelError(f"llama.cpp could not load adapter {path.name}", "is it a LoRA GGUF for this base model?")
-                    self._adapters[key] = ptr
-                adapters = (lc.llama_adapter_lora_p_ctypes * 1)(ptr)
-                scales = (ctypes.c_float * 1)(scale)
-                rc = lc.llama_set_adapters_lora(self.llm._ctx.ctx, adapters, 1, scales)  # noqa: SLF001
-            else:
-                rc = lc.llama_set_adapters_lora(self.llm._ctx.ctx, None, 0, None)  # noqa: SLF001
-            if rc != 0:
-                raise ModelError(f"llama.cpp refused the adapter (code {rc})")
+            use_merged = gguf_path is not None and merged is not None and scale == 1.0 and Path(merged).is_file()
+            if use_merged:
+                try:
+                    self._serve_merged(Path(merged))
+                except ModelError:  # a derived copy: the adapter itself still serves
+                    use_merged = False
+            if not use_merged:
+                self._serve_base()
+                self._set_lora(gguf_path, scale)
             self.adapter_path = Path(gguf_path) if gguf_path is not None else None
+            self.merged_path = Path(merged) if use_merged else None
             self.llm.reset()
             self.llm._ctx.kv_cache_clear()  # noqa: SLF001
             return time.perf_counter() - start
 
+    def _set_lora(self, gguf_path: Path | str | None, scale: float) -> None:
+        """The base model's runtime adapter (None: none)."""
+        lc = self._llama_cpp
+        if gguf_path is not None:
+            path = Path(gguf_path)
+            if not path.is_file():
+                raise ModelError(f"adapter file not found: {path}")
+            key = (str(path.resolve()), path.stat().st_mtime_ns)
+            ptr = self._adapters.get(key)
+            if ptr is None:
+                ptr = lc.llama_adapter_lora_init(self.base_llm._model.model, str(path).encode())  # noqa: SLF001
+                if not ptr:
+                    raise ModelError(f"llama.cpp could not load adapter {path.name}", "is it a LoRA GGUF for this base model?")
+                self._adapters[key] = ptr
+            adapters = (lc.llama_adapter_lora_p_ctypes * 1)(ptr)
+            scales = (ctypes.c_float * 1)(scale)
+            rc = lc.llama_set_adapters_lora(self.base_llm._ctx.ctx, adapters, 1, scales)  # noqa: SLF001
+        else:
+            rc = lc.llama_set_adapters_lora(self.base_llm._ctx.ctx, None, 0, None)  # noqa: SLF001
+        if rc != 0:
+            raise ModelError(f"llama.cpp refused the adapter (code {rc})")
+
+    def _serve_merged(self, path: Path) -> None:
+        """Serve the merged model at ``path`` (loaded now unless it serves already; callers hold the gate)."""
+        key = (str(path.resolve()), path.stat().st_mtime_ns)
+        if self._merged is not None and self._merged_key == key:
+            self.llm = self._merged
+            return
+        try:
+            fresh = open_llama(path, self.plan, **self._open_args)
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"llama.cpp could not load the merged model {path.name} ({exc})") from None
+        self._serve_base()
+        self._merged, self._merged_key, self.llm = fresh, key, fresh
+
+    def _serve_base(self) -> None:
+        """The base model serves again; a merged model that served is closed (callers hold the gate)."""
+        self.llm = self.base_llm
+        if self._merged is not None:
+            self._merged.close()
+            self._merged, self._merged_key = None, None
+
     def close(self) -> None:
         """Free the context and the model (which frees its adapters)."""
         with self.gate.foreground():
+            self._serve_base()
             if self._adapters:
                 try:
                     self._llama_cpp.llama_set_adapters_lora(self.llm._ctx.ctx, None, 0, None)  # noqa: SLF001

@@ -166,6 +166,24 @@ def process_alive(pid: int) -> bool:
 
 
 # --------------------------------------------------------------- new versions
+def drop_merged(home: Path, keep: int | None) -> int:
+    """Remove the merged model files of every version but ``keep`` (one whole model each; a version
+    without one is served as base + adapter). Returns how many were removed. A process still
+    serving a removed one keeps its open copy until it swaps."""
+    from openclaw_local.records import MERGED_NAME
+
+    removed = 0
+    for path in sorted((Path(home) / ADAPTERS_DIR).glob(f"v*/{MERGED_NAME}")):
+        if keep is not None and path.parent == version_dir(home, keep):
+            continue
+        try:
+            path.unlink()
+            removed += 1
+        except OSError:
+            pass  # e.g. held open on an OS that refuses: the next update tries again
+    return removed
+
+
 def publish_new_version(home: Path, adapters: AdapterStore, fill: Callable[[Path], None], *, purpose: str,
                         **publish: Any) -> AdapterVersion:
     """Reserve an id, write the version directory with ``fill(tmp)``, register it (one transaction).

@@ -372,7 +372,7 @@ class AdapterService:
             problem = adapter_files.verify(v, hashes=False)
             if problem is not None:
                 return f"[v{v.id} cannot be loaded: {problem}]"
-            engine.set_adapter(v.gguf_path)
+            engine.set_adapter(v.gguf_path, merged=v.merged_path)
         messages = [{"role": "system", "content": self.settings.system_prompt}, {"role": "user", "content": probe["text"]}]
         text = engine.complete(messages, max_tokens=min(self.settings.max_tokens, 160), temperature=0.0, seed=0)
         self.adapters.set_probe_answer(version_id, probe["id"], text)

@@ -82,7 +82,7 @@ class LearnerService:
             reason = adapter_files.verify(active)
             if reason is None:
                 try:
-                    seconds = self.engine.set_adapter(active.gguf_path)
+                    seconds = self.engine.set_adapter(active.gguf_path, merged=active.merged_path)
                     break
                 except Exception as exc:  # corrupt file: mark broken, fall back
                     reason = f"llama.cpp could not load it ({exc})"

@@ -58,7 +58,7 @@ from openclaw_local.learn import repair, system_variants
 from openclaw_local.services import adapter_files
 from openclaw_local.services.preferences import PreferenceService, absorbed
 from openclaw_local.store import Store
-from openclaw_local.records import GGUF_NAME, AdapterVersion, LearnerPhase, TrainItem
+from openclaw_local.records import GGUF_NAME, MERGED_NAME, AdapterVersion, LearnerPhase, TrainItem
 from openclaw_local.store.adapters import AdapterStore
 from openclaw_local.store.samples import SampleStore
 
@@ -68,6 +68,7 @@ REPLAY_TEXT = Path(__file__).resolve().parents[2] / "assets" / "replay_text.txt"
 HOLDOUT_MIN = 2  # samples an update needs before some (a fifth, at least one) are held out for the gate
 FEEDBACK_REFERENCE = 8  # earlier trained feedback samples the gate's feedback check reads next to the held-out slice
 RETRY_STEP = 0.5  # learning-rate factor per earlier refusal of an update's samples
+MERGE_AUTO_MAX_BYTES = 1 << 30  # serve_merged = auto: merge for model files up to this size (1 GiB)
 RECENT_PROMPTS = 16  # the user's newest messages the preference distillation draws its own prompts from
 log = logging.getLogger(__name__)
 version_dir = adapter_files.version_dir
@@ -175,6 +176,16 @@ class Learner:
         from openclaw_local.paths import resolve_model_path
 
         return resolve_model_path(self.settings)
+
+    def _merge_base(self) -> Path | None:
+        """The served model file to merge each version into (``serve_merged``), or None to serve a runtime LoRA."""
+        mode = self.settings.serve_merged
+        if mode == "off":
+            return None
+        base = self._served_model()
+        if mode == "auto" and base.stat().st_size > MERGE_AUTO_MAX_BYTES:
+            return None
+        return base
 
     def ready_samples(self) -> list[int]:
         return self.samples.trainable_ids()
@@ -303,15 +314,21 @@ class Learner:
             "general_kl": metrics.general_kl, "gate_seconds": gate["seconds"], "timings": timings,
         }
 
+        merge_base = self._merge_base() if passed else None  # a refused version is never served
+
         def fill(tmp: Path) -> None:
             save_adapter(t.model, tmp, self._optimizer, extra_state=summary, atomic=False)
             peft_model_to_gguf(t.model, tmp / GGUF_NAME, architecture=t.architecture)
+            if merge_base is not None:
+                write_merged(tmp, merge_base)
 
         version = self.publish(fill, parent_id=parent.id if parent else None, sample_ids=trained_ids,
                                metrics=summary, gate=gate, passed=passed, reason=reason)
         vid = version.id
         # a rejected update must not become the base of the next one: reload the active version then
         self._loaded_version = vid if passed else "stale"
+        if passed and merge_base is not None:
+            adapter_files.drop_merged(self.home, keep=vid)
         if passed:
             try:
                 self.measure_preferences(version)
@@ -489,3 +506,14 @@ class Learner:
         from openclaw_local.learn.promotion import GateConfig
 
         return GateConfig.from_settings(self.settings)
+
+
+def write_merged(version_dir: Path, base: Path) -> Path:
+    """The version's adapter merged into ``base`` as a q8_0 model file beside it (``MERGED_NAME``).
+
+    Served instead of the base plus the runtime adapter (engine ``set_adapter(merged=…)``):
+    same replies up to quantization, the base model's speed. Written from the adapter GGUF
+    just converted, so it is exactly what the runtime LoRA would serve."""
+    from openclaw_local.learn.adapter_io import merge_into_gguf, read_lora_gguf
+
+    return merge_into_gguf(base, read_lora_gguf(version_dir / GGUF_NAME), version_dir / MERGED_NAME, out_type="q8_0")

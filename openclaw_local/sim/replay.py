@@ -70,7 +70,7 @@ def replay(run_dir: Path, persona_name: str, out_dir: Path, overrides: dict[str,
         version = learner.update(batch)
         row = {"update": i, "status": version.status, "ppl_ratio": (version.gate.get("general") or {}).get("ratio")}
         if version.status == "active":
-            engine.set_adapter(Path(version.path) / GGUF_NAME)
+            engine.set_adapter(version.gguf_path, merged=version.merged_path)
             row["score"] = score()
         row["seconds"] = round(time.monotonic() - started, 1)
         rows.append(row)
