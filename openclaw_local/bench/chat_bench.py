@@ -189,3 +189,83 @@ def run_extra_buffers(model: Path, settings: Settings, *, rounds: int = 7, max_t
         rows=rows,
         verdict=verdict,
     )
+
+
+ADAPTER_PROJS = ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down")  # what the learner trains
+
+
+def _random_lora(model: Path, rank: int, seed: int = 0):
+    """A LoRA of the learner's shape (every projection of every layer, ``rank``) with small random
+    weights: the speed of serving it does not depend on what it learned."""
+    import numpy as np
+
+    from openclaw_local.learn.adapter_io import Lora, base_info
+
+    base = base_info(model)
+    rng = np.random.default_rng(seed)
+    pairs = {}
+    for layer in range(base.n_layer):
+        for proj in ADAPTER_PROJS:
+            key = f"blk.{layer}.{proj}.weight"
+            if key in base.shapes:
+                out_dim, in_dim = base.shapes[key]
+                pairs[(layer, proj)] = ((rng.standard_normal((rank, in_dim)) * 0.01).astype(np.float32),
+                                        (rng.standard_normal((out_dim, rank)) * 0.01).astype(np.float32))
+    return Lora(base.architecture, float(2 * rank), rank, pairs)
+
+
+def run_adapter_serving(model: Path, settings: Settings, *, rounds: int = 7, max_tokens: int = 128) -> BenchResult:
+    """Chat speed with a learned version served three ways, rounds alternated on one engine: the base
+    model alone, base + the adapter at runtime (llama.cpp's LoRA), and the adapter merged into the
+    base weights (q8_0, what ``serve_merged`` serves)."""
+    from openclaw_local.learn.adapter_io import base_info, merge_into_gguf, write_lora_gguf
+    from openclaw_local.services import container
+    from openclaw_local.services.chat import ChatService
+
+    s = settings.replace(temperature=0.0, max_tokens=max_tokens, seed=1234)
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        lora = _random_lora(model, s.lora_rank)
+        adapter = write_lora_gguf(lora, Path(tmp) / "adapter.gguf", base_info(model))
+        start = time.perf_counter()
+        merged = merge_into_gguf(model, lora, Path(tmp) / "merged.gguf", out_type="q8_0")
+        merge_s = time.perf_counter() - start
+        store = container.open_store(Path(tmp))
+        engine = container.load_engine(None, s, model, n_ctx=s.n_ctx, threads=s.threads, seed=1234)
+        chat = ChatService(store, engine, s)
+        arms = {"base": (None, None), "runtime LoRA": (adapter, None), "merged q8_0": (adapter, merged)}
+        results: dict[str, list[tuple[float, float, int]]] = {name: [] for name in arms}
+        swaps: dict[str, list[float]] = {name: [] for name in arms}
+        names = list(arms)
+        for name in names:  # warm-up (loads each once)
+            engine.set_adapter(arms[name][0], merged=arms[name][1])
+            _app_round(chat, 8)
+        for i in range(rounds):
+            for name in names if i % 2 == 0 else names[::-1]:
+                swaps[name].append(engine.set_adapter(arms[name][0], merged=arms[name][1]))
+                results[name].append(_app_round(chat, max_tokens))
+        engine.set_adapter(None)
+        engine.close()
+        store.close()
+        merged_mb = merged.stat().st_size / 1e6
+    med = {name: (median([r[0] for r in rs]), median([r[1] for r in rs])) for name, rs in results.items()}
+    rows = []
+    for name in names:
+        ttft, tps = med[name]
+        rows += [(f"{name}: generation tokens/s", f"{tps:.1f}"), (f"{name}: time to first token", f"{ttft * 1000:.0f} ms"),
+                 (f"{name}: swap to it", f"{median(swaps[name]) * 1000:.0f} ms")]
+    lora_ratio, merged_ratio = med["runtime LoRA"][1] / med["base"][1], med["merged q8_0"][1] / med["base"][1]
+    rows += [("ratio runtime LoRA / base tokens/s", f"{lora_ratio:.3f}"),
+             ("ratio merged / base tokens/s", f"{merged_ratio:.3f}"),
+             ("merging one version (learner side, once per version)", f"{merge_s:.1f} s, {merged_mb:.0f} MB")]
+    return BenchResult(
+        name=f"chat-adapter-serving-{model.stem}",
+        title=f"Chat with a served adapter: runtime LoRA vs merged, {model.name}",
+        method=(f"{rounds} alternated rounds per arm through ChatService.send on one engine, the arm set by "
+                f"`set_adapter` before each round, {max_tokens} tokens max, temperature 0, {s.threads} threads, "
+                f"n_ctx {s.n_ctx}; a random LoRA of the learner's shape (rank {s.lora_rank}, every projection of "
+                f"every layer); model {model.name}. Medians. CPU: {_cpu_line()}. Load average {load_before:.1f} "
+                f"before, {os.getloadavg()[0]:.1f} after."),
+        rows=rows,
+        verdict=f"runtime LoRA {lora_ratio:.2f}× the base's tokens/s, merged {merged_ratio:.2f}×",
+    )

@@ -19,6 +19,9 @@ def register(sub) -> None:
     p.add_argument("--full", action="store_true", help="personas: the full protocol (36 interactions, all eval prompts, arms)")
     p.add_argument("--compare-extra-buffers", action="store_true",
                    help="chat: measure llama.cpp's extra CPU buffer types on vs off (alternated rounds) instead of app vs raw")
+    p.add_argument("--adapter-serving", action="store_true",
+                   help="chat: chat speed with a learned version served as base + runtime LoRA vs merged into the base "
+                        "(serve_merged), against the base alone, instead of app vs raw")
     p.add_argument("--seeds", type=int, default=None,
                    help="gate: style adapters trained per shipped persona, the noise sample (default 2); "
                         "personas: seeds per persona (default 1); learn --only compliance: seeds (default 3)")
@@ -59,6 +62,9 @@ def run(args: argparse.Namespace) -> int:
         if args.compare_extra_buffers:  # instead of app vs raw: the self-test's two paths
             results.append(chat_bench.run_extra_buffers(model_path(settings), settings, rounds=args.rounds,
                                                         max_tokens=args.bench_tokens))
+        elif args.adapter_serving:
+            results.append(chat_bench.run_adapter_serving(model_path(settings), settings, rounds=args.rounds,
+                                                          max_tokens=args.bench_tokens))
         else:
             results.append(chat_bench.run(model_path(settings), settings, rounds=args.rounds,
                                           max_tokens=args.bench_tokens, home=home))
