@@ -131,10 +131,11 @@ def _rewrite(archive: Path, members: list[tuple[tarfile.TarInfo, bytes]]) -> Non
 
 
 def test_the_archive_holds_a_manifest_first(source, home, tmp_path):
+    (home / "adapters" / "v0002" / "merged.gguf").write_bytes(b"a whole model")  # derived: left out
     members = _members(_archive(home, tmp_path))
     names = [m.name for m, _ in members]
     assert names[0] == "manifest.json" and "openclaw.db" in names and "config.toml" in names
-    assert "adapters/v0002/adapter.gguf" in names
+    assert "adapters/v0002/adapter.gguf" in names and "adapters/v0002/merged.gguf" not in names
     manifest = json.loads(members[0][1])
     assert manifest["format"] == "openclaw-local-backup" and manifest["format_version"] == 1
     assert manifest["schema_version"] == SCHEMA_VERSION and manifest["app_version"] and manifest["created_at"]

@@ -42,6 +42,7 @@ from openclaw_local import __version__
 from openclaw_local.config import CONFIG_FILE
 from openclaw_local.errors import DatabaseError, DataDirError, ImportFormatError, NotFoundError, UserError
 from openclaw_local.paths import atomic_dir, atomic_path, check_output_path, unique_sibling
+from openclaw_local.records import MERGED_NAME
 from openclaw_local.store.adapters import AdapterStore, stored_path
 from openclaw_local.store.db import DB_FILE, SCHEMA_VERSION, Store
 
@@ -221,6 +222,8 @@ def _backup_once(store: Store, home: Path, out: Path, staging: Path) -> BackupRe
             for name in sorted(filenames):
                 path = Path(dirpath) / name
                 if path.is_symlink() or not path.is_file():
+                    continue
+                if name == MERGED_NAME:  # a whole model derived from the adapter; a restored version serves its adapter
                     continue
                 arc = f"{rel}/{path.relative_to(src).as_posix()}"
                 if arc in taken:
