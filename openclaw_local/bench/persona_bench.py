@@ -75,6 +75,9 @@ def summarize(reports: list[dict[str, Any]], *, full: bool, seed: int, out_root:
     )
 
 
+SCORE_EVERY = 12  # bench runs score the curve at interactions 12, 24 (and 0, 36): docs/PERSONALIZATION.md, run cost
+
+
 def persona_files(which: str = "dev") -> list[Path]:
     """The development personas (``dev``: defaults are tuned on these) or the frozen test personas (``test``)."""
     from openclaw_local.sim.persona import PERSONAS_DIR, shipped_personas
@@ -86,10 +89,11 @@ def persona_files(which: str = "dev") -> list[Path]:
 
 def run(*, full: bool = False, out_root: Path | None = None, seed: int = 0, overrides: dict[str, Any] | None = None,
         personas: list[Path] | None = None, seeds: int = 1, words_only: bool = False,
-        system_prompts: bool = False, score_every: int | None = None) -> BenchResult:
+        system_prompts: bool = False, score_every: int = SCORE_EVERY) -> BenchResult:
     """Simulate each persona with seeds ``seed … seed + seeds − 1``; ``words_only``: a user who only complains;
     ``system_prompts``: also score under other system messages (``simulate --system-prompts``); ``score_every``:
-    ``simulate --score-every`` (None: its default)."""
+    ``simulate --score-every`` (the tables read the baseline and the final score only; the curve in between
+    costs a full scoring per point, 2–3 minutes each on 2 cores)."""
     from openclaw_local.sim.persona import load_persona
     from openclaw_local.sim.simulate import run_simulation
 
@@ -107,5 +111,5 @@ def run(*, full: bool = False, out_root: Path | None = None, seed: int = 0, over
                                           eval_prompts=n_eval, arms=full, overrides=overrides,
                                           final_wait_s=600 if full else 300, pace="learner",
                                           system_prompts=system_prompts,
-                                          **({} if score_every is None else {"score_every": score_every})))
+                                          score_every=score_every))
     return summarize(reports, full=full, seed=seed, out_root=out_root)

@@ -32,7 +32,7 @@ def register(sub) -> None:
                    help="personas: also score the base and the final adapter under other system messages")
     p.add_argument("--score-every", type=int, default=None, metavar="N",
                    help="personas: score at every N-th interaction when a new adapter was served since (and at the "
-                        "end); 0: after every newly served adapter (default: simulate's)")
+                        "end); 0: after every newly served adapter (default 12)")
     p.add_argument("--keep", metavar="DIR", default=None, help="gate: save each arm's LoRA weights under DIR")
     p.add_argument("--only", choices=["chat-while-training", "judge-latency", "ttft-judging", "correction", "prefs-ttft",
                                       "compliance"],
@@ -108,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
         results.append(persona_bench.run(full=args.full, out_root=Path(args.out) if args.out else None,
                                          personas=persona_bench.persona_files(args.persona_set),
                                          seeds=args.seeds or 1, words_only=args.words_only,
-                                         system_prompts=args.system_prompts, score_every=args.score_every))
+                                         system_prompts=args.system_prompts,
+                                         **({} if args.score_every is None else {"score_every": args.score_every})))
     for r in results:
         print(r.summary())
     target = args.write
