@@ -259,8 +259,8 @@ def run_adapter_serving(model: Path, settings: Settings, *, rounds: int = 7, max
              ("ratio merged / base tokens/s", f"{merged_ratio:.3f}"),
              ("merging one version (learner side, once per version)", f"{merge_s:.1f} s, {merged_mb:.0f} MB")]
     return BenchResult(
-        name=f"chat-adapter-serving-{model.stem}",
-        title=f"Chat with a served adapter: runtime LoRA vs merged, {model.name}",
+        name=f"chat-adapter-serving-{model.stem}-{s.threads}t",  # one section per thread count: the overhead depends on it
+        title=f"Chat with a served adapter: runtime LoRA vs merged, {model.name}, {s.threads} thread(s)",
         method=(f"{rounds} alternated rounds per arm through ChatService.send on one engine, the arm set by "
                 f"`set_adapter` before each round, {max_tokens} tokens max, temperature 0, {s.threads} threads, "
                 f"n_ctx {s.n_ctx}; a random LoRA of the learner's shape (rank {s.lora_rank}, every projection of "

@@ -410,9 +410,9 @@ class Engine:
 
         ``merged``: a model file with this adapter already merged into the base weights
         (``MERGED_NAME`` in a version's folder). When it exists (and ``scale`` is 1) that model
-        serves instead: on a small model llama.cpp's runtime LoRA costs about half the
-        generation speed (extra matrix products per layer: their overhead, not their
-        arithmetic), and a merged model runs at the base's speed (docs/BENCHMARKS.md, "Chat
+        serves instead: on a small model llama.cpp's runtime LoRA costs 13 % (1 thread) to 53 %
+        (2 threads) of generation speed (extra matrix products per layer: their overhead, not
+        their arithmetic), and a merged model runs at the base's speed (docs/BENCHMARKS.md, "Chat
         with a served adapter"). One that fails to load is skipped: the adapter serves.
 
         The base model stays loaded. The KV cache is cleared afterwards: cached
