@@ -4,27 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-from openclaw_local.learn.adapter_io import Lora, base_info, write_lora_gguf, write_peft_dir
+from openclaw_local.learn.adapter_io import Lora, base_info, random_lora, write_lora_gguf, write_peft_dir  # noqa: F401 — random_lora re-exported
 from openclaw_local.services import adapter_files
 from openclaw_local.records import GGUF_NAME
 from openclaw_local.store.adapters import AdapterStore
-
-PROJS = ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down")
-
-
-def random_lora(base_gguf: Path, rank: int = 2, std: float = 0.02, seed: int = 0) -> Lora:
-    """A LoRA in GGUF layout with random A and nonzero B for every layer and projection."""
-    base = base_info(base_gguf)
-    rng = np.random.default_rng(seed)
-    pairs = {}
-    for layer in range(base.n_layer):
-        for proj in PROJS:
-            out_dim, in_dim = base.shapes[f"blk.{layer}.{proj}.weight"]
-            pairs[(layer, proj)] = ((rng.standard_normal((rank, in_dim)) * std).astype(np.float32),
-                                    (rng.standard_normal((out_dim, rank)) * std).astype(np.float32))
-    return Lora(base.architecture, float(2 * rank), rank, pairs)
 
 
 def write_version_files(dest: Path, lora: Lora, base_gguf: Path) -> Path:

@@ -191,41 +191,18 @@ def run_extra_buffers(model: Path, settings: Settings, *, rounds: int = 7, max_t
     )
 
 
-ADAPTER_PROJS = ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down")  # what the learner trains
-
-
-def _random_lora(model: Path, rank: int, seed: int = 0):
-    """A LoRA of the learner's shape (every projection of every layer, ``rank``) with small random
-    weights: the speed of serving it does not depend on what it learned."""
-    import numpy as np
-
-    from openclaw_local.learn.adapter_io import Lora, base_info
-
-    base = base_info(model)
-    rng = np.random.default_rng(seed)
-    pairs = {}
-    for layer in range(base.n_layer):
-        for proj in ADAPTER_PROJS:
-            key = f"blk.{layer}.{proj}.weight"
-            if key in base.shapes:
-                out_dim, in_dim = base.shapes[key]
-                pairs[(layer, proj)] = ((rng.standard_normal((rank, in_dim)) * 0.01).astype(np.float32),
-                                        (rng.standard_normal((out_dim, rank)) * 0.01).astype(np.float32))
-    return Lora(base.architecture, float(2 * rank), rank, pairs)
-
-
 def run_adapter_serving(model: Path, settings: Settings, *, rounds: int = 7, max_tokens: int = 128) -> BenchResult:
     """Chat speed with a learned version served three ways, rounds alternated on one engine: the base
     model alone, base + the adapter at runtime (llama.cpp's LoRA), and the adapter merged into the
     base weights (q8_0, what ``serve_merged`` serves)."""
-    from openclaw_local.learn.adapter_io import base_info, merge_into_gguf, write_lora_gguf
+    from openclaw_local.learn.adapter_io import base_info, merge_into_gguf, random_lora, write_lora_gguf
     from openclaw_local.services import container
     from openclaw_local.services.chat import ChatService
 
     s = settings.replace(temperature=0.0, max_tokens=max_tokens, seed=1234)
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
-        lora = _random_lora(model, s.lora_rank)
+        lora = random_lora(model, s.lora_rank, std=0.01)  # the learner's shape; its values do not change the speed
         adapter = write_lora_gguf(lora, Path(tmp) / "adapter.gguf", base_info(model))
         start = time.perf_counter()
         merged = merge_into_gguf(model, lora, Path(tmp) / "merged.gguf", out_type="q8_0")

@@ -109,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
                                          personas=persona_bench.persona_files(args.persona_set),
                                          seeds=args.seeds or 1, words_only=args.words_only,
                                          system_prompts=args.system_prompts,
-                                         **({} if args.score_every is None else {"score_every": args.score_every})))
+                                         score_every=persona_bench.SCORE_EVERY if args.score_every is None
+                                         else args.score_every))
     for r in results:
         print(r.summary())
     target = args.write

@@ -238,6 +238,20 @@ def validate(lora: Lora, base: BaseInfo, name: str) -> None:
 
 
 # --------------------------------------------------------------------- writing
+def random_lora(base_gguf: Path, rank: int = 2, std: float = 0.02, seed: int = 0) -> Lora:
+    """A LoRA in GGUF layout with random A and nonzero B for every projection of every layer (the
+    learner's shape): for benchmarks and tests, where what it computes does not matter."""
+    base = base_info(base_gguf)
+    rng = np.random.default_rng(seed)
+    pairs = {}
+    for layer in range(base.n_layer):
+        for proj in GGUF_TO_HF:
+            out_dim, in_dim = base.shapes[f"blk.{layer}.{proj}.weight"]
+            pairs[(layer, proj)] = ((rng.standard_normal((rank, in_dim)) * std).astype(np.float32),
+                                    (rng.standard_normal((out_dim, rank)) * std).astype(np.float32))
+    return Lora(base.architecture, float(2 * rank), rank, pairs)
+
+
 def write_lora_gguf(lora: Lora, out: Path, base: BaseInfo) -> Path:
     """Write a (GGUF-ordered) LoRA as a llama.cpp adapter GGUF."""
     tensors = {}

@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 from openclaw_local.errors import DataDirError
 from openclaw_local.paths import atomic_dir, remove_dir
-from openclaw_local.records import GGUF_NAME, AdapterVersion
+from openclaw_local.records import GGUF_NAME, MERGED_NAME, AdapterVersion
 from openclaw_local.store.adapters import AdapterStore
 
 DIR_MODE = 0o700
@@ -170,8 +170,6 @@ def drop_merged(home: Path, keep: int | None) -> int:
     """Remove the merged model files of every version but ``keep`` (one whole model each; a version
     without one is served as base + adapter). Returns how many were removed. A process still
     serving a removed one keeps its open copy until it swaps."""
-    from openclaw_local.records import MERGED_NAME
-
     removed = 0
     for path in sorted((Path(home) / ADAPTERS_DIR).glob(f"v*/{MERGED_NAME}")):
         if keep is not None and path.parent == version_dir(home, keep):
